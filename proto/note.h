@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "merkle.h"
+
+/*
+ * C2SP signed notes with Ed25519 (c2sp.org/signed-note), verifier keys,
+ * tlog checkpoints (c2sp.org/tlog-checkpoint) and the gpuhours attest note.
+ *
+ * A note is: text (UTF-8, ends in '\n', no control characters but '\n'),
+ * a blank line, then signature lines
+ *   "\xe2\x80\x94 <name> <base64(key id (4, BE) || signature (64))>\n".
+ * The signed message is the text including its final '\n'.
+ * key id = first 4 bytes of SHA-256(name || "\n" || 0x01 || public key).
+ * vkey  = "<name>+<8 lowercase hex key id>+<base64(0x01 || public key)>".
+ */
+
+#define NOTE_MAX_SIZE 8192u  /* whole note, text + signatures */
+#define NOTE_MAX_SIGS 32u     /* signature lines accepted (spec: at least 16) */
+#define NOTE_NAME_MAX 255u    /* key name / origin bytes */
+#define VKEY_MAX_LEN (NOTE_NAME_MAX + 1 + 8 + 1 + 44)
+
+struct note_verifier {
+        char name[NOTE_NAME_MAX + 1];
+        uint32_t key_id;
+        uint8_t pk[32];
+};
+
+/* A signer. sk (64 bytes, libsodium layout) lives in sodium_malloc memory. */
+struct note_signer {
+        char name[NOTE_NAME_MAX + 1];
+        uint32_t key_id;
+        uint8_t pk[32];
+        uint8_t *sk;
+};
+
+/* Key name rules: 1..NOTE_NAME_MAX bytes, no space, no '+', no control chars, valid UTF-8. */
+bool note_name_valid(const char *name, size_t len);
+uint32_t note_key_id(const char *name, const uint8_t pk[32]);
+
+/* From a 32-byte seed (node.key holds exactly these 32 bytes). -ENOMEM or GH_E_MALFORMED (bad name). */
+int note_signer_init(struct note_signer *s, const char *name, const uint8_t seed[32]);
+/* Wipes and frees sk; accepts a zeroed struct. */
+void note_signer_free(struct note_signer *s);
+void note_signer_verifier(const struct note_signer *s, struct note_verifier *out);
+
+/* Parse a vkey string of exactly len bytes (no trailing newline). GH_E_MALFORMED if bad. */
+int vkey_parse(const char *s, size_t len, struct note_verifier *out);
+/* Writes the vkey and a NUL; returns its length or GH_E_TOO_LARGE if cap is short. */
+int vkey_format(const struct note_verifier *v, char *out, size_t cap);
+
+/*
+ * Sign text (must be a valid note text ending in '\n') and return the full
+ * note (text, blank line, one signature line), malloc'd. Verifies the new
+ * signature before returning it.
+ */
+int note_sign(const char *text, size_t len, const struct note_signer *s, char **out,
+              size_t *outlen);
+
+/*
+ * Verify a note of exactly len bytes against known keys.
+ * Rules (signed-note spec): signatures whose (name, key id) match no known
+ * key are ignored; one that matches a known key MUST verify
+ * (GH_E_BAD_SIGNATURE otherwise); at least one must verify (GH_E_NO_KEY);
+ * more than NOTE_MAX_SIGS lines or more than NOTE_MAX_SIZE bytes is
+ * GH_E_TOO_LARGE; bad syntax is GH_E_MALFORMED.
+ * If strict is true, every signature line must match a known key
+ * (unknown ones make it GH_E_NO_KEY): used for bundles, where every byte
+ * must be covered by a signature.
+ * On success *text_len = length of the signed text, and *which = index in
+ * keys of the first key whose signature verified.
+ */
+int note_verify(const char *note, size_t len, const struct note_verifier *keys, size_t nkeys,
+                bool strict, size_t *text_len, size_t *which);
+
+/* --- checkpoints --- */
+struct checkpoint {
+        char origin[NOTE_NAME_MAX + 1];
+        uint64_t size;
+        merkle_hash root;
+};
+#define CHECKPOINT_TEXT_MAX (NOTE_NAME_MAX + 1 + 20 + 1 + 44 + 1 + 1)
+
+/* Text "origin\nsize\nbase64(root)\n"; returns its length or GH_E_TOO_LARGE. */
+int checkpoint_format(const struct checkpoint *c, char *out, size_t cap);
+/* Exactly three lines, no extension lines, decimal without leading zeros. */
+int checkpoint_parse(const char *text, size_t len, struct checkpoint *out);
+
+/* --- attest note: see FORMAT.md for the domain separation --- */
+struct attest {
+        char origin[NOTE_NAME_MAX + 1];
+        uint8_t nonce[32];
+        uint64_t time_ns; /* node's CLOCK_REALTIME when it signed */
+        uint64_t size;
+        merkle_hash root;
+};
+#define ATTEST_TEXT_MAX (CHECKPOINT_TEXT_MAX + 200)
+int attest_format(const struct attest *a, char *out, size_t cap);
+int attest_parse(const char *text, size_t len, struct attest *out);
+/* 64 hex digits (either case) to 32 bytes; false on anything else. */
+bool nonce_parse_hex(const char *s, size_t len, uint8_t out[32]);

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* Umbrella header for the pure ledger library. */
+#include "buf.h"
+#include "bundle.h"
+#include "merkle.h"
+#include "note.h"
+#include "record.h"
+#include "status.h"
