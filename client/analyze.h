@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+/*
+ * Evidence analysis: turns a verified, decoded ledger (records in leaf
+ * order) into GPU-hours, coverage and findings (DESIGN.md "Findings",
+ * issue 4). Pure: no I/O, no clock reads (the caller passes "now").
+ */
+
+enum finding_kind {
+        FIND_TIME_GAP,
+        FIND_PARTIAL_PERIOD,
+        FIND_RESTART_CLEAN,
+        FIND_RESTART_UNCLEAN,
+        FIND_REBOOT,
+        FIND_CLOCK_STEP,
+        FIND_ENERGY_UNACCOUNTED,
+        FIND_COUNTER_RESET,
+        FIND_GPU_SET_CHANGED,
+        FIND_STALE,
+        /* integrity failures, raised by the verifier rather than the analyzer */
+        FIND_BAD_SIGNATURE,
+        FIND_ROOT_MISMATCH,
+        FIND_MALFORMED,
+        FIND_KEY_MISMATCH,
+        FIND_ROLLBACK,
+        FIND_FORK,
+        FIND__COUNT
+};
+
+enum severity { SEV_INFO, SEV_WARNING, SEV_ERROR };
+
+struct finding {
+        enum finding_kind kind;
+        enum severity severity;
+        bool has_time;
+        uint64_t start_ns, end_ns; /* wall-clock bounds (UTC, ns since epoch) */
+        bool has_leaves;
+        uint64_t first_leaf, last_leaf;
+        bool has_energy;
+        double energy_joules; /* ENERGY_UNACCOUNTED */
+        double gpu_seconds;   /* ENERGY_UNACCOUNTED */
+        char detail[256];
+};
+
+/* Stable names: "TIME_GAP", … */
+const char *finding_kind_name(enum finding_kind k);
+enum severity finding_default_severity(enum finding_kind k);
+const char *severity_name(enum severity s); /* "info", "warning", "error" */
+/* A finding with kind, default severity and a printf-style detail; no time/leaf/energy. */
+struct finding finding_make(enum finding_kind k, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+struct analyze_opts {
+        uint64_t since_ns; /* 0: from the first record */
+        uint64_t until_ns; /* 0: to the last record (online: to now if STALE matters) */
+        uint64_t now_ns;   /* online sources: wall time now, for STALE; 0 for bundles */
+};
+
+/* Totals over the audited interval [first_ns, last_ns). */
+struct analysis {
+        uint64_t first_ns, last_ns;
+        double busy_gpu_seconds;
+        double occupied_gpu_seconds;
+        double energy_joules;       /* energy recorded in summaries (inside the interval) */
+        double observed_seconds;    /* wall time covered by summary windows */
+        double gap_seconds;         /* interval length - observed_seconds */
+        /* Coverage identity per GPU: observed_ms + gap_ms == interval length (ms). */
+        size_t gpu_count;
+        struct {
+                char uuid[REC_UUID_MAX + 1];
+                uint64_t observed_ms;
+                uint64_t gap_ms;
+                double busy_seconds, occupied_seconds, energy_joules;
+        } gpus[RECORD_MAX_GPUS];
+        struct finding *findings; /* malloc'd, time order */
+        size_t nfindings;
+};
+
+enum report_by { BY_HOUR, BY_DAY, BY_MONTH, BY_GPU };
+
+struct bucket {
+        uint64_t start_ns, end_ns; /* time buckets; for BY_GPU the whole interval */
+        char gpu_uuid[REC_UUID_MAX + 1]; /* BY_GPU only */
+        double busy_gpu_hours, occupied_gpu_hours, energy_kwh;
+        double coverage_pct; /* observed / bucket length within the audited interval */
+        double gap_seconds;
+};
+
+struct analyzer;
+
+/* NULL on allocation failure. */
+struct analyzer *analyzer_new(const struct analyze_opts *o);
+/* Records in leaf order, starting at leaf 0. 0 or -ENOMEM. */
+int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r);
+/* Compute totals and findings. 0 or -ENOMEM. out is owned by the caller (analysis_free). */
+int analyzer_finish(struct analyzer *a, struct analysis *out);
+/* After analyzer_finish: GPU-hours per bucket (malloc'd array). 0 or -ENOMEM. */
+int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out, size_t *n);
+void analyzer_free(struct analyzer *a);
+void analysis_free(struct analysis *an);
+/* Highest severity among findings (SEV_INFO when none). */
+enum severity analysis_max_severity(const struct analysis *an);
