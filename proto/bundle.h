@@ -40,5 +40,9 @@ struct bundle_view {
  */
 int bundle_parse(const uint8_t *p, size_t len, struct bundle_view *out);
 
-/* Header (magic, note, count); then the caller appends count frames with record_frame_write. */
+/*
+ * Header (magic, note, count); then the caller appends count frames with
+ * record_frame_write. note_len 0 sets w's sticky error to GH_E_MALFORMED,
+ * note_len > NOTE_MAX_SIZE or count > BUNDLE_MAX_RECORDS to GH_E_TOO_LARGE.
+ */
 void bundle_write_header(struct writer *w, const char *note, size_t note_len, uint64_t count);

@@ -176,8 +176,10 @@ const char *record_kind_name(uint8_t kind);
 /*
  * Framing used by /v1/records and bundles: each record as u32 length
  * (1..RECORD_MAX_SIZE) followed by its bytes.
- * record_frame_next: on success *rec/*len point into r's buffer and r
+ * record_frame_next: on success *rec and *len point into r's buffer and r
  * advances; GH_E_MALFORMED / GH_E_TOO_LARGE otherwise (r untouched).
+ * record_frame_write: len 0 sets w's sticky error to GH_E_MALFORMED,
+ * len > RECORD_MAX_SIZE to GH_E_TOO_LARGE.
  */
 int record_frame_next(struct reader *r, const uint8_t **rec, size_t *len);
 void record_frame_write(struct writer *w, const uint8_t *rec, size_t len);

@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""An independent reader of the gpuhours record and bundle formats, written
+from proto/FORMAT.md alone (hashlib + PyNaCl, no code shared with proto/).
+
+  format_md.py annotate FILE   print FILE (a record) as annotated hex
+  format_md.py check           TAP test: every "<!-- vector: NAME -->" block in
+                               FORMAT.md is exactly the annotated dump of
+                               tests/vectors/NAME; every record vector decodes
+                               strictly; the bundle vector verifies end to end.
+"""
+import base64
+import hashlib
+import os
+import struct
+import sys
+
+import nacl.exceptions
+import nacl.signing
+
+RECORD_MAX_SIZE = 65536
+MAX_GPUS = 64
+NOTE_MAX_SIZE = 8192
+KINDS = {1: "start", 2: "summary", 3: "stop", 4: "clock_step", 5: "inventory"}
+
+
+class Bad(Exception):
+    pass
+
+
+class Reader:
+    def __init__(self, data):
+        self.data = data
+        self.off = 0
+        self.lines = []  # (bytes, comment)
+
+    def take(self, n, comment):
+        if n > len(self.data) - self.off:
+            raise Bad("truncated at %s" % comment)
+        b = self.data[self.off:self.off + n]
+        self.off += n
+        self.lines.append((b, comment))
+        return b
+
+    def u8(self, name):
+        b = self.data[self.off:self.off + 1]
+        if len(b) < 1:
+            raise Bad("truncated at " + name)
+        v = b[0]
+        self.take(1, "%s = %d" % (name, v))
+        return v
+
+    def u32(self, name):
+        if len(self.data) - self.off < 4:
+            raise Bad("truncated at " + name)
+        v = struct.unpack(">I", self.data[self.off:self.off + 4])[0]
+        self.take(4, "%s = %d" % (name, v))
+        return v
+
+    def u64(self, name):
+        if len(self.data) - self.off < 8:
+            raise Bad("truncated at " + name)
+        v = struct.unpack(">Q", self.data[self.off:self.off + 8])[0]
+        self.take(8, "%s = %d" % (name, v))
+        return v
+
+    def string(self, name, cap, minlen=0):
+        if len(self.data) - self.off < 4:
+            raise Bad("truncated at " + name)
+        n = struct.unpack(">I", self.data[self.off:self.off + 4])[0]
+        if n > cap:
+            raise Bad("%s: length %d over cap %d" % (name, n, cap))
+        if n < minlen:
+            raise Bad("%s: empty" % name)
+        self.take(4, "%s length = %d" % (name, n))
+        b = self.take(n, "%s = \"%s\"" % (name, self.data[self.off:self.off + n].decode("latin-1")))
+        if any(c < 0x20 or c > 0x7e for c in b):
+            raise Bad("%s: byte outside 0x20..0x7e" % name)
+        return b
+
+
+def check_sorted(uuids):
+    # bytes comparison in Python is memcmp order with a proper prefix first
+    for a, b in zip(uuids, uuids[1:]):
+        if not a < b:
+            raise Bad("GPU list not strictly sorted by UUID")
+
+
+def gpu_infos(r):
+    count = r.u32("gpu_count")
+    if count > MAX_GPUS:
+        raise Bad("gpu_count over 64")
+    uuids = []
+    for i in range(count):
+        uuids.append(r.string("gpu[%d].uuid" % i, 96, 1))
+        r.string("gpu[%d].serial" % i, 64)
+        r.string("gpu[%d].name" % i, 96)
+        r.string("gpu[%d].pci_bus_id" % i, 32)
+        if r.u8("gpu[%d].mig_mode" % i) > 2:
+            raise Bad("mig_mode")
+        r.u8("gpu[%d].flags" % i)
+        r.u64("gpu[%d].energy_mj" % i)
+    check_sorted(uuids)
+
+
+def decode(data):
+    """Strictly decode one record; returns the annotated lines."""
+    if len(data) > RECORD_MAX_SIZE:
+        raise Bad("record over 65536 bytes")
+    r = Reader(data)
+    if r.u8("version") != 1:
+        raise Bad("version")
+    kind = r.data[r.off] if r.off < len(data) else None
+    if kind not in KINDS:
+        raise Bad("kind")
+    r.take(1, "kind = %d (%s)" % (kind, KINDS[kind]))
+    r.u64("wall_ns")
+    boot_ns = r.u64("boot_ns")
+    r.take(16, "boot_id")
+    if kind == 1:
+        r.string("daemon_version", 80, 1)
+        if r.string("backend", 16, 1) not in (b"sim", b"nvml"):
+            raise Bad("backend")
+        if not 1 <= r.u32("period_s") <= 86400:
+            raise Bad("period_s")
+        if not 50000 <= r.u32("sample_interval_us") <= 60000000:
+            raise Bad("sample_interval_us")
+        r.string("driver_version", 80)
+        r.string("nvml_version", 80)
+        gpu_infos(r)
+    elif kind == 2:
+        start = r.u64("period_start_ns")
+        period = r.u32("period_s")
+        if not 1 <= period <= 86400 or start % (period * 10**9):
+            raise Bad("period")
+        if r.u8("flags") & ~1:
+            raise Bad("summary flags")
+        ws, we = r.u64("obs_start_wall_ns"), r.u64("obs_end_wall_ns")
+        bs, be = r.u64("obs_start_boot_ns"), r.u64("obs_end_boot_ns")
+        if ws > we or bs > be:
+            raise Bad("observed window")
+        r.u32("samples_taken")
+        r.u32("samples_expected")
+        count = r.u32("gpu_count")
+        if count > MAX_GPUS:
+            raise Bad("gpu_count over 64")
+        uuids = []
+        for i in range(count):
+            g = "gpu[%d]." % i
+            uuids.append(r.string(g + "uuid", 96, 1))
+            r.u8(g + "flags")
+            for f in ("observed_ms", "busy_ms", "occupied_ms", "energy_start_mj",
+                      "energy_end_mj", "energy_used_mj"):
+                r.u64(g + f)
+            r.u32(g + "power_avg_mw")
+            r.u32(g + "power_max_mw")
+            r.u64(g + "mem_used_max_bytes")
+            r.u32(g + "procs_max")
+            r.u32(g + "xid_count")
+        check_sorted(uuids)
+    elif kind == 3:
+        r.string("reason", 128)
+    elif kind == 4:
+        r.u64("prev_wall_ns")
+        if r.u64("prev_boot_ns") > boot_ns:
+            raise Bad("prev_boot_ns after boot_ns")
+    elif kind == 5:
+        reason = r.u8("reason")
+        if reason == 0 or reason & ~0x1f:
+            raise Bad("inventory reason")
+        r.string("driver_version", 80)
+        r.string("nvml_version", 80)
+        gpu_infos(r)
+    if r.off != len(data):
+        raise Bad("trailing bytes")
+    return r.lines
+
+
+def annotate(data):
+    out = []
+    for b, comment in decode(data):
+        if not b:
+            out.append("%-47s  # %s" % ("", comment))
+            continue
+        for i in range(0, len(b), 16):
+            hx = " ".join("%02x" % c for c in b[i:i + 16])
+            out.append(("%-47s  # %s" % (hx, comment)) if i == 0 else hx)
+    return "\n".join(line.rstrip() for line in out) + "\n"
+
+
+def b64_strict(s):
+    """Standard base64 with padding, canonical: it must re-encode to exactly s."""
+    b = base64.b64decode(s, validate=True)
+    if base64.b64encode(b).decode() != s:
+        raise Bad("non-canonical base64")
+    return b
+
+
+def verify_bundle(data, vkey):
+    """FORMAT.md "verifying a ledger end to end", for a bundle. Returns (size, root)."""
+    name, keyid_hex, key_b64 = vkey.split("+", 2)
+    key = b64_strict(key_b64)
+    if len(key) != 33 or key[0] != 1:
+        raise Bad("vkey")
+    keyid = hashlib.sha256(name.encode() + b"\n" + key).digest()[:4]
+    if keyid.hex() != keyid_hex:
+        raise Bad("vkey id")
+    if data[:8] != b"GHBUNDL1":
+        raise Bad("magic")
+    (note_len,) = struct.unpack(">I", data[8:12])
+    if not 1 <= note_len <= NOTE_MAX_SIZE or len(data) < 12 + note_len + 8:
+        raise Bad("note length")
+    note = data[12:12 + note_len].decode("utf-8")
+    (count,) = struct.unpack(">Q", data[12 + note_len:20 + note_len])
+    text, sep, sigs = note.partition("\n\n")
+    if not sep or not sigs.endswith("\n"):
+        raise Bad("note syntax")
+    text += "\n"
+    for line in sigs[:-1].split("\n"):
+        # strict: every signature line must be ours and verify
+        dash, lname, sig_b64 = line.split(" ")
+        sig = b64_strict(sig_b64)
+        if dash != "\u2014" or lname != name or sig[:4] != keyid or len(sig) != 68:
+            raise Bad("foreign or malformed signature line")
+        try:
+            nacl.signing.VerifyKey(key[1:]).verify(text.encode(), sig[4:])
+        except nacl.exceptions.BadSignatureError:
+            raise Bad("bad signature")
+    origin, size_s, root_b64, rest = text.split("\n", 3)
+    if rest or origin != name or size_s != str(int(size_s)) or int(size_s) != count:
+        raise Bad("checkpoint")
+    off, leaves = 20 + note_len, []
+    for _ in range(count):
+        (n,) = struct.unpack(">I", data[off:off + 4])
+        if not 1 <= n <= RECORD_MAX_SIZE or off + 4 + n > len(data):
+            raise Bad("frame")
+        rec = data[off + 4:off + 4 + n]
+        decode(rec)
+        leaves.append(hashlib.sha256(b"\x00" + rec).digest())
+        off += 4 + n
+    if off != len(data):
+        raise Bad("trailing bytes")
+
+    def mth(hs):
+        if not hs:
+            return hashlib.sha256(b"").digest()
+        if len(hs) == 1:
+            return hs[0]
+        k = 1
+        while k * 2 < len(hs):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(hs[:k]) + mth(hs[k:])).digest()
+
+    if mth(leaves) != b64_strict(root_b64):
+        raise Bad("root mismatch")
+    return count, root_b64, text
+
+
+def md_blocks(md):
+    """(name, block text) for every '<!-- vector: NAME -->' followed by a ``` block."""
+    lines = md.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("<!-- vector: ") and line.endswith(" -->"):
+            name = line[len("<!-- vector: "):-len(" -->")]
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            k = j + 1
+            while k < len(lines) and lines[k] != "```":
+                k += 1
+            out.append((name, "\n".join(lines[j + 1:k]) + "\n"))
+    return out
+
+
+def check():
+    src = os.environ.get("GH_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+    vdir = os.path.join(src, "tests", "vectors")
+    results = []
+
+    def t(ok, name):
+        results.append((ok, name))
+
+    md = open(os.path.join(src, "proto", "FORMAT.md"), encoding="utf-8").read()
+    blocks = md_blocks(md)
+    recs = sorted(f for f in os.listdir(vdir) if f.startswith("record-") and f.endswith(".bin"))
+    t(len(recs) >= 5, "at least five record vectors committed (%d)" % len(recs))
+    for f in recs:
+        data = open(os.path.join(vdir, f), "rb").read()
+        try:
+            decode(data)
+            t(True, "%s decodes strictly" % f)
+        except Bad as e:
+            t(False, "%s decodes strictly: %s" % (f, e))
+            continue
+        for cut in range(len(data)):
+            try:
+                decode(data[:cut])
+                t(False, "%s truncated to %d bytes is rejected" % (f, cut))
+                break
+            except Bad:
+                pass
+        else:
+            t(True, "%s: every truncation rejected" % f)
+    t(len(blocks) >= 2, "FORMAT.md holds vector blocks (%d)" % len(blocks))
+    for name, block in blocks:
+        if not name.startswith(("record-", "bundle-")):
+            continue  # other sections' vectors are checked by their own tests
+        path = os.path.join(vdir, name)
+        if name.endswith(".bin") and name.startswith("record-"):
+            data = open(path, "rb").read()
+            hexed = bytes.fromhex("".join(l.split("#")[0] for l in block.split("\n")))
+            t(hexed == data, "FORMAT.md hex of %s is the committed vector" % name)
+            t(annotate(data) == block, "FORMAT.md annotations of %s match this reader" % name)
+        elif name.endswith(".vkey"):
+            t(open(path).read() == block, "FORMAT.md shows %s verbatim" % name)
+        elif name.endswith(".note"):
+            bundle = open(os.path.join(vdir, name[:-5] + ".bin"), "rb").read()
+            (n,) = struct.unpack(">I", bundle[8:12])
+            t(bundle[12:12 + n].decode() == block, "FORMAT.md shows the note of %s" % name)
+    bundles = sorted(f for f in os.listdir(vdir) if f.startswith("bundle-") and f.endswith(".bin"))
+    t(len(bundles) >= 1, "bundle vector committed")
+    for f in bundles:
+        data = open(os.path.join(vdir, f), "rb").read()
+        vkey = open(os.path.join(vdir, f[:-4] + ".vkey")).read().strip()
+        try:
+            verify_bundle(data, vkey)
+            t(True, "%s verifies end to end (PyNaCl, hashlib)" % f)
+        except (Bad, ValueError) as e:
+            t(False, "%s verifies end to end: %s" % (f, e))
+        # Every single-bit flip must fail here too.
+        missed = []
+        for bit in range(len(data) * 8):
+            y = bytearray(data)
+            y[bit // 8] ^= 1 << (bit % 8)
+            try:
+                verify_bundle(bytes(y), vkey)
+                missed.append(bit)
+            except (Bad, ValueError, UnicodeDecodeError, struct.error):
+                pass
+        t(not missed, "%s: flipped bits rejected by this reader too %s" % (f, missed[:5]))
+
+    print("1..%d" % len(results))
+    for i, (ok, name) in enumerate(results, 1):
+        print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "annotate":
+        sys.stdout.write(annotate(open(sys.argv[2], "rb").read()))
+        return 0
+    if len(sys.argv) == 2 and sys.argv[1] == "check":
+        return check()
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
