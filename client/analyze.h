@@ -47,6 +47,13 @@ struct finding {
         double energy_joules; /* ENERGY_UNACCOUNTED */
         double gpu_seconds;   /* ENERGY_UNACCOUNTED */
         char detail[256];
+        /*
+         * Elapsed length of the finding in ns where the analyzer knows it
+         * (TIME_GAP: unobserved time measured in boot time within a boot, which
+         * differs from end_ns - start_ns when the wall clock stepped). 0: use
+         * end_ns - start_ns. (Added by the analyzer; finding_make sets 0.)
+         */
+        uint64_t duration_ns;
 };
 
 /* Stable names: "TIME_GAP", … */
@@ -71,6 +78,12 @@ struct analysis {
         double energy_joules;       /* energy recorded in summaries (inside the interval) */
         double observed_seconds;    /* wall time covered by summary windows */
         double gap_seconds;         /* interval length - observed_seconds */
+        /*
+         * Elapsed length of the audited interval in ms: observed + gap. Equals
+         * (last_ns - first_ns) / 1e6 unless the wall clock stepped (coverage
+         * uses boot time within a boot, so a step is neither observed nor gap).
+         */
+        uint64_t interval_ms;
         /* Coverage identity per GPU: observed_ms + gap_ms == interval length (ms). */
         size_t gpu_count;
         struct {
@@ -101,7 +114,13 @@ struct analyzer *analyzer_new(const struct analyze_opts *o);
 int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r);
 /* Compute totals and findings. 0 or -ENOMEM. out is owned by the caller (analysis_free). */
 int analyzer_finish(struct analyzer *a, struct analysis *out);
-/* After analyzer_finish: GPU-hours per bucket (malloc'd array). 0 or -ENOMEM. */
+/*
+ * After analyzer_finish: GPU-hours per bucket (malloc'd array, UTC buckets
+ * from the one holding first_ns to the one holding last_ns - 1; BY_GPU: one
+ * per GPU, sorted by UUID). 0, -ENOMEM, -EINVAL (not finished) or -E2BIG
+ * (more than ANALYZE_BUCKETS_MAX buckets: choose a coarser --by).
+ */
+#define ANALYZE_BUCKETS_MAX 200000u
 int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out, size_t *n);
 void analyzer_free(struct analyzer *a);
 void analysis_free(struct analysis *an);

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "analyze.h"
+
+/*
+ * Rendering of analyzer_buckets() output for `gpuhours report`.
+ *
+ * FMT_TABLE: aligned columns, a header line and a final "total" line.
+ * FMT_CSV:   RFC 4180, a header row, one row per bucket, no total row:
+ *            start,end,busy_gpu_hours,occupied_gpu_hours,energy_kwh,
+ *            coverage_pct,gap_seconds (BY_GPU: a leading "gpu" column).
+ *            A field that a spreadsheet would read as a formula (= + - @)
+ *            gets a leading apostrophe.
+ * FMT_JSON:  one object: {"by", "first_time", "last_time", "busy_gpu_hours",
+ *            "occupied_gpu_hours", "energy_kwh", "coverage_pct",
+ *            "gap_seconds", "buckets": [{"start", "end", ["gpu",]
+ *            "busy_gpu_hours", "occupied_gpu_hours", "energy_kwh",
+ *            "coverage_pct", "gap_seconds"}]} (jansson, 2-space indent).
+ * Times are UTC ISO 8601 ("2026-11-26T22:00:00Z", with ".mmm" when the
+ * time is not a whole second). Totals come from the analysis.
+ */
+enum report_format { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+/* 0; -EIO when writing to f failed; -ENOMEM; -EINVAL for an unknown by/fmt. */
+int report_write(FILE *f, const struct analysis *an, const struct bucket *b, size_t n,
+                 enum report_by by, enum report_format fmt);
+
+/* ns since the epoch as UTC ISO 8601 into buf (at least 32 bytes; truncated otherwise). */
+void report_time_iso(uint64_t ns, char *buf, size_t size);
+
+/* "hour", "day", "month", "gpu" and back; false for anything else. */
+const char *report_by_name(enum report_by by);
+bool report_by_from_name(const char *s, enum report_by *out);
+/* "table", "csv", "json" and back; false for anything else. */
+const char *report_format_name(enum report_format fmt);
+bool report_format_from_name(const char *s, enum report_format *out);

@@ -1,0 +1,1380 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for client/analyze.c and client/report.c on synthetic ledgers.
+ *
+ * A small simulator plays the daemon (START, period-aligned SUMMARY windows,
+ * STOP, CLOCK_STEP, INVENTORY) over simulated GPUs whose energy counters keep
+ * running while the daemon is down (60 W idle, 700 W at 100 %, linear, like
+ * the daemon's sim backend), and feeds every record to the analyzer as it is
+ * written. Expected numbers come from the simulator's own bookkeeping.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "analyze.h"
+#include "report.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+#define MAXG 8
+#define T_2026_11_26_12 1795694400ull /* 2026-11-26T12:00:00Z */
+#define T_2026_02_01 1769904000ull    /* 2026-02-01T00:00:00Z */
+
+struct window_truth {
+        uint64_t ws, we;
+        uint8_t present; /* bit per GPU */
+};
+
+struct sim {
+        struct analyzer *a; /* NULL: only collect the truth */
+        struct record *r;
+        uint64_t leaf;
+        uint8_t boot_id[16];
+        uint8_t boot_seq;
+        uint64_t boot_ns;
+        uint64_t off; /* wall = boot + off */
+        uint32_t period_s, sample_us;
+        unsigned ngpus;
+        double load[MAXG];
+        double counter_mj[MAXG];
+        uint8_t present;
+        uint64_t lost_ms[MAXG]; /* next window: GPU observed this much less (GPU_LOST) */
+        /* daemon state */
+        bool running, first_win;
+        uint64_t win_boot, win_wall;
+        double acc_busy_ns[MAXG], acc_energy_mj[MAXG], win_counter[MAXG];
+        /* truth */
+        struct window_truth *wins;
+        size_t nwins, capwins;
+        unsigned restarts_clean, restarts_unclean, reboots;
+        uint8_t last_kind;
+        uint8_t last_boot_id[16];
+};
+
+static uint64_t wall_now(const struct sim *s) {
+        return s->boot_ns + s->off;
+}
+
+static void sim_init(struct sim *s, struct analyzer *a, unsigned ngpus, uint32_t period_s,
+                     uint64_t wall0) {
+        memset(s, 0, sizeof(*s));
+        s->a = a;
+        s->r = calloc(1, sizeof(*s->r));
+        assert_non_null(s->r);
+        s->ngpus = ngpus;
+        s->period_s = period_s;
+        s->sample_us = 100000;
+        s->boot_ns = 5000 * SEC;
+        s->off = wall0 - s->boot_ns;
+        s->present = (uint8_t)((1u << ngpus) - 1);
+        memset(s->boot_id, 0xb0, sizeof(s->boot_id));
+        for (unsigned g = 0; g < ngpus; g++)
+                s->counter_mj[g] = 1e9 + 1e6 * g;
+}
+
+static void sim_free(struct sim *s) {
+        free(s->r);
+        free(s->wins);
+}
+
+static void uuid_of(unsigned g, char *buf) {
+        snprintf(buf, REC_UUID_MAX + 1, "GPU-00000000-0000-0000-0000-00000000000%u", g);
+}
+
+static void emit(struct sim *s, uint8_t kind) {
+        s->r->version = RECORD_VERSION;
+        s->r->kind = kind;
+        s->r->boot_ns = s->boot_ns;
+        s->r->wall_ns = wall_now(s);
+        memcpy(s->r->boot_id, s->boot_id, 16);
+        if (s->leaf > 0 && memcmp(s->last_boot_id, s->boot_id, 16) != 0)
+                s->reboots++;
+        if (s->leaf > 0 && kind == REC_START) {
+                if (s->last_kind == REC_STOP)
+                        s->restarts_clean++;
+                else
+                        s->restarts_unclean++;
+        }
+        s->last_kind = kind;
+        memcpy(s->last_boot_id, s->boot_id, 16);
+        if (s->a)
+                assert_int_equal(analyzer_add(s->a, s->leaf, s->r), 0);
+        s->leaf++;
+}
+
+/* Hardware time passes; the daemon accumulates only while running. */
+static void sim_tick(struct sim *s, uint64_t dt) {
+        for (unsigned g = 0; g < s->ngpus; g++) {
+                double e = (60.0 + 640.0 * s->load[g]) * (double)dt / 1e6;
+                s->counter_mj[g] += e;
+                if (s->running) {
+                        s->acc_busy_ns[g] += s->load[g] * (double)dt;
+                        s->acc_energy_mj[g] += e;
+                }
+        }
+        s->boot_ns += dt;
+}
+
+static void gpu_infos(struct sim *s, struct gpu_info *gi, uint32_t *count) {
+        *count = s->ngpus;
+        for (unsigned g = 0; g < s->ngpus; g++) {
+                memset(&gi[g], 0, sizeof(gi[g]));
+                uuid_of(g, gi[g].uuid);
+                snprintf(gi[g].name, sizeof(gi[g].name), "Sim H100");
+                gi[g].energy_mj = (uint64_t)(s->counter_mj[g] + 0.5);
+        }
+}
+
+static void win_reset(struct sim *s) {
+        s->win_boot = s->boot_ns;
+        s->win_wall = wall_now(s);
+        for (unsigned g = 0; g < s->ngpus; g++) {
+                s->acc_busy_ns[g] = 0;
+                s->acc_energy_mj[g] = 0;
+                s->win_counter[g] = s->counter_mj[g];
+        }
+}
+
+static void sim_start(struct sim *s) {
+        memset(&s->r->u, 0, sizeof(s->r->u));
+        snprintf(s->r->u.start.daemon_version, REC_VERSION_MAX + 1, "test");
+        snprintf(s->r->u.start.backend, REC_BACKEND_MAX + 1, "sim");
+        s->r->u.start.period_s = s->period_s;
+        s->r->u.start.sample_interval_us = s->sample_us;
+        gpu_infos(s, s->r->u.start.gpus, &s->r->u.start.gpu_count);
+        emit(s, REC_START);
+        s->running = true;
+        s->first_win = true;
+        win_reset(s);
+}
+
+static void emit_summary(struct sim *s, bool partial) {
+        struct rec_summary *su = &s->r->u.summary;
+        uint64_t len = s->boot_ns - s->win_boot;
+        uint64_t P = (uint64_t)s->period_s * SEC;
+        unsigned n = 0;
+
+        memset(&s->r->u, 0, sizeof(s->r->u));
+        su->period_start_ns = s->win_wall / P * P;
+        su->period_s = s->period_s;
+        su->flags = partial ? SUMMARY_PARTIAL : 0;
+        su->obs_start_wall_ns = s->win_wall;
+        su->obs_end_wall_ns = wall_now(s);
+        su->obs_start_boot_ns = s->win_boot;
+        su->obs_end_boot_ns = s->boot_ns;
+        for (unsigned g = 0; g < s->ngpus; g++) {
+                struct gpu_summary *gs = &su->gpus[n];
+                if (!(s->present & (1u << g)))
+                        continue;
+                uuid_of(g, gs->uuid);
+                gs->observed_ms = len / MS - s->lost_ms[g];
+                if (s->lost_ms[g])
+                        gs->flags = GPU_LOST;
+                s->lost_ms[g] = 0;
+                gs->busy_ms = (uint64_t)(s->acc_busy_ns[g] / 1e6 + 0.5);
+                gs->occupied_ms = s->load[g] > 0 ? len / MS : 0;
+                gs->energy_start_mj = (uint64_t)(s->win_counter[g] + 0.5);
+                gs->energy_end_mj = (uint64_t)(s->counter_mj[g] + 0.5);
+                gs->energy_used_mj = gs->energy_end_mj - gs->energy_start_mj;
+                n++;
+        }
+        su->gpu_count = n;
+        emit(s, REC_SUMMARY);
+        if (s->nwins == s->capwins) {
+                s->capwins = s->capwins ? 2 * s->capwins : 64;
+                s->wins = realloc(s->wins, s->capwins * sizeof(*s->wins));
+                assert_non_null(s->wins);
+        }
+        s->wins[s->nwins++] =
+                (struct window_truth){su->obs_start_wall_ns, su->obs_end_wall_ns, s->present};
+        s->first_win = false;
+        win_reset(s);
+}
+
+/* The daemon runs for dt: summaries at every UTC period boundary. */
+static void sim_run(struct sim *s, uint64_t dt) {
+        uint64_t end = s->boot_ns + dt, P = (uint64_t)s->period_s * SEC;
+
+        assert_true(s->running);
+        while (s->boot_ns < end) {
+                uint64_t w = wall_now(s), to_b = (w / P + 1) * P - w;
+                if (s->boot_ns + to_b <= end) {
+                        sim_tick(s, to_b);
+                        emit_summary(s, s->first_win);
+                } else {
+                        sim_tick(s, end - s->boot_ns);
+                }
+        }
+}
+
+static void sim_stop(struct sim *s) {
+        if (s->boot_ns > s->win_boot)
+                emit_summary(s, true);
+        memset(&s->r->u, 0, sizeof(s->r->u));
+        snprintf(s->r->u.stop.reason, REC_REASON_MAX + 1, "SIGTERM");
+        emit(s, REC_STOP);
+        s->running = false;
+}
+
+static void sim_crash(struct sim *s) {
+        s->running = false;
+}
+
+static void sim_down(struct sim *s, uint64_t dt) {
+        assert_false(s->running);
+        sim_tick(s, dt);
+}
+
+/*
+ * Wall clock steps by delta (signed ns); with_record: the daemon notices;
+ * split: and ends the window in progress at the step.
+ */
+static void sim_step_split(struct sim *s, int64_t delta, bool with_record, bool split) {
+        uint64_t prev_wall = wall_now(s), prev_boot = s->boot_ns;
+
+        if (split)
+                emit_summary(s, false);
+        s->off = delta >= 0 ? s->off + (uint64_t)delta : s->off - (uint64_t)(-delta);
+        if (with_record) {
+                if (!split)
+                        sim_tick(s, 1 * MS); /* noticed 1 ms later, inside the window */
+                memset(&s->r->u, 0, sizeof(s->r->u));
+                s->r->u.clock_step.prev_wall_ns = prev_wall;
+                s->r->u.clock_step.prev_boot_ns = prev_boot;
+                emit(s, REC_CLOCK_STEP);
+        }
+        if (split)
+                win_reset(s);
+}
+
+static void sim_step(struct sim *s, int64_t delta, bool with_record) {
+        sim_step_split(s, delta, with_record, false);
+}
+
+/* The machine is down for `down` (wall), then boots; the START comes `up` after boot. */
+static void sim_reboot(struct sim *s, uint64_t down, uint64_t up) {
+        uint64_t w = wall_now(s) + down;
+
+        assert_false(s->running);
+        s->boot_seq++;
+        memset(s->boot_id, 0xb0 + s->boot_seq, 16);
+        s->boot_ns = 0;
+        s->off = w;
+        for (unsigned g = 0; g < s->ngpus; g++)
+                s->counter_mj[g] = 0; /* driver reload */
+        sim_tick(s, up);
+}
+
+static size_t count_kind(const struct analysis *an, enum finding_kind k) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < an->nfindings; i++)
+                n += an->findings[i].kind == k;
+        return n;
+}
+
+/* The first finding of kind k; fails the test when there is none. */
+static const struct finding *find_kind(const struct analysis *an, enum finding_kind k) {
+        static const struct finding none;
+
+        for (size_t i = 0; i < an->nfindings; i++)
+                if (an->findings[i].kind == k)
+                        return &an->findings[i];
+        fail_msg("no %s finding", finding_kind_name(k));
+        return &none;
+}
+
+static void check_identity(const struct analysis *an) {
+        for (size_t g = 0; g < an->gpu_count; g++)
+                assert_int_equal(an->gpus[g].observed_ms + an->gpus[g].gap_ms, an->interval_ms);
+}
+
+static void assert_near(double got, double want, double rel) {
+        double tol = rel * (want < 0 ? -want : want) + 1e-9;
+        if (got < want - tol || got > want + tol)
+                fail_msg("got %.9f, want %.9f (+-%.9f)", got, want, tol);
+}
+
+static struct analyzer *new_an(uint64_t since, uint64_t until, uint64_t now) {
+        struct analyze_opts o = {.since_ns = since, .until_ns = until, .now_ns = now};
+        struct analyzer *a = analyzer_new(&o);
+
+        assert_non_null(a);
+        return a;
+}
+
+/* ---- tests ---- */
+
+static void test_names(void **state) {
+        (void)state;
+        assert_string_equal(finding_kind_name(FIND_TIME_GAP), "TIME_GAP");
+        assert_string_equal(finding_kind_name(FIND_ENERGY_UNACCOUNTED), "ENERGY_UNACCOUNTED");
+        assert_string_equal(finding_kind_name(FIND_FORK), "FORK");
+        assert_string_equal(finding_kind_name(FIND__COUNT), "UNKNOWN");
+        assert_int_equal(finding_default_severity(FIND_RESTART_CLEAN), SEV_INFO);
+        assert_int_equal(finding_default_severity(FIND_REBOOT), SEV_INFO);
+        assert_int_equal(finding_default_severity(FIND_PARTIAL_PERIOD), SEV_INFO);
+        assert_int_equal(finding_default_severity(FIND_TIME_GAP), SEV_WARNING);
+        assert_int_equal(finding_default_severity(FIND_STALE), SEV_WARNING);
+        assert_int_equal(finding_default_severity(FIND_ROLLBACK), SEV_ERROR);
+        assert_int_equal(finding_default_severity(FIND_MALFORMED), SEV_ERROR);
+        assert_string_equal(severity_name(SEV_WARNING), "warning");
+        struct finding f = finding_make(FIND_FORK, "leaf %d differs", 7);
+        assert_int_equal(f.kind, FIND_FORK);
+        assert_int_equal(f.severity, SEV_ERROR);
+        assert_false(f.has_time);
+        assert_false(f.has_leaves);
+        assert_false(f.has_energy);
+        assert_string_equal(f.detail, "leaf 7 differs");
+        struct analysis an = {0};
+        assert_int_equal(analysis_max_severity(&an), SEV_INFO);
+        an.findings = &f;
+        an.nfindings = 1;
+        assert_int_equal(analysis_max_severity(&an), SEV_ERROR);
+}
+
+/* 2 GPUs at 50 % and 100 % for one hour: only PARTIAL_PERIOD (info), exact GPU-hours. */
+static void test_clean_run(void **state) {
+        struct sim s;
+        struct analysis an;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12 + 17) * SEC);
+        s.load[0] = 0.5;
+        s.load[1] = 1.0;
+        sim_start(&s);
+        sim_run(&s, 3600 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(an.first_ns, (T_2026_11_26_12 + 17) * SEC);
+        assert_int_equal(an.last_ns, (T_2026_11_26_12 + 17 + 3600) * SEC);
+        assert_int_equal(an.interval_ms, 3600000);
+        assert_near(an.busy_gpu_seconds, 5400.0, 0);
+        assert_near(an.occupied_gpu_seconds, 7200.0, 0);
+        assert_near(an.energy_joules, (380.0 + 700.0) * 3600.0, 1e-6);
+        assert_near(an.observed_seconds, 3600.0, 0);
+        assert_near(an.gap_seconds, 0.0, 0);
+        assert_int_equal(an.gpu_count, 2);
+        assert_string_equal(an.gpus[0].uuid, "GPU-00000000-0000-0000-0000-000000000000");
+        assert_int_equal(an.gpus[0].observed_ms, 3600000);
+        assert_int_equal(an.gpus[0].gap_ms, 0);
+        assert_near(an.gpus[0].busy_seconds, 1800.0, 0);
+        assert_near(an.gpus[1].busy_seconds, 3600.0, 0);
+        check_identity(&an);
+        assert_int_equal(analysis_max_severity(&an), SEV_INFO);
+        assert_int_equal(an.nfindings, 2);
+        assert_int_equal(count_kind(&an, FIND_PARTIAL_PERIOD), 2);
+        /* the first window: 12:00:17 .. 12:01:00, leaf 1 (leaf 0 is START) */
+        assert_int_equal(an.findings[0].start_ns, (T_2026_11_26_12 + 17) * SEC);
+        assert_int_equal(an.findings[0].end_ns, (T_2026_11_26_12 + 60) * SEC);
+        assert_int_equal(an.findings[0].first_leaf, 1);
+        assert_int_equal(an.findings[1].end_ns, (T_2026_11_26_12 + 3617) * SEC);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* Clean stop, 123.456 s down, restart: exact TIME_GAP + RESTART_CLEAN. */
+static void test_stop_restart(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        uint64_t stop_wall, stop_leaf;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12 + 5) * SEC);
+        sim_start(&s);
+        sim_run(&s, 600 * SEC);
+        sim_stop(&s);
+        stop_wall = wall_now(&s);
+        stop_leaf = s.leaf - 2; /* the final summary */
+        sim_down(&s, 123456 * MS);
+        sim_start(&s);
+        sim_run(&s, 600 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 1);
+        assert_int_equal(count_kind(&an, FIND_RESTART_CLEAN), 1);
+        assert_int_equal(count_kind(&an, FIND_RESTART_UNCLEAN), 0);
+        assert_int_equal(count_kind(&an, FIND_REBOOT), 0);
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), 0); /* idle while down */
+        assert_int_equal(count_kind(&an, FIND_CLOCK_STEP), 0);
+        f = find_kind(&an, FIND_TIME_GAP);
+        assert_true(f->has_time && f->has_leaves);
+        assert_int_equal(f->start_ns, stop_wall);
+        assert_int_equal(f->end_ns, stop_wall + 123456 * MS);
+        assert_int_equal(f->duration_ns, 123456 * MS);
+        assert_int_equal(f->first_leaf, stop_leaf);
+        assert_int_equal(f->last_leaf, stop_leaf + 3); /* STOP, START, first summary */
+        assert_int_equal(an.interval_ms, 1323456);
+        assert_int_equal(an.gpus[0].observed_ms, 1200000);
+        assert_int_equal(an.gpus[0].gap_ms, 123456);
+        assert_int_equal(an.gpus[1].gap_ms, 123456);
+        assert_near(an.gap_seconds, 123.456, 1e-12);
+        check_identity(&an);
+        assert_int_equal(analysis_max_severity(&an), SEV_WARNING);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* kill -9: the window in progress is lost, no STOP: RESTART_UNCLEAN. */
+static void test_crash(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        sim_run(&s, 630 * SEC); /* 10 full windows, 30 s unwritten */
+        sim_crash(&s);
+        sim_down(&s, 45 * SEC);
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_RESTART_UNCLEAN), 1);
+        assert_int_equal(count_kind(&an, FIND_RESTART_CLEAN), 0);
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 1);
+        f = find_kind(&an, FIND_TIME_GAP);
+        assert_int_equal(f->duration_ns, 75 * SEC);
+        assert_int_equal(f->start_ns, (T_2026_11_26_12 + 600) * SEC);
+        assert_int_equal(f->end_ns, (T_2026_11_26_12 + 675) * SEC);
+        f = find_kind(&an, FIND_RESTART_UNCLEAN);
+        assert_int_equal(f->severity, SEV_WARNING);
+        assert_int_equal(f->last_leaf, 11); /* START 0, summaries 1..10, START 11 */
+        assert_int_equal(f->first_leaf, 10);
+        assert_int_equal(an.gpus[0].observed_ms, 720000);
+        assert_int_equal(an.gpus[0].gap_ms, 75000);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* Idle and busy history so that idle (60 W) and marginal (640 W/s) are estimated. */
+static void history(struct sim *s) {
+        for (unsigned g = 0; g < s->ngpus; g++)
+                s->load[g] = 0;
+        sim_run(s, 600 * SEC);
+        for (unsigned g = 0; g < s->ngpus; g++)
+                s->load[g] = 1.0;
+        sim_run(s, 600 * SEC);
+}
+
+/* Same boot: 2 GPUs at 100 % for a 10 s gap -> 12,800 J, 20 GPU-seconds. */
+static void test_energy_same_boot(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        uint64_t stop_wall;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        history(&s);
+        sim_stop(&s);
+        stop_wall = wall_now(&s);
+        sim_down(&s, 10 * SEC); /* load stays at 100 % */
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), 1);
+        f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
+        assert_true(f->has_energy);
+        assert_near(f->energy_joules, 12800.0, 0.01);
+        assert_near(f->gpu_seconds, 20.0, 0.01);
+        assert_int_equal(f->severity, SEV_WARNING);
+        assert_int_equal(f->start_ns, stop_wall);
+        assert_int_equal(f->end_ns, stop_wall + 10 * SEC);
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 1);
+        assert_int_equal(count_kind(&an, FIND_COUNTER_RESET), 0);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* Reboot: REBOOT, TIME_GAP in wall time, ENERGY_UNACCOUNTED from driver load. */
+static void test_reboot_energy(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        uint64_t stop_wall;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        history(&s);
+        sim_stop(&s);
+        stop_wall = wall_now(&s);
+        sim_reboot(&s, 60 * SEC, 10 * SEC); /* GPUs at 100 % for the 10 s since boot */
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_REBOOT), 1);
+        assert_int_equal(count_kind(&an, FIND_RESTART_CLEAN), 1);
+        assert_int_equal(count_kind(&an, FIND_COUNTER_RESET), 0); /* another boot */
+        assert_int_equal(find_kind(&an, FIND_REBOOT)->severity, SEV_INFO);
+        f = find_kind(&an, FIND_TIME_GAP);
+        assert_non_null(f);
+        assert_int_equal(f->duration_ns, 70 * SEC);
+        assert_int_equal(f->start_ns, stop_wall);
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), 1);
+        f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
+        assert_near(f->energy_joules, 12800.0, 0.01);
+        assert_near(f->gpu_seconds, 20.0, 0.01);
+        assert_int_equal(f->start_ns, stop_wall + 60 * SEC); /* driver load */
+        assert_int_equal(f->end_ns, stop_wall + 70 * SEC);
+        assert_non_null(strstr(f->detail, "reboot"));
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* Without recorded idle/busy windows the defaults (60 W, 640 W/s) apply. */
+static void test_energy_defaults(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 60, (T_2026_11_26_12)*SEC);
+        s.load[0] = 0.5;
+        sim_start(&s);
+        sim_run(&s, 1 * SEC);
+        sim_stop(&s);
+        s.load[0] = 1.0; /* 700 W for 100 s = 70 kJ, 64 kJ above idle */
+        sim_down(&s, 100 * SEC);
+        sim_start(&s);
+        sim_run(&s, 1 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
+        assert_non_null(f);
+        assert_near(f->energy_joules, 64000.0, 0.001);
+        /* marginal from the 50 % window: (380 - 60) / 0.5 = 640 W per busy second */
+        assert_near(f->gpu_seconds, 100.0, 0.001);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* Forward/backward clock steps with a CLOCK_STEP record: CLOCK_STEP, no TIME_GAP. */
+static void clock_step_case(int64_t delta, bool record, bool split) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        sim_run(&s, 630 * SEC);
+        sim_step_split(&s, delta, record, split);
+        sim_run(&s, 600 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 0);
+        assert_int_equal(count_kind(&an, FIND_CLOCK_STEP), 1);
+        f = find_kind(&an, FIND_CLOCK_STEP);
+        if (record)
+                assert_non_null(strstr(f->detail, delta > 0 ? "forward by 3600.000 s"
+                                                            : "backward by 1800.000 s"));
+        else
+                assert_non_null(strstr(f->detail, "no clock step record"));
+        assert_int_equal(an.interval_ms, 1230000 + (record && !split ? 1 : 0));
+        assert_near(an.gap_seconds, 0, 0);
+        assert_int_equal(an.gpus[0].observed_ms, an.interval_ms);
+        assert_int_equal(an.gpus[1].gap_ms, 0);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void test_clock_step_forward(void **state) {
+        (void)state;
+        clock_step_case(3600 * (int64_t)SEC, true, false);
+        clock_step_case(3600 * (int64_t)SEC, true, true);
+}
+
+static void test_clock_step_backward(void **state) {
+        (void)state;
+        clock_step_case(-1800 * (int64_t)SEC, true, false);
+        clock_step_case(-1800 * (int64_t)SEC, true, true);
+}
+
+static void test_clock_step_unrecorded(void **state) {
+        (void)state;
+        clock_step_case(3600 * (int64_t)SEC, false, false);
+        clock_step_case(-1800 * (int64_t)SEC, false, false);
+        clock_step_case(3600 * (int64_t)SEC, false, true);
+        clock_step_case(-1800 * (int64_t)SEC, false, true);
+}
+
+/* Clock stepped while the daemon was down (same boot): gap in boot time + CLOCK_STEP. */
+static void test_step_while_down(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        sim_run(&s, 300 * SEC);
+        sim_stop(&s);
+        sim_down(&s, 20 * SEC);
+        sim_step(&s, 7200 * (int64_t)SEC, false);
+        sim_down(&s, 20 * SEC);
+        sim_start(&s);
+        sim_run(&s, 300 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 1);
+        f = find_kind(&an, FIND_TIME_GAP);
+        assert_int_equal(f->duration_ns, 40 * SEC);
+        assert_int_equal(f->end_ns - f->start_ns, 7240 * SEC);
+        assert_int_equal(count_kind(&an, FIND_CLOCK_STEP), 1);
+        assert_int_equal(an.interval_ms, 640000);
+        assert_int_equal(an.gpus[0].gap_ms, 40000);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* since/until inside windows clip proportionally; outside: leading/trailing gaps. */
+static void test_since_until(void **state) {
+        uint64_t t0 = (T_2026_11_26_12 + 3) * SEC;
+        struct sim s;
+        struct analysis an;
+        (void)state;
+
+        /* inside */
+        sim_init(&s, new_an(t0 + 90500 * MS, t0 + 1000250 * MS, 0), 2, 60, t0);
+        s.load[0] = 0.25;
+        s.load[1] = 1.0;
+        sim_start(&s);
+        sim_run(&s, 1800 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(an.first_ns, t0 + 90500 * MS);
+        assert_int_equal(an.last_ns, t0 + 1000250 * MS);
+        assert_int_equal(an.interval_ms, 909750);
+        assert_int_equal(an.gpus[0].observed_ms, 909750);
+        assert_near(an.busy_gpu_seconds, 1.25 * 909.75, 1e-9);
+        assert_near(an.gpus[0].busy_seconds, 0.25 * 909.75, 1e-9);
+        assert_near(an.gap_seconds, 0, 0);
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 0);
+        /* PARTIAL_PERIOD of the first and last windows lie outside: dropped */
+        assert_int_equal(count_kind(&an, FIND_PARTIAL_PERIOD), 0);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+
+        /* outside on both ends */
+        sim_init(&s, new_an(t0 - 100 * SEC, t0 + 2000 * SEC, 0), 2, 60, t0);
+        s.load[0] = 0.25;
+        sim_start(&s);
+        sim_run(&s, 1800 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(an.interval_ms, 2100000);
+        assert_int_equal(an.gpus[1].observed_ms, 1800000);
+        assert_int_equal(an.gpus[1].gap_ms, 300000);
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 2);
+        assert_int_equal(an.findings[0].kind, FIND_TIME_GAP);
+        assert_int_equal(an.findings[0].start_ns, t0 - 100 * SEC);
+        assert_int_equal(an.findings[0].end_ns, t0);
+        assert_int_equal(an.findings[an.nfindings - 1].kind, FIND_TIME_GAP);
+        assert_int_equal(an.findings[an.nfindings - 1].duration_ns, 200 * SEC);
+        assert_near(an.busy_gpu_seconds, 450, 1e-12);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void test_partial_period(void **state) {
+        struct sim s;
+        struct analysis an;
+        size_t k = 0;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 300, (T_2026_11_26_12 + 100) * SEC);
+        sim_start(&s);
+        sim_run(&s, 1000 * SEC); /* 12:01:40 .. 12:18:20: 200 s, 2 x 300 s, 200 s */
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_PARTIAL_PERIOD), 2);
+        for (size_t i = 0; i < an.nfindings; i++) {
+                const struct finding *f = &an.findings[i];
+                if (f->kind != FIND_PARTIAL_PERIOD)
+                        continue;
+                assert_int_equal(f->end_ns - f->start_ns, 200 * SEC);
+                assert_int_equal(f->severity, SEV_INFO);
+                assert_int_equal(f->first_leaf, k == 0 ? 1 : 4);
+                k++;
+        }
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void test_counter_reset(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        (void)state;
+
+        /* a reset the daemon saw inside a window */
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        s.r->u.summary.gpus[1].flags = GPU_COUNTER_RESET;
+        s.leaf--;
+        emit(&s, REC_SUMMARY); /* re-emit the last summary with the flag, as a new leaf */
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_COUNTER_RESET), 1);
+        f = find_kind(&an, FIND_COUNTER_RESET);
+        assert_non_null(strstr(f->detail, "GPU-00000000-0000-0000-0000-000000000001"));
+        assert_int_equal(f->first_leaf, 2);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+
+        /* the counter went back while the daemon was down (same boot) */
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        history(&s);
+        sim_stop(&s);
+        s.counter_mj[0] = 0; /* reset; then 10 s at 700 W = 7000 J: the lower bound */
+        sim_down(&s, 10 * SEC);
+        sim_start(&s);
+        sim_run(&s, 60 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_COUNTER_RESET), 1);
+        f = find_kind(&an, FIND_COUNTER_RESET);
+        assert_non_null(strstr(f->detail, "GPU-00000000-0000-0000-0000-000000000000"));
+        f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
+        assert_non_null(f);
+        assert_near(f->energy_joules, 12800.0, 0.01);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void test_gpu_set_changed(void **state) {
+        struct sim s;
+        struct analysis an;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        sim_start(&s); /* same set: nothing */
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        s.ngpus = 3; /* a GPU appeared while down */
+        s.present = 7;
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        /* an inventory record mid-run */
+        memset(&s.r->u, 0, sizeof(s.r->u));
+        s.r->u.inventory.reason = INV_GPU_VANISHED;
+        gpu_infos(&s, s.r->u.inventory.gpus, &s.r->u.inventory.gpu_count);
+        s.r->u.inventory.gpu_count = 2;
+        emit(&s, REC_INVENTORY);
+        s.present = 3;
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_GPU_SET_CHANGED), 2);
+        assert_int_equal(an.gpu_count, 3);
+        /* GPU 2 was observed 120 s of the 480 s: the rest is its gap */
+        assert_int_equal(an.interval_ms, 480000);
+        assert_int_equal(an.gpus[2].observed_ms, 120000);
+        assert_int_equal(an.gpus[2].gap_ms, 360000);
+        assert_int_equal(an.gpus[0].gap_ms, 0);
+        assert_near(an.gap_seconds, 0, 0);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* A GPU missing from some summaries (lost): gap for that GPU only. */
+static void test_gpu_absent(void **state) {
+        struct sim s;
+        struct analysis an;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 3, 60, (T_2026_11_26_12)*SEC);
+        sim_start(&s);
+        sim_run(&s, 180 * SEC);
+        s.present = 5; /* GPU 1 gone for 2 windows */
+        sim_run(&s, 120 * SEC);
+        s.present = 7;
+        sim_run(&s, 60 * SEC);
+        s.lost_ms[0] = 20000; /* GPU 0 fell off 20 s before the end of a window */
+        sim_run(&s, 60 * SEC);
+        s.lost_ms[2] = 150; /* within the sampling tolerance: a whole window */
+        sim_run(&s, 60 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(an.interval_ms, 480000);
+        assert_int_equal(an.gpus[0].gap_ms, 20000);
+        assert_int_equal(an.gpus[1].observed_ms, 360000);
+        assert_int_equal(an.gpus[1].gap_ms, 120000);
+        assert_int_equal(an.gpus[2].gap_ms, 0);
+        assert_near(an.gap_seconds, 0, 0);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void stale_case(uint64_t now_after_end, bool want) {
+        struct sim s;
+        struct analysis an;
+        (void)0;
+
+        sim_init(&s, NULL, 1, 60, (T_2026_11_26_12)*SEC);
+        s.a = new_an(0, 0, now_after_end ? (T_2026_11_26_12 + 600) * SEC + now_after_end : 0);
+        sim_start(&s);
+        sim_run(&s, 600 * SEC);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_STALE), want ? 1 : 0);
+        if (want) {
+                const struct finding *f = find_kind(&an, FIND_STALE);
+                assert_int_equal(f->start_ns, (T_2026_11_26_12 + 600) * SEC);
+                assert_int_equal(f->severity, SEV_WARNING);
+        }
+        /* online, the interval still ends at the last window */
+        assert_int_equal(an.last_ns, (T_2026_11_26_12 + 600) * SEC);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void test_stale(void **state) {
+        (void)state;
+        stale_case(0, false);
+        stale_case(149 * SEC, false); /* limit 2 x 60 + 30 = 150 s */
+        stale_case(151 * SEC, true);
+}
+
+/* Hand-made overlapping windows in one boot are counted once. */
+static void test_overlap(void **state) {
+        struct record *r = calloc(1, sizeof(*r));
+        struct analyzer *a = new_an(0, 0, 0);
+        struct analysis an;
+        uint64_t w0 = T_2026_11_26_12 * SEC, b0 = 1000 * SEC;
+        (void)state;
+
+        assert_non_null(r);
+        r->version = RECORD_VERSION;
+        memset(r->boot_id, 1, 16);
+        for (int i = 0; i < 2; i++) {
+                struct rec_summary *su = &r->u.summary;
+                uint64_t st = i == 0 ? 0 : 40 * SEC, en = i == 0 ? 60 * SEC : 100 * SEC;
+                memset(&r->u, 0, sizeof(r->u));
+                r->kind = REC_SUMMARY;
+                r->wall_ns = w0 + en;
+                r->boot_ns = b0 + en;
+                su->period_s = 60;
+                su->obs_start_wall_ns = w0 + st;
+                su->obs_end_wall_ns = w0 + en;
+                su->obs_start_boot_ns = b0 + st;
+                su->obs_end_boot_ns = b0 + en;
+                su->gpu_count = 1;
+                snprintf(su->gpus[0].uuid, sizeof(su->gpus[0].uuid), "GPU-a");
+                su->gpus[0].observed_ms = (en - st) / MS;
+                su->gpus[0].busy_ms = (en - st) / MS;
+                assert_int_equal(analyzer_add(a, (uint64_t)i, r), 0);
+        }
+        assert_int_equal(analyzer_finish(a, &an), 0);
+        assert_int_equal(an.interval_ms, 100000);
+        assert_int_equal(an.gpus[0].observed_ms, 100000);
+        assert_int_equal(an.gpus[0].gap_ms, 0);
+        assert_near(an.busy_gpu_seconds, 100.0, 1e-12); /* not 120 */
+        assert_int_equal(count_kind(&an, FIND_CLOCK_STEP), 1);
+        assert_non_null(strstr(find_kind(&an, FIND_CLOCK_STEP)->detail, "overlapping"));
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 0);
+        analysis_free(&an);
+        analyzer_free(a);
+        free(r);
+}
+
+/* Buckets: hour/day/month boundaries in UTC, sums equal the totals. */
+static void test_buckets(void **state) {
+        uint64_t t0 = (T_2026_02_01 - 1800) * SEC; /* 2026-01-31T23:30:00Z */
+        struct sim s;
+        struct analysis an;
+        struct bucket *b;
+        size_t n;
+        double busy = 0, gap = 0, energy = 0;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, t0);
+        s.load[0] = 1.0;
+        sim_start(&s);
+        sim_run(&s, 3600 * SEC);
+        sim_stop(&s);
+        sim_down(&s, 600 * SEC);
+        s.load[1] = 0.5;
+        sim_start(&s);
+        sim_run(&s, 3000 * SEC); /* until 01:30 */
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(an.interval_ms, 7200000);
+
+        assert_int_equal(analyzer_buckets(s.a, BY_HOUR, &b, &n), 0);
+        assert_int_equal(n, 3);
+        assert_int_equal(b[0].start_ns, (T_2026_02_01 - 3600) * SEC);
+        assert_int_equal(b[0].end_ns, T_2026_02_01 * SEC);
+        assert_int_equal(b[2].end_ns, (T_2026_02_01 + 7200) * SEC);
+        assert_near(b[0].coverage_pct, 100.0, 1e-12); /* 23:30..24:00 all observed */
+        assert_near(b[0].busy_gpu_hours, 0.5, 1e-12);
+        assert_near(b[1].gap_seconds, 600.0, 1e-12); /* 00:30..00:40 */
+        assert_near(b[1].coverage_pct, 100.0 * 3000 / 3600, 1e-12);
+        assert_near(b[2].busy_gpu_hours, 1800.0 * 1.5 / 3600, 1e-12);
+        for (size_t i = 0; i < n; i++) {
+                busy += b[i].busy_gpu_hours;
+                gap += b[i].gap_seconds;
+                energy += b[i].energy_kwh;
+        }
+        assert_near(busy, an.busy_gpu_seconds / 3600, 1e-12);
+        assert_near(gap, an.gap_seconds, 1e-12);
+        assert_near(energy, an.energy_joules / 3.6e6, 1e-12);
+        free(b);
+
+        assert_int_equal(analyzer_buckets(s.a, BY_DAY, &b, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(b[1].start_ns, T_2026_02_01 * SEC);
+        assert_near(b[0].busy_gpu_hours + b[1].busy_gpu_hours, an.busy_gpu_seconds / 3600, 1e-12);
+        free(b);
+
+        assert_int_equal(analyzer_buckets(s.a, BY_MONTH, &b, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(b[0].start_ns, (T_2026_02_01 - 31 * 86400) * SEC); /* 2026-01-01 */
+        assert_int_equal(b[0].end_ns, T_2026_02_01 * SEC);
+        assert_int_equal(b[1].end_ns, (T_2026_02_01 + 28 * 86400) * SEC); /* 2026-03-01 */
+        assert_near(b[0].busy_gpu_hours, 0.5, 1e-12);
+        assert_near(b[1].gap_seconds, 600, 1e-12);
+        free(b);
+
+        assert_int_equal(analyzer_buckets(s.a, BY_GPU, &b, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(b[1].gpu_uuid, "GPU-00000000-0000-0000-0000-000000000001");
+        assert_near(b[0].busy_gpu_hours, 6600.0 / 3600, 1e-12);
+        assert_near(b[1].busy_gpu_hours, 1500.0 / 3600, 1e-12);
+        assert_near(b[1].gap_seconds, 600, 1e-12);
+        assert_near(b[1].coverage_pct, 100.0 * 6600 / 7200, 1e-12);
+        free(b);
+
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* ---- randomized property test ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void) {
+        /* splitmix64 */
+        uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+}
+
+static uint64_t rnd_range(uint64_t lo, uint64_t hi) {
+        return lo + rnd() % (hi - lo + 1);
+}
+
+/* One random ledger; the same seed gives the same records. */
+static void random_ledger(struct sim *s, uint64_t seed) {
+        static const uint32_t periods[] = {1, 5, 60, 300};
+        unsigned runs;
+
+        rng_state = seed;
+        sim_init(s, s->a, (unsigned)rnd_range(1, 4), periods[rnd() % 4],
+                 (T_2026_11_26_12 + rnd_range(0, 86400)) * SEC + rnd_range(0, SEC));
+        runs = (unsigned)rnd_range(1, 5);
+        for (unsigned i = 0; i < runs; i++) {
+                uint64_t down;
+                for (unsigned g = 0; g < s->ngpus; g++)
+                        s->load[g] = (double)rnd_range(0, 4) / 4;
+                s->present = (uint8_t)(rnd() & ((1u << s->ngpus) - 1));
+                sim_start(s);
+                for (unsigned k = (unsigned)rnd_range(1, 3); k > 0; k--) {
+                        sim_run(s, rnd_range(1, 1500 * SEC));
+                        if (rnd() % 3 == 0)
+                                s->present ^= (uint8_t)(1u << (rnd() % s->ngpus));
+                }
+                if (i + 1 == runs && rnd() % 2)
+                        break; /* still running at the end */
+                if (rnd() % 3)
+                        sim_stop(s);
+                else
+                        sim_crash(s);
+                switch (rnd() % 4) {
+                case 0:
+                        down = 0;
+                        break;
+                case 1:
+                        down = rnd_range(1, 5 * MS);
+                        break;
+                default:
+                        down = rnd_range(1, 1000 * SEC);
+                }
+                if (rnd() % 5 == 0) {
+                        sim_reboot(s, down, rnd_range(1, 60 * SEC));
+                } else {
+                        sim_down(s, down);
+                }
+        }
+        if (s->running && rnd() % 2)
+                sim_stop(s);
+}
+
+static uint64_t ov(uint64_t a, uint64_t b, uint64_t lo, uint64_t hi) {
+        uint64_t x = a > lo ? a : lo, y = b < hi ? b : hi;
+        return y > x ? y - x : 0;
+}
+
+static void test_property(void **state) {
+        (void)state;
+        for (uint64_t seed = 1; seed <= 1000; seed++) {
+                struct sim s = {0};
+                struct analysis an;
+                uint64_t first, last, lo, hi, node_obs = 0, gpu_obs[MAXG] = {0}, gaps = 0;
+                size_t small = 0;
+
+                /* pass 1: unbounded analysis plus the truth */
+                s.a = new_an(0, 0, 0);
+                random_ledger(&s, seed);
+                if (s.nwins == 0) {
+                        analyzer_free(s.a);
+                        sim_free(&s);
+                        continue;
+                }
+                assert_int_equal(analyzer_finish(s.a, &an), 0);
+                first = s.wins[0].ws;
+                last = s.wins[s.nwins - 1].we;
+                assert_int_equal(an.first_ns, first);
+                assert_int_equal(an.last_ns, last);
+                assert_int_equal(an.interval_ms, (last - first + MS / 2) / MS);
+                assert_int_equal(count_kind(&an, FIND_RESTART_CLEAN), s.restarts_clean);
+                assert_int_equal(count_kind(&an, FIND_RESTART_UNCLEAN), s.restarts_unclean);
+                assert_int_equal(count_kind(&an, FIND_REBOOT), s.reboots);
+                assert_int_equal(count_kind(&an, FIND_CLOCK_STEP), 0);
+                for (size_t i = 0; i < an.nfindings; i++)
+                        if (an.findings[i].kind == FIND_TIME_GAP)
+                                gaps += an.findings[i].duration_ns;
+                for (size_t w = 1; w < s.nwins; w++)
+                        if (s.wins[w].ws - s.wins[w - 1].we > 0 &&
+                            s.wins[w].ws - s.wins[w - 1].we < MS)
+                                small++;
+                assert_true(gaps <= (uint64_t)(an.gap_seconds * 1e9 + 0.5));
+                assert_true((uint64_t)(an.gap_seconds * 1e9 + 0.5) - gaps <= small * MS);
+                check_identity(&an);
+                analysis_free(&an);
+                analyzer_free(s.a);
+                sim_free(&s);
+
+                /* pass 2: random since/until, compared with the truth */
+                lo = first - 100 * SEC + rnd_range(0, last - first + 200 * SEC);
+                hi = first - 100 * SEC + rnd_range(0, last - first + 200 * SEC);
+                if (hi < lo) {
+                        uint64_t t = lo;
+                        lo = hi;
+                        hi = t;
+                }
+                hi += 1;
+                {
+                        uint64_t keep = rng_state;
+                        s.a = new_an(lo, hi, 0);
+                        random_ledger(&s, seed);
+                        rng_state = keep;
+                }
+                for (size_t w = 0; w < s.nwins; w++) {
+                        uint64_t o = ov(s.wins[w].ws, s.wins[w].we, lo, hi);
+                        node_obs += o;
+                        for (unsigned g = 0; g < s.ngpus; g++)
+                                if (s.wins[w].present & (1u << g))
+                                        gpu_obs[g] += o;
+                }
+                assert_int_equal(analyzer_finish(s.a, &an), 0);
+                assert_int_equal(an.first_ns, lo);
+                assert_int_equal(an.last_ns, hi);
+                assert_int_equal(an.interval_ms, (hi - lo + MS / 2) / MS);
+                assert_near(an.observed_seconds, (double)node_obs / 1e9, 1e-12);
+                assert_near(an.gap_seconds, (double)(hi - lo - node_obs) / 1e9, 1e-12);
+                assert_int_equal(an.gpu_count, s.ngpus);
+                for (unsigned g = 0; g < s.ngpus; g++) {
+                        uint64_t gap_ns = hi - lo - gpu_obs[g];
+                        int64_t d;
+                        assert_int_equal(an.gpus[g].observed_ms, (gpu_obs[g] + MS / 2) / MS);
+                        d = (int64_t)an.gpus[g].gap_ms * (int64_t)MS - (int64_t)gap_ns;
+                        assert_true(d <= (int64_t)MS && d >= -(int64_t)MS);
+                }
+                check_identity(&an);
+                analysis_free(&an);
+                analyzer_free(s.a);
+                sim_free(&s);
+        }
+}
+
+/* ---- report rendering ---- */
+
+static void make_report_data(struct sim *s, struct analysis *an) {
+        sim_init(s, new_an(0, 0, 0), 2, 60, (T_2026_11_26_12 - 1800) * SEC);
+        s->load[0] = 1.0;
+        s->load[1] = 0.5;
+        sim_start(s);
+        sim_run(s, 2700 * SEC);
+        sim_stop(s);
+        sim_down(s, 300 * SEC);
+        sim_start(s);
+        sim_run(s, 600 * SEC);
+        sim_stop(s);
+        assert_int_equal(analyzer_finish(s->a, an), 0);
+}
+
+/* Renders into a malloc'd string. */
+static char *render(struct analyzer *a, const struct analysis *an, enum report_by by,
+                    enum report_format fmt) {
+        struct bucket *b;
+        size_t n, len = 0;
+        char *buf = NULL;
+        FILE *f = open_memstream(&buf, &len);
+
+        assert_non_null(f);
+        assert_int_equal(analyzer_buckets(a, by, &b, &n), 0);
+        assert_int_equal(report_write(f, an, b, n, by, fmt), 0);
+        fclose(f);
+        free(b);
+        return buf;
+}
+
+static void test_report_json(void **state) {
+        struct sim s;
+        struct analysis an;
+        json_error_t err;
+        json_t *root, *bk;
+        char *out;
+        (void)state;
+
+        make_report_data(&s, &an);
+        out = render(s.a, &an, BY_HOUR, FMT_JSON);
+        root = json_loads(out, 0, &err);
+        assert_non_null(root);
+        assert_string_equal(json_string_value(json_object_get(root, "by")), "hour");
+        assert_string_equal(json_string_value(json_object_get(root, "first_time")),
+                            "2026-11-26T11:30:00Z");
+        assert_string_equal(json_string_value(json_object_get(root, "last_time")),
+                            "2026-11-26T12:30:00Z");
+        assert_near(json_real_value(json_object_get(root, "busy_gpu_hours")), 3300.0 * 1.5 / 3600,
+                    1e-12);
+        assert_near(json_real_value(json_object_get(root, "gap_seconds")), 300, 1e-12);
+        assert_near(json_real_value(json_object_get(root, "coverage_pct")), 100.0 * 3300 / 3600,
+                    1e-12);
+        bk = json_object_get(root, "buckets");
+        assert_int_equal(json_array_size(bk), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(bk, 1), "start")),
+                            "2026-11-26T12:00:00Z");
+        assert_near(json_real_value(json_object_get(json_array_get(bk, 0), "busy_gpu_hours")), 0.75,
+                    1e-12);
+        assert_near(json_real_value(json_object_get(json_array_get(bk, 1), "gap_seconds")), 300,
+                    1e-12);
+        /* 12:00..12:30: 15 min observed, 5 min down, 10 min observed */
+        assert_near(json_real_value(json_object_get(json_array_get(bk, 1), "coverage_pct")),
+                    100.0 * 1500 / 1800, 1e-12);
+        assert_null(json_object_get(json_array_get(bk, 0), "gpu"));
+        json_decref(root);
+        free(out);
+
+        out = render(s.a, &an, BY_GPU, FMT_JSON);
+        root = json_loads(out, 0, &err);
+        assert_non_null(root);
+        bk = json_object_get(root, "buckets");
+        assert_int_equal(json_array_size(bk), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(bk, 1), "gpu")),
+                            "GPU-00000000-0000-0000-0000-000000000001");
+        assert_near(json_real_value(json_object_get(json_array_get(bk, 1), "busy_gpu_hours")),
+                    3300.0 * 0.5 / 3600, 1e-12);
+        json_decref(root);
+        free(out);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static size_t count_lines(const char *s) {
+        size_t n = 0;
+        for (; *s; s++)
+                n += *s == '\n';
+        return n;
+}
+
+static void test_report_csv_table(void **state) {
+        struct sim s;
+        struct analysis an;
+        char *out, *line, *save = NULL;
+        size_t width = 0;
+        (void)state;
+
+        make_report_data(&s, &an);
+        out = render(s.a, &an, BY_HOUR, FMT_CSV);
+        assert_int_equal(count_lines(out), 3);
+        assert_non_null(strstr(out, "start,end,busy_gpu_hours,occupied_gpu_hours,energy_kwh,"
+                                    "coverage_pct,gap_seconds\r\n"));
+        assert_non_null(strstr(out, "2026-11-26T11:00:00Z,2026-11-26T12:00:00Z,0.750000,"
+                                    "1.000000,"));
+        assert_non_null(strstr(out, ",300.000\r\n"));
+        free(out);
+        out = render(s.a, &an, BY_GPU, FMT_CSV);
+        assert_true(strncmp(out, "gpu,start,end,", 14) == 0);
+        assert_non_null(strstr(out, "\r\nGPU-00000000-0000-0000-0000-000000000000,"
+                                    "2026-11-26T11:30:00Z,2026-11-26T12:30:00Z,0.916667,"));
+        free(out);
+
+        out = render(s.a, &an, BY_DAY, FMT_TABLE);
+        assert_int_equal(count_lines(out), 3); /* header, one day, total */
+        assert_true(strncmp(out, "start (UTC)", 11) == 0);
+        assert_non_null(strstr(out, "\ntotal "));
+        assert_non_null(strstr(out, "2026-11-26T00:00:00Z"));
+        for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (!width)
+                        width = strlen(line);
+                assert_int_equal(strlen(line), width); /* aligned columns */
+        }
+        free(out);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* Hostile UUIDs: CSV quoting and formula neutralisation. */
+static void test_report_csv_hostile(void **state) {
+        struct bucket b[2] = {{0}};
+        struct analysis an = {0};
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        (void)state;
+
+        assert_non_null(f);
+        snprintf(b[0].gpu_uuid, sizeof(b[0].gpu_uuid), "=HYPERLINK(\"x\")");
+        snprintf(b[1].gpu_uuid, sizeof(b[1].gpu_uuid), "a,b");
+        assert_int_equal(report_write(f, &an, b, 2, BY_GPU, FMT_CSV), 0);
+        fclose(f);
+        assert_non_null(strstr(buf, "\r\n\"'=HYPERLINK(\"\"x\"\")\",1970-01-01T00:00:00Z,"));
+        assert_non_null(strstr(buf, "\r\n\"a,b\","));
+        free(buf);
+}
+
+static void test_time_iso(void **state) {
+        char buf[40];
+        (void)state;
+
+        report_time_iso(0, buf, sizeof(buf));
+        assert_string_equal(buf, "1970-01-01T00:00:00Z");
+        report_time_iso(1709212455ull * SEC + 7 * MS, buf, sizeof(buf));
+        assert_string_equal(buf, "2024-02-29T13:14:15.007Z");
+        report_time_iso(T_2026_02_01 * SEC - 1, buf, sizeof(buf));
+        assert_string_equal(buf, "2026-01-31T23:59:59.999Z");
+        report_time_iso(0, buf, 5);
+        assert_string_equal(buf, "1970");
+        enum report_by by;
+        enum report_format fmt;
+        assert_true(report_by_from_name("month", &by) && by == BY_MONTH);
+        assert_false(report_by_from_name("week", &by));
+        assert_true(report_format_from_name("csv", &fmt) && fmt == FMT_CSV);
+        assert_string_equal(report_by_name(BY_GPU), "gpu");
+}
+
+static void test_misuse(void **state) {
+        struct analyzer *a = new_an(0, 0, 0);
+        struct analysis an;
+        struct bucket *b;
+        size_t n;
+        (void)state;
+
+        assert_int_equal(analyzer_buckets(a, BY_HOUR, &b, &n), -EINVAL);
+        assert_int_equal(analyzer_finish(a, &an), 0); /* empty ledger */
+        assert_int_equal(an.nfindings, 0);
+        assert_int_equal(an.interval_ms, 0);
+        assert_int_equal(analyzer_buckets(a, BY_HOUR, &b, &n), 0);
+        assert_int_equal(n, 0);
+        analysis_free(&an);
+        analyzer_free(a);
+        analyzer_free(NULL);
+        analysis_free(NULL);
+
+        /* a 100-year interval by hour is refused, by month it is fine */
+        a = new_an(T_2026_11_26_12 * SEC, (T_2026_11_26_12 + 100ull * 366 * 86400) * SEC, 0);
+        assert_int_equal(analyzer_finish(a, &an), 0);
+        assert_int_equal(an.gap_seconds, 100.0 * 366 * 86400);
+        assert_int_equal(count_kind(&an, FIND_TIME_GAP), 1);
+        assert_int_equal(analyzer_buckets(a, BY_HOUR, &b, &n), -E2BIG);
+        assert_int_equal(analyzer_buckets(a, BY_MONTH, &b, &n), 0);
+        assert_int_equal(n, 1204); /* 2026-11 .. 2127-02 */
+        free(b);
+        analysis_free(&an);
+        analyzer_free(a);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_clean_run),
+                cmocka_unit_test(test_stop_restart),
+                cmocka_unit_test(test_crash),
+                cmocka_unit_test(test_energy_same_boot),
+                cmocka_unit_test(test_reboot_energy),
+                cmocka_unit_test(test_energy_defaults),
+                cmocka_unit_test(test_clock_step_forward),
+                cmocka_unit_test(test_clock_step_backward),
+                cmocka_unit_test(test_clock_step_unrecorded),
+                cmocka_unit_test(test_step_while_down),
+                cmocka_unit_test(test_since_until),
+                cmocka_unit_test(test_partial_period),
+                cmocka_unit_test(test_counter_reset),
+                cmocka_unit_test(test_gpu_set_changed),
+                cmocka_unit_test(test_gpu_absent),
+                cmocka_unit_test(test_stale),
+                cmocka_unit_test(test_overlap),
+                cmocka_unit_test(test_buckets),
+                cmocka_unit_test(test_property),
+                cmocka_unit_test(test_report_json),
+                cmocka_unit_test(test_report_csv_table),
+                cmocka_unit_test(test_report_csv_hostile),
+                cmocka_unit_test(test_time_iso),
+                cmocka_unit_test(test_misuse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
