@@ -30,6 +30,7 @@ struct sampler_inventory {
         char nvml_version[REC_VERSION_MAX + 1];
         uint32_t gpu_count;
         struct gpu_info gpus[RECORD_MAX_GPUS]; /* sorted by UUID; energy_mj = counter now */
+        uint8_t reason; /* INV_* bits: why it changed since the last inventory() (0 at start) */
 };
 
 /* One GPU's reading, covering the time since the previous sampler_read(). */

@@ -1,0 +1,867 @@
+/* SPDX-License-Identifier: MIT */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "status.h"
+
+/* daemon/meson.build passes -DGH_VERSION (daemon/config.h is the settings module). */
+#ifndef GH_VERSION
+#error "GH_VERSION is not defined"
+#endif
+
+/* Limits; daemon/API.md documents each one. */
+#define HTTP_CONNECTION_TIMEOUT_S 10u
+#define HTTP_CONNECTION_LIMIT 256u
+#define HTTP_PER_IP_LIMIT 16u
+#define HTTP_MEMORY_LIMIT (64u * 1024u)
+#define HTTP_LISTEN_BACKLOG 128u
+#define HTTP_MAX_URL 4096u
+#define HTTP_MAX_PARAMS 4u
+#define HTTP_MAX_RECORDS 10000u
+#define HTTP_MAX_RECORD_BYTES (16u * 1024u * 1024u)
+/* Record bodies held in memory by all connections together. */
+#define HTTP_MAX_RECORD_BYTES_IN_FLIGHT (64u * 1024u * 1024u)
+#define HTTP_LOG_PER_SECOND 5u
+
+#define CT_TEXT "text/plain; charset=utf-8"
+
+struct http_server {
+        struct MHD_Daemon *mhd;
+        int own_fd; /* the socket we bound ourselves, or -1 */
+        struct ledger *ledger;
+        struct daemon_stats *stats;
+        char *origin, *vkey, *backend;
+        unsigned period_s;
+        double sample_interval_s;
+        uint64_t start_wall_ns; /* fallback for process_start_time_seconds */
+        size_t max_records;
+        atomic_size_t record_bytes_in_flight;
+
+        pthread_mutex_t inv_lock; /* guards gpus/ngpus only; never held across ledger calls */
+        struct gpu_info *gpus;
+        size_t ngpus;
+
+        pthread_mutex_t log_lock; /* guards the log rate limit */
+        uint64_t log_second;
+        unsigned log_count, log_suppressed;
+
+        /* Touched only by MHD's single internal thread. */
+        struct MHD_Response *cp_resp;
+        uint64_t cp_size;
+};
+
+/* *con_cls values: the URL exceeded HTTP_MAX_URL (see uri_log); the headers were seen. */
+static char url_too_long_marker, headers_seen_marker;
+
+static uint64_t now_ns(clockid_t clk) {
+        struct timespec ts;
+        clock_gettime(clk, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Digits only, no sign, no leading zeros (but "0"), at most 20 digits, fits u64. */
+static bool parse_u64_strict(const char *s, uint64_t *out) {
+        if (!s || !*s)
+                return false;
+        size_t len = strlen(s);
+        if (len > 20 || (s[0] == '0' && len > 1))
+                return false;
+        uint64_t v = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                unsigned d = (unsigned)(s[i] - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return false;
+                v = v * 10 + d;
+        }
+        *out = v;
+        return true;
+}
+
+/* Copy of a user-controlled string fit to quote in a one-line message. */
+static void sanitize(const char *s, char *out, size_t cap) {
+        size_t o = 0;
+        for (size_t i = 0; s && s[i] && o + 4 < cap; i++) {
+                unsigned char c = (unsigned char)s[i];
+                out[o++] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
+                if (i == 40) {
+                        out[o++] = '.';
+                        out[o++] = '.';
+                        out[o++] = '.';
+                        break;
+                }
+        }
+        out[o] = '\0';
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        struct http_server *h = cls;
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        size_t n = strlen(msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
+        /* A flood makes libmicrohttpd complain per connection: at most a few lines a second. */
+        uint64_t now_s = now_ns(CLOCK_BOOTTIME) / 1000000000u;
+        unsigned suppressed = 0;
+        bool show;
+        pthread_mutex_lock(&h->log_lock);
+        if (now_s != h->log_second) {
+                suppressed = h->log_suppressed;
+                h->log_second = now_s;
+                h->log_count = 0;
+                h->log_suppressed = 0;
+        }
+        show = h->log_count < HTTP_LOG_PER_SECOND;
+        if (show)
+                h->log_count++;
+        else
+                h->log_suppressed++;
+        pthread_mutex_unlock(&h->log_lock);
+        if (suppressed)
+                log_warn("http: %u similar messages suppressed", suppressed);
+        if (show)
+                log_warn("http: %s", msg);
+}
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c) {
+        (void)cls;
+        (void)c;
+        return strnlen(uri, HTTP_MAX_URL + 1) > HTTP_MAX_URL ? &url_too_long_marker : NULL;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned code, struct MHD_Response *r,
+                             const char *content_type) {
+        if (!r)
+                return MHD_NO; /* out of memory: MHD closes the connection */
+        if (content_type)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        enum MHD_Result ret = MHD_queue_response(c, code, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+                strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
+        return queue(c, code, r, CT_TEXT);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned code, const char *fmt, ...) {
+        char msg[256];
+        int n = snprintf(msg, sizeof msg, "error: ");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
+        va_end(ap);
+        strcat(msg, "\n");
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(strlen(msg), msg, MHD_RESPMEM_MUST_COPY);
+        if (r && code == MHD_HTTP_METHOD_NOT_ALLOWED)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        return queue(c, code, r, CT_TEXT);
+}
+
+static enum MHD_Result reply_ledger_error(struct MHD_Connection *c, const char *what, int rc) {
+        if (rc == -ENOMEM)
+                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        if (rc == GH_E_RANGE)
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s: out of range", what);
+        log_err("http: %s failed: %s", what, gh_strerror(rc));
+        return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s failed", what);
+}
+
+/* ---- query parameters ---- */
+
+struct params {
+        size_t n;
+        const char *key[HTTP_MAX_PARAMS];
+        const char *val[HTTP_MAX_PARAMS];
+        bool too_many;
+        const char *dup; /* first duplicated key */
+        bool nul;        /* a key or value holds a NUL byte */
+};
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size) {
+        (void)kind;
+        struct params *p = cls;
+        /* A percent-encoded NUL ("%00") would cut the C string short: refuse it. */
+        if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+                p->nul = true;
+                return MHD_NO;
+        }
+        for (size_t i = 0; i < p->n; i++)
+                if (strcmp(p->key[i], key) == 0) {
+                        p->dup = key;
+                        return MHD_NO;
+                }
+        if (p->n == HTTP_MAX_PARAMS) {
+                p->too_many = true;
+                return MHD_NO;
+        }
+        p->key[p->n] = key;
+        p->val[p->n] = value;
+        p->n++;
+        return MHD_YES;
+}
+
+/*
+ * Checks p against the names an endpoint accepts (NULL-terminated) and
+ * parses each into nums[] (all are required u64s). On failure writes a
+ * reason into why and returns false.
+ */
+static bool params_u64(const struct params *p, const char *const *names, uint64_t *nums, char *why,
+                       size_t whylen) {
+        char q[64];
+        if (p->too_many) {
+                snprintf(why, whylen, "too many parameters (at most %u)", HTTP_MAX_PARAMS);
+                return false;
+        }
+        if (p->nul) {
+                snprintf(why, whylen, "NUL byte in a parameter");
+                return false;
+        }
+        if (p->dup) {
+                sanitize(p->dup, q, sizeof q);
+                snprintf(why, whylen, "duplicated parameter '%s'", q);
+                return false;
+        }
+        for (size_t i = 0; i < p->n; i++) {
+                bool known = false;
+                for (size_t j = 0; names[j]; j++)
+                        known = known || strcmp(p->key[i], names[j]) == 0;
+                if (!known) {
+                        sanitize(p->key[i], q, sizeof q);
+                        snprintf(why, whylen, "unknown parameter '%s'", q);
+                        return false;
+                }
+        }
+        for (size_t j = 0; names[j]; j++) {
+                const char *v = NULL;
+                bool present = false;
+                for (size_t i = 0; i < p->n; i++)
+                        if (strcmp(p->key[i], names[j]) == 0) {
+                                v = p->val[i];
+                                present = true;
+                        }
+                if (!present) {
+                        snprintf(why, whylen, "missing parameter '%s'", names[j]);
+                        return false;
+                }
+                if (nums && !parse_u64_strict(v, &nums[j])) {
+                        snprintf(why, whylen,
+                                 "parameter '%s' is not a decimal number without sign or "
+                                 "leading zeros that fits in 64 bits",
+                                 names[j]);
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* ---- endpoints ---- */
+
+static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connection *c) {
+        uint64_t size = ledger_size(h->ledger);
+        if (!h->cp_resp || size != h->cp_size) {
+                char *note = NULL;
+                size_t len = 0;
+                uint64_t cp_size = 0;
+                int rc = ledger_checkpoint(h->ledger, &note, &len, &cp_size);
+                if (rc == GH_E_RANGE)
+                        return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
+                if (rc != 0)
+                        return reply_ledger_error(c, "checkpoint", rc);
+                struct MHD_Response *r =
+                        MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
+                if (!r) {
+                        free(note);
+                        return MHD_NO;
+                }
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_TEXT);
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+                /* A response object is reference counted: queued ones stay alive. */
+                if (h->cp_resp)
+                        MHD_destroy_response(h->cp_resp);
+                h->cp_resp = r;
+                h->cp_size = cp_size;
+        }
+        return MHD_queue_response(c, MHD_HTTP_OK, h->cp_resp);
+}
+
+static const char *mig_name(uint8_t m) {
+        switch (m) {
+        case MIG_OFF:
+                return "off";
+        case MIG_ON:
+                return "on";
+        default:
+                return "unknown";
+        }
+}
+
+static enum MHD_Result serve_node(struct http_server *h, struct MHD_Connection *c) {
+        uint64_t size = ledger_size(h->ledger);
+        json_t *gpus = json_array();
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:o}", "origin", h->origin,
+                                "vkey", h->vkey, "version", GH_VERSION, "backend", h->backend,
+                                "period_s", (json_int_t)h->period_s, "sample_interval_s",
+                                h->sample_interval_s, "tree_size", (json_int_t)size, "gpus", gpus);
+        if (!doc)
+                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        bool ok = true;
+        pthread_mutex_lock(&h->inv_lock);
+        for (size_t i = 0; i < h->ngpus && ok; i++) {
+                const struct gpu_info *g = &h->gpus[i];
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "uuid", g->uuid, "serial",
+                                      g->serial, "name", g->name, "pci_bus_id", g->pci_bus_id,
+                                      "mig_mode", mig_name(g->mig_mode));
+                ok = o && json_array_append_new(gpus, o) == 0;
+        }
+        pthread_mutex_unlock(&h->inv_lock);
+        char *text = ok ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+        json_decref(doc);
+        if (!text)
+                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+                free(text);
+        return queue(c, MHD_HTTP_OK, r, "application/json");
+}
+
+/*
+ * Bytes of a /v1/records body held in memory, set as the request's *con_cls
+ * and released by on_completed once libmicrohttpd is done with the request.
+ */
+struct records_hold {
+        size_t len;
+};
+
+static enum MHD_Result serve_records(struct http_server *h, struct MHD_Connection *c,
+                                     const struct params *p, void **con_cls) {
+        static const char *const names[] = {"start", "end", NULL};
+        uint64_t v[2];
+        char why[160];
+        if (!params_u64(p, names, v, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        uint64_t size = ledger_size(h->ledger);
+        if (v[0] >= v[1])
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "start must be less than end");
+        if (v[1] > size)
+                return reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                   "end %llu exceeds the published tree size %llu",
+                                   (unsigned long long)v[1], (unsigned long long)size);
+        struct records_hold *hold = malloc(sizeof *hold);
+        if (!hold)
+                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        uint64_t served_end = 0;
+        int rc = ledger_read_records(h->ledger, v[0], v[1], h->max_records, HTTP_MAX_RECORD_BYTES,
+                                     &buf, &len, &served_end);
+        if (rc != 0) {
+                free(hold);
+                return reply_ledger_error(c, "reading records", rc);
+        }
+        size_t before = atomic_fetch_add(&h->record_bytes_in_flight, len);
+        if (before + len > HTTP_MAX_RECORD_BYTES_IN_FLIGHT) {
+                atomic_fetch_sub(&h->record_bytes_in_flight, len);
+                free(buf);
+                free(hold);
+                static const char busy[] = "error: busy, retry later\n";
+                struct MHD_Response *r = MHD_create_response_from_buffer(
+                        sizeof busy - 1, (void *)(uintptr_t)busy, MHD_RESPMEM_PERSISTENT);
+                if (r)
+                        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+                return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, r, CT_TEXT);
+        }
+        hold->len = len;
+        *con_cls = hold; /* on_completed gives the bytes back, whatever happens next */
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(buf);
+                return MHD_NO;
+        }
+        char range[48];
+        snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)v[0],
+                 (unsigned long long)served_end);
+        MHD_add_response_header(r, "X-Gpuhours-Range", range);
+        return queue(c, MHD_HTTP_OK, r, "application/octet-stream");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        (void)c;
+        (void)toe;
+        struct http_server *h = cls;
+        if (*con_cls && *con_cls != &url_too_long_marker && *con_cls != &headers_seen_marker) {
+                struct records_hold *hold = *con_cls;
+                atomic_fetch_sub(&h->record_bytes_in_flight, hold->len);
+                free(hold);
+        }
+        *con_cls = NULL;
+}
+
+static enum MHD_Result reply_proof(struct MHD_Connection *c, const merkle_hash *proof, size_t n) {
+        char text[MERKLE_MAX_PROOF * 45 + 1];
+        int len = merkle_proof_format(proof, n, text, sizeof text);
+        if (len < 0 || len > (int)sizeof text) {
+                log_err("http: formatting a proof of %zu hashes failed", n);
+                return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "formatting proof failed");
+        }
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer((size_t)len, text, MHD_RESPMEM_MUST_COPY);
+        return queue(c, MHD_HTTP_OK, r, "text/plain");
+}
+
+static enum MHD_Result serve_inclusion(struct http_server *h, struct MHD_Connection *c,
+                                       const struct params *p) {
+        static const char *const names[] = {"index", "size", NULL};
+        uint64_t v[2];
+        char why[160];
+        if (!params_u64(p, names, v, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        uint64_t published = ledger_size(h->ledger);
+        if (v[0] >= v[1])
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "index must be less than size");
+        if (v[1] > published)
+                return reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                   "size %llu exceeds the published tree size %llu",
+                                   (unsigned long long)v[1], (unsigned long long)published);
+        merkle_hash proof[MERKLE_MAX_PROOF];
+        size_t n = 0;
+        int rc = ledger_prove_inclusion(h->ledger, v[0], v[1], proof, &n);
+        if (rc != 0)
+                return reply_ledger_error(c, "inclusion proof", rc);
+        return reply_proof(c, (const merkle_hash *)proof, n);
+}
+
+static enum MHD_Result serve_consistency(struct http_server *h, struct MHD_Connection *c,
+                                         const struct params *p) {
+        static const char *const names[] = {"old", "new", NULL};
+        uint64_t v[2];
+        char why[160];
+        if (!params_u64(p, names, v, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        uint64_t published = ledger_size(h->ledger);
+        if (v[0] == 0)
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "old must be at least 1");
+        if (v[0] > v[1])
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "old must not exceed new");
+        if (v[1] > published)
+                return reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                   "new %llu exceeds the published tree size %llu",
+                                   (unsigned long long)v[1], (unsigned long long)published);
+        merkle_hash proof[MERKLE_MAX_PROOF];
+        size_t n = 0;
+        int rc = ledger_prove_consistency(h->ledger, v[0], v[1], proof, &n);
+        if (rc != 0)
+                return reply_ledger_error(c, "consistency proof", rc);
+        return reply_proof(c, (const merkle_hash *)proof, n);
+}
+
+static enum MHD_Result serve_attest(struct http_server *h, struct MHD_Connection *c,
+                                    const struct params *p) {
+        static const char *const names[] = {"nonce", NULL};
+        char why[160];
+        if (!params_u64(p, names, NULL, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        const char *hex = p->val[0];
+        uint8_t nonce[32];
+        if (!hex || !nonce_parse_hex(hex, strlen(hex), nonce))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                   "parameter 'nonce' must be exactly 64 hex digits");
+        char *note = NULL;
+        size_t len = 0;
+        int rc = ledger_attest(h->ledger, nonce, &note, &len);
+        if (rc == GH_E_RANGE)
+                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
+        if (rc != 0)
+                return reply_ledger_error(c, "attest", rc);
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(note);
+                return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        return queue(c, MHD_HTTP_OK, r, CT_TEXT);
+}
+
+static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c,
+                                     const struct params *p) {
+        static const char *const names[] = {NULL};
+        char why[160];
+        if (!params_u64(p, names, NULL, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        uint64_t start = atomic_load(&h->stats->start_wall_ns);
+        char *text = NULL;
+        size_t len = 0;
+        int rc = metrics_render(h->stats, ledger_size(h->ledger), start ? start : h->start_wall_ns,
+                                &text, &len);
+        if (rc != 0) {
+                log_err("http: rendering /metrics failed: %s", strerror(-rc));
+                return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed");
+        }
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+                free(text);
+        return queue(c, MHD_HTTP_OK, r, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* Why the node is unhealthy (into why), or false when it is healthy. */
+static bool unhealthy(const struct http_server *h, char *why, size_t len) {
+        const struct daemon_stats *st = h->stats;
+        uint64_t now = now_ns(CLOCK_BOOTTIME);
+        double iv = h->sample_interval_s * 3.0;
+        uint64_t fresh = iv > 3.0 ? (uint64_t)(iv * 1e9) : 3000000000u;
+        uint64_t per_period = (uint64_t)h->period_s * 1000000000u + 5000000000u;
+        uint64_t last_sample = atomic_load(&st->last_sample_boot_ns);
+        uint64_t last_cp = atomic_load(&st->last_checkpoint_boot_ns);
+        uint64_t due = atomic_load(&st->next_summary_due_boot_ns);
+        if (!atomic_load(&st->appending_ok)) {
+                snprintf(why, len, "ledger appends are failing");
+                return true;
+        }
+        if (last_sample == 0) {
+                snprintf(why, len, "no sample taken yet");
+                return true;
+        }
+        if (now > last_sample && now - last_sample > fresh) {
+                snprintf(why, len, "sampling stalled: last sample %llu ms ago",
+                         (unsigned long long)((now - last_sample) / 1000000u));
+                return true;
+        }
+        if (last_cp == 0) {
+                snprintf(why, len, "no checkpoint signed yet");
+                return true;
+        }
+        if (now > last_cp && now - last_cp > per_period) {
+                snprintf(why, len, "signing stalled: last checkpoint %llu ms ago",
+                         (unsigned long long)((now - last_cp) / 1000000u));
+                return true;
+        }
+        if (due != 0 && now > due + 5000000000u) {
+                snprintf(why, len, "summary overdue by %llu ms",
+                         (unsigned long long)((now - due) / 1000000u));
+                return true;
+        }
+        return false;
+}
+
+static enum MHD_Result serve_healthz(struct http_server *h, struct MHD_Connection *c,
+                                     const struct params *p) {
+        static const char *const names[] = {NULL};
+        char why[160];
+        if (!params_u64(p, names, NULL, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        char reason[200];
+        if (!unhealthy(h, why, sizeof why))
+                return reply_text(c, MHD_HTTP_OK, "ok\n");
+        snprintf(reason, sizeof reason, "%s\n", why);
+        return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, reason);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+        (void)version;
+        (void)upload_data;
+        struct http_server *h = cls;
+
+        if (*con_cls == &url_too_long_marker)
+                return reply_error(c, MHD_HTTP_URI_TOO_LONG, "URL longer than %u bytes",
+                                   HTTP_MAX_URL);
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+                return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are allowed");
+        if (*con_cls != &headers_seen_marker) {
+                /*
+                 * First call, right after the headers. libmicrohttpd 0.9.75
+                 * closes the connection after any response queued now, so
+                 * answer on the second call (keep-alive), unless the request
+                 * carries a body, which GET and HEAD must not.
+                 */
+                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+                if ((cl && strcmp(cl, "0") != 0) ||
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                        return reply_error(c, MHD_HTTP_BAD_REQUEST,
+                                           "GET and HEAD requests must not have a body");
+                *con_cls = &headers_seen_marker;
+                return MHD_YES;
+        }
+        if (*upload_data_size != 0) {
+                *upload_data_size = 0; /* not reached: bodies are refused above */
+                return MHD_YES;
+        }
+
+        struct params p = {0};
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_param, &p);
+
+        if (strcmp(url, "/checkpoint") == 0) {
+                static const char *const none[] = {NULL};
+                char why[160];
+                if (!params_u64(&p, none, NULL, why, sizeof why))
+                        return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+                return serve_checkpoint(h, c);
+        }
+        if (strcmp(url, "/v1/node") == 0) {
+                static const char *const none[] = {NULL};
+                char why[160];
+                if (!params_u64(&p, none, NULL, why, sizeof why))
+                        return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+                return serve_node(h, c);
+        }
+        if (strcmp(url, "/v1/records") == 0)
+                return serve_records(h, c, &p, con_cls);
+        if (strcmp(url, "/v1/proof/inclusion") == 0)
+                return serve_inclusion(h, c, &p);
+        if (strcmp(url, "/v1/proof/consistency") == 0)
+                return serve_consistency(h, c, &p);
+        if (strcmp(url, "/v1/attest") == 0)
+                return serve_attest(h, c, &p);
+        if (strcmp(url, "/metrics") == 0)
+                return serve_metrics(h, c, &p);
+        if (strcmp(url, "/healthz") == 0)
+                return serve_healthz(h, c, &p);
+        return reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
+}
+
+/* ---- listening socket ---- */
+
+static bool parse_port(const char *s, uint16_t *out) {
+        uint64_t v;
+        if (!parse_u64_strict(s, &v) || v == 0 || v > 65535)
+                return false;
+        *out = (uint16_t)v;
+        return true;
+}
+
+/*
+ * "A.B.C.D:PORT", "[V6]:PORT", "[::]:PORT" (IPv6 and IPv4) or "*:PORT"
+ * (every address: IPv6 and IPv4, or IPv4 alone where IPv6 is missing).
+ */
+static int bind_listen(const char *listen_spec, int *out, char *err, size_t errlen) {
+        struct sockaddr_storage ss = {0};
+        socklen_t sslen = 0;
+        bool dual = false, any = false;
+        const char *colon = strrchr(listen_spec, ':');
+        char host[64];
+        uint16_t port;
+        if (!colon || (size_t)(colon - listen_spec) >= sizeof host || !parse_port(colon + 1, &port))
+                goto bad;
+        memcpy(host, listen_spec, (size_t)(colon - listen_spec));
+        host[colon - listen_spec] = '\0';
+        if (strcmp(host, "*") == 0) {
+                any = dual = true;
+                strcpy(host, "[::]");
+        }
+        if (host[0] == '[') {
+                size_t hl = strlen(host);
+                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+                if (hl < 3 || host[hl - 1] != ']')
+                        goto bad;
+                host[hl - 1] = '\0';
+                if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+                        goto bad;
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons(port);
+                dual = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+                sslen = sizeof *a6;
+        } else {
+                struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+                if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+                        goto bad;
+                a4->sin_family = AF_INET;
+                a4->sin_port = htons(port);
+                sslen = sizeof *a4;
+        }
+
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 && any && errno == EAFNOSUPPORT) {
+                struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+                memset(&ss, 0, sizeof ss);
+                a4->sin_family = AF_INET;
+                a4->sin_port = htons(port);
+                a4->sin_addr.s_addr = htonl(INADDR_ANY);
+                sslen = sizeof *a4;
+                dual = false;
+                fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        }
+        if (fd < 0) {
+                int e = errno;
+                snprintf(err, errlen, "socket for '%s': %s", listen_spec, strerror(e));
+                return -e;
+        }
+        int one = 1, zero = 0;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ss.ss_family == AF_INET6)
+                (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof one);
+        if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
+                int e = errno;
+                close(fd);
+                snprintf(err, errlen, "cannot listen on '%s': %s", listen_spec, strerror(e));
+                return -e;
+        }
+        *out = fd;
+        return 0;
+bad:
+        snprintf(err, errlen,
+                 "invalid listen address '%s': expected IPV4:PORT, [IPV6]:PORT, [::]:PORT or "
+                 "*:PORT with a numeric address and a port 1..65535",
+                 listen_spec);
+        return -EINVAL;
+}
+
+static void log_listening(int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        char addr[INET6_ADDRSTRLEN] = "?";
+        unsigned port = 0;
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+                return;
+        if (ss.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+                inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+                port = ntohs(a->sin6_port);
+                log_info("http: listening on [%s]:%u", addr, port);
+        } else if (ss.ss_family == AF_INET) {
+                const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+                inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+                port = ntohs(a->sin_port);
+                log_info("http: listening on %s:%u", addr, port);
+        }
+}
+
+static void server_free(struct http_server *h) {
+        if (!h)
+                return;
+        if (h->cp_resp)
+                MHD_destroy_response(h->cp_resp);
+        if (h->own_fd >= 0)
+                close(h->own_fd);
+        pthread_mutex_destroy(&h->inv_lock);
+        pthread_mutex_destroy(&h->log_lock);
+        free(h->gpus);
+        free(h->origin);
+        free(h->vkey);
+        free(h->backend);
+        free(h);
+}
+
+int http_start(const struct http_config *cfg, struct http_server **out, char *err, size_t errlen) {
+        struct http_server *h = calloc(1, sizeof *h);
+        if (!h) {
+                snprintf(err, errlen, "http: out of memory");
+                return -ENOMEM;
+        }
+        h->own_fd = -1;
+        pthread_mutex_init(&h->inv_lock, NULL);
+        pthread_mutex_init(&h->log_lock, NULL);
+        h->ledger = cfg->ledger;
+        h->stats = cfg->stats;
+        h->period_s = cfg->node.period_s;
+        h->sample_interval_s = cfg->node.sample_interval_s;
+        h->start_wall_ns = now_ns(CLOCK_REALTIME);
+        h->max_records = HTTP_MAX_RECORDS;
+        /* Test hook (API.md): a lower per-response record cap to exercise paging. */
+        const char *cap = getenv("GPUHOURSD_TEST_MAX_RECORDS");
+        uint64_t capv;
+        if (cap && parse_u64_strict(cap, &capv) && capv >= 1 && capv < HTTP_MAX_RECORDS)
+                h->max_records = (size_t)capv;
+        h->origin = strdup(cfg->node.origin ? cfg->node.origin : "");
+        h->vkey = strdup(cfg->node.vkey ? cfg->node.vkey : "");
+        h->backend = strdup(cfg->node.backend ? cfg->node.backend : "");
+        if (!h->origin || !h->vkey || !h->backend) {
+                server_free(h);
+                snprintf(err, errlen, "http: out of memory");
+                return -ENOMEM;
+        }
+
+        int fd = cfg->listen_fd;
+        if (fd < 0) {
+                int rc = bind_listen(cfg->listen ? cfg->listen : "", &fd, err, errlen);
+                if (rc < 0) {
+                        server_free(h);
+                        return rc;
+                }
+                h->own_fd = fd;
+        }
+
+        h->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+                                  NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                                  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                                  (unsigned)HTTP_CONNECTION_LIMIT,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP_LIMIT,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_LISTEN_BACKLOG,
+                                  MHD_OPTION_URI_LOG_CALLBACK, uri_log, h,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+        if (!h->mhd) {
+                snprintf(err, errlen, "http: libmicrohttpd failed to start (see the log above)");
+                server_free(h);
+                return -EIO;
+        }
+        log_listening(fd);
+        *out = h;
+        return 0;
+}
+
+void http_set_inventory(struct http_server *h, const struct gpu_info *gpus, size_t n) {
+        if (!h)
+                return;
+        if (n > RECORD_MAX_GPUS)
+                n = RECORD_MAX_GPUS;
+        struct gpu_info *copy = NULL;
+        if (n > 0) {
+                copy = malloc(n * sizeof *copy);
+                if (!copy) {
+                        log_err("http: out of memory: /v1/node keeps the previous GPU list");
+                        return;
+                }
+                memcpy(copy, gpus, n * sizeof *copy);
+        }
+        pthread_mutex_lock(&h->inv_lock);
+        struct gpu_info *old = h->gpus;
+        h->gpus = copy;
+        h->ngpus = n;
+        pthread_mutex_unlock(&h->inv_lock);
+        free(old);
+}
+
+void http_stop(struct http_server *h) {
+        if (!h)
+                return;
+        /* Stop accepting; the listening socket is ours (closed below) or systemd's (kept). */
+        if (MHD_quiesce_daemon(h->mhd) == MHD_INVALID_SOCKET)
+                h->own_fd = -1; /* not quiesced: MHD_stop_daemon closes the socket itself */
+        MHD_stop_daemon(h->mhd);
+        server_free(h);
+}
