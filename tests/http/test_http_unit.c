@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for daemon/http.c statics (included, chrony style) and
+ * daemon/metrics.c: strict numbers, quoting, /healthz rules, listen
+ * addresses and the Prometheus text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "../../daemon/http.c"
+
+static void test_parse_u64_strict(void **state) {
+        (void)state;
+        uint64_t v = 7;
+        assert_true(parse_u64_strict("0", &v) && v == 0);
+        assert_true(parse_u64_strict("18446744073709551615", &v) && v == UINT64_MAX);
+        assert_true(parse_u64_strict("10", &v) && v == 10);
+        const char *bad[] = {"",
+                             "-1",
+                             "+1",
+                             "01",
+                             "00",
+                             " 1",
+                             "1 ",
+                             "1e3",
+                             "0x1",
+                             "18446744073709551616",
+                             "99999999999999999999",
+                             "100000000000000000000",
+                             "1.0",
+                             "١"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                v = 42;
+                assert_false(parse_u64_strict(bad[i], &v));
+                assert_int_equal(v, 42); /* untouched on failure */
+        }
+        assert_false(parse_u64_strict(NULL, &v));
+}
+
+static void test_sanitize(void **state) {
+        (void)state;
+        char out[64];
+        sanitize("a\nb'c\x01", out, sizeof out);
+        assert_string_equal(out, "a?b?c?");
+        char longer[200];
+        memset(longer, 'x', sizeof longer - 1);
+        longer[sizeof longer - 1] = '\0';
+        sanitize(longer, out, sizeof out);
+        assert_true(strlen(out) <= 44 && strcmp(out + strlen(out) - 3, "...") == 0);
+}
+
+static struct daemon_stats st;
+
+static void healthy_stats(void) {
+        memset(&st, 0, sizeof st);
+        uint64_t now = now_ns(CLOCK_BOOTTIME);
+        atomic_store(&st.appending_ok, 1);
+        atomic_store(&st.last_sample_boot_ns, now);
+        atomic_store(&st.last_checkpoint_boot_ns, now);
+        atomic_store(&st.next_summary_due_boot_ns, now + 1000000000u);
+}
+
+static void test_healthz_rules(void **state) {
+        (void)state;
+        struct http_server h = {.stats = &st, .period_s = 60, .sample_interval_s = 0.1};
+        char why[160];
+        const uint64_t s = 1000000000u;
+        uint64_t now = now_ns(CLOCK_BOOTTIME);
+
+        healthy_stats();
+        assert_false(unhealthy(&h, why, sizeof why));
+
+        healthy_stats();
+        atomic_store(&st.appending_ok, 0);
+        assert_true(unhealthy(&h, why, sizeof why));
+        assert_non_null(strstr(why, "appends"));
+
+        healthy_stats();
+        atomic_store(&st.last_sample_boot_ns, 0);
+        assert_true(unhealthy(&h, why, sizeof why));
+
+        healthy_stats(); /* 3 s floor: 2 s old is fine, 4 s old is stale */
+        atomic_store(&st.last_sample_boot_ns, now - 2 * s);
+        assert_false(unhealthy(&h, why, sizeof why));
+        atomic_store(&st.last_sample_boot_ns, now - 4 * s);
+        assert_true(unhealthy(&h, why, sizeof why));
+        assert_non_null(strstr(why, "sampling stalled"));
+
+        healthy_stats(); /* 3 sample intervals when that is longer than 3 s */
+        h.sample_interval_s = 10;
+        atomic_store(&st.last_sample_boot_ns, now - 25 * s);
+        assert_false(unhealthy(&h, why, sizeof why));
+        atomic_store(&st.last_sample_boot_ns, now - 35 * s);
+        assert_true(unhealthy(&h, why, sizeof why));
+        h.sample_interval_s = 0.1;
+
+        healthy_stats(); /* one checkpoint per period: period + 5 s */
+        atomic_store(&st.last_checkpoint_boot_ns, now - 60 * s);
+        assert_false(unhealthy(&h, why, sizeof why));
+        atomic_store(&st.last_checkpoint_boot_ns, now - 70 * s);
+        assert_true(unhealthy(&h, why, sizeof why));
+        assert_non_null(strstr(why, "signing stalled"));
+
+        healthy_stats(); /* the next summary may be up to 5 s overdue */
+        atomic_store(&st.next_summary_due_boot_ns, now - 3 * s);
+        assert_false(unhealthy(&h, why, sizeof why));
+        atomic_store(&st.next_summary_due_boot_ns, now - 7 * s);
+        assert_true(unhealthy(&h, why, sizeof why));
+        assert_non_null(strstr(why, "overdue"));
+}
+
+static void test_bind_listen(void **state) {
+        (void)state;
+        char err[256];
+        int fd = -1;
+        const char *bad[] = {"",           "9477",      ":9477",         "localhost:9477",
+                             "1.2.3:9477", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:09477",
+                             "1.2.3.4:-1", "[::1:9477", "[]:9477",       "[zz]:9477",
+                             "::1:9477",   "[::1]9477", "1.2.3.4:94 77"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                err[0] = '\0';
+                assert_int_equal(bind_listen(bad[i], &fd, err, sizeof err), -EINVAL);
+                assert_non_null(strstr(err, "invalid listen address"));
+                assert_int_equal(fd, -1);
+        }
+        /* A free loopback port: bound, listening, non-blocking. */
+        int probe = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t alen = sizeof a;
+        assert_int_equal(bind(probe, (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(getsockname(probe, (struct sockaddr *)&a, &alen), 0);
+        close(probe); /* its port is very likely free again */
+        char spec[64];
+        snprintf(spec, sizeof spec, "127.0.0.1:%u", ntohs(a.sin_port));
+        assert_int_equal(bind_listen(spec, &fd, err, sizeof err), 0);
+        assert_true(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK));
+        int fd2 = -1;
+        assert_int_equal(bind_listen(spec, &fd2, err, sizeof err), -EADDRINUSE);
+        assert_non_null(strstr(err, spec));
+        assert_int_equal(fd2, -1);
+        close(fd);
+}
+
+static void test_metrics_text(void **state) {
+        (void)state;
+        memset(&st, 0, sizeof st);
+        atomic_store(&st.records_appended_total, 12);
+        atomic_store(&st.appending_ok, 1);
+        atomic_store(&st.last_summary_wall_ns, 1700000000123456789u);
+        atomic_store(&st.gpu_count, 2);
+        strcpy(st.gpu_uuid[0], "GPU-a\"b\\c\nd");
+        strcpy(st.gpu_uuid[1], "GPU-2");
+        atomic_store(&st.gpu_busy_ms_total[0], 1234567);
+        atomic_store(&st.gpu_energy_mj_total[1], 5);
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(metrics_render(&st, 99, 1600000000000000000u, &text, &len), 0);
+        assert_int_equal(strlen(text) == len ? 0 : 1, 0);
+        assert_true(len > 0 && text[len - 1] == '\n');
+        assert_non_null(strstr(text, "\ngpuhours_records_appended_total 12\n"));
+        assert_non_null(strstr(text, "\ngpuhours_tree_size 99\n"));
+        assert_non_null(strstr(text, "\ngpuhours_appending 1\n"));
+        assert_non_null(
+                strstr(text, "\ngpuhours_last_summary_timestamp_seconds 1700000000.123456789\n"));
+        assert_non_null(
+                strstr(text, "\ngpuhours_gpu_busy_seconds_total{gpu_uuid=\"GPU-a\\\"b\\\\c\\nd\"} "
+                             "1234.567\n"));
+        assert_non_null(
+                strstr(text, "\ngpuhours_gpu_energy_joules_total{gpu_uuid=\"GPU-2\"} 0.005\n"));
+        assert_non_null(strstr(text, "\nprocess_start_time_seconds 1600000000.000000000\n"));
+        assert_non_null(strstr(text, "# TYPE gpuhours_gpu_energy_joules_total counter\n"));
+        assert_non_null(strstr(text, "# TYPE gpuhours_build_info gauge\n"));
+        free(text);
+
+        /* 64 GPUs with the longest UUIDs still fit under the cap. */
+        atomic_store(&st.gpu_count, RECORD_MAX_GPUS);
+        for (unsigned i = 0; i < RECORD_MAX_GPUS; i++) {
+                memset(st.gpu_uuid[i], '"', REC_UUID_MAX); /* worst case: every byte escaped */
+                st.gpu_uuid[i][REC_UUID_MAX] = '\0';
+                atomic_store(&st.gpu_busy_ms_total[i], UINT64_MAX);
+        }
+        assert_int_equal(metrics_render(&st, UINT64_MAX, UINT64_MAX, &text, &len), 0);
+        assert_true(len <= METRICS_MAX_SIZE);
+        free(text);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_u64_strict), cmocka_unit_test(test_sanitize),
+                cmocka_unit_test(test_healthz_rules),    cmocka_unit_test(test_bind_listen),
+                cmocka_unit_test(test_metrics_text),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
