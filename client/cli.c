@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetch.h"
+#include "util.h"
+
+bool is_help(const char *arg) {
+        return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int arg_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val) {
+        const char *a = argv[*i];
+        size_t n = strlen(name);
+        if (strncmp(a, name, n) != 0)
+                return 0;
+        if (a[n] == '=') {
+                *val = a + n + 1;
+                return 1;
+        }
+        if (a[n] != '\0')
+                return 0;
+        if (*i + 1 >= argc) {
+                fprintf(stderr, PROG " %s: option '%s' needs a value\n", cmd, name);
+                return -1;
+        }
+        *val = argv[++*i];
+        return 1;
+}
+
+int common_opt(const char *cmd, int argc, char **argv, int *i, struct common_opts *c) {
+        const char *v;
+        int r;
+        if ((r = arg_value(cmd, argc, argv, i, "--key", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                if (!c->extra_keys)
+                        c->extra_keys = calloc((size_t)argc, sizeof(*c->extra_keys));
+                if (!c->extra_keys || c->nextra >= TRUST_MAX_KEYS) {
+                        fprintf(stderr, PROG " %s: at most %u --key options\n", cmd,
+                                TRUST_MAX_KEYS);
+                        return -1;
+                }
+                c->extra_keys[c->nextra++] = v;
+                return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--since", &v)) != 0) {
+                c->since = v;
+                return r;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--until", &v)) != 0) {
+                c->until = v;
+                return r;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                char *end;
+                errno = 0;
+                double s = strtod(v, &end);
+                if (errno || end == v || *end || !(s >= 0.1 && s <= 3600)) {
+                        fprintf(stderr,
+                                PROG " %s: --timeout '%s': expected seconds between 0.1 and "
+                                     "3600\n",
+                                cmd, v);
+                        return -1;
+                }
+                c->timeout_ms = (long)(s * 1000.0);
+                return 1;
+        }
+        if (strcmp(argv[*i], "--no-state") == 0) {
+                c->no_state = true;
+                return 1;
+        }
+        return 0;
+}
+
+int common_finish(const char *cmd, struct common_opts *c, uint64_t *since_ns, uint64_t *until_ns) {
+        char err[400];
+        if (trust_load(&c->keys, err, sizeof(err)) != 0) {
+                fprintf(stderr, PROG " %s: trusted keys: %s\n", cmd, err);
+                return -1;
+        }
+        for (unsigned i = 0; i < c->nextra; i++) {
+                struct note_verifier v;
+                char q[120];
+                quote_bytes(c->extra_keys[i], strlen(c->extra_keys[i]), q, sizeof(q));
+                if (vkey_parse(c->extra_keys[i], strlen(c->extra_keys[i]), &v) != 0) {
+                        fprintf(stderr, PROG " %s: --key '%s' is not a vkey (NAME+KEYID+BASE64)\n",
+                                cmd, q);
+                        return -1;
+                }
+                if (trust_list_add(&c->keys, &v) != 0) {
+                        fprintf(stderr, PROG " %s: too many keys\n", cmd);
+                        return -1;
+                }
+        }
+        uint64_t now = wall_now_ns();
+        *since_ns = *until_ns = 0;
+        if (c->since && !time_parse_arg(c->since, now, since_ns)) {
+                fprintf(stderr,
+                        PROG " %s: --since '%s': expected 2026-11-26T12:00:00Z, 2026-11-26 or "
+                             "-2h/-30m/-7d\n",
+                        cmd, c->since);
+                return -1;
+        }
+        if (c->until && !time_parse_arg(c->until, now, until_ns)) {
+                fprintf(stderr,
+                        PROG " %s: --until '%s': expected 2026-11-26T12:00:00Z, 2026-11-26 or "
+                             "-2h/-30m/-7d\n",
+                        cmd, c->until);
+                return -1;
+        }
+        if (*since_ns && *until_ns && *since_ns >= *until_ns) {
+                fprintf(stderr, PROG " %s: --since must be before --until\n", cmd);
+                return -1;
+        }
+        if (c->timeout_ms == 0)
+                c->timeout_ms = FETCH_DEFAULT_TIMEOUT_MS;
+        return 0;
+}
+
+void common_free(struct common_opts *c) {
+        trust_list_free(&c->keys);
+        free(c->extra_keys);
+        c->extra_keys = NULL;
+}

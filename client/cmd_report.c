@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "output.h"
+#include "report.h"
+#include "source.h"
+#include "util.h"
+
+#define MAX_SOURCES 100000
+
+static const char report_help[] =
+        "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
+        "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
+        "                       [--timeout SECONDS]\n"
+        "\n"
+        "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
+        "busy and occupied GPU-hours, energy (kWh), coverage %% and gap seconds. Nothing\n"
+        "is reported from a source that did not verify. The verdict lines go to stderr.\n"
+        "Defaults: --by day --format table. With several sources, table prints one\n"
+        "section per source, json an array of report objects (each with \"source\" and\n"
+        "\"origin\"); csv takes one source. Exit codes as for verify.\n";
+
+/* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
+static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,
+                       enum report_by by) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        if (!mem)
+                return -ENOMEM;
+        int r = report_write(mem, &s->an, b, nb, by, FMT_JSON);
+        if (fclose(mem) != 0 && r == 0)
+                r = -EIO;
+        json_t *doc = r == 0 ? json_loadb(buf, len, 0, NULL) : NULL;
+        free(buf);
+        json_t *o = json_object();
+        if (!doc || !o || json_object_set_new(o, "source", json_string(s->name)) != 0 ||
+            json_object_set_new(o, "origin", json_string(s->cp.origin)) != 0 ||
+            json_object_update(o, doc) != 0 || json_array_append(all, o) != 0)
+                r = r ? r : -ENOMEM;
+        json_decref(doc);
+        json_decref(o);
+        return r;
+}
+
+int cmd_report(int argc, char **argv) {
+        struct common_opts c = {0};
+        enum report_by by = BY_DAY;
+        enum report_format fmt = FMT_TABLE;
+        const char **names = calloc((size_t)argc, sizeof(*names));
+        size_t n = 0;
+        int rc = EXIT_INCOMPLETE;
+        if (!names) {
+                fprintf(stderr, PROG " report: out of memory\n");
+                return rc;
+        }
+        for (int i = 1; i < argc; i++) {
+                const char *v;
+                int r = common_opt("report", argc, argv, &i, &c);
+                if (r < 0)
+                        goto out;
+                if (r > 0)
+                        continue;
+                if (is_help(argv[i])) {
+                        fputs(report_help, stdout);
+                        rc = 0;
+                        goto out;
+                }
+                if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
+                        if (r < 0)
+                                goto out;
+                        if (strcmp(v, "hour") == 0)
+                                by = BY_HOUR;
+                        else if (strcmp(v, "day") == 0)
+                                by = BY_DAY;
+                        else if (strcmp(v, "month") == 0)
+                                by = BY_MONTH;
+                        else if (strcmp(v, "gpu") == 0)
+                                by = BY_GPU;
+                        else {
+                                fprintf(stderr,
+                                        PROG " report: --by '%s': expected hour, day, month "
+                                             "or gpu\n",
+                                        v);
+                                goto out;
+                        }
+                } else if ((r = arg_value("report", argc, argv, &i, "--format", &v)) != 0) {
+                        if (r < 0)
+                                goto out;
+                        if (strcmp(v, "table") == 0)
+                                fmt = FMT_TABLE;
+                        else if (strcmp(v, "csv") == 0)
+                                fmt = FMT_CSV;
+                        else if (strcmp(v, "json") == 0)
+                                fmt = FMT_JSON;
+                        else {
+                                fprintf(stderr,
+                                        PROG " report: --format '%s': expected table, csv or "
+                                             "json\n",
+                                        v);
+                                goto out;
+                        }
+                } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+                        fprintf(stderr, PROG " report: unknown option '%s'\n", argv[i]);
+                        goto out;
+                } else {
+                        names[n++] = argv[i];
+                }
+        }
+        if (n == 0 || n > MAX_SOURCES) {
+                fprintf(stderr, PROG " report: %s (see " PROG " report --help)\n",
+                        n ? "too many sources" : "no SOURCE given");
+                goto out;
+        }
+        if (n > 1 && fmt == FMT_CSV) {
+                fprintf(stderr, PROG " report: --format csv takes one SOURCE (run it once per "
+                                     "node, or use --format json)\n");
+                goto out;
+        }
+        struct verify_opts o = {0};
+        if (common_finish("report", &c, &o.since_ns, &o.until_ns) != 0)
+                goto out;
+        o.keys = c.keys.keys;
+        o.nkeys = c.keys.n;
+        o.no_state = c.no_state;
+        o.timeout_ms = c.timeout_ms;
+        o.progress = isatty(STDERR_FILENO) == 1;
+        o.want_buckets = true;
+        struct source *srcs = calloc(n, sizeof(*srcs));
+        if (!srcs) {
+                fprintf(stderr, PROG " report: out of memory\n");
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+                source_init(&srcs[i], names[i]);
+        if (sources_verify(srcs, n, &o) != 0)
+                fprintf(stderr, PROG " report: the transfer engine failed\n");
+        output_human(stderr, srcs, n, output_use_color(stderr));
+        rc = sources_exit_code(srcs, n);
+        /* Several sources as JSON: an array of report objects with "source" and "origin". */
+        json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;
+        for (size_t i = 0; i < n; i++) {
+                struct source *s = &srcs[i];
+                if (!s->have_analysis || !s->az) {
+                        fprintf(stderr, PROG " report: %s: not verified, nothing reported\n",
+                                s->name);
+                        continue;
+                }
+                struct bucket *b = NULL;
+                size_t nb = 0;
+                if (analyzer_buckets(s->az, by, &b, &nb) != 0) {
+                        fprintf(stderr, PROG " report: %s: out of memory\n", s->name);
+                        rc = EXIT_INCOMPLETE;
+                        continue;
+                }
+                if (n > 1 && fmt == FMT_TABLE)
+                        printf("%s# %s (%s)\n", i ? "\n" : "", s->cp.origin, s->name);
+                int r = n > 1 && fmt == FMT_JSON ? append_json(all, s, b, nb, by)
+                                                 : report_write(stdout, &s->an, b, nb, by, fmt);
+                if (r != 0) {
+                        fprintf(stderr, PROG " report: cannot write the report\n");
+                        rc = EXIT_INCOMPLETE;
+                }
+                free(b);
+        }
+        if (all) {
+                if (json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+                    fputc('\n', stdout) == EOF)
+                        rc = EXIT_INCOMPLETE;
+                json_decref(all);
+        }
+        for (size_t i = 0; i < n; i++)
+                source_free(&srcs[i]);
+        free(srcs);
+        if (fflush(stdout) != 0 && rc < EXIT_INCOMPLETE)
+                rc = EXIT_INCOMPLETE;
+out:
+        common_free(&c);
+        free(names);
+        return rc;
+}

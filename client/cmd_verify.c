@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "output.h"
+#include "source.h"
+#include "util.h"
+
+#define MAX_SOURCES 100000
+
+static const char verify_help[] =
+        "usage: " PROG " verify SOURCE... [--key VKEY]... [--since TIME] [--until TIME]\n"
+        "                       [--json] [--no-state] [--timeout SECONDS]\n"
+        "\n"
+        "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
+        "written by '" PROG " fetch'): the checkpoint's signature by a trusted key named\n"
+        "after its origin, the Merkle root over every record, every record's encoding,\n"
+        "and consistency with the checkpoint verified before for that origin; then\n"
+        "reports GPU-hours, coverage and every finding. Node URLs are fetched\n"
+        "concurrently.\n"
+        "\n"
+        "  --key VKEY        also trust this verifier key for this run\n"
+        "  --since TIME      audit from TIME: 2026-11-26T12:00:00Z, 2026-11-26, -2h, -30m, -7d\n"
+        "  --until TIME      audit until TIME (same forms)\n"
+        "  --json            print one JSON document (README: JSON output)\n"
+        "  --no-state        neither read nor write remembered checkpoints\n"
+        "  --timeout SECONDS per HTTP request (default 30)\n"
+        "\n"
+        "Exit: 0 verified, 1 verified with findings, 2 integrity failure, 3 could not\n"
+        "complete; with several sources the highest wins.\n";
+
+int cmd_verify(int argc, char **argv) {
+        struct common_opts c = {0};
+        bool json = false;
+        const char **names = calloc((size_t)argc, sizeof(*names));
+        size_t n = 0;
+        int rc = EXIT_INCOMPLETE;
+        if (!names) {
+                fprintf(stderr, PROG " verify: out of memory\n");
+                return rc;
+        }
+        for (int i = 1; i < argc; i++) {
+                int r = common_opt("verify", argc, argv, &i, &c);
+                if (r < 0)
+                        goto out;
+                if (r > 0)
+                        continue;
+                if (is_help(argv[i])) {
+                        fputs(verify_help, stdout);
+                        rc = 0;
+                        goto out;
+                } else if (strcmp(argv[i], "--json") == 0) {
+                        json = true;
+                } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+                        fprintf(stderr, PROG " verify: unknown option '%s'\n", argv[i]);
+                        goto out;
+                } else {
+                        names[n++] = argv[i];
+                }
+        }
+        if (n == 0 || n > MAX_SOURCES) {
+                fprintf(stderr, PROG " verify: %s (see " PROG " verify --help)\n",
+                        n ? "too many sources" : "no SOURCE given");
+                goto out;
+        }
+        struct verify_opts o = {0};
+        if (common_finish("verify", &c, &o.since_ns, &o.until_ns) != 0)
+                goto out;
+        o.keys = c.keys.keys;
+        o.nkeys = c.keys.n;
+        o.no_state = c.no_state;
+        o.timeout_ms = c.timeout_ms;
+        o.progress = isatty(STDERR_FILENO) == 1;
+        struct source *srcs = calloc(n, sizeof(*srcs));
+        if (!srcs) {
+                fprintf(stderr, PROG " verify: out of memory\n");
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+                source_init(&srcs[i], names[i]);
+        if (sources_verify(srcs, n, &o) != 0)
+                fprintf(stderr, PROG " verify: the transfer engine failed\n");
+        if (json) {
+                if (output_json(stdout, srcs, n) != 0)
+                        fprintf(stderr, PROG " verify: cannot write the JSON document\n");
+        } else {
+                output_human(stdout, srcs, n, output_use_color(stdout));
+        }
+        rc = sources_exit_code(srcs, n);
+        for (size_t i = 0; i < n; i++) {
+                if (srcs[i].status == SRC_ERROR && json)
+                        fprintf(stderr, PROG " verify: %s: %s\n", srcs[i].name, srcs[i].error);
+                source_free(&srcs[i]);
+        }
+        free(srcs);
+        if (fflush(stdout) != 0 && rc < EXIT_INCOMPLETE)
+                rc = EXIT_INCOMPLETE;
+out:
+        common_free(&c);
+        free(names);
+        return rc;
+}

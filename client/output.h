@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "source.h"
+
+/* Colour for out: a terminal and NO_COLOR unset or empty. */
+bool output_use_color(FILE *out);
+
+/* Human-readable verdicts, totals and findings, one block per source. */
+void output_human(FILE *out, const struct source *srcs, size_t n, bool color);
+
+/*
+ * The --json document (README "JSON output"). 0, or -ENOMEM / -EIO.
+ * verdict: the worst source status.
+ */
+int output_json(FILE *out, const struct source *srcs, size_t n);
+
+/* Exit code over all sources: the highest wins. */
+int sources_exit_code(const struct source *srcs, size_t n);

@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+#include "source.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "fetch.h"
+#include "merkle.h"
+#include "record.h"
+#include "state.h"
+#include "status.h"
+#include "util.h"
+
+void source_init(struct source *s, const char *name) {
+        memset(s, 0, sizeof(*s));
+        s->name = name;
+        s->is_url = strncmp(name, "http://", 7) == 0 || strncmp(name, "https://", 8) == 0;
+        s->status = SRC_OK;
+}
+
+void source_free(struct source *s) {
+        free(s->note);
+        if (s->have_analysis)
+                analysis_free(&s->an);
+        analyzer_free(s->az);
+        free(s->integrity);
+        writer_free(&s->bundle);
+        free(s->bundle_data);
+        memset(s, 0, sizeof(*s));
+}
+
+int source_exit_code(const struct source *s) {
+        switch (s->status) {
+        case SRC_OK:
+                return 0;
+        case SRC_FINDINGS:
+                return 1;
+        case SRC_FAILED:
+                return 2;
+        case SRC_ERROR:
+                return 3;
+        }
+        return 3;
+}
+
+const char *source_status_name(enum source_status st) {
+        static const char *const names[] = {"ok", "findings", "failed", "error"};
+        return (unsigned)st < ARRAY_SIZE(names) ? names[st] : "error";
+}
+
+/* --- outcomes --- */
+
+static bool source_done(const struct source *s) {
+        return s->status == SRC_FAILED || s->status == SRC_ERROR;
+}
+
+__attribute__((format(printf, 3, 4))) static void src_fail(struct source *s, enum finding_kind k,
+                                                           const char *fmt, ...) {
+        if (source_done(s))
+                return;
+        char buf[sizeof(s->error) - 32];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        s->status = SRC_FAILED;
+        snprintf(s->error, sizeof(s->error), "%s: %s", finding_kind_name(k), buf);
+        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+        if (!f)
+                return; /* the status and error line still say it */
+        s->integrity = f;
+        f[s->nintegrity++] = finding_make(k, "%s", buf);
+}
+
+static void src_fail_leaf(struct source *s, enum finding_kind k, uint64_t leaf,
+                          const char *detail) {
+        if (source_done(s))
+                return;
+        src_fail(s, k, "%s", detail);
+        if (s->nintegrity > 0 && s->integrity[s->nintegrity - 1].kind == k) {
+                s->integrity[s->nintegrity - 1].has_leaves = true;
+                s->integrity[s->nintegrity - 1].first_leaf = leaf;
+                s->integrity[s->nintegrity - 1].last_leaf = leaf;
+        }
+}
+
+__attribute__((format(printf, 2, 3))) static void src_error(struct source *s, const char *fmt,
+                                                            ...) {
+        if (source_done(s))
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->error, sizeof(s->error), fmt, ap);
+        va_end(ap);
+        s->status = SRC_ERROR;
+}
+
+/* --- the checks every source goes through --- */
+
+struct ledger_check {
+        struct merkle_border border;
+        uint64_t m; /* remembered size (0: none) */
+        merkle_hash m_root;
+        bool have_m_root;
+        struct analyzer *az;
+        struct record *rec;
+        bool decode_failed;
+        uint64_t bad_leaf;
+        int bad_err;
+        int sys_err;
+};
+
+static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *o, uint64_t now_ns,
+                             uint64_t m) {
+        memset(lc, 0, sizeof(*lc));
+        merkle_border_init(&lc->border);
+        lc->m = m;
+        struct analyze_opts ao = {
+                .since_ns = o->since_ns, .until_ns = o->until_ns, .now_ns = now_ns};
+        lc->az = analyzer_new(&ao);
+        lc->rec = malloc(sizeof(*lc->rec));
+        if (!lc->az || !lc->rec)
+                return -ENOMEM;
+        return 0;
+}
+
+static void ledger_check_free(struct ledger_check *lc) {
+        analyzer_free(lc->az);
+        free(lc->rec);
+        lc->az = NULL;
+        lc->rec = NULL;
+}
+
+static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t len) {
+        merkle_hash h;
+        uint64_t leaf = lc->border.size;
+        merkle_leaf_hash(p, len, h);
+        if (merkle_border_append(&lc->border, h) != 0) {
+                lc->sys_err = -EOVERFLOW;
+                return;
+        }
+        if (lc->border.size == lc->m) {
+                merkle_border_root(&lc->border, lc->m_root);
+                lc->have_m_root = true;
+        }
+        if (lc->decode_failed || lc->sys_err)
+                return;
+        int r = record_decode(p, len, lc->rec);
+        if (r != 0) {
+                lc->decode_failed = true;
+                lc->bad_leaf = leaf;
+                lc->bad_err = r;
+                return;
+        }
+        r = analyzer_add(lc->az, leaf, lc->rec);
+        if (r != 0)
+                lc->sys_err = r;
+}
+
+/*
+ * Signature, checkpoint syntax and key name. strict: bundles (every
+ * signature line must be a trusted key's). On success the checkpoint and a
+ * copy of the note are stored in s.
+ */
+static int check_note(struct source *s, const struct verify_opts *o, const char *note, size_t len,
+                      bool strict) {
+        size_t text_len = 0, which = 0;
+        int r = note_verify(note, len, o->keys, o->nkeys, strict, &text_len, &which);
+        if (r < 0) {
+                src_error(s, "verifying the checkpoint: %s", gh_strerror(r));
+                return r;
+        }
+        if (r != 0) {
+                /* Name the origin in the message when the text parses. */
+                struct checkpoint c;
+                char origin[NOTE_NAME_MAX + 3] = "?";
+                const char *blank = NULL;
+                for (size_t i = 0; i + 1 < len && !blank; i++)
+                        if (note[i] == '\n' && note[i + 1] == '\n')
+                                blank = note + i;
+                if (blank && checkpoint_parse(note, (size_t)(blank - note) + 1, &c) == 0) {
+                        quote_bytes(c.origin, strlen(c.origin), origin, sizeof(origin));
+                        memcpy(s->cp.origin, c.origin, sizeof(c.origin));
+                }
+                size_t tl, wh;
+                if (strict && r == GH_E_NO_KEY &&
+                    note_verify(note, len, o->keys, o->nkeys, false, &tl, &wh) != 0)
+                        strict = false; /* not even one trusted signature: say that */
+                if (r == GH_E_NO_KEY)
+                        src_fail(s, FIND_KEY_MISMATCH,
+                                 strict ? "the bundle's checkpoint (origin '%s') carries a "
+                                          "signature that is not from a trusted key"
+                                        : "no signature by a trusted key on the checkpoint of "
+                                          "origin '%s' (add its vkey: gpuhours trust add VKEY, "
+                                          "or --key VKEY)",
+                                 origin);
+                else if (r == GH_E_BAD_SIGNATURE)
+                        src_fail(s, FIND_BAD_SIGNATURE,
+                                 "the checkpoint's signature by a trusted key of origin '%s' "
+                                 "does not verify",
+                                 origin);
+                else
+                        src_fail(s, FIND_MALFORMED, "the checkpoint note is not valid: %s",
+                                 gh_strerror(r));
+                return r;
+        }
+        struct checkpoint cp;
+        r = checkpoint_parse(note, text_len, &cp);
+        if (r != 0) {
+                src_fail(s, FIND_MALFORMED, "signed note is not a checkpoint: %s", gh_strerror(r));
+                return r;
+        }
+        memcpy(s->cp.origin, cp.origin, sizeof(cp.origin));
+        /* The key that vouches for a checkpoint must be named after its origin. */
+        struct note_verifier *mine = malloc((o->nkeys ? o->nkeys : 1) * sizeof(*mine));
+        if (!mine) {
+                src_error(s, "out of memory");
+                return -ENOMEM;
+        }
+        size_t nmine = 0;
+        for (size_t i = 0; i < o->nkeys; i++)
+                if (strcmp(o->keys[i].name, cp.origin) == 0)
+                        mine[nmine++] = o->keys[i];
+        char q[NOTE_NAME_MAX + 3], qk[NOTE_NAME_MAX + 3];
+        quote_bytes(cp.origin, strlen(cp.origin), q, sizeof(q));
+        quote_bytes(o->keys[which].name, strlen(o->keys[which].name), qk, sizeof(qk));
+        if (nmine == 0) {
+                free(mine);
+                src_fail(s, FIND_KEY_MISMATCH,
+                         "checkpoint of origin '%s' is signed by trusted key '%s', but no "
+                         "trusted key has the origin's name",
+                         q, qk);
+                return GH_E_NO_KEY;
+        }
+        r = note_verify(note, len, mine, nmine, false, &text_len, &which);
+        free(mine);
+        if (r != 0) {
+                if (r == GH_E_BAD_SIGNATURE)
+                        src_fail(s, FIND_BAD_SIGNATURE,
+                                 "the checkpoint's signature by trusted key '%s' does not verify",
+                                 q);
+                else
+                        src_fail(s, FIND_KEY_MISMATCH,
+                                 "checkpoint of origin '%s' is signed by trusted key '%s', but "
+                                 "not by a trusted key named '%s'",
+                                 q, qk, q);
+                return r;
+        }
+        s->cp = cp;
+        s->note = malloc(len + 1);
+        if (!s->note) {
+                src_error(s, "out of memory");
+                return -ENOMEM;
+        }
+        memcpy(s->note, note, len);
+        s->note[len] = '\0';
+        s->note_len = len;
+        s->have_checkpoint = true;
+        return 0;
+}
+
+/* The remembered checkpoint: 0 (with *have set), or the source failed. */
+static int load_remembered(struct source *s, const struct verify_opts *o, struct checkpoint *rem,
+                           bool *have) {
+        *have = false;
+        if (o->no_state)
+                return 0;
+        char err[400];
+        int r = state_load(s->cp.origin, rem, have, err, sizeof(err));
+        if (r != 0) {
+                src_error(s, "%s", err);
+                return r;
+        }
+        return 0;
+}
+
+/* After every leaf was checked: roots, prefix, decoding, analysis, state. */
+static void complete(struct source *s, const struct verify_opts *o, struct ledger_check *lc,
+                     const struct checkpoint *rem, bool have_rem, bool may_save) {
+        if (source_done(s))
+                return;
+        if (lc->sys_err) {
+                src_error(s, "%s", lc->sys_err == -EOVERFLOW ? "tree too large" : "out of memory");
+                return;
+        }
+        merkle_hash root;
+        merkle_border_root(&lc->border, root);
+        if (lc->border.size != s->cp.size) {
+                src_fail(s, FIND_MALFORMED, "got %llu records for a checkpoint of size %llu",
+                         (unsigned long long)lc->border.size, (unsigned long long)s->cp.size);
+                return;
+        }
+        if (memcmp(root, s->cp.root, sizeof(root)) != 0) {
+                src_fail(s, FIND_ROOT_MISMATCH,
+                         "the Merkle root of the %llu records differs from the signed "
+                         "checkpoint's root",
+                         (unsigned long long)s->cp.size);
+                return;
+        }
+        if (have_rem && rem->size > 0 && rem->size <= s->cp.size &&
+            (!lc->have_m_root || memcmp(lc->m_root, rem->root, sizeof(root)) != 0)) {
+                src_fail(s, FIND_FORK,
+                         "the first %llu records no longer hash to the root of the checkpoint "
+                         "verified before (history was rewritten)",
+                         (unsigned long long)rem->size);
+                return;
+        }
+        if (lc->decode_failed) {
+                char msg[200];
+                snprintf(msg, sizeof(msg), "signed record %llu does not decode: %s",
+                         (unsigned long long)lc->bad_leaf, gh_strerror(lc->bad_err));
+                src_fail_leaf(s, FIND_MALFORMED, lc->bad_leaf, msg);
+                return;
+        }
+        int r = analyzer_finish(lc->az, &s->an);
+        if (r != 0) {
+                src_error(s, "analysis failed: %s", gh_strerror(r));
+                return;
+        }
+        s->have_analysis = true;
+        s->status = analysis_max_severity(&s->an) >= SEV_WARNING ? SRC_FINDINGS : SRC_OK;
+        if (o->want_buckets) {
+                s->az = lc->az;
+                lc->az = NULL;
+        }
+        if (may_save && !o->no_state && (!have_rem || s->cp.size >= rem->size)) {
+                char err[400];
+                if (state_save(s->cp.origin, s->note, s->note_len, err, sizeof(err)) != 0)
+                        fprintf(stderr, PROG ": warning: %s\n", err);
+        }
+}
+
+/* --- bundle files --- */
+
+static void verify_bundle(struct source *s, const struct verify_opts *o) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_file_capped(s->name, SOURCE_BUNDLE_MAX_BYTES, &buf, &len);
+        if (r != 0) {
+                src_error(s, "cannot read bundle '%s': %s", s->name,
+                          r == -EFBIG ? "larger than 4 GiB" : strerror(-r));
+                return;
+        }
+        struct bundle_view v;
+        r = bundle_parse((const uint8_t *)buf, len, &v);
+        if (r != 0) {
+                if (r < 0)
+                        src_error(s, "bundle '%s': %s", s->name, gh_strerror(r));
+                else
+                        src_fail(s, FIND_MALFORMED, "'%s' is not a valid bundle: %s", s->name,
+                                 gh_strerror(r));
+                return;
+        }
+        if (check_note(s, o, v.note, v.note_len, true) != 0)
+                return;
+        if (v.count != s->cp.size) {
+                src_fail(s, FIND_MALFORMED, "bundle holds %llu records, its checkpoint %llu",
+                         (unsigned long long)v.count, (unsigned long long)s->cp.size);
+                return;
+        }
+        struct checkpoint rem;
+        bool have_rem;
+        if (load_remembered(s, o, &rem, &have_rem) != 0)
+                return;
+        /* An archive older than what was seen since is not a rollback. */
+        if (have_rem && rem.size > s->cp.size)
+                have_rem = false;
+        struct ledger_check lc;
+        if (ledger_check_init(&lc, o, 0, have_rem ? rem.size : 0) != 0) {
+                ledger_check_free(&lc);
+                src_error(s, "out of memory");
+                return;
+        }
+        struct reader rd;
+        reader_init(&rd, v.records, v.records_len);
+        for (uint64_t i = 0; i < v.count; i++) {
+                const uint8_t *rec;
+                size_t rlen;
+                if (record_frame_next(&rd, &rec, &rlen) != 0) {
+                        src_fail_leaf(s, FIND_MALFORMED, i, "bad record framing in the bundle");
+                        break;
+                }
+                ledger_check_leaf(&lc, rec, rlen);
+        }
+        complete(s, o, &lc, &rem, have_rem, true);
+        ledger_check_free(&lc);
+}
+
+/* --- node URLs --- */
+
+struct online {
+        struct source *s;
+        const struct verify_opts *o;
+        struct fetch *f;
+        struct ledger_check lc;
+        bool lc_ready;
+        struct checkpoint rem;
+        bool have_rem;
+        uint64_t next;
+        uint64_t bytes;
+        bool records_done;
+        bool proof_wanted, proof_done;
+        merkle_hash proof[MERKLE_MAX_PROOF];
+        size_t proof_len;
+};
+
+/* 0 when res is a 200 response; else the source has the error. */
+static int http_ok(struct online *on, const struct fetch_result *res) {
+        if (!res->ok) {
+                src_error(on->s, "%s: %s", res->url, res->error);
+                return -1;
+        }
+        if (res->http_status != 200) {
+                char q[120];
+                const uint8_t *nl = memchr(res->body, '\n', res->len);
+                quote_bytes(res->body, nl ? (size_t)(nl - res->body) : res->len, q, sizeof(q));
+                src_error(on->s, "%s: HTTP status %ld: %s", res->url, res->http_status, q);
+                return -1;
+        }
+        return 0;
+}
+
+static void online_get(struct online *on, const char *path, size_t cap, fetch_done_fn cb) {
+        _cleanup_free_ char *url = url_join(on->s->name, path);
+        if (!url || fetch_add(on->f, url, cap, cb, on) != 0)
+                src_error(on->s, "out of memory");
+}
+
+static void on_records(void *ctx, struct fetch_result *res);
+
+static void request_records(struct online *on) {
+        char path[96];
+        snprintf(path, sizeof(path), "/v1/records?start=%llu&end=%llu",
+                 (unsigned long long)on->next, (unsigned long long)on->s->cp.size);
+        online_get(on, path, SOURCE_PAGE_MAX_BYTES, on_records);
+}
+
+static void maybe_complete(struct online *on) {
+        struct source *s = on->s;
+        if (source_done(s) || !on->records_done || (on->proof_wanted && !on->proof_done))
+                return;
+        if (on->proof_wanted &&
+            merkle_verify_consistency(on->rem.size, s->cp.size, on->rem.root, s->cp.root,
+                                      (const merkle_hash *)on->proof, on->proof_len) != 0) {
+                src_fail(s, FIND_FORK,
+                         "the node's consistency proof from the checkpoint verified before "
+                         "(size %llu) to size %llu does not verify",
+                         (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
+                return;
+        }
+        complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
+        if (!source_done(s) && on->o->keep_bundle) {
+                size_t len;
+                if (writer_finish(&s->bundle, &s->bundle_data, &len) != 0)
+                        src_error(s, "bundle too large or out of memory");
+                else
+                        s->bundle_len = len;
+        }
+}
+
+static void on_proof(void *ctx, struct fetch_result *res) {
+        struct online *on = ctx;
+        if (source_done(on->s) || http_ok(on, res) != 0)
+                return;
+        if (merkle_proof_parse((const char *)res->body, res->len, on->proof, &on->proof_len) != 0) {
+                src_fail(on->s, FIND_FORK,
+                         "the node's consistency proof from size %llu does not parse",
+                         (unsigned long long)on->rem.size);
+                return;
+        }
+        on->proof_done = true;
+        maybe_complete(on);
+}
+
+static void on_checkpoint(void *ctx, struct fetch_result *res) {
+        struct online *on = ctx;
+        struct source *s = on->s;
+        if (source_done(s) || http_ok(on, res) != 0)
+                return;
+        if (check_note(s, on->o, (const char *)res->body, res->len, false) != 0)
+                return;
+        if (load_remembered(s, on->o, &on->rem, &on->have_rem) != 0)
+                return;
+        if (on->have_rem && on->rem.size > s->cp.size) {
+                src_fail(s, FIND_ROLLBACK,
+                         "the node's checkpoint has %llu records, but a checkpoint with %llu was "
+                         "verified before",
+                         (unsigned long long)s->cp.size, (unsigned long long)on->rem.size);
+                return;
+        }
+        if (on->have_rem && on->rem.size == s->cp.size &&
+            memcmp(on->rem.root, s->cp.root, sizeof(merkle_hash)) != 0) {
+                src_fail(s, FIND_FORK,
+                         "the node signed a different root for size %llu than the checkpoint "
+                         "verified before",
+                         (unsigned long long)s->cp.size);
+                return;
+        }
+        if (ledger_check_init(&on->lc, on->o, wall_now_ns(), on->have_rem ? on->rem.size : 0) !=
+            0) {
+                src_error(s, "out of memory");
+                return;
+        }
+        on->lc_ready = true;
+        if (on->o->keep_bundle) {
+                writer_init(&s->bundle, SOURCE_RECORDS_MAX_BYTES + NOTE_MAX_SIZE + 64);
+                bundle_write_header(&s->bundle, s->note, s->note_len, s->cp.size);
+        }
+        if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
+                char path[96];
+                snprintf(path, sizeof(path), "/v1/proof/consistency?old=%llu&new=%llu",
+                         (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
+                on->proof_wanted = true;
+                online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
+        }
+        if (s->cp.size == 0)
+                on->records_done = true;
+        else
+                request_records(on);
+        maybe_complete(on);
+}
+
+static void on_records(void *ctx, struct fetch_result *res) {
+        struct online *on = ctx;
+        struct source *s = on->s;
+        if (source_done(s) || http_ok(on, res) != 0)
+                return;
+        uint64_t want_end = s->cp.size, start = on->next, end = 0;
+        if (res->range[0]) {
+                if (!range_header_parse(res->range, &start, &end) || start != on->next ||
+                    end > want_end) {
+                        char q[80];
+                        quote_bytes(res->range, strlen(res->range), q, sizeof(q));
+                        src_fail(s, FIND_MALFORMED,
+                                 "records response for [%llu, %llu) states range '%s'",
+                                 (unsigned long long)on->next, (unsigned long long)want_end, q);
+                        return;
+                }
+        }
+        on->bytes += res->len;
+        if (on->bytes > SOURCE_RECORDS_MAX_BYTES) {
+                src_error(s, "%s: more than %llu bytes of records", s->name,
+                          (unsigned long long)SOURCE_RECORDS_MAX_BYTES);
+                return;
+        }
+        struct reader rd;
+        reader_init(&rd, res->body, res->len);
+        uint64_t got = 0;
+        while (reader_left(&rd) > 0) {
+                const uint8_t *rec;
+                size_t rlen;
+                if (on->next + got >= want_end) {
+                        src_fail(s, FIND_MALFORMED, "the node sent more records than asked for");
+                        return;
+                }
+                if (record_frame_next(&rd, &rec, &rlen) != 0) {
+                        src_fail_leaf(s, FIND_MALFORMED, on->next + got,
+                                      "bad record framing in the records response");
+                        return;
+                }
+                ledger_check_leaf(&on->lc, rec, rlen);
+                got++;
+        }
+        if (got == 0 || (end && got != end - start)) {
+                src_fail(s, FIND_MALFORMED,
+                         "records response for [%llu, %llu) holds %llu records, states %s",
+                         (unsigned long long)on->next, (unsigned long long)want_end,
+                         (unsigned long long)got, res->range[0] ? res->range : "nothing");
+                return;
+        }
+        if (on->o->keep_bundle)
+                writer_bytes(&s->bundle, res->body, res->len);
+        on->next += got;
+        if (on->next < want_end)
+                request_records(on);
+        else
+                on->records_done = true;
+        maybe_complete(on);
+}
+
+int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
+        size_t nurl = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (srcs[i].is_url)
+                        nurl++;
+                else
+                        verify_bundle(&srcs[i], o);
+        }
+        if (nurl == 0)
+                return 0;
+        struct online *ons = calloc(nurl, sizeof(*ons));
+        struct fetch *f = fetch_new(o->timeout_ms, o->progress);
+        if (!ons || !f) {
+                free(ons);
+                fetch_free(f);
+                return -ENOMEM;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!srcs[i].is_url)
+                        continue;
+                struct online *on = &ons[k++];
+                on->s = &srcs[i];
+                on->o = o;
+                on->f = f;
+                online_get(on, "/checkpoint", SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
+        }
+        int r = fetch_run(f);
+        for (size_t i = 0; i < nurl; i++) {
+                if (!source_done(ons[i].s) && !ons[i].records_done && r != 0)
+                        src_error(ons[i].s, "transfer engine failed");
+                if (ons[i].lc_ready)
+                        ledger_check_free(&ons[i].lc);
+        }
+        fetch_free(f);
+        free(ons);
+        return r;
+}

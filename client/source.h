@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze.h"
+#include "buf.h"
+#include "note.h"
+
+/*
+ * One SOURCE of evidence (a node URL or a bundle file) and its verification:
+ * signature with a trusted key whose name is the origin, Merkle root over
+ * every record, strict decoding, consistency with the remembered checkpoint
+ * (ROLLBACK / FORK), then the analysis.
+ */
+
+#define SOURCE_RECORDS_MAX_BYTES (4ull << 30) /* everything fetched for one source */
+#define SOURCE_PAGE_MAX_BYTES (17u << 20)     /* one /v1/records response */
+#define SOURCE_CHECKPOINT_MAX_BYTES 8192u     /* /checkpoint */
+#define SOURCE_PROOF_MAX_BYTES 16384u         /* proof text: 128 lines of 45 bytes */
+#define SOURCE_BUNDLE_MAX_BYTES (4ull << 30)  /* bundle file */
+
+enum source_status { SRC_OK, SRC_FINDINGS, SRC_FAILED, SRC_ERROR };
+
+struct verify_opts {
+        const struct note_verifier *keys; /* trusted keys + --key */
+        size_t nkeys;
+        uint64_t since_ns, until_ns; /* 0: open */
+        bool no_state;
+        long timeout_ms;
+        bool progress;
+        bool keep_bundle;  /* keep the framed records to write a bundle (fetch) */
+        bool want_buckets; /* keep the analyzer for analyzer_buckets (report) */
+};
+
+struct source {
+        const char *name; /* as given on the command line */
+        bool is_url;
+        enum source_status status;
+        char error[512]; /* SRC_ERROR: why; SRC_FAILED: the first integrity problem */
+        bool have_checkpoint;
+        struct checkpoint cp;
+        char *note; /* verified checkpoint note (malloc'd) */
+        size_t note_len;
+        bool have_analysis;
+        struct analysis an;
+        struct analyzer *az;       /* kept when want_buckets */
+        struct finding *integrity; /* integrity findings (malloc'd) */
+        size_t nintegrity;
+        struct writer bundle; /* keep_bundle: header + frames once verified */
+        uint8_t *bundle_data;
+        size_t bundle_len;
+};
+
+/* A URL (http:// or https://) or else a file. */
+void source_init(struct source *s, const char *name);
+void source_free(struct source *s);
+
+/* Verify every source (URLs concurrently). 0 or -ENOMEM / -EIO (fetch engine). */
+int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o);
+
+/* 0 ok, 1 findings above info, 2 integrity failure, 3 could not complete. */
+int source_exit_code(const struct source *s);
+const char *source_status_name(enum source_status st); /* "ok", "findings", … */
