@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# The systemd units and the sysusers.d entry as meson builds them:
+# systemd-analyze verify (with ExecStart pointing at the built daemon), the
+# exposure score of systemd-analyze security --offline (<= 1.5), the
+# directives issue 6 asks for, and systemd-sysusers --dry-run.
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.environ["GH_SOURCE_ROOT"], "tests", "lib"))
+import ghtest  # noqa: E402
+
+tap = ghtest.Tap()
+src = ghtest.source_root()
+build = ghtest.build_root()
+daemon = ghtest.daemon_bin()
+built_service = os.path.join(build, "packaging", "gpuhoursd.service")
+built_socket = os.path.join(build, "packaging", "gpuhoursd.socket")
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, **kw)
+
+
+def directives(path):
+    """{(section, key): [values]} of a unit file, in order."""
+    out = {}
+    section = None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                section = line[1:-1]
+                continue
+            key, _, value = line.partition("=")
+            out.setdefault((section, key.strip()), []).append(value.strip())
+    return out
+
+
+def exposure(path):
+    """(rc, score or None, output) of systemd-analyze security --offline=yes --threshold=15."""
+    r = run(["systemd-analyze", "security", "--offline=yes", "--threshold=15", "--no-pager", path])
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout + r.stderr)
+    return r.returncode, (float(m.group(1)) if m else None), r.stdout + r.stderr
+
+
+def main():
+    for tool in ("systemd-analyze", "systemd-sysusers"):
+        if shutil.which(tool) is None:
+            tap.skip("%s is not installed (package systemd)" % tool)
+            tap.done()
+
+    if not tap.ok(os.path.isfile(built_service) and os.path.isfile(built_socket),
+                  "meson built packaging/gpuhoursd.service and gpuhoursd.socket"):
+        tap.done()
+
+    d = directives(built_service)
+    execstart = d.get(("Service", "ExecStart"), [""])[0]
+    m = re.fullmatch(r"(/\S+)/gpuhoursd --config (/\S+)/gpuhours/gpuhoursd\.conf", execstart)
+    tap.ok(m is not None and "@" not in execstart,
+           "ExecStart is <sbindir>/gpuhoursd --config <sysconfdir>/gpuhours/gpuhoursd.conf, substituted",
+           diag=execstart)
+
+    want = {
+        ("Service", "Type"): "notify",
+        ("Service", "WatchdogSec"): "30s",
+        ("Service", "Restart"): "on-failure",
+        ("Service", "StateDirectory"): "gpuhours",
+        ("Service", "ConfigurationDirectory"): "gpuhours",
+        ("Service", "User"): "gpuhours",
+        ("Service", "Group"): "gpuhours",
+        ("Service", "DevicePolicy"): "closed",
+        ("Service", "CapabilityBoundingSet"): "",
+        ("Service", "AmbientCapabilities"): "",
+        ("Service", "NoNewPrivileges"): "yes",
+        ("Install", "WantedBy"): "multi-user.target",
+    }
+    for (sec, key), val in want.items():
+        got = d.get((sec, key))
+        tap.ok(got == [val], "service [%s] %s=%s" % (sec, key, val), diag="got %r" % (got,))
+    allow = d.get(("Service", "DeviceAllow"), [])
+    tap.ok(any(a.startswith("char-nvidia") and a.endswith(" rw") for a in allow),
+           "service allows the NVIDIA device groups (DeviceAllow=char-nvidia* rw)", diag=repr(allow))
+    tap.ok(("Service", "PrivateDevices") not in d and ("Service", "DynamicUser") not in d,
+           "no PrivateDevices= (hides /dev/nvidia*) and no DynamicUser= (static user)")
+    with open(built_service) as f:
+        text = f.read()
+    tap.ok(re.search(r"^#\s*LoadCredential=node\.key:", text, re.M) is not None,
+           "LoadCredential for node.key is documented (commented out)")
+    s = directives(built_socket)
+    tap.ok(s.get(("Socket", "ListenStream")) == ["9477"], "socket ListenStream=9477",
+           diag=repr(s.get(("Socket", "ListenStream"))))
+    tap.ok(s.get(("Socket", "IPAddressAllow")) == d.get(("Service", "IPAddressAllow")),
+           "socket repeats the service's IPAddressAllow= (it is not inherited by passed sockets)")
+
+    with tempfile.TemporaryDirectory(prefix="gh-units-") as tmp:
+        # A copy of the units whose ExecStart is the built binary.
+        svc = os.path.join(tmp, "gpuhoursd.service")
+        sock = os.path.join(tmp, "gpuhoursd.socket")
+        with open(svc, "w") as f:
+            f.write(text.replace(execstart, "%s --config %s" % (daemon, os.path.join(tmp, "gpuhoursd.conf"))))
+        shutil.copy(built_socket, sock)
+        if os.path.exists(daemon):
+            r = run(["systemd-analyze", "verify", "--man=no", svc, sock])
+            noise = [ln for ln in (r.stdout + r.stderr).splitlines() if "gpuhoursd." in ln]
+            tap.ok(r.returncode == 0 and not noise, "systemd-analyze verify --man=no: no errors or warnings",
+                   diag=r.stdout + r.stderr)
+        else:
+            tap.ok(False, "systemd-analyze verify needs the built daemon", diag="missing " + daemon)
+
+        # Negative control: the same check must catch a unit systemd cannot use.
+        bad = os.path.join(tmp, "bad.service")
+        with open(bad, "w") as f:
+            f.write(text.replace(execstart, daemon).replace("Type=notify", "Type=notifyy"))
+        r = run(["systemd-analyze", "verify", "--man=no", bad])
+        tap.ok(any("bad.service" in ln for ln in (r.stdout + r.stderr).splitlines()),
+               "verify reports a broken copy of the unit (the check can fail)", diag=r.stdout + r.stderr)
+
+        rc, score, out = exposure(svc)
+        tap.ok(rc == 0 and score is not None and score <= 1.5,
+               "systemd-analyze security --offline=yes --threshold=15: exposure %s <= 1.5" % score,
+               diag=out[-3000:])
+        # Negative control: without the sandbox the gate fails.
+        loose = os.path.join(tmp, "loose.service")
+        keep = ("Type=", "ExecStart=", "User=", "Group=", "[", "WantedBy=")
+        with open(loose, "w") as f:
+            f.write("".join(ln + "\n" for ln in text.splitlines() if ln.startswith(keep)))
+        rc2, score2, out2 = exposure(loose)
+        tap.ok(rc2 != 0 and score2 is not None and score2 > 1.5,
+               "the same gate fails a unit without hardening (exposure %s)" % score2, diag=out2[-1500:])
+
+        # The sysusers entry creates the user and group the unit runs as.
+        root = os.path.join(tmp, "root")
+        os.makedirs(os.path.join(root, "etc"))
+        r = run(["systemd-sysusers", "--dry-run", "--root=" + root,
+                 os.path.join(src, "packaging", "gpuhours.sysusers")])
+        out = r.stdout + r.stderr
+        tap.ok(r.returncode == 0 and "Creating user 'gpuhours'" in out and "Creating group 'gpuhours'" in out,
+               "systemd-sysusers --dry-run creates user and group gpuhours", diag=out)
+    tap.done()
+
+
+try:
+    main()
+except SystemExit:
+    raise
+except BaseException:
+    tap.crash()
