@@ -60,19 +60,44 @@
  *   (leaf order; the last record's time if there is no summary) is more than
  *   2 x period + 30 s, period from the last START (300 s without one).
  *
- * ENERGY_UNACCOUNTED (warning): at every START except the first record, per
- *   GPU with an energy counter: same boot as the GPU's last reading: delta =
- *   counter at START - last reading, over the boot time between them; if the
- *   counter went back (COUNTER_RESET) the delta is the START's counter (a lower
- *   bound). After a reboot (or when the last reading is from another boot):
- *   delta = counter at START over the START's boot_ns (driver load to START).
- *   A GPU never read before in this boot is skipped. joules = max(0, delta -
- *   idle_W x gap); idle_W = the GPU's energy / observed time over all its
- *   recorded windows with busy_ms == 0 (else 60 W); gpu_seconds = joules /
- *   marginal, marginal = sum(energy - idle_W x observed) / sum(busy) over its
- *   windows with busy_ms > 0 (else, or when not positive, 640 W per busy
- *   second). Windows flagged UTIL/ENERGY_UNSUPPORTED do not feed the
- *   estimates. One finding per START, summed over GPUs, when gpu_seconds >= 1.
+ * ENERGY_UNACCOUNTED (warning): at every START, per GPU with an energy
+ *   counter (not GPU_ENERGY_UNSUPPORTED at START): same boot as the GPU's
+ *   last counter reading: delta = counter at START - last reading, over the
+ *   boot time between them; if the counter went back (COUNTER_RESET) the
+ *   delta is the START's counter (a lower bound). After a reboot (or when the
+ *   last reading is from another boot), and at the ledger's first START (the
+ *   first record; NVML's counter counts mJ since the driver loaded, so it
+ *   holds the energy used before the daemon ever ran on this boot): delta =
+ *   counter at START over the START's boot_ns (driver load to START), bounds
+ *   [START.wall - START.boot, START.wall]; the detail says "before the ledger
+ *   began (since driver load)" or "after a reboot". Any other GPU never read
+ *   before in this boot is skipped. joules = max(0, delta - idle_W x gap);
+ *   idle_W = the GPU's energy / observed time over all its recorded windows
+ *   with busy_ms == 0 (else 60 W); gpu_seconds = joules / marginal, marginal
+ *   = sum(energy - idle_W x observed) / sum(busy) over its windows with
+ *   busy_ms > 0 (else, or when not positive, 640 W per busy second). Windows
+ *   flagged GPU_UTIL_UNSUPPORTED, or GPU_ENERGY_UNSUPPORTED without
+ *   GPU_ENERGY_FROM_POWER, do not feed the estimates. One finding per START,
+ *   summed over GPUs, when gpu_seconds >= 1.
+ *
+ * Energy from power. A summary GPU entry flagged GPU_ENERGY_UNSUPPORTED |
+ *   GPU_ENERGY_FROM_POWER carries energy_used_mj integrated from power samples
+ *   by the daemon: it counts in the energy totals and feeds the idle/marginal
+ *   estimates, but it is no counter (energy_start/end are 0): it never becomes
+ *   a counter reading for COUNTER_RESET or ENERGY_UNACCOUNTED deltas.
+ *
+ * UNMEASURED (warning): a summary GPU entry flagged GPU_UTIL_UNSUPPORTED
+ *   (busy), GPU_PROCS_UNSUPPORTED (occupied) or GPU_ENERGY_UNSUPPORTED without
+ *   GPU_ENERGY_FROM_POWER (energy) contributes nothing to that total: no
+ *   value, not a zero. One finding per GPU per maximal run of consecutive
+ *   summary records (leaf order, summaries only) in which the GPU is present
+ *   with the same non-empty unmeasured set; a summary without the GPU, or with
+ *   another set, ends the run. Bounds: the run's first window start to last
+ *   window end, clipped to the interval; duration_ns ("seconds") = the GPU's
+ *   counted observed time in the run inside the interval (raised when >= 1
+ *   ms); leaves: the run's first and last summary. GPUs beyond the GPU table
+ *   get one finding per window. analysis.unmeasured_busy_gpu_seconds sums the
+ *   counted observed time of every GPU entry with busy unmeasured.
  *
  * Leaf ranges: the records bounding each finding. With since/until set,
  *   findings wholly outside the interval are dropped (STALE never is). At most
@@ -97,6 +122,10 @@
 #define DEFAULT_PERIOD_S 300u
 #define DEFAULT_IDLE_W 60.0
 #define DEFAULT_MARGINAL_W 640.0
+/* What a GPU entry of a summary could not measure (UNMEASURED). */
+#define UNM_BUSY 1u
+#define UNM_OCCUPIED 2u
+#define UNM_ENERGY 4u
 
 static const char *const kind_names[FIND__COUNT] = {
         [FIND_TIME_GAP] = "TIME_GAP",
@@ -115,6 +144,7 @@ static const char *const kind_names[FIND__COUNT] = {
         [FIND_KEY_MISMATCH] = "KEY_MISMATCH",
         [FIND_ROLLBACK] = "ROLLBACK",
         [FIND_FORK] = "FORK",
+        [FIND_UNMEASURED] = "UNMEASURED",
 };
 
 const char *finding_kind_name(enum finding_kind k) {
@@ -136,6 +166,7 @@ enum severity finding_default_severity(enum finding_kind k) {
         case FIND_COUNTER_RESET:
         case FIND_GPU_SET_CHANGED:
         case FIND_STALE:
+        case FIND_UNMEASURED:
                 return SEV_WARNING;
         default:
                 return SEV_ERROR;
@@ -200,6 +231,10 @@ struct gpu_acc {
         bool base_valid;
         uint8_t base_boot_id[16];
         uint64_t base_boot_ns, base_wall_ns, base_mj, base_leaf;
+        /* open UNMEASURED run: consecutive summaries with the same set */
+        uint8_t run_set;  /* UNM_* bits; 0: no run open */
+        uint64_t run_seq; /* summary number of the run's last window */
+        uint64_t run_ws, run_we, run_ns, run_first_leaf, run_last_leaf;
 };
 
 /* A stored observed window (node level, what time buckets need). */
@@ -223,6 +258,7 @@ struct energy_gap {
         uint64_t start_ns, end_ns, first_leaf, last_leaf;
         size_t first_item, nitems;
         bool reboot;
+        bool before_ledger; /* the ledger's first START: energy since driver load */
 };
 
 struct analyzer {
@@ -278,7 +314,8 @@ struct analyzer {
         size_t nei, capei;
 
         /* node totals inside the interval */
-        uint64_t obs_ns, gap_ns;
+        uint64_t obs_ns, gap_ns, unmeasured_busy_ns;
+        uint64_t nsummaries; /* summary records seen (numbers UNMEASURED runs) */
         double busy_ms, occupied_ms, energy_mj;
 
         /* results of finish */
@@ -613,7 +650,7 @@ static void counter_readings(struct analyzer *a, const struct record *r, uint64_
                         reset_leaf = u64_min(reset_leaf, acc->base_leaf);
                 }
                 bool have_item = false;
-                if (start && a->have_prev) {
+                if (start) {
                         have_item = true;
                         if (same_boot) {
                                 it.delta_mj = g->energy_mj >= acc->base_mj
@@ -625,11 +662,15 @@ static void counter_readings(struct analyzer *a, const struct record *r, uint64_
                                 from_wall = acc->base_wall_ns;
                                 if (acc->base_leaf < first_leaf)
                                         first_leaf = acc->base_leaf;
-                        } else if (rebooted || (acc && acc->base_valid)) {
+                        } else if (!a->have_prev || rebooted || (acc && acc->base_valid)) {
+                                /* the counter counts since driver load */
                                 it.delta_mj = (double)g->energy_mj;
                                 it.gap_ns = r->boot_ns;
                                 from_wall = r->wall_ns > r->boot_ns ? r->wall_ns - r->boot_ns : 0;
-                                eg.reboot = true;
+                                if (a->have_prev)
+                                        eg.reboot = true;
+                                else
+                                        eg.before_ledger = true;
                         } else {
                                 have_item = false;
                         }
@@ -703,6 +744,82 @@ static void gpu_set(struct analyzer *a, const struct record *r, uint64_t leaf,
                 copy_uuid(a->set_uuid[i], gpus[i].uuid);
 }
 
+/* UNMEASURED for uuid: set (UNM_*) over wall [ws, we) (clipped), ns of GPU time. */
+static void unmeasured_finding(struct analyzer *a, const char *uuid, unsigned set, uint64_t ws,
+                               uint64_t we, uint64_t ns, uint64_t leaf0, uint64_t leaf1) {
+        static const char *const what[8] = {
+                "",
+                "busy time not measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode)",
+                "occupied time not measured (GPU_PROCS_UNSUPPORTED)",
+                "busy and occupied time not measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode; "
+                "GPU_PROCS_UNSUPPORTED)",
+                "energy not measured (GPU_ENERGY_UNSUPPORTED, no power integral)",
+                "busy time and energy not measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode; "
+                "GPU_ENERGY_UNSUPPORTED)",
+                "occupied time and energy not measured (GPU_PROCS_UNSUPPORTED; "
+                "GPU_ENERGY_UNSUPPORTED)",
+                "busy time, occupied time and energy not measured (GPU_UTIL_UNSUPPORTED; "
+                "GPU_PROCS_UNSUPPORTED; GPU_ENERGY_UNSUPPORTED)",
+        };
+        static const char *const excl[8] = {
+                "",
+                "GPU-hours exclude it",
+                "occupied GPU-hours exclude it",
+                "the totals exclude them",
+                "the energy total excludes it",
+                "the totals exclude them",
+                "the totals exclude them",
+                "the totals exclude them",
+        };
+        struct finding f;
+        char u[REC_UUID_MAX + 1];
+
+        set &= 7u;
+        if (!set || ns < NS_PER_MS)
+                return;
+        copy_uuid(u, uuid);
+        f = finding_make(FIND_UNMEASURED, "%s: %s for %.3f s; %s", u, what[set], (double)ns / 1e9,
+                         excl[set]);
+        set_time(&f, u64_max(ws, a->lo), u64_min(we, a->hi));
+        f.duration_ns = ns;
+        set_leaves(&f, leaf0, leaf1);
+        add_finding(a, &f);
+}
+
+/* Close g's UNMEASURED run, if one is open. */
+static void unmeasured_flush(struct analyzer *a, struct gpu_acc *g) {
+        if (!g->run_set)
+                return;
+        unmeasured_finding(a, g->uuid, g->run_set, g->run_ws, g->run_we, g->run_ns,
+                           g->run_first_leaf, g->run_last_leaf);
+        g->run_set = 0;
+}
+
+/*
+ * A GPU entry of summary number a->nsummaries with unmeasured set `set`
+ * and ns of counted GPU time: extends the GPU's run when the previous
+ * summary had the same set, else closes it and opens a new one.
+ */
+static void unmeasured_track(struct analyzer *a, struct gpu_acc *g, unsigned set, uint64_t ws,
+                             uint64_t we, uint64_t ns, uint64_t leaf) {
+        if (g->run_set && (g->run_set != set || g->run_seq + 1 != a->nsummaries))
+                unmeasured_flush(a, g);
+        if (!set)
+                return;
+        if (!g->run_set) {
+                g->run_set = (uint8_t)set;
+                g->run_ws = ws;
+                g->run_we = we;
+                g->run_ns = 0;
+                g->run_first_leaf = leaf;
+        }
+        g->run_ws = u64_min(g->run_ws, ws);
+        g->run_we = u64_max(g->run_we, we);
+        g->run_ns += ns;
+        g->run_last_leaf = leaf;
+        g->run_seq = a->nsummaries;
+}
+
 static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf) {
         const struct rec_summary *s = &r->u.summary;
         uint32_t n = s->gpu_count > RECORD_MAX_GPUS ? RECORD_MAX_GPUS : s->gpu_count;
@@ -715,6 +832,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         size_t nreset = 0, omitted = 0;
         double node_busy = 0, node_occ = 0, node_energy = 0, frac;
 
+        a->nsummaries++;
         if (s->flags & SUMMARY_PARTIAL) {
                 struct finding f =
                         finding_make(FIND_PARTIAL_PERIOD, "partial period: %.3f s observed of %u s",
@@ -781,13 +899,24 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 struct gpu_acc *acc = idx == GPU_NONE ? NULL : &a->gpus[idx];
                 double busy = (double)g->busy_ms, occ = (double)g->occupied_ms;
                 double energy = (double)g->energy_used_mj;
+                /* energy integrated from power is a measurement, just not a counter */
+                bool no_energy =
+                        (g->flags & GPU_ENERGY_UNSUPPORTED) && !(g->flags & GPU_ENERGY_FROM_POWER);
+                unsigned unm = 0;
+                uint64_t obs_add; /* this GPU's counted observed time in the window */
 
-                if (g->flags & GPU_UTIL_UNSUPPORTED)
+                if (g->flags & GPU_UTIL_UNSUPPORTED) {
                         busy = 0;
-                if (g->flags & GPU_PROCS_UNSUPPORTED)
+                        unm |= UNM_BUSY;
+                }
+                if (g->flags & GPU_PROCS_UNSUPPORTED) {
                         occ = 0;
-                if (g->flags & GPU_ENERGY_UNSUPPORTED)
+                        unm |= UNM_OCCUPIED;
+                }
+                if (no_energy) {
                         energy = 0;
+                        unm |= UNM_ENERGY;
+                }
                 if (g->flags & GPU_COUNTER_RESET) {
                         list_append(list, sizeof(list), g->uuid, &omitted);
                         nreset++;
@@ -795,21 +924,27 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 node_busy += busy * frac;
                 node_occ += occ * frac;
                 node_energy += energy * frac;
-                if (!acc)
-                        continue;
                 {
                         uint64_t obs = g->observed_ms > UINT64_MAX / NS_PER_MS
                                                ? UINT64_MAX
                                                : g->observed_ms * NS_PER_MS;
                         uint64_t o_full = obs >= len || len - obs <= gpu_tol ? len : obs;
                         uint64_t o_eff = scale_ns(o_full, eff_len, len);
-                        acc->observed_ns += scale_ns(o_eff, cl, eff_len);
+                        obs_add = scale_ns(o_eff, cl, eff_len);
                 }
+                if (unm & UNM_BUSY)
+                        a->unmeasured_busy_ns += obs_add;
+                if (!acc) {
+                        /* beyond the GPU table: no run to extend, one finding per window */
+                        unmeasured_finding(a, g->uuid, unm, eff_ws, we, obs_add, leaf, leaf);
+                        continue;
+                }
+                acc->observed_ns += obs_add;
+                unmeasured_track(a, acc, unm, eff_ws, we, obs_add, leaf);
                 acc->busy_ms += busy * frac;
                 acc->occupied_ms += occ * frac;
                 acc->energy_mj += energy * frac;
-                if (g->observed_ms > 0 &&
-                    !(g->flags & (GPU_UTIL_UNSUPPORTED | GPU_ENERGY_UNSUPPORTED))) {
+                if (g->observed_ms > 0 && !(g->flags & GPU_UTIL_UNSUPPORTED) && !no_energy) {
                         if (g->busy_ms == 0) {
                                 acc->idle_energy_mj += energy;
                                 acc->idle_observed_ms += (double)g->observed_ms;
@@ -1009,7 +1144,10 @@ static void energy_findings(struct analyzer *a) {
                                 "%.0f J beyond idle on %zu GPU(s) in %.3f s without records%s: "
                                 "about %.1f GPU-seconds of work",
                                 joules, ngpu, gap_max,
-                                eg->reboot ? " (since driver load after a reboot)" : "", gpu_s);
+                                eg->before_ledger ? " before the ledger began (since driver load)"
+                                : eg->reboot      ? " (since driver load after a reboot)"
+                                                  : "",
+                                gpu_s);
                         set_time(&f, eg->start_ns, eg->end_ns);
                         set_leaves(&f, eg->first_leaf, eg->last_leaf);
                         f.has_energy = true;
@@ -1058,6 +1196,8 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         }
 
         energy_findings(a);
+        for (size_t i = 0; i < a->ngpus; i++)
+                unmeasured_flush(a, &a->gpus[i]);
 
         if (a->o.now_ns && a->have_prev) {
                 uint64_t end = a->have_win ? a->win_we : a->prev_wall;
@@ -1110,6 +1250,7 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         out->energy_joules = a->energy_mj / 1e3;
         out->observed_seconds = (double)a->obs_ns / 1e9;
         out->gap_seconds = (double)a->gap_ns / 1e9;
+        out->unmeasured_busy_gpu_seconds = (double)a->unmeasured_busy_ns / 1e9;
         out->interval_ms = (interval_ns + NS_PER_MS / 2) / NS_PER_MS;
 
         qsort(a->gpus, a->ngpus, sizeof(a->gpus[0]), gpu_cmp);

@@ -31,6 +31,13 @@ enum finding_kind {
         FIND_KEY_MISMATCH,
         FIND_ROLLBACK,
         FIND_FORK,
+        /*
+         * A quantity a summary says it could not measure (GPU_UTIL_UNSUPPORTED,
+         * GPU_PROCS_UNSUPPORTED, GPU_ENERGY_UNSUPPORTED without
+         * GPU_ENERGY_FROM_POWER): the totals hold no value for it, not a zero.
+         * Analyzer finding (warning); last so that no earlier value moves.
+         */
+        FIND_UNMEASURED,
         FIND__COUNT
 };
 
@@ -75,9 +82,15 @@ struct analysis {
         uint64_t first_ns, last_ns;
         double busy_gpu_seconds;
         double occupied_gpu_seconds;
-        double energy_joules;       /* energy recorded in summaries (inside the interval) */
-        double observed_seconds;    /* wall time covered by summary windows */
-        double gap_seconds;         /* interval length - observed_seconds */
+        double energy_joules;    /* energy recorded in summaries (inside the interval) */
+        double observed_seconds; /* wall time covered by summary windows */
+        double gap_seconds;      /* interval length - observed_seconds */
+        /*
+         * GPU time (summed over GPUs, inside the interval) observed while busy
+         * time could not be measured (GPU_UTIL_UNSUPPORTED): busy_gpu_seconds
+         * holds nothing for it. UNMEASURED findings list it per GPU.
+         */
+        double unmeasured_busy_gpu_seconds;
         /*
          * Elapsed length of the audited interval in ms: observed + gap. Equals
          * (last_ns - first_ns) / 1e6 unless the wall clock stepped (coverage
@@ -99,7 +112,7 @@ struct analysis {
 enum report_by { BY_HOUR, BY_DAY, BY_MONTH, BY_GPU };
 
 struct bucket {
-        uint64_t start_ns, end_ns; /* time buckets; for BY_GPU the whole interval */
+        uint64_t start_ns, end_ns;       /* time buckets; for BY_GPU the whole interval */
         char gpu_uuid[REC_UUID_MAX + 1]; /* BY_GPU only */
         double busy_gpu_hours, occupied_gpu_hours, energy_kwh;
         double coverage_pct; /* observed / bucket length within the audited interval */
