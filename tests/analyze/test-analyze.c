@@ -45,6 +45,9 @@ struct sim {
         uint32_t period_s, sample_us;
         unsigned ngpus;
         double load[MAXG];
+        double idle_w[MAXG], marg_w[MAXG]; /* power = idle + marginal x load (60, 640) */
+        uint8_t sum_flags[MAXG];           /* GPU_* flags of the GPU's summary entries */
+        uint8_t inv_flags[MAXG];           /* GPU_* flags in START (ENERGY_UNSUPPORTED) */
         double counter_mj[MAXG];
         uint8_t present;
         uint64_t lost_ms[MAXG]; /* next window: GPU observed this much less (GPU_LOST) */
@@ -77,8 +80,12 @@ static void sim_init(struct sim *s, struct analyzer *a, unsigned ngpus, uint32_t
         s->off = wall0 - s->boot_ns;
         s->present = (uint8_t)((1u << ngpus) - 1);
         memset(s->boot_id, 0xb0, sizeof(s->boot_id));
-        for (unsigned g = 0; g < ngpus; g++)
-                s->counter_mj[g] = 1e9 + 1e6 * g;
+        /* idle (60 W) since driver load at boot: nothing before the ledger */
+        for (unsigned g = 0; g < ngpus; g++) {
+                s->idle_w[g] = 60.0;
+                s->marg_w[g] = 640.0;
+                s->counter_mj[g] = 60.0 * (double)(s->boot_ns / MS);
+        }
 }
 
 static void sim_free(struct sim *s) {
@@ -114,7 +121,7 @@ static void emit(struct sim *s, uint8_t kind) {
 /* Hardware time passes; the daemon accumulates only while running. */
 static void sim_tick(struct sim *s, uint64_t dt) {
         for (unsigned g = 0; g < s->ngpus; g++) {
-                double e = (60.0 + 640.0 * s->load[g]) * (double)dt / 1e6;
+                double e = (s->idle_w[g] + s->marg_w[g] * s->load[g]) * (double)dt / 1e6;
                 s->counter_mj[g] += e;
                 if (s->running) {
                         s->acc_busy_ns[g] += s->load[g] * (double)dt;
@@ -130,7 +137,10 @@ static void gpu_infos(struct sim *s, struct gpu_info *gi, uint32_t *count) {
                 memset(&gi[g], 0, sizeof(gi[g]));
                 uuid_of(g, gi[g].uuid);
                 snprintf(gi[g].name, sizeof(gi[g].name), "Sim H100");
-                gi[g].energy_mj = (uint64_t)(s->counter_mj[g] + 0.5);
+                gi[g].flags = s->inv_flags[g];
+                gi[g].energy_mj = s->inv_flags[g] & GPU_ENERGY_UNSUPPORTED
+                                          ? 0
+                                          : (uint64_t)(s->counter_mj[g] + 0.5);
         }
 }
 
@@ -185,6 +195,18 @@ static void emit_summary(struct sim *s, bool partial) {
                 gs->energy_start_mj = (uint64_t)(s->win_counter[g] + 0.5);
                 gs->energy_end_mj = (uint64_t)(s->counter_mj[g] + 0.5);
                 gs->energy_used_mj = gs->energy_end_mj - gs->energy_start_mj;
+                /* what the daemon writes when it cannot measure a quantity */
+                gs->flags |= s->sum_flags[g];
+                if (gs->flags & GPU_UTIL_UNSUPPORTED)
+                        gs->busy_ms = 0;
+                if (gs->flags & GPU_PROCS_UNSUPPORTED)
+                        gs->occupied_ms = 0;
+                if (gs->flags & GPU_ENERGY_UNSUPPORTED) {
+                        gs->energy_start_mj = gs->energy_end_mj = 0;
+                        gs->energy_used_mj = gs->flags & GPU_ENERGY_FROM_POWER
+                                                     ? (uint64_t)(s->acc_energy_mj[g] + 0.5)
+                                                     : 0;
+                }
                 n++;
         }
         su->gpu_count = n;
@@ -319,6 +341,10 @@ static void test_names(void **state) {
         assert_string_equal(finding_kind_name(FIND_TIME_GAP), "TIME_GAP");
         assert_string_equal(finding_kind_name(FIND_ENERGY_UNACCOUNTED), "ENERGY_UNACCOUNTED");
         assert_string_equal(finding_kind_name(FIND_FORK), "FORK");
+        assert_string_equal(finding_kind_name(FIND_UNMEASURED), "UNMEASURED");
+        assert_int_equal(finding_default_severity(FIND_UNMEASURED), SEV_WARNING);
+        for (int k = 0; k < FIND__COUNT; k++) /* every kind has a name */
+                assert_string_not_equal(finding_kind_name((enum finding_kind)k), "UNKNOWN");
         assert_string_equal(finding_kind_name(FIND__COUNT), "UNKNOWN");
         assert_int_equal(finding_default_severity(FIND_RESTART_CLEAN), SEV_INFO);
         assert_int_equal(finding_default_severity(FIND_REBOOT), SEV_INFO);
@@ -1348,6 +1374,287 @@ static void test_misuse(void **state) {
         analyzer_free(a);
 }
 
+/* The nth finding of kind k (time order); fails the test when there is none. */
+static const struct finding *nth_kind(const struct analysis *an, enum finding_kind k, size_t nth) {
+        static const struct finding none;
+
+        for (size_t i = 0; i < an->nfindings; i++)
+                if (an->findings[i].kind == k && nth-- == 0)
+                        return &an->findings[i];
+        fail_msg("no %s finding #%zu", finding_kind_name(k), nth);
+        return &none;
+}
+
+#define UUID1 "GPU-00000000-0000-0000-0000-000000000001"
+
+/*
+ * GPU 1 in MIG mode (GPU_UTIL_UNSUPPORTED) for 300 s, measured for 120 s,
+ * unmeasured again for 120 s; GPU 0 at 50 % throughout. START is leaf 0,
+ * the nine summaries leaves 1..9, STOP leaf 10.
+ */
+static void mig_ledger(struct analyzer *a) {
+        struct sim s;
+
+        sim_init(&s, a, 2, 60, (T_2026_11_26_12)*SEC);
+        s.load[0] = 0.5;
+        s.load[1] = 1.0;
+        s.sum_flags[1] = GPU_UTIL_UNSUPPORTED;
+        sim_start(&s);
+        sim_run(&s, 300 * SEC);
+        s.sum_flags[1] = 0;
+        sim_run(&s, 120 * SEC);
+        s.sum_flags[1] = GPU_UTIL_UNSUPPORTED;
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(s.leaf, 11);
+        sim_free(&s);
+}
+
+/* Unmeasured busy time is an UNMEASURED finding, never a silent zero. */
+static void test_unmeasured_busy(void **state) {
+        struct analyzer *a;
+        struct analysis an;
+        const struct finding *f;
+        const uint64_t T = T_2026_11_26_12 * SEC;
+        (void)state;
+
+        a = new_an(0, 0, 0);
+        mig_ledger(a);
+        assert_int_equal(analyzer_finish(a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_UNMEASURED), 2);
+        f = nth_kind(&an, FIND_UNMEASURED, 0);
+        assert_int_equal(f->severity, SEV_WARNING);
+        assert_true(f->has_time && f->has_leaves);
+        assert_false(f->has_energy);
+        assert_int_equal(f->start_ns, T);
+        assert_int_equal(f->end_ns, T + 300 * SEC);
+        assert_int_equal(f->duration_ns, 300 * SEC);
+        assert_int_equal(f->first_leaf, 1);
+        assert_int_equal(f->last_leaf, 5);
+        assert_string_equal(f->detail, UUID1 ": busy time not measured (GPU_UTIL_UNSUPPORTED, "
+                                             "e.g. MIG mode) for 300.000 s; GPU-hours exclude it");
+        f = nth_kind(&an, FIND_UNMEASURED, 1);
+        assert_int_equal(f->start_ns, T + 420 * SEC);
+        assert_int_equal(f->end_ns, T + 540 * SEC);
+        assert_int_equal(f->duration_ns, 120 * SEC);
+        assert_int_equal(f->first_leaf, 8);
+        assert_int_equal(f->last_leaf, 9);
+        assert_non_null(strstr(f->detail, "for 120.000 s;"));
+        /* busy: GPU 0 0.5 x 540 s, GPU 1 only its 120 measured s */
+        assert_near(an.busy_gpu_seconds, 390.0, 0);
+        assert_near(an.unmeasured_busy_gpu_seconds, 420.0, 0);
+        assert_near(an.gpus[1].busy_seconds, 120.0, 0);
+        assert_int_equal(an.gpus[1].observed_ms, 540000); /* observed, just not its busy time */
+        assert_near(an.occupied_gpu_seconds, 1080.0, 0);
+        assert_int_equal(analysis_max_severity(&an), SEV_WARNING);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(a);
+
+        /* clipped to [T + 120, T + 480): 180 s and 60 s */
+        a = new_an(T + 120 * SEC, T + 480 * SEC, 0);
+        mig_ledger(a);
+        assert_int_equal(analyzer_finish(a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_UNMEASURED), 2);
+        f = nth_kind(&an, FIND_UNMEASURED, 0);
+        assert_int_equal(f->start_ns, T + 120 * SEC);
+        assert_int_equal(f->end_ns, T + 300 * SEC);
+        assert_int_equal(f->duration_ns, 180 * SEC);
+        assert_non_null(strstr(f->detail, "for 180.000 s;"));
+        f = nth_kind(&an, FIND_UNMEASURED, 1);
+        assert_int_equal(f->start_ns, T + 420 * SEC);
+        assert_int_equal(f->end_ns, T + 480 * SEC);
+        assert_int_equal(f->duration_ns, 60 * SEC);
+        assert_near(an.unmeasured_busy_gpu_seconds, 240.0, 0);
+        assert_near(an.busy_gpu_seconds, 300.0, 0); /* 0.5 x 360 + 120 */
+        analysis_free(&an);
+        analyzer_free(a);
+
+        /* an interval that misses both runs: no UNMEASURED */
+        a = new_an(T + 310 * SEC, T + 410 * SEC, 0);
+        mig_ledger(a);
+        assert_int_equal(analyzer_finish(a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_UNMEASURED), 0);
+        assert_near(an.unmeasured_busy_gpu_seconds, 0.0, 0);
+        analysis_free(&an);
+        analyzer_free(a);
+}
+
+/*
+ * Runs end where the unmeasured set changes or the GPU is absent; occupied
+ * time and energy (without FROM_POWER) count as unmeasured too; energy from
+ * power is measured.
+ */
+static void test_unmeasured_sets(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        const uint64_t T = T_2026_11_26_12 * SEC;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 60, T);
+        s.load[0] = 1.0; /* 700 W */
+        sim_start(&s);
+        s.sum_flags[0] = GPU_UTIL_UNSUPPORTED;
+        sim_run(&s, 120 * SEC); /* leaves 1, 2 */
+        s.present = 0;
+        sim_run(&s, 60 * SEC); /* leaf 3: the GPU is absent */
+        s.present = 1;
+        sim_run(&s, 60 * SEC); /* leaf 4 */
+        s.sum_flags[0] = GPU_UTIL_UNSUPPORTED | GPU_PROCS_UNSUPPORTED;
+        sim_run(&s, 60 * SEC); /* leaf 5 */
+        s.sum_flags[0] = GPU_ENERGY_UNSUPPORTED;
+        sim_run(&s, 60 * SEC); /* leaf 6 */
+        s.sum_flags[0] = GPU_ENERGY_UNSUPPORTED | GPU_ENERGY_FROM_POWER;
+        sim_run(&s, 60 * SEC); /* leaf 7 */
+        sim_stop(&s);
+        assert_int_equal(s.leaf, 9);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_UNMEASURED), 4);
+        f = nth_kind(&an, FIND_UNMEASURED, 0);
+        assert_int_equal(f->start_ns, T);
+        assert_int_equal(f->end_ns, T + 120 * SEC);
+        assert_int_equal(f->duration_ns, 120 * SEC);
+        assert_int_equal(f->first_leaf, 1);
+        assert_int_equal(f->last_leaf, 2);
+        f = nth_kind(&an, FIND_UNMEASURED, 1);
+        assert_int_equal(f->start_ns, T + 180 * SEC);
+        assert_int_equal(f->end_ns, T + 240 * SEC);
+        assert_int_equal(f->first_leaf, 4);
+        assert_int_equal(f->last_leaf, 4);
+        assert_non_null(strstr(f->detail, ": busy time not measured"));
+        f = nth_kind(&an, FIND_UNMEASURED, 2);
+        assert_int_equal(f->start_ns, T + 240 * SEC);
+        assert_int_equal(f->end_ns, T + 300 * SEC);
+        assert_int_equal(f->first_leaf, 5);
+        assert_int_equal(f->last_leaf, 5);
+        assert_string_equal(f->detail,
+                            "GPU-00000000-0000-0000-0000-000000000000: busy and occupied time not "
+                            "measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode; GPU_PROCS_UNSUPPORTED) "
+                            "for 60.000 s; the totals exclude them");
+        f = nth_kind(&an, FIND_UNMEASURED, 3);
+        assert_int_equal(f->start_ns, T + 300 * SEC);
+        assert_int_equal(f->end_ns, T + 360 * SEC);
+        assert_int_equal(f->first_leaf, 6);
+        assert_int_equal(f->last_leaf, 6);
+        assert_string_equal(f->detail,
+                            "GPU-00000000-0000-0000-0000-000000000000: energy not measured "
+                            "(GPU_ENERGY_UNSUPPORTED, no power integral) for 60.000 s; the energy "
+                            "total excludes it");
+        /* energy: counter windows 1, 2, 4, 5 and the power integral of 7, at 700 W */
+        assert_near(an.energy_joules, 5 * 42000.0, 1e-9);
+        assert_near(an.occupied_gpu_seconds, 300.0, 0);        /* leaves 1, 2, 4, 6, 7 */
+        assert_near(an.busy_gpu_seconds, 120.0, 0);            /* leaves 6, 7 */
+        assert_near(an.unmeasured_busy_gpu_seconds, 240.0, 0); /* leaves 1, 2, 4, 5 */
+        assert_int_equal(an.gpus[0].gap_ms, 60000);            /* absent from leaf 3 */
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), 0);
+        check_identity(&an);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/*
+ * The ledger's first START: the counter holds energy since driver load.
+ * 2 GPUs each 100 s at 100 % before the daemon was installed: 2 x 64,000 J
+ * beyond idle, 200 GPU-seconds, over [START - boot, START].
+ */
+static void test_energy_before_ledger(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        const uint64_t T = T_2026_11_26_12 * SEC;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 2, 60, T);
+        s.counter_mj[0] += 640.0 * 100 * 1000;
+        s.counter_mj[1] += 640.0 * 100 * 1000;
+        sim_start(&s);
+        history(&s);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), 1);
+        f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
+        assert_int_equal(f->severity, SEV_WARNING);
+        assert_true(f->has_energy);
+        assert_near(f->energy_joules, 128000.0, 1e-6);
+        assert_near(f->gpu_seconds, 200.0, 1e-6);
+        assert_int_equal(f->start_ns, T - 5000 * SEC); /* driver load */
+        assert_int_equal(f->end_ns, T);
+        assert_int_equal(f->first_leaf, 0);
+        assert_int_equal(f->last_leaf, 0);
+        assert_string_equal(f->detail, "128000 J beyond idle on 2 GPU(s) in 5000.000 s without "
+                                       "records before the ledger began (since driver load): "
+                                       "about 200.0 GPU-seconds of work");
+        assert_int_equal(count_kind(&an, FIND_RESTART_CLEAN) + count_kind(&an, FIND_REBOOT), 0);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/*
+ * Energy integrated from power (GPU_ENERGY_UNSUPPORTED | FROM_POWER) counts
+ * in the totals and in the idle/marginal estimates. The GPU idles at 100 W
+ * and draws 600 W at 100 %; its counter (read at START) holds 100 W since
+ * driver load plus 100 s at 100 % before the ledger: 50,000 J, 100 GPU-s
+ * (the defaults, 60 W and 640 W/s, would say 250,000 J, 390.6 GPU-s).
+ */
+static void test_energy_from_power(void **state) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+        const uint64_t T = T_2026_11_26_12 * SEC;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 60, T);
+        s.idle_w[0] = 100.0;
+        s.marg_w[0] = 500.0;
+        s.counter_mj[0] = (100.0 * 5000 + 500.0 * 100) * 1000;
+        s.sum_flags[0] = GPU_ENERGY_UNSUPPORTED | GPU_ENERGY_FROM_POWER;
+        sim_start(&s);
+        history(&s); /* 600 s idle, 600 s at 100 % */
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+
+        assert_near(an.energy_joules, 100.0 * 600 + 600.0 * 600, 1e-9);
+        assert_near(an.gpus[0].energy_joules, 420000.0, 1e-9);
+        assert_int_equal(count_kind(&an, FIND_UNMEASURED), 0);
+        assert_near(an.unmeasured_busy_gpu_seconds, 0.0, 0);
+        assert_int_equal(count_kind(&an, FIND_COUNTER_RESET), 0);
+        f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
+        assert_near(f->energy_joules, 50000.0, 1e-6);
+        assert_near(f->gpu_seconds, 100.0, 1e-6);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+
+        /*
+         * No counter at all (ENERGY_UNSUPPORTED at START, power integral in the
+         * summaries): 10 s at 100 % while down is invisible, and no power
+         * integral may stand in for a counter reading.
+         */
+        sim_init(&s, new_an(0, 0, 0), 1, 60, T);
+        s.inv_flags[0] = GPU_ENERGY_UNSUPPORTED;
+        s.sum_flags[0] = GPU_ENERGY_UNSUPPORTED | GPU_ENERGY_FROM_POWER;
+        sim_start(&s);
+        history(&s);
+        sim_stop(&s);
+        sim_down(&s, 10 * SEC);
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), 0);
+        assert_int_equal(count_kind(&an, FIND_COUNTER_RESET), 0);
+        assert_int_equal(count_kind(&an, FIND_UNMEASURED), 0);
+        assert_near(an.energy_joules, 60.0 * 600 + 700.0 * 600 + 700.0 * 120, 1e-9);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
@@ -1375,6 +1682,10 @@ int main(void) {
                 cmocka_unit_test(test_report_csv_hostile),
                 cmocka_unit_test(test_time_iso),
                 cmocka_unit_test(test_misuse),
+                cmocka_unit_test(test_unmeasured_busy),
+                cmocka_unit_test(test_unmeasured_sets),
+                cmocka_unit_test(test_energy_before_ledger),
+                cmocka_unit_test(test_energy_from_power),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
