@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fetch.h"
+#include "source.h"
 #include "util.h"
 
 bool is_help(const char *arg) {
@@ -32,7 +34,8 @@ int arg_value(const char *cmd, int argc, char **argv, int *i, const char *name, 
         return 1;
 }
 
-int common_opt(const char *cmd, int argc, char **argv, int *i, struct common_opts *c) {
+/* common_opt without --help. */
+static int common_value(const char *cmd, int argc, char **argv, int *i, struct common_opts *c) {
         const char *v;
         int r;
         if ((r = arg_value(cmd, argc, argv, i, "--key", &v)) != 0) {
@@ -79,7 +82,20 @@ int common_opt(const char *cmd, int argc, char **argv, int *i, struct common_opt
         return 0;
 }
 
-int common_finish(const char *cmd, struct common_opts *c, uint64_t *since_ns, uint64_t *until_ns) {
+int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
+               struct common_opts *c, int *rc) {
+        int r = common_value(cmd, argc, argv, i, c);
+        if (r == 0 && help && is_help(argv[*i])) {
+                fputs(help, stdout);
+                *rc = 0;
+                return -1;
+        }
+        if (r < 0)
+                *rc = EXIT_INCOMPLETE;
+        return r;
+}
+
+int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o) {
         char err[400];
         if (trust_load(&c->keys, err, sizeof(err)) != 0) {
                 fprintf(stderr, PROG " %s: trusted keys: %s\n", cmd, err);
@@ -100,27 +116,32 @@ int common_finish(const char *cmd, struct common_opts *c, uint64_t *since_ns, ui
                 }
         }
         uint64_t now = wall_now_ns();
-        *since_ns = *until_ns = 0;
-        if (c->since && !time_parse_arg(c->since, now, since_ns)) {
+        o->since_ns = o->until_ns = 0;
+        if (c->since && !time_parse_arg(c->since, now, &o->since_ns)) {
                 fprintf(stderr,
                         PROG " %s: --since '%s': expected 2026-11-26T12:00:00Z, 2026-11-26 or "
                              "-2h/-30m/-7d\n",
                         cmd, c->since);
                 return -1;
         }
-        if (c->until && !time_parse_arg(c->until, now, until_ns)) {
+        if (c->until && !time_parse_arg(c->until, now, &o->until_ns)) {
                 fprintf(stderr,
                         PROG " %s: --until '%s': expected 2026-11-26T12:00:00Z, 2026-11-26 or "
                              "-2h/-30m/-7d\n",
                         cmd, c->until);
                 return -1;
         }
-        if (*since_ns && *until_ns && *since_ns >= *until_ns) {
+        if (o->since_ns && o->until_ns && o->since_ns >= o->until_ns) {
                 fprintf(stderr, PROG " %s: --since must be before --until\n", cmd);
                 return -1;
         }
         if (c->timeout_ms == 0)
                 c->timeout_ms = FETCH_DEFAULT_TIMEOUT_MS;
+        o->keys = c->keys.keys;
+        o->nkeys = c->keys.n;
+        o->no_state = c->no_state;
+        o->timeout_ms = c->timeout_ms;
+        o->progress = isatty(STDERR_FILENO) == 1;
         return 0;
 }
 
@@ -128,4 +149,35 @@ void common_free(struct common_opts *c) {
         trust_list_free(&c->keys);
         free(c->extra_keys);
         c->extra_keys = NULL;
+}
+
+int source_arg(const char *cmd, const char *arg, const char **names, size_t *n) {
+        if (arg[0] == '-' && arg[1] != '\0') {
+                fprintf(stderr, PROG " %s: unknown option '%s'\n", cmd, arg);
+                return -1;
+        }
+        names[(*n)++] = arg;
+        return 0;
+}
+
+int sources_count_check(const char *cmd, size_t n) {
+        if (n > 0 && n <= MAX_SOURCES)
+                return 0;
+        fprintf(stderr, PROG " %s: %s (see " PROG " %s --help)\n", cmd,
+                n ? "too many sources" : "no SOURCE given", cmd);
+        return -1;
+}
+
+struct source *sources_new(const char *cmd, const char **names, size_t n,
+                           const struct verify_opts *o) {
+        struct source *srcs = calloc(n, sizeof(*srcs));
+        if (!srcs) {
+                fprintf(stderr, PROG " %s: out of memory\n", cmd);
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                source_init(&srcs[i], names[i]);
+        if (sources_verify(srcs, n, o) != 0)
+                fprintf(stderr, PROG " %s: the transfer engine failed\n", cmd);
+        return srcs;
 }

@@ -2,9 +2,15 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "trust.h"
+
+#define MAX_SOURCES 100000
+
+struct source;
+struct verify_opts;
 
 /* Exit codes (README): the highest wins across sources. */
 enum {
@@ -38,11 +44,28 @@ struct common_opts {
         long timeout_ms;
 };
 
-/* 1 consumed (maybe with its value), 0 not a common option, -1 error (printed). */
-int common_opt(const char *cmd, int argc, char **argv, int *i, struct common_opts *c);
 /*
- * Load the trust file and add the --key keys; resolve --since/--until.
+ * A common option at argv[*i], or --help if help is not NULL (help printed to stdout).
+ * 1 consumed (maybe with its value), 0 not one of them, -1 stop with exit code *rc: 0 after
+ * --help, EXIT_INCOMPLETE after an error (message printed).
+ */
+int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
+               struct common_opts *c, int *rc);
+/*
+ * Load the trust file and add the --key keys; resolve --since/--until; fill o's keys,
+ * since/until, no_state, timeout_ms and progress (stderr is a terminal) from them.
  * 0 or -1 (message printed).
  */
-int common_finish(const char *cmd, struct common_opts *c, uint64_t *since_ns, uint64_t *until_ns);
+int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o);
 void common_free(struct common_opts *c);
+
+/*
+ * A SOURCE argument of verify or report: appended to names (*n counts them), or -1 (message
+ * printed) if arg is an option ("-" alone is a SOURCE).
+ */
+int source_arg(const char *cmd, const char *arg, const char **names, size_t *n);
+/* 0 if between 1 and MAX_SOURCES SOURCE arguments were given, else -1 (message printed). */
+int sources_count_check(const char *cmd, size_t n);
+/* Sources for names[0..n), verified with o; NULL (message printed) if out of memory. */
+struct source *sources_new(const char *cmd, const char **names, size_t n,
+                           const struct verify_opts *o);

@@ -213,16 +213,12 @@ int cmd_attest(int argc, char **argv) {
         bool json = false;
         int rc = EXIT_INCOMPLETE;
         for (int i = 1; i < argc; i++) {
-                int r = common_opt("attest", argc, argv, &i, &c);
+                int r = common_opt("attest", attest_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
                 if (r > 0)
                         continue;
-                if (is_help(argv[i])) {
-                        fputs(attest_help, stdout);
-                        rc = 0;
-                        goto out;
-                } else if (strcmp(argv[i], "--json") == 0) {
+                if (strcmp(argv[i], "--json") == 0) {
                         json = true;
                 } else if (argv[i][0] == '-' || url) {
                         fprintf(stderr, PROG " attest: unexpected argument '%s'\n", argv[i]);
@@ -235,17 +231,17 @@ int cmd_attest(int argc, char **argv) {
                 fprintf(stderr, PROG " attest: need one http:// or https:// URL\n");
                 goto out;
         }
-        uint64_t since, until;
-        if (common_finish("attest", &c, &since, &until) != 0)
+        struct verify_opts o = {0};
+        if (common_finish("attest", &c, &o) != 0)
                 goto out;
         struct attest_run t = {
-                .url = url, .keys = c.keys.keys, .nkeys = c.keys.n, .no_state = c.no_state};
+                .url = url, .keys = o.keys, .nkeys = o.nkeys, .no_state = o.no_state};
         randombytes_buf(t.nonce, sizeof(t.nonce));
         char hex[65], path[100];
         hex_encode(t.nonce, sizeof(t.nonce), hex);
         snprintf(path, sizeof(path), "/v1/attest?nonce=%s", hex);
         char *u = url_join(url, path);
-        t.f = fetch_new(c.timeout_ms, false);
+        t.f = fetch_new(o.timeout_ms, false);
         if (!u || !t.f || fetch_add(t.f, u, ATTEST_MAX_BYTES, on_attest, &t) != 0 ||
             fetch_run(t.f) != 0)
                 attest_fail(&t, EXIT_INCOMPLETE, "out of memory or transfer engine failure");

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
@@ -22,16 +21,11 @@ int cmd_fetch(int argc, char **argv) {
         int rc = EXIT_INCOMPLETE;
         for (int i = 1; i < argc; i++) {
                 const char *v;
-                int r = common_opt("fetch", argc, argv, &i, &c);
+                int r = common_opt("fetch", fetch_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
                 if (r > 0)
                         continue;
-                if (is_help(argv[i])) {
-                        fputs(fetch_help, stdout);
-                        rc = 0;
-                        goto out;
-                }
                 if ((r = arg_value("fetch", argc, argv, &i, "-o", &v)) != 0 ||
                     (r = arg_value("fetch", argc, argv, &i, "--output", &v)) != 0) {
                         if (r < 0)
@@ -58,13 +52,8 @@ int cmd_fetch(int argc, char **argv) {
                 goto out;
         }
         struct verify_opts o = {0};
-        if (common_finish("fetch", &c, &o.since_ns, &o.until_ns) != 0)
+        if (common_finish("fetch", &c, &o) != 0)
                 goto out;
-        o.keys = c.keys.keys;
-        o.nkeys = c.keys.n;
-        o.no_state = c.no_state;
-        o.timeout_ms = c.timeout_ms;
-        o.progress = isatty(STDERR_FILENO) == 1;
         o.keep_bundle = true;
         if (sources_verify(&s, 1, &o) != 0)
                 fprintf(stderr, PROG " fetch: the transfer engine failed\n");

@@ -4,15 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
 #include "report.h"
 #include "source.h"
 #include "util.h"
-
-#define MAX_SOURCES 100000
 
 static const char report_help[] =
         "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
@@ -62,16 +59,11 @@ int cmd_report(int argc, char **argv) {
         }
         for (int i = 1; i < argc; i++) {
                 const char *v;
-                int r = common_opt("report", argc, argv, &i, &c);
+                int r = common_opt("report", report_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
                 if (r > 0)
                         continue;
-                if (is_help(argv[i])) {
-                        fputs(report_help, stdout);
-                        rc = 0;
-                        goto out;
-                }
                 if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
                         if (r < 0)
                                 goto out;
@@ -106,41 +98,24 @@ int cmd_report(int argc, char **argv) {
                                         v);
                                 goto out;
                         }
-                } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-                        fprintf(stderr, PROG " report: unknown option '%s'\n", argv[i]);
+                } else if (source_arg("report", argv[i], names, &n) != 0) {
                         goto out;
-                } else {
-                        names[n++] = argv[i];
                 }
         }
-        if (n == 0 || n > MAX_SOURCES) {
-                fprintf(stderr, PROG " report: %s (see " PROG " report --help)\n",
-                        n ? "too many sources" : "no SOURCE given");
+        if (sources_count_check("report", n) != 0)
                 goto out;
-        }
         if (n > 1 && fmt == FMT_CSV) {
                 fprintf(stderr, PROG " report: --format csv takes one SOURCE (run it once per "
                                      "node, or use --format json)\n");
                 goto out;
         }
         struct verify_opts o = {0};
-        if (common_finish("report", &c, &o.since_ns, &o.until_ns) != 0)
+        if (common_finish("report", &c, &o) != 0)
                 goto out;
-        o.keys = c.keys.keys;
-        o.nkeys = c.keys.n;
-        o.no_state = c.no_state;
-        o.timeout_ms = c.timeout_ms;
-        o.progress = isatty(STDERR_FILENO) == 1;
         o.want_buckets = true;
-        struct source *srcs = calloc(n, sizeof(*srcs));
-        if (!srcs) {
-                fprintf(stderr, PROG " report: out of memory\n");
+        struct source *srcs = sources_new("report", names, n, &o);
+        if (!srcs)
                 goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-                source_init(&srcs[i], names[i]);
-        if (sources_verify(srcs, n, &o) != 0)
-                fprintf(stderr, PROG " report: the transfer engine failed\n");
         output_human(stderr, srcs, n, output_use_color(stderr));
         rc = sources_exit_code(srcs, n);
         /* Several sources as JSON: an array of report objects with "source" and "origin". */

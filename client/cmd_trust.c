@@ -275,7 +275,7 @@ int cmd_trust(int argc, char **argv) {
                 long timeout_ms = FETCH_DEFAULT_TIMEOUT_MS;
                 struct common_opts c = {0};
                 for (int i = 4; i < argc; i++) {
-                        int r = common_opt("trust", argc, argv, &i, &c);
+                        int r = common_opt("trust", NULL, argc, argv, &i, &c, &(int){0});
                         if (r <= 0 || c.nextra || c.since || c.until || c.no_state) {
                                 if (r == 0 || c.nextra || c.since || c.until || c.no_state)
                                         fprintf(stderr, PROG " trust: unexpected argument '%s'\n",

@@ -2,14 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
 #include "source.h"
 #include "util.h"
-
-#define MAX_SOURCES 100000
 
 static const char verify_help[] =
         "usage: " PROG " verify SOURCE... [--key VKEY]... [--since TIME] [--until TIME]\n"
@@ -43,46 +40,25 @@ int cmd_verify(int argc, char **argv) {
                 return rc;
         }
         for (int i = 1; i < argc; i++) {
-                int r = common_opt("verify", argc, argv, &i, &c);
+                int r = common_opt("verify", verify_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
                 if (r > 0)
                         continue;
-                if (is_help(argv[i])) {
-                        fputs(verify_help, stdout);
-                        rc = 0;
-                        goto out;
-                } else if (strcmp(argv[i], "--json") == 0) {
+                if (strcmp(argv[i], "--json") == 0) {
                         json = true;
-                } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-                        fprintf(stderr, PROG " verify: unknown option '%s'\n", argv[i]);
+                } else if (source_arg("verify", argv[i], names, &n) != 0) {
                         goto out;
-                } else {
-                        names[n++] = argv[i];
                 }
         }
-        if (n == 0 || n > MAX_SOURCES) {
-                fprintf(stderr, PROG " verify: %s (see " PROG " verify --help)\n",
-                        n ? "too many sources" : "no SOURCE given");
+        if (sources_count_check("verify", n) != 0)
                 goto out;
-        }
         struct verify_opts o = {0};
-        if (common_finish("verify", &c, &o.since_ns, &o.until_ns) != 0)
+        if (common_finish("verify", &c, &o) != 0)
                 goto out;
-        o.keys = c.keys.keys;
-        o.nkeys = c.keys.n;
-        o.no_state = c.no_state;
-        o.timeout_ms = c.timeout_ms;
-        o.progress = isatty(STDERR_FILENO) == 1;
-        struct source *srcs = calloc(n, sizeof(*srcs));
-        if (!srcs) {
-                fprintf(stderr, PROG " verify: out of memory\n");
+        struct source *srcs = sources_new("verify", names, n, &o);
+        if (!srcs)
                 goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-                source_init(&srcs[i], names[i]);
-        if (sources_verify(srcs, n, &o) != 0)
-                fprintf(stderr, PROG " verify: the transfer engine failed\n");
         if (json) {
                 if (output_json(stdout, srcs, n) != 0)
                         fprintf(stderr, PROG " verify: cannot write the JSON document\n");

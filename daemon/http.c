@@ -18,14 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h" /* GH_VERSION (generated) */
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
-
-/* daemon/meson.build passes -DGH_VERSION (daemon/config.h is the settings module). */
-#ifndef GH_VERSION
-#error "GH_VERSION is not defined"
-#endif
 
 /* Limits; daemon/API.md documents each one. */
 #define HTTP_CONNECTION_TIMEOUT_S 10u

@@ -24,13 +24,14 @@
 #include <unistd.h>
 
 #include "accum.h"
-#include "config.h"
+#include "config.h" /* GH_VERSION (generated) */
 #include "http.h"
 #include "key.h"
 #include "ledger.h"
 #include "log.h"
 #include "notify.h"
 #include "sampler.h"
+#include "settings.h"
 #include "stats.h"
 #include "status.h"
 
@@ -544,16 +545,19 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
 
 /* ---------------------------------------------------------------- main */
 
-static int print_key(struct daemon *d) {
-        char err[512], src[1300];
+/*
+ * Create the state directory and load (or create) the node key into d->signer and d->vkey;
+ * src tells where the key came from. 0 or EXIT_RUNTIME (logged).
+ */
+static int load_key(struct daemon *d, char *src, size_t src_size) {
+        char err[1024];
         int rc = mkdir_p(d->cfg.state_dir, 0750);
         if (rc) {
                 log_err("cannot create the state directory '%s': %s", d->cfg.state_dir,
                         strerror(-rc));
                 return EXIT_RUNTIME;
         }
-        rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, sizeof src, err,
-                      sizeof err);
+        rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, err, sizeof err);
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
@@ -564,6 +568,14 @@ static int print_key(struct daemon *d) {
                 log_err("cannot format the vkey");
                 return EXIT_RUNTIME;
         }
+        return 0;
+}
+
+static int print_key(struct daemon *d) {
+        char src[1300];
+        int rc = load_key(d, src, sizeof src);
+        if (rc)
+                return rc;
         printf("%s\n", d->vkey);
         return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 }
@@ -588,24 +600,8 @@ static int run(struct daemon *d) {
         char err[1024], src[1300];
         int rc;
 
-        rc = mkdir_p(d->cfg.state_dir, 0750);
-        if (rc) {
-                log_err("cannot create the state directory '%s': %s", d->cfg.state_dir,
-                        strerror(-rc));
-                return EXIT_RUNTIME;
-        }
-        rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, sizeof src, err,
-                      sizeof err);
-        if (rc) {
-                log_err("%s", err);
-                return EXIT_RUNTIME;
-        }
-        struct note_verifier v;
-        note_signer_verifier(&d->signer, &v);
-        if (vkey_format(&v, d->vkey, sizeof d->vkey) <= 0) {
-                log_err("cannot format the vkey");
-                return EXIT_RUNTIME;
-        }
+        if ((rc = load_key(d, src, sizeof src)) != 0)
+                return rc;
         log_info("signing as '%s' with key %s", d->signer.name, src);
 
         if ((rc = setup_signals(d)) != 0) {

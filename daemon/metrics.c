@@ -8,10 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* daemon/meson.build passes -DGH_VERSION (daemon/config.h is the settings module). */
-#ifndef GH_VERSION
-#error "GH_VERSION is not defined"
-#endif
+#include "config.h" /* GH_VERSION (generated) */
 
 struct text {
         char *buf;

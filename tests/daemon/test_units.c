@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "../../daemon/accum.c"
-#include "../../daemon/config.c"
+#include "../../daemon/settings.c"
 
 static void reading(struct gpu_reading *r, const char *uuid, uint64_t busy_us, uint64_t occ_us,
                     uint64_t energy_mj, uint64_t used_mj, uint32_t power_mw) {

@@ -1,11 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Helpers for the HTTP tests: raw requests, proto's verifiers (ghverify) and
-independent Python ones (RFC 9162 proofs with hashlib, signed notes with
-PyNaCl), and a Prometheus text-format parser."""
+"""Helpers for the HTTP tests: raw requests, proto's verifiers (ghverify) and a
+Prometheus text-format parser. The independent Python verifiers (RFC 9162 proofs,
+signed notes, checkpoints) are ghtest's."""
 
-import base64
-import hashlib
 import os
 import re
 import socket
@@ -74,109 +72,6 @@ def raw_exchange(port, data, timeout=12, src="127.0.0.1"):
     finally:
         s.close()
     return out
-
-
-# ---------------------------------------------------------------- RFC 9162 (independent of proto)
-
-def verify_inclusion(index, size, leaf, proof, root):
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = ghtest.node_hash(p, r)
-            while fn & 1 == 0 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = ghtest.node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(m, n, r1, r2, proof):
-    if m == n:
-        return not proof and r1 == r2
-    if m == 0 or m > n or not proof:
-        return False
-    if m & (m - 1) == 0:
-        proof = [r1] + list(proof)
-    fn, sn = m - 1, n - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = proof[0]
-    for c in proof[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = ghtest.node_hash(c, fr)
-            sr = ghtest.node_hash(c, sr)
-            while fn & 1 == 0 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = ghtest.node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and fr == r1 and sr == r2
-
-
-def parse_proof(body):
-    """Proof text (one base64 hash per line) to a list of 32-byte hashes; raises if malformed."""
-    text = body.decode("ascii")
-    if text and not text.endswith("\n"):
-        raise ValueError("proof does not end in a newline")
-    out = []
-    for line in text.split("\n")[:-1]:
-        h = base64.b64decode(line, validate=True)
-        if len(h) != 32:
-            raise ValueError("proof line is not a 32-byte hash")
-        out.append(h)
-    return out
-
-
-def note_signed_text(note, vkey):
-    """Verifies a C2SP signed note against vkey with PyNaCl; returns the signed text."""
-    import nacl.signing
-    name, keyid_hex, key_b64 = vkey.split("+", 2)  # base64 may hold '+' too
-    raw = base64.b64decode(key_b64)
-    pk = raw[1:]
-    keyid = hashlib.sha256(name.encode() + b"\n\x01" + pk).digest()[:4]
-    if raw[0] != 1 or len(pk) != 32 or keyid.hex() != keyid_hex:
-        raise ValueError("bad vkey")
-    text, sep, sigs = note.partition("\n\n")
-    if not sep:
-        raise ValueError("no blank line")
-    text += "\n"
-    good = False
-    for line in sigs.split("\n"):
-        if not line:
-            continue
-        sname, sig_b64 = line[len("\u2014 "):].split(" ")
-        sig = base64.b64decode(sig_b64)
-        if sname == name and sig[:4] == keyid:
-            nacl.signing.VerifyKey(pk).verify(text.encode(), sig[4:])
-            good = True
-    if not good:
-        raise ValueError("no signature by the vkey")
-    return text
-
-
-def verify_checkpoint(note, vkey):
-    """Verifies a checkpoint note with PyNaCl: (origin, size, root bytes) or raises."""
-    lines = note_signed_text(note, vkey).split("\n")
-    if len(lines) != 4 or lines[3] != "" or lines[0] != vkey.split("+", 1)[0]:
-        raise ValueError("not a checkpoint for this key")
-    if not lines[1].isdigit() or (lines[1] != "0" and lines[1][0] == "0"):
-        raise ValueError("bad size line")
-    root = base64.b64decode(lines[2], validate=True)
-    if len(root) != 32:
-        raise ValueError("bad root")
-    return lines[0], int(lines[1]), root
 
 
 # ---------------------------------------------------------------- Prometheus text format 0.0.4

@@ -36,7 +36,7 @@ def main():
     tap.ok(st == 200 and hdr.get("content-type", "").startswith("text/plain"),
            "/checkpoint is 200 text/plain", diag=(st, hdr))
     note = body.decode()
-    origin, size, root = ghhttp.verify_checkpoint(note, vkey)
+    origin, size, root = ghtest.verify_checkpoint(note, vkey)
     tap.ok(size >= 9 and origin == vkey.split("+")[0], "checkpoint verifies in Python (PyNaCl)")
     rc, out, err = ghhttp.ghverify("checkpoint", vkey, "N", files={"N": body})
     tap.ok(rc == 0 and out.split() == [str(size), root.hex()],
@@ -103,8 +103,8 @@ def main():
             py_ok = proto_ok = False
             bad_diag.append((i, n, st, body))
             continue
-        proof = ghhttp.parse_proof(body)
-        if not ghhttp.verify_inclusion(i, n, leaves[i], proof, roots[n]):
+        proof = ghtest.parse_proof(body)
+        if not ghtest.verify_inclusion(i, n, leaves[i], proof, roots[n]):
             py_ok = False
             bad_diag.append(("python", i, n))
         rc, _, err = ghhttp.ghverify("inclusion", i, n, "R", roots[n].hex(), "P",
@@ -116,8 +116,8 @@ def main():
     tap.ok(proto_ok, "%d inclusion proofs verify with proto" % len(pairs), diag=bad_diag)
     # The verifiers can fail: a proof for the wrong leaf, and a flipped bit.
     st, _, body = d.get("/v1/proof/inclusion?index=1&size=%d" % size)
-    proof = ghhttp.parse_proof(body)
-    tap.ok(not ghhttp.verify_inclusion(2, size, leaves[2], proof, root) and
+    proof = ghtest.parse_proof(body)
+    tap.ok(not ghtest.verify_inclusion(2, size, leaves[2], proof, root) and
            ghhttp.ghverify("inclusion", 2, size, "R", root.hex(), "P",
                            files={"R": all_recs[2], "P": body})[0] == 1,
            "an inclusion proof for another leaf fails both verifiers")
@@ -135,8 +135,8 @@ def main():
             py_ok = proto_ok = False
             bad_diag.append((m, n, st, body))
             continue
-        proof = ghhttp.parse_proof(body)
-        if not ghhttp.verify_consistency(m, n, roots[m], roots[n], proof):
+        proof = ghtest.parse_proof(body)
+        if not ghtest.verify_consistency(m, n, roots[m], roots[n], proof):
             py_ok = False
             bad_diag.append(("python", m, n))
         rc, _, err = ghhttp.ghverify("consistency", m, n, roots[m].hex(), roots[n].hex(), "P",
@@ -151,7 +151,7 @@ def main():
     if size > 3:
         st, _, body = d.get("/v1/proof/consistency?old=3&new=%d" % size)
         other = roots[2]
-        tap.ok(not ghhttp.verify_consistency(3, size, other, root, ghhttp.parse_proof(body)) and
+        tap.ok(not ghtest.verify_consistency(3, size, other, root, ghtest.parse_proof(body)) and
                ghhttp.ghverify("consistency", 3, size, other.hex(), root.hex(), "P",
                                files={"P": body})[0] == 1,
                "a consistency proof against a wrong old root fails both verifiers")
@@ -165,7 +165,7 @@ def main():
     rc2, _, err = ghhttp.ghverify("consistency", size, n2, root.hex(), root2.hex(), "P",
                                   files={"P": body})
     tap.ok(st == 200 and rc1 == 0 and rc2 == 0 and
-           ghhttp.verify_consistency(size, n2, root, root2, ghhttp.parse_proof(body)),
+           ghtest.verify_consistency(size, n2, root, root2, ghtest.parse_proof(body)),
            "consistency from signed checkpoint %d to signed checkpoint %d verifies" % (size, n2),
            diag=(st, rc1, rc2, err))
 
@@ -179,7 +179,7 @@ def main():
     tap.ok(st == 200 and rc == 0, "/v1/attest note verifies with proto and binds the nonce",
            diag=(st, body[:300], rc, err))
     try:
-        ghhttp.note_signed_text(body.decode(), vkey)
+        ghtest.note_signed_text(body.decode(), vkey)
         py_sig = True
     except Exception as e:  # noqa: BLE001
         py_sig = repr(e)

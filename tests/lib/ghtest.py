@@ -433,11 +433,12 @@ def verify_consistency(first, second, first_hash, second_hash, proof):
     return fr == first_hash and sr == second_hash and sn == 0
 
 
-def verify_checkpoint(note, vkey):
-    """Verify a C2SP signed checkpoint note with a vkey; returns (origin, size, root bytes) or raises."""
+def note_signed_text(note, vkey):
+    """Verifies a C2SP signed note against vkey with PyNaCl; returns the signed text (ending
+    in a newline) or raises."""
     import hashlib
     import nacl.signing
-    name, keyid_hex, key_b64 = vkey.split("+", 2)
+    name, keyid_hex, key_b64 = vkey.split("+", 2)  # base64 may hold '+' too
     keybytes = base64.b64decode(key_b64)
     if len(keybytes) != 33 or keybytes[0] != 1:
         raise ValueError("bad vkey")
@@ -462,10 +463,24 @@ def verify_checkpoint(note, vkey):
             good = True
     if not good:
         raise ValueError("no signature by the vkey")
-    lines = text.split("\n")
+    return text
+
+
+def verify_checkpoint(note, vkey):
+    """Verify a C2SP signed checkpoint note (origin, size, root; no extension lines) with a
+    vkey; returns (origin, size, root bytes) or raises."""
+    name = vkey.split("+", 1)[0]
+    lines = note_signed_text(note, vkey).split("\n")
+    if len(lines) != 4 or lines[3] != "":
+        raise ValueError("not a checkpoint: %d lines" % (len(lines) - 1))
     if lines[0] != name:
         raise ValueError("origin %r is not the key name %r" % (lines[0], name))
-    return lines[0], int(lines[1]), base64.b64decode(lines[2])
+    if not lines[1].isdigit() or (lines[1] != "0" and lines[1][0] == "0"):
+        raise ValueError("bad size line %r" % lines[1])
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != 32:
+        raise ValueError("bad root")
+    return lines[0], int(lines[1]), root
 
 
 # ---------------------------------------------------------------- record decoding (proto/FORMAT.md)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
+#include "settings.h"
 
 #include <errno.h>
 #include <getopt.h>
