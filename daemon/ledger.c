@@ -367,6 +367,19 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
                 rc = GH_E_ROOT_MISMATCH;
                 goto fail;
         }
+        /*
+         * Only the very first append can leave a durable record without a
+         * checkpoint (a crash between the two). More records and no
+         * checkpoint: someone removed it, and the records cannot be trusted.
+         */
+        if (!have_cp && i > 1) {
+                errf(err, errlen,
+                     "ledger: %" PRIu64 " records but no signed checkpoint (the checkpoint file "
+                     "was removed?); refusing to sign",
+                     i);
+                rc = GH_E_ROOT_MISMATCH;
+                goto fail;
+        }
         if (!root_checked || !root_ok) {
                 if (first_bad_leaf < cp.size)
                         errf(err, errlen,

@@ -131,6 +131,14 @@ def main():
            "edited checkpoint: refused", err)
     open(cp_path, "wb").write(before[1])
 
+    # 7b. the checkpoint removed: with more than one record that is never a crash
+    os.unlink(cp_path)
+    rc, err = run_once(d)
+    tap.ok(rc not in (0, None) and "no signed checkpoint" in err and "refusing to sign" in err,
+           "removed checkpoint: refused", err)
+    tap.ok(not os.path.exists(cp_path), "removed checkpoint: the daemon signed nothing")
+    open(cp_path, "wb").write(before[1])
+
     # 8. restored ledger starts again
     d.start()
     d.wait_size(signed + 1)
