@@ -4,13 +4,11 @@
 untouched bundle equals online, wrong/missing key, paging, XDG directories,
 --since/--until, and a rolled-back node (ROLLBACK or FORK)."""
 
-import json
 import os
 import random
 import shutil
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cltest  # noqa: E402
@@ -151,8 +149,4 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-try:
-    main()
-except Exception:
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -78,8 +78,4 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-try:
-    main()
-except Exception:
-    tap.crash()
-tap.done()
+tap.run(main)

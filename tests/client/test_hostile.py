@@ -160,8 +160,4 @@ def main():
     tap.ok(len((out.strip()).splitlines()) <= 3, "unreachable: short clear message", diag=out)
 
 
-try:
-    main()
-except Exception:
-    tap.crash()
-tap.done()
+tap.run(main)

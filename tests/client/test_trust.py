@@ -6,7 +6,6 @@ config directory, --help for every command, --version, usage errors."""
 import json
 import os
 import shutil
-import stat
 import sys
 import tempfile
 
@@ -107,8 +106,4 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-try:
-    main()
-except Exception:
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -117,8 +117,4 @@ def main():
     tap.ok(d.stop() == 0, "stops cleanly")
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -99,8 +99,4 @@ def main():
     tap.ok(d.stop() == 0, "clean stop")
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

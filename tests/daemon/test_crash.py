@@ -104,8 +104,4 @@ def main():
                 log.count("rebuilt stored Merkle hashes")))
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -87,8 +87,4 @@ def summaries_after_stop(d):
     return [ghtest.decode_record(r) for r in ghtest.split_frames(data)]
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

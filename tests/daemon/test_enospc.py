@@ -88,8 +88,4 @@ def run(tmp, mnt):
     tap.ok("<3>" not in d.log_text(), "no errors logged", d.log_tail())
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -120,8 +120,4 @@ def main():
     ls.close()
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -179,8 +179,4 @@ def main():
            (p.stdout, p2.stdout, p.stderr))
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

@@ -250,8 +250,4 @@ def main():
     tap.ok(d.stop() == 0, "gpuhoursd exits 0 on SIGTERM", diag=d.log_tail())
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

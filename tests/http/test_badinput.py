@@ -218,8 +218,4 @@ def main():
            diag=d.log_tail())
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

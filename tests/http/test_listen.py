@@ -95,8 +95,4 @@ def main():
            "a busy port: exits %s with 'Address already in use'" % code, diag=log[-400:])
 
 
-try:
-    main()
-except Exception:  # noqa: BLE001
-    tap.crash()
-tap.done()
+tap.run(main)

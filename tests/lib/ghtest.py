@@ -104,6 +104,16 @@ class Tap:
         self.ok(False, "test raised an exception", diag="".join(traceback.format_exception(*(exc_info or sys.exc_info()))))
         self.done()
 
+    def run(self, *steps):
+        """Run a test script's steps in order; an unexpected exception is one
+        failure with its traceback. Ends with done() either way."""
+        try:
+            for step in steps:
+                step()
+        except Exception:  # noqa: BLE001 - any escape is a failed test
+            self.crash()
+        self.done()
+
 
 # ---------------------------------------------------------------- daemon
 

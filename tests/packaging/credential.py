@@ -60,13 +60,4 @@ def main():
             d.stop()
 
 
-try:
-    if not os.path.exists(ghtest.daemon_bin()):
-        tap.ok(False, "gpuhoursd is built", diag="missing " + ghtest.daemon_bin())
-    else:
-        main()
-    tap.done()
-except SystemExit:
-    raise
-except BaseException:
-    tap.crash()
+tap.run(main)

@@ -159,12 +159,4 @@ def check_render():
                diag=r.stderr)
 
 
-try:
-    check_render()
-    check_daemon()
-    check_client()
-    tap.done()
-except SystemExit:
-    raise
-except BaseException:
-    tap.crash()
+tap.run(check_render, check_daemon, check_client)

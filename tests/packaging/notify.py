@@ -168,13 +168,4 @@ def main():
             lst2.close()
 
 
-try:
-    if not os.path.exists(ghtest.daemon_bin()):
-        tap.ok(False, "gpuhoursd is built", diag="missing " + ghtest.daemon_bin())
-    else:
-        main()
-    tap.done()
-except SystemExit:
-    raise
-except BaseException:
-    tap.crash()
+tap.run(main)

@@ -8,7 +8,6 @@
 # systemd-socket-activate cannot show (2): it execs the daemon in its own
 # process, so the socket dies with the daemon; the test holds the socket
 # itself and passes it in exactly as systemd does.
-import errno
 import os
 import shutil
 import signal
@@ -236,13 +235,4 @@ def main():
         part_restart(tmp)
 
 
-try:
-    if not os.path.exists(ghtest.daemon_bin()):
-        tap.ok(False, "gpuhoursd is built", diag="missing " + ghtest.daemon_bin())
-    else:
-        main()
-    tap.done()
-except SystemExit:
-    raise
-except BaseException:
-    tap.crash()
+tap.run(main)

@@ -143,12 +143,6 @@ def main():
         out = r.stdout + r.stderr
         tap.ok(r.returncode == 0 and "Creating user 'gpuhours'" in out and "Creating group 'gpuhours'" in out,
                "systemd-sysusers --dry-run creates user and group gpuhours", diag=out)
-    tap.done()
 
 
-try:
-    main()
-except SystemExit:
-    raise
-except BaseException:
-    tap.crash()
+tap.run(main)
