@@ -663,7 +663,7 @@ static bool parse_port(const char *s, uint16_t *out) {
  * "A.B.C.D:PORT", "[V6]:PORT", "[::]:PORT" (IPv6 and IPv4) or "*:PORT"
  * (every address: IPv6 and IPv4, or IPv4 alone where IPv6 is missing).
  */
-static int bind_listen(const char *listen_spec, int *out, char *err, size_t errlen) {
+int http_bind(const char *listen_spec, int *out, char *err, size_t errlen) {
         struct sockaddr_storage ss = {0};
         socklen_t sslen = 0;
         bool dual = false, any = false;
@@ -802,11 +802,13 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
 
         int fd = cfg->listen_fd;
         if (fd < 0) {
-                int rc = bind_listen(cfg->listen ? cfg->listen : "", &fd, err, errlen);
+                int rc = http_bind(cfg->listen ? cfg->listen : "", &fd, err, errlen);
                 if (rc < 0) {
                         server_free(h);
                         return rc;
                 }
+                h->own_fd = fd;
+        } else if (cfg->own_listen_fd) {
                 h->own_fd = fd;
         }
 

@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "sampler.h"
 #include "settings.h"
+#include "statedir.h"
 #include "stats.h"
 #include "status.h"
 
@@ -52,6 +53,8 @@ struct daemon {
         struct accum acc;
         uint8_t boot_id[16];
         int sfd;
+        int state_fd;      /* the state directory, locked for the process lifetime */
+        int own_listen_fd; /* bound by us, not yet handed to http_start; or -1 */
         uint64_t interval_ns, period_ns;
 
         /* sampling state */
@@ -101,24 +104,6 @@ static void read_boot_id(uint8_t out[16]) {
                 close(fd);
         if (n <= 0 || !boot_id_parse(buf, (size_t)n, out))
                 log_warn("cannot read the boot ID; records carry an all-zero boot ID");
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[CONFIG_PATH_MAX];
-        size_t n = strlen(path);
-        if (n == 0 || n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (size_t i = 1; i <= n; i++) {
-                if (buf[i] == '/' || buf[i] == '\0') {
-                        char c = buf[i];
-                        buf[i] = '\0';
-                        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                                return -errno;
-                        buf[i] = c;
-                }
-        }
-        return 0;
 }
 
 static void update_status(struct daemon *d, bool ready) {
@@ -546,18 +531,13 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
 /* ---------------------------------------------------------------- main */
 
 /*
- * Create the state directory and load (or create) the node key into d->signer and d->vkey;
- * src tells where the key came from. 0 or EXIT_RUNTIME (logged).
+ * Load (or create) the node key into d->signer and d->vkey; src tells where
+ * the key came from. 0 or EXIT_RUNTIME (logged).
  */
 static int load_key(struct daemon *d, char *src, size_t src_size) {
         char err[1024];
-        int rc = mkdir_p(d->cfg.state_dir, 0750);
-        if (rc) {
-                log_err("cannot create the state directory '%s': %s", d->cfg.state_dir,
-                        strerror(-rc));
-                return EXIT_RUNTIME;
-        }
-        rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, err, sizeof err);
+        int rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, err,
+                          sizeof err);
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
@@ -572,8 +552,14 @@ static int load_key(struct daemon *d, char *src, size_t src_size) {
 }
 
 static int print_key(struct daemon *d) {
-        char src[1300];
-        int rc = load_key(d, src, sizeof src);
+        char src[1300], err[1300];
+        /* No lock: --print-key runs beside the daemon that holds it. */
+        int rc = statedir_open_unlocked(d->cfg.state_dir, &d->state_fd, err, sizeof err);
+        if (rc) {
+                log_err("%s", err);
+                return EXIT_RUNTIME;
+        }
+        rc = load_key(d, src, sizeof src);
         if (rc)
                 return rc;
         printf("%s\n", d->vkey);
@@ -596,18 +582,42 @@ static int setup_signals(struct daemon *d) {
         return 0;
 }
 
+/*
+ * Start-up, in order, so that a typo never reaches the ledger: the settings
+ * were parsed and validated by config_load; then the listening socket is
+ * bound, the state directory locked, the key and the ledger opened (with
+ * recovery) and the sampler opened; only then is the first record written
+ * and the API served (connections wait in the bound socket's backlog).
+ */
 static int run(struct daemon *d) {
         char err[1024], src[1300];
         int rc;
-
-        if ((rc = load_key(d, src, sizeof src)) != 0)
-                return rc;
-        log_info("signing as '%s' with key %s", d->signer.name, src);
 
         if ((rc = setup_signals(d)) != 0) {
                 log_err("signal setup: %s", strerror(-rc));
                 return EXIT_RUNTIME;
         }
+        int lfd = notify_listen_fd(err, sizeof err);
+        if (lfd == -2) {
+                log_err("%s", err);
+                return EXIT_RUNTIME;
+        }
+        bool own_fd = lfd < 0;
+        if (own_fd && (rc = http_bind(d->cfg.listen, &lfd, err, sizeof err)) != 0) {
+                log_err("%s", err);
+                return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+        }
+        if (own_fd)
+                d->own_listen_fd = lfd; /* closed by cleanup until http_start takes it */
+        if ((rc = statedir_open(d->cfg.state_dir, &d->state_fd, err, sizeof err)) != 0) {
+                log_err("%s", err);
+                return EXIT_RUNTIME;
+        }
+        if ((rc = load_key(d, src, sizeof src)) != 0) {
+                return rc;
+        }
+        log_info("signing as '%s' with key %s", d->signer.name, src);
+
         rc = ledger_open(d->cfg.state_dir, &d->signer, &d->ledger, err, sizeof err);
         if (rc) {
                 log_err("%s", err);
@@ -618,13 +628,11 @@ static int run(struct daemon *d) {
         d->ops = strcmp(d->cfg.backend, "sim") == 0 ? &sampler_sim_ops : &sampler_nvml_ops;
         struct sampler_config scfg = {.sim_gpus = d->cfg.sim_gpus, .sim_dir = d->cfg.sim_dir};
         rc = d->ops->open(&scfg, &d->sampler, err, sizeof err);
+        if (rc == 0 && (rc = d->ops->inventory(d->sampler, &d->inv)) != 0)
+                snprintf(err, sizeof err, "sampler: %s inventory failed: %s", d->ops->name,
+                         gh_strerror(rc));
         if (rc) {
                 log_err("%s", err);
-                return EXIT_RUNTIME;
-        }
-        rc = d->ops->inventory(d->sampler, &d->inv);
-        if (rc) {
-                log_err("sampler: %s inventory failed: %s", d->ops->name, gh_strerror(rc));
                 return EXIT_RUNTIME;
         }
         d->sampler_ok = true;
@@ -639,15 +647,10 @@ static int run(struct daemon *d) {
         if ((rc = take_sample(d, wall, boot, false)) < 0)
                 return EXIT_RUNTIME;
         d->next_tick = boot + d->interval_ns;
-
-        int lfd = notify_listen_fd(err, sizeof err);
-        if (lfd == -2) {
-                log_err("%s", err);
-                return EXIT_RUNTIME;
-        }
         struct http_config hc = {
                 .listen = d->cfg.listen,
                 .listen_fd = lfd,
+                .own_listen_fd = own_fd,
                 .ledger = d->ledger,
                 .stats = &d->stats,
                 .node = {.origin = d->cfg.origin,
@@ -657,13 +660,15 @@ static int run(struct daemon *d) {
                          .sample_interval_s = (double)d->cfg.sample_interval_us / 1e6},
         };
         rc = http_start(&hc, &d->http, err, sizeof err);
+        d->own_listen_fd = -1; /* http_start owns it now, even when it fails */
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
         http_set_inventory(d->http, d->inv.gpus, d->inv.gpu_count);
+
         log_info("serving on %s; sampling %u %s GPU(s) every %u.%06u s, period %u s",
-                 lfd >= 0 ? "the socket from systemd" : d->cfg.listen, d->inv.gpu_count,
+                 own_fd ? d->cfg.listen : "the socket from systemd", d->inv.gpu_count,
                  d->ops->name, d->cfg.sample_interval_us / 1000000u,
                  d->cfg.sample_interval_us % 1000000u, d->cfg.period_s);
 
@@ -679,11 +684,14 @@ static int run(struct daemon *d) {
 
         notify_stopping();
         log_info("stopping (%s)", reason);
+        /* Stopping during a no-space backoff: one last attempt for each record. */
+        d->retry_at = 0;
         clocks_now(&wall, &boot);
         if ((rc = take_sample(d, wall, boot, true)) < 0)
                 return EXIT_RUNTIME;
         struct record *r = d->scratch;
         header(d, r, REC_STOP, wall, boot);
+        d->retry_at = 0;
         snprintf(r->u.stop.reason, sizeof r->u.stop.reason, "%s", reason);
         if ((rc = submit(d, r)) < 0)
                 return EXIT_RUNTIME;
@@ -706,6 +714,10 @@ static void cleanup(struct daemon *d) {
         free(d->scratch);
         if (d->sfd >= 0)
                 close(d->sfd);
+        if (d->own_listen_fd >= 0)
+                close(d->own_listen_fd);
+        if (d->state_fd >= 0)
+                close(d->state_fd);
 }
 
 int main(int argc, char **argv) {
@@ -716,7 +728,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "gpuhoursd: out of memory\n");
                 return EXIT_RUNTIME;
         }
-        d->sfd = -1;
+        d->sfd = d->state_fd = d->own_listen_fd = -1;
         int rc = config_load(argc, argv, &d->cfg, err, sizeof err);
         if (rc) {
                 fprintf(stderr, "gpuhoursd: %s\n", err);
@@ -744,6 +756,8 @@ int main(int argc, char **argv) {
         if (d->cfg.action == CONFIG_PRINT_KEY) {
                 rc = print_key(d);
                 note_signer_free(&d->signer);
+                if (d->state_fd >= 0)
+                        close(d->state_fd);
                 free(d);
                 return rc;
         }

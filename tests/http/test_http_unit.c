@@ -122,7 +122,7 @@ static void test_bind_listen(void **state) {
                              "::1:9477",   "[::1]9477", "1.2.3.4:94 77"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 err[0] = '\0';
-                assert_int_equal(bind_listen(bad[i], &fd, err, sizeof err), -EINVAL);
+                assert_int_equal(http_bind(bad[i], &fd, err, sizeof err), -EINVAL);
                 assert_non_null(strstr(err, "invalid listen address"));
                 assert_int_equal(fd, -1);
         }
@@ -135,10 +135,10 @@ static void test_bind_listen(void **state) {
         close(probe); /* its port is very likely free again */
         char spec[64];
         snprintf(spec, sizeof spec, "127.0.0.1:%u", ntohs(a.sin_port));
-        assert_int_equal(bind_listen(spec, &fd, err, sizeof err), 0);
+        assert_int_equal(http_bind(spec, &fd, err, sizeof err), 0);
         assert_true(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK));
         int fd2 = -1;
-        assert_int_equal(bind_listen(spec, &fd2, err, sizeof err), -EADDRINUSE);
+        assert_int_equal(http_bind(spec, &fd2, err, sizeof err), -EADDRINUSE);
         assert_non_null(strstr(err, spec));
         assert_int_equal(fd2, -1);
         close(fd);
