@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +41,12 @@ struct ledger {
         int dirfd, rec_fd, hash_fd;
         const struct note_signer *signer;
         /* writer state (sampling thread only) */
-        uint64_t n;       /* records in the file, all signed and published */
+        uint64_t n;       /* durable records in the file; n > pub_size while publishing waits */
         uint64_t rec_end; /* bytes */
         struct merkle_border border;
+        bool hashes_ok;   /* the hashes file holds the stored hashes of records [0, n) */
+        char *signed_note; /* signed checkpoint of size n, not yet in the checkpoint file */
+        size_t signed_len;
         /* published state, under lock */
         pthread_rwlock_t lock;
         uint64_t pub_size;
@@ -226,7 +230,8 @@ static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, 
  * Pass 2 of recovery: make the hashes file exactly the stored hashes of
  * records [0, n), rewriting from the first wrong or missing hash.
  */
-static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, char *err, size_t errlen) {
+static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, uint64_t *valid, char *err,
+                         size_t errlen) {
         uint64_t have = 0;
         int rc = file_size(l->hash_fd, &have);
         bool rewriting = false;
@@ -263,9 +268,13 @@ static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, char *err, 
                 rc = -errno;
         if (rc == 0 && fdatasync(l->hash_fd) != 0)
                 rc = -errno;
+        /* Records whose stored hashes are intact (what proofs can be served for). */
+        *valid = rewriting ? rewritten_from : n;
         if (rc != 0) {
                 errf(err, errlen, "ledger: cannot rebuild the hash file: %s",
                      rc < 0 ? strerror(-rc) : gh_strerror(rc));
+                if (rc == -EDQUOT)
+                        return -ENOSPC;
                 return rc < 0 ? rc : -EIO;
         }
         if (rewriting)
@@ -274,6 +283,75 @@ static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, char *err, 
         else if (have != want)
                 log_notice("ledger: cut %" PRIu64 " stale bytes from the hash file", have - want);
         return 0;
+}
+
+/* Hand the durable, signed tree of size l->n to readers; takes ownership of note. */
+static void publish(struct ledger *l, const merkle_hash root, char *note, size_t note_len) {
+        pthread_rwlock_wrlock(&l->lock);
+        char *old_note = l->cp_note;
+        l->cp_note = note;
+        l->cp_len = note_len;
+        memcpy(l->pub_root, root, MERKLE_HASH_LEN);
+        l->pub_size = l->n;
+        pthread_rwlock_unlock(&l->lock);
+        free(old_note);
+}
+
+static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, uint64_t *valid, char *err,
+                         size_t errlen);
+
+/*
+ * Finish what a full disk interrupted: the stored hashes of an unfinished
+ * recovery, then the checkpoint of size l->n. A tree that was signed once is
+ * only ever published with that same note (two signatures for one size must
+ * never exist). 0 when the ledger is published up to l->n; -ENOSPC to retry
+ * later; -EIO fatal.
+ */
+static int finish_publish(struct ledger *l, char *err, size_t errlen) {
+        int rc = 0;
+        if (!l->hashes_ok) {
+                uint8_t *buf = malloc(FRAME_MAX);
+                uint64_t valid = 0;
+                if (!buf)
+                        return -ENOMEM;
+                rc = repair_hashes(l, l->n, buf, &valid, err, errlen);
+                free(buf);
+                if (rc)
+                        return rc;
+                l->hashes_ok = true;
+        }
+        merkle_hash root;
+        merkle_border_root(&l->border, root);
+        if (!l->signed_note) {
+                rc = sign_checkpoint(l, l->n, root, &l->signed_note, &l->signed_len);
+                if (rc) {
+                        errf(err, errlen, "ledger: cannot sign the checkpoint: %s",
+                             rc < 0 ? strerror(-rc) : gh_strerror(rc));
+                        return -EIO;
+                }
+        }
+        rc = write_checkpoint(l, l->signed_note, l->signed_len);
+        if (rc) {
+                errf(err, errlen,
+                     "ledger: cannot write the signed checkpoint of size %" PRIu64 ": %s%s", l->n,
+                     strerror(-rc),
+                     rc == -ENOSPC || rc == -EDQUOT ? " (kept; the same note is retried)" : "");
+                return rc == -ENOSPC || rc == -EDQUOT ? -ENOSPC : -EIO;
+        }
+        publish(l, root, l->signed_note, l->signed_len);
+        l->signed_note = NULL;
+        l->signed_len = 0;
+        return 0;
+}
+
+int ledger_publish_pending(struct ledger *l, char *err, size_t errlen) {
+        if (l->pub_size == l->n && l->hashes_ok)
+                return 0;
+        return finish_publish(l, err, errlen);
+}
+
+bool ledger_unpublished(struct ledger *l) {
+        return l->pub_size != l->n || !l->hashes_ok;
 }
 
 static int recover(struct ledger *l, char *err, size_t errlen) {
@@ -408,29 +486,58 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
         l->rec_end = pos;
 
         /* Pass 2: the stored hashes proofs are served from. */
-        if ((rc = repair_hashes(l, i, buf, err, errlen)))
+        uint64_t valid = 0;
+        rc = repair_hashes(l, i, buf, &valid, err, errlen);
+        l->hashes_ok = rc == 0;
+        if (rc && !(rc == -ENOSPC && have_cp && valid >= cp.size))
                 goto fail;
-
-        merkle_hash root;
-        merkle_border_root(&l->border, root);
-        if (!have_cp || i > cp.size) {
-                free(note);
-                note = NULL;
-                if ((rc = sign_checkpoint(l, i, root, &note, &note_len)) ||
-                    (rc = write_checkpoint(l, note, note_len))) {
-                        errf(err, errlen, "ledger: cannot write the checkpoint: %s",
+        if (rc == 0 && (!have_cp || i > cp.size)) {
+                merkle_hash root;
+                merkle_border_root(&l->border, root);
+                if ((rc = sign_checkpoint(l, i, root, &l->signed_note, &l->signed_len))) {
+                        errf(err, errlen, "ledger: cannot sign the checkpoint: %s",
                              rc < 0 ? strerror(-rc) : gh_strerror(rc));
                         goto fail;
                 }
-                if (have_cp)
-                        log_notice("ledger: signed %" PRIu64 " durable records appended after "
-                                   "the last checkpoint (size %" PRIu64 ")",
-                                   i - cp.size, cp.size);
+                rc = write_checkpoint(l, l->signed_note, l->signed_len);
+                if (rc && !(rc == -ENOSPC && have_cp)) {
+                        errf(err, errlen, "ledger: cannot write the checkpoint: %s",
+                             strerror(-rc));
+                        goto fail;
+                }
+                if (rc == 0) {
+                        free(note);
+                        note = l->signed_note;
+                        note_len = l->signed_len;
+                        l->signed_note = NULL;
+                        if (have_cp)
+                                log_notice("ledger: signed %" PRIu64 " durable records appended "
+                                           "after the last checkpoint (size %" PRIu64 ")",
+                                           i - cp.size, cp.size);
+                }
         }
-        l->pub_size = i;
-        memcpy(l->pub_root, root, MERKLE_HASH_LEN);
+        bool degraded = rc != 0;
+        if (degraded) {
+                /*
+                 * No space to finish the recovery: serve the signed prefix now
+                 * and finish (hashes, then this very checkpoint) at the next append.
+                 */
+                log_warn("%s; serving the %" PRIu64 " signed records and finishing the "
+                         "recovery of %" PRIu64 " more when space returns",
+                         err, cp.size, i - cp.size);
+                if (err && errlen)
+                        err[0] = '\0';
+                rc = 0;
+        }
+        pthread_rwlock_wrlock(&l->lock);
+        l->pub_size = degraded ? cp.size : i;
+        if (degraded)
+                memcpy(l->pub_root, cp.root, MERKLE_HASH_LEN);
+        else
+                merkle_border_root(&l->border, l->pub_root);
         l->cp_note = note;
         l->cp_len = note_len;
+        pthread_rwlock_unlock(&l->lock);
         free(buf);
         return 0;
 fail:
@@ -498,6 +605,7 @@ void ledger_close(struct ledger *l) {
                 close(l->dirfd);
         pthread_rwlock_destroy(&l->lock);
         free(l->cp_note);
+        free(l->signed_note);
         free(l->offsets);
         free(l);
 }
@@ -509,6 +617,10 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         char *note = NULL;
         size_t note_len = 0;
         int rc;
+
+        /* A tree signed earlier goes out first, with its own note. */
+        if (ledger_unpublished(l) && (rc = finish_publish(l, err, errlen)) != 0)
+                return rc;
 
         /* Reserve first: nothing may fail after the checkpoint is replaced. */
         pthread_rwlock_wrlock(&l->lock);
@@ -568,31 +680,36 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         }
         if (rc)
                 goto undo;
-        stage = "write the checkpoint";
-        rc = write_checkpoint(l, note, note_len);
-        if (rc == -EIO) {
-                /* The new checkpoint may be in place: the records stay, the caller exits. */
-                free(frame);
-                free(note);
-                errf(err, errlen, "ledger: cannot %s: %s", stage, strerror(EIO));
-                return -EIO;
-        }
-        if (rc)
-                goto undo;
-
+        /*
+         * Signed: from here on the record stays. Cutting it back would let a
+         * different record be signed at this size later, two valid signatures
+         * for one size. If the checkpoint cannot be written, the same note is
+         * retried (ledger_publish_pending, or the next append) and a restart
+         * signs the same tree again (Ed25519 is deterministic: the same note).
+         */
         free(frame);
         l->n = n + 1;
         l->rec_end = old_end + flen;
         l->border = border;
         pthread_rwlock_wrlock(&l->lock);
-        char *old_note = l->cp_note;
-        l->cp_note = note;
-        l->cp_len = note_len;
         l->offsets[n + 1] = l->rec_end;
-        memcpy(l->pub_root, root, MERKLE_HASH_LEN);
-        l->pub_size = n + 1;
         pthread_rwlock_unlock(&l->lock);
-        free(old_note);
+        rc = write_checkpoint(l, note, note_len);
+        if (rc) {
+                bool nospace = rc == -ENOSPC || rc == -EDQUOT;
+                errf(err, errlen, "ledger: cannot write the checkpoint of size %" PRIu64 ": %s%s",
+                     n + 1, strerror(-rc),
+                     nospace ? " (the signed record is kept; the same checkpoint is retried)"
+                             : "");
+                if (!nospace) {
+                        free(note);
+                        return -EIO;
+                }
+                l->signed_note = note;
+                l->signed_len = note_len;
+                return -EINPROGRESS;
+        }
+        publish(l, root, note, note_len);
         return 0;
 
 undo:

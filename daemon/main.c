@@ -179,6 +179,11 @@ static int append_one(struct daemon *d, const struct record *r) {
                 episode_fail(d, err);
                 return 1;
         }
+        if (rc == -EINPROGRESS) { /* kept and signed; its checkpoint waits for space */
+                stats_after_append(d, r);
+                episode_fail(d, err);
+                return 0;
+        }
         log_err("%s", err);
         return rc < 0 ? rc : -EIO;
 }
@@ -203,6 +208,18 @@ static void enqueue(struct daemon *d, const struct record *r) {
 
 /* Try the records waiting for space. 0 all done; 1 still no space; negative fatal. */
 static int flush_pending(struct daemon *d) {
+        if (ledger_unpublished(d->ledger)) {
+                char err[512];
+                int rc = ledger_publish_pending(d->ledger, err, sizeof err);
+                if (rc == -ENOSPC) {
+                        episode_fail(d, err);
+                        return 1;
+                }
+                if (rc) {
+                        log_err("%s", err);
+                        return rc < 0 ? rc : -EIO;
+                }
+        }
         while (d->npending) {
                 int rc = append_one(d, d->pending[0]);
                 if (rc)
@@ -233,7 +250,7 @@ static int submit(struct daemon *d, const struct record *r) {
                         return rc;
         }
         if (rc == 0) {
-                if (d->npending == 0)
+                if (d->npending == 0 && !ledger_unpublished(d->ledger))
                         episode_end(d);
                 update_status(d, false);
                 return 0;
@@ -509,7 +526,8 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
                     d->next_boundary - wall < 1000000000u) {
                         continue; /* wall time lags: wake again at the corrected instant */
                 }
-                if (d->nospace && d->npending && boot >= d->retry_at) {
+                if (d->nospace && (d->npending || ledger_unpublished(d->ledger)) &&
+                    boot >= d->retry_at) {
                         int rc = submit(d, NULL);
                         if (rc < 0)
                                 return rc;
@@ -695,9 +713,13 @@ static int run(struct daemon *d) {
         snprintf(r->u.stop.reason, sizeof r->u.stop.reason, "%s", reason);
         if ((rc = submit(d, r)) < 0)
                 return EXIT_RUNTIME;
-        if (d->npending || d->nospace) {
-                log_err("ledger: exiting with %zu record(s) unwritten (no space left)",
-                        d->npending);
+        if (d->npending || d->nospace || ledger_unpublished(d->ledger)) {
+                log_err("ledger: exiting with %zu record(s) unwritten (no space left)%s",
+                        d->npending,
+                        ledger_unpublished(d->ledger)
+                                ? "; signed records wait for their checkpoint (the next start "
+                                  "publishes the same tree)"
+                                : "");
                 return EXIT_RUNTIME;
         }
         return 0;

@@ -434,6 +434,11 @@ static int sim_open(const struct sampler_config *cfg, struct sampler **out, char
         for (unsigned i = 0; i < s->n; i++)
                 s->g[i].last_mj = s->g[i].uj / 1000;
         rc = save_state(s);
+        if (rc == -ENOSPC || rc == -EDQUOT) {
+                /* A full disk must not stop the daemon from starting; later saves retry. */
+                log_warn("sim: cannot write the energy state yet: %s", strerror(-rc));
+                rc = 0;
+        }
         if (rc != 0) {
                 snprintf(err, errlen, "sim: cannot write the energy state: %s", strerror(-rc));
                 close(s->dirfd);
