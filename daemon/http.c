@@ -47,6 +47,7 @@ struct http_server {
         char *origin, *vkey, *backend;
         unsigned period_s;
         double sample_interval_s;
+        uint64_t key_created_ns;
         uint64_t start_wall_ns; /* fallback for process_start_time_seconds */
         size_t max_records;
         atomic_size_t record_bytes_in_flight;
@@ -324,10 +325,12 @@ static const char *mig_name(uint8_t m) {
 static enum MHD_Result serve_node(struct http_server *h, struct MHD_Connection *c) {
         uint64_t size = ledger_size(h->ledger);
         json_t *gpus = json_array();
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:o}", "origin", h->origin,
-                                "vkey", h->vkey, "version", GH_VERSION, "backend", h->backend,
-                                "period_s", (json_int_t)h->period_s, "sample_interval_s",
-                                h->sample_interval_s, "tree_size", (json_int_t)size, "gpus", gpus);
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:o}", "origin",
+                                h->origin, "vkey", h->vkey, "version", GH_VERSION, "backend",
+                                h->backend, "period_s", (json_int_t)h->period_s,
+                                "sample_interval_s", h->sample_interval_s, "tree_size",
+                                (json_int_t)size, "key_created_s",
+                                (json_int_t)(h->key_created_ns / 1000000000u), "gpus", gpus);
         if (!doc)
                 return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
         bool ok = true;
@@ -784,6 +787,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         h->stats = cfg->stats;
         h->period_s = cfg->node.period_s;
         h->sample_interval_s = cfg->node.sample_interval_s;
+        h->key_created_ns = cfg->node.key_created_ns;
         h->start_wall_ns = now_ns(CLOCK_REALTIME);
         h->max_records = HTTP_MAX_RECORDS;
         /* Test hook (API.md): a lower per-response record cap to exercise paging. */

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ledger.h"
 #include "stats.h"
@@ -15,6 +16,7 @@ struct http_node_info {
         const char *backend; /* "sim" | "nvml" */
         unsigned period_s;
         double sample_interval_s;
+        uint64_t key_created_ns; /* when node.key was created (its mtime); 0 unknown */
         /* The GPU list comes separately through http_set_inventory. */
 };
 

@@ -39,6 +39,8 @@
 
 struct ledger {
         int dirfd, rec_fd, hash_fd;
+        char *dir;          /* the state directory, for messages */
+        int dir_fsync_errno; /* why the last directory fsync failed (write_checkpoint's -EIO) */
         const struct note_signer *signer;
         /* writer state (sampling thread only) */
         uint64_t n;       /* durable records in the file; n > pub_size while publishing waits */
@@ -144,9 +146,15 @@ static int offsets_reserve(struct ledger *l, size_t need) {
         return 0;
 }
 
+/*
+ * Replace the checkpoint atomically. -EIO when the directory fsync after the
+ * rename failed (the new checkpoint may be in place: fatal for the caller);
+ * l->dir_fsync_errno then says why, and cp_strerror reports it.
+ */
 static int write_checkpoint(struct ledger *l, const char *note, size_t len) {
-        int fd = openat(l->dirfd, CP_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                        0640);
+        l->dir_fsync_errno = 0;
+        int fd = openat(l->dirfd, CP_TMP,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
         if (fd < 0)
                 return -errno;
         int rc = pwrite_all(fd, note, len, 0);
@@ -159,8 +167,60 @@ static int write_checkpoint(struct ledger *l, const char *note, size_t len) {
                 (void)unlinkat(l->dirfd, CP_TMP, 0);
                 return rc;
         }
-        if (fsync(l->dirfd) != 0)
+        if (fsync(l->dirfd) != 0) {
+                l->dir_fsync_errno = errno;
                 return -EIO; /* the rename happened; durability unknown: fatal */
+        }
+        return 0;
+}
+
+/* The reason for a write_checkpoint failure, naming a failed directory fsync as such. */
+static const char *cp_strerror(const struct ledger *l, int rc, char *buf, size_t len) {
+        if (rc == -EIO && l->dir_fsync_errno) {
+                snprintf(buf, len,
+                         "fsync of the directory '%s' after the rename: %s (durability unknown)",
+                         l->dir, strerror(l->dir_fsync_errno));
+                return buf;
+        }
+        return rc < 0 ? strerror(-rc) : gh_strerror(rc);
+}
+
+/*
+ * Open a ledger file: never through a symlink, never blocking on a FIFO,
+ * and only if it is a regular file (a FIFO or a directory named 'checkpoint'
+ * must not hang or confuse the daemon). 0 with *out, or -ENOENT (when
+ * !create), or a negative errno with the file named in err.
+ */
+static int open_ledger_file(struct ledger *l, const char *name, int flags, int *out, char *err,
+                            size_t errlen) {
+        int fd = openat(l->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+                        0640);
+        if (fd < 0) {
+                int e = errno;
+                if (e != ENOENT || (flags & O_CREAT))
+                        errf(err, errlen, "ledger: '%s/%s': %s", l->dir, name,
+                             e == ELOOP ? "is a symbolic link; refusing it" : strerror(e));
+                return -e;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+                int e = errno;
+                errf(err, errlen, "ledger: '%s/%s': %s", l->dir, name, strerror(e));
+                close(fd);
+                return -e;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                errf(err, errlen, "ledger: '%s/%s' %s; refusing it", l->dir, name,
+                     S_ISDIR(st.st_mode) ? "is a directory, not a file"
+                                         : "is not a regular file (a FIFO, socket or device)");
+                close(fd);
+                return -EINVAL;
+        }
+        /* Back to blocking I/O for a regular file (O_NONBLOCK is meaningless there anyway). */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+                (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        *out = fd;
         return 0;
 }
 
@@ -181,14 +241,12 @@ static int sign_checkpoint(const struct ledger *l, uint64_t size, const merkle_h
 static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, char **note,
                            size_t *note_len, char *err, size_t errlen) {
         *have = false;
-        int fd = openat(l->dirfd, CP_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                int e = errno;
-                errf(err, errlen, "ledger: cannot read the checkpoint: %s", strerror(e));
-                return -e;
-        }
+        int fd;
+        int rc = open_ledger_file(l, CP_FILE, O_RDONLY, &fd, err, errlen);
+        if (rc == -ENOENT)
+                return 0;
+        if (rc)
+                return rc;
         char *buf = malloc(NOTE_MAX_SIZE + 1);
         if (!buf) {
                 close(fd);
@@ -199,13 +257,21 @@ static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, 
         close(fd);
         if (n < 0) {
                 free(buf);
-                errf(err, errlen, "ledger: cannot read the checkpoint: %s", strerror(e));
+                errf(err, errlen, "ledger: cannot read '%s/%s': %s", l->dir, CP_FILE, strerror(e));
                 return -e;
+        }
+        if (n == 0) {
+                free(buf);
+                errf(err, errlen,
+                     "ledger: '%s/%s' is empty (truncated or damaged, not a key problem); "
+                     "refusing to sign",
+                     l->dir, CP_FILE);
+                return GH_E_MALFORMED;
         }
         struct note_verifier v;
         size_t text_len = 0, which = 0;
         note_signer_verifier(l->signer, &v);
-        int rc = (size_t)n > NOTE_MAX_SIZE
+        rc = (size_t)n > NOTE_MAX_SIZE
                          ? GH_E_TOO_LARGE
                          : note_verify(buf, (size_t)n, &v, 1, false, &text_len, &which);
         if (rc == 0)
@@ -332,9 +398,10 @@ static int finish_publish(struct ledger *l, char *err, size_t errlen) {
         }
         rc = write_checkpoint(l, l->signed_note, l->signed_len);
         if (rc) {
+                char why[1400];
                 errf(err, errlen,
                      "ledger: cannot write the signed checkpoint of size %" PRIu64 ": %s%s", l->n,
-                     strerror(-rc),
+                     cp_strerror(l, rc, why, sizeof why),
                      rc == -ENOSPC || rc == -EDQUOT ? " (kept; the same note is retried)" : "");
                 return rc == -ENOSPC || rc == -EDQUOT ? -ENOSPC : -EIO;
         }
@@ -474,8 +541,8 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
                 goto fail;
         }
         if (pos < rec_size) {
-                log_warn("ledger: cut a torn tail of %" PRIu64 " bytes after record %" PRIu64
-                         " (an interrupted append)",
+                log_warn("ledger: cut a torn tail of %" PRIu64 " bytes after the %" PRIu64
+                         " intact records (an interrupted append)",
                          rec_size - pos, i);
                 if ((rc = cut_back(l->rec_fd, pos))) {
                         errf(err, errlen, "ledger: cannot cut the torn tail: %s", strerror(-rc));
@@ -500,9 +567,12 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
                         goto fail;
                 }
                 rc = write_checkpoint(l, l->signed_note, l->signed_len);
+                if (rc == -EDQUOT)
+                        rc = -ENOSPC;
                 if (rc && !(rc == -ENOSPC && have_cp)) {
+                        char why[1400];
                         errf(err, errlen, "ledger: cannot write the checkpoint: %s",
-                             strerror(-rc));
+                             cp_strerror(l, rc, why, sizeof why));
                         goto fail;
                 }
                 if (rc == 0) {
@@ -563,6 +633,12 @@ int ledger_open(const char *state_dir, const struct note_signer *signer, struct 
         pthread_rwlockattr_destroy(&attr);
 
         int rc;
+        l->dir = strdup(state_dir);
+        if (!l->dir) {
+                errf(err, errlen, "ledger: out of memory");
+                ledger_close(l);
+                return -ENOMEM;
+        }
         l->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (l->dirfd < 0) {
                 rc = -errno;
@@ -570,16 +646,9 @@ int ledger_open(const char *state_dir, const struct note_signer *signer, struct 
                 goto fail;
         }
         (void)unlinkat(l->dirfd, CP_TMP, 0);
-        l->rec_fd = openat(l->dirfd, REC_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (l->rec_fd >= 0)
-                l->hash_fd = openat(l->dirfd, HASH_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                                    0640);
-        if (l->rec_fd < 0 || l->hash_fd < 0) {
-                rc = -errno;
-                errf(err, errlen, "ledger: cannot open the ledger files in '%s': %s", state_dir,
-                     strerror(errno));
+        if ((rc = open_ledger_file(l, REC_FILE, O_RDWR | O_CREAT, &l->rec_fd, err, errlen)) ||
+            (rc = open_ledger_file(l, HASH_FILE, O_RDWR | O_CREAT, &l->hash_fd, err, errlen)))
                 goto fail;
-        }
         if (fsync(l->dirfd) != 0) {
                 rc = -errno;
                 errf(err, errlen, "ledger: fsync '%s': %s", state_dir, strerror(errno));
@@ -606,6 +675,7 @@ void ledger_close(struct ledger *l) {
         pthread_rwlock_destroy(&l->lock);
         free(l->cp_note);
         free(l->signed_note);
+        free(l->dir);
         free(l->offsets);
         free(l);
 }
@@ -697,8 +767,9 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         rc = write_checkpoint(l, note, note_len);
         if (rc) {
                 bool nospace = rc == -ENOSPC || rc == -EDQUOT;
+                char why[1400];
                 errf(err, errlen, "ledger: cannot write the checkpoint of size %" PRIu64 ": %s%s",
-                     n + 1, strerror(-rc),
+                     n + 1, cp_strerror(l, rc, why, sizeof why),
                      nospace ? " (the signed record is kept; the same checkpoint is retried)"
                              : "");
                 if (!nospace) {

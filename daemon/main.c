@@ -55,6 +55,7 @@ struct daemon {
         int sfd;
         int state_fd;      /* the state directory, locked for the process lifetime */
         int own_listen_fd; /* bound by us, not yet handed to http_start; or -1 */
+        uint64_t key_created_ns; /* node.key's mtime (its creation), 0 when unknown */
         uint64_t interval_ns, period_ns;
 
         /* sampling state */
@@ -636,7 +637,18 @@ static int run(struct daemon *d) {
         if ((rc = load_key(d, src, sizeof src)) != 0) {
                 return rc;
         }
-        log_info("signing as '%s' with key %s", d->signer.name, src);
+        if (strncmp(src, "new key", 7) == 0)
+                log_warn("created a NEW node key (%s): this is a new identity for '%s'; "
+                         "auditors who trusted an earlier key for this origin will see a "
+                         "different key (if the state directory was moved, deleted or "
+                         "unmounted, stop and restore it)",
+                         src, d->signer.name);
+        else
+                log_info("signing as '%s' with key %s", d->signer.name, src);
+        struct stat kst;
+        if (fstatat(d->state_fd, KEY_FILE, &kst, AT_SYMLINK_NOFOLLOW) == 0 &&
+            strncmp(src, "credential", 10) != 0)
+                d->key_created_ns = (uint64_t)kst.st_mtim.tv_sec * NS + (uint64_t)kst.st_mtim.tv_nsec;
 
         rc = ledger_open(d->cfg.state_dir, &d->signer, &d->ledger, err, sizeof err);
         if (rc) {
@@ -677,6 +689,7 @@ static int run(struct daemon *d) {
                          .vkey = d->vkey,
                          .backend = d->ops->name,
                          .period_s = d->cfg.period_s,
+                         .key_created_ns = d->key_created_ns,
                          .sample_interval_s = (double)d->cfg.sample_interval_us / 1e6},
         };
         rc = http_start(&hc, &d->http, err, sizeof err);
