@@ -36,8 +36,11 @@ def unhex(s):
 class TracedDaemon(ghtest.Daemon):
     """A ghtest.Daemon run under strace -f -xx -y, restricted (-P) to the ledger files."""
 
-    def __init__(self, tmpdir, trace, inject=None, syscalls=None, **kw):
+    def __init__(self, tmpdir, trace, inject=None, syscalls=None, files=None, **kw):
         super().__init__(tmpdir, **kw)
+        # -P: the state directory (its fsync, the *at calls on it) and the ledger files,
+        # or only the names in files.
+        self.files = files
         self.trace = trace
         self.inject = inject
         self.syscalls = syscalls or ["pwrite64", "fsync", "fdatasync", "ftruncate", "renameat",
@@ -46,7 +49,9 @@ class TracedDaemon(ghtest.Daemon):
     def args(self):
         a = ["strace", "-f", "-qq", "-xx", "-y", "-s", "65536", "-o", self.trace,
              "-e", "trace=" + ",".join(self.syscalls)]
-        for f in LEDGER_FILES:
+        if self.files is None:
+            a += ["-P", self.state_dir]
+        for f in LEDGER_FILES if self.files is None else self.files:
             a += ["-P", os.path.join(self.state_dir, f)]
         if self.inject:
             a += ["-e", "inject=" + self.inject]
@@ -165,3 +170,155 @@ def check_after(tmp, state_dir, vkey, seen, timeout=20):
         return True, "ledger %d records, %d served sizes are prefixes" % (cp["size"], len(seen))
     finally:
         d.stop()
+
+
+# ---------------------------------------------------------------- power-loss states
+
+_CALL = re.compile(r'^(?:\d+ +)?(\w+)\((.*)\) += (-?\d+)')
+_FDPATH = re.compile(r'^-?\d+<((?:\\x[0-9a-f]{2})*)>')
+_STR = re.compile(r'"((?:\\x[0-9a-f]{2})*)"')
+
+
+def _fd_path(arg):
+    m = _FDPATH.match(arg.strip())
+    return unhex(m.group(1)).decode("utf-8", "replace") if m else None
+
+
+def parse_ops(trace_path, state_dir):
+    """The daemon's successful state-directory mutations and syncs, in order, from an
+    strace -f -xx -y log: (op, name, args) with names relative to state_dir."""
+    ops = []
+    with open(trace_path, "r", errors="replace") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        m = _CALL.match(line)
+        if not m or int(m.group(3)) < 0:
+            continue
+        call, args, ret = m.group(1), m.group(2), int(m.group(3))
+        strs = [unhex(x).decode("utf-8", "replace") for x in _STR.findall(args)]
+        first = _fd_path(args.split(",", 1)[0])
+
+        def rel(p):
+            if p and p.startswith(state_dir + "/"):
+                return p[len(state_dir) + 1:]
+            return None
+        if call == "pwrite64":
+            name = rel(first)
+            data = unhex(_STR.search(args).group(1))
+            off = int(args.rsplit(",", 1)[1])
+            if name:
+                ops.append(("write", name, (off, data[:ret])))
+        elif call == "ftruncate":
+            if rel(first):
+                ops.append(("truncate", rel(first), int(args.rsplit(",", 1)[1])))
+        elif call in ("fsync", "fdatasync"):
+            if first == state_dir:
+                ops.append(("dirsync", None, None))
+            elif rel(first):
+                ops.append(("sync", rel(first), None))
+        elif call == "openat" and first == state_dir and strs and "O_CREAT" in args:
+            ops.append(("create", strs[0], "O_TRUNC" in args))
+        elif call == "renameat" and first == state_dir and len(strs) == 2:
+            ops.append(("rename", strs[0], strs[1]))
+        elif call == "unlinkat" and first == state_dir and strs:
+            ops.append(("unlink", strs[0], None))
+    return ops
+
+
+class _Model:
+    """Names and inodes; each inode has its written and its durable contents."""
+
+    def __init__(self, files):
+        self.inodes = {}
+        self.cur = {}
+        for i, (name, data) in enumerate(files.items()):
+            self.inodes[i] = {"cur": bytearray(data), "dur": bytes(data)}
+            self.cur[name] = i
+        self.dur = dict(self.cur)
+        self.next = len(self.inodes)
+        self.last_unsynced = None  # (inode, off, data) of the last write not yet synced
+
+    def apply(self, op):
+        kind, name, arg = op
+        if kind == "create":
+            if name not in self.cur:
+                self.inodes[self.next] = {"cur": bytearray(), "dur": b""}
+                self.cur[name] = self.next
+                self.next += 1
+            elif arg:
+                self.inodes[self.cur[name]]["cur"] = bytearray()
+        elif kind == "write" and name in self.cur:
+            off, data = arg
+            buf = self.inodes[self.cur[name]]["cur"]
+            if len(buf) < off:
+                buf.extend(b"\0" * (off - len(buf)))
+            buf[off:off + len(data)] = data
+            self.last_unsynced = (self.cur[name], off, data)
+        elif kind == "truncate" and name in self.cur:
+            buf = self.inodes[self.cur[name]]["cur"]
+            del buf[arg:]
+            if len(buf) < arg:
+                buf.extend(b"\0" * (arg - len(buf)))
+        elif kind == "sync" and name in self.cur:
+            ino = self.inodes[self.cur[name]]
+            ino["dur"] = bytes(ino["cur"])
+            if self.last_unsynced and self.last_unsynced[0] == self.cur[name]:
+                self.last_unsynced = None
+        elif kind == "dirsync":
+            self.dur = dict(self.cur)
+        elif kind == "rename" and name in self.cur:
+            self.cur[arg] = self.cur.pop(name)
+        elif kind == "unlink":
+            self.cur.pop(name, None)
+
+    def states(self):
+        """Directory states a power loss now could leave: {label: {name: bytes}}."""
+        out = {
+            "synced": {n: self.inodes[i]["dur"] for n, i in self.dur.items()},
+            "all-written": {n: bytes(self.inodes[i]["cur"]) for n, i in self.cur.items()},
+            "names-now,synced-data": {n: self.inodes[i]["dur"] for n, i in self.cur.items()},
+        }
+        if self.last_unsynced:
+            ino, off, data = self.last_unsynced
+            half = {n: self.inodes[i]["dur"] for n, i in self.dur.items()}
+            for n, i in self.dur.items():
+                if i == ino:
+                    b = bytearray(self.inodes[i]["dur"])
+                    part = data[:max(1, len(data) // 2)]
+                    if len(b) < off:
+                        b.extend(b"\0" * (off - len(b)))
+                    b[off:off + len(part)] = part
+                    half[n] = bytes(b)
+            out["torn-write"] = half
+        return out
+
+
+def power_loss_states(ops, base_files, every=1):
+    """Distinct states after each op (every N-th op): list of (op index, label, files,
+    acknowledged notes, signed notes). Acknowledged: renamed into place and the directory
+    synced (only then are they served). Signed: every note written to checkpoint.tmp by
+    then (each was signed after its records were synced, so each must survive)."""
+    m = _Model(base_files)
+    seen = set()
+    out = []
+    acked = []
+    signed = []
+    pending_cp = None
+    for k, op in enumerate(ops):
+        m.apply(op)
+        if op[0] == "write" and op[1] == "checkpoint.tmp" and op[2][0] == 0:
+            signed.append(op[2][1].decode("utf-8", "replace"))
+        if op[0] == "rename" and op[2] == "checkpoint":
+            pending_cp = bytes(m.inodes[m.cur["checkpoint"]]["cur"])
+        if op[0] == "dirsync" and pending_cp is not None:
+            acked.append(pending_cp.decode("utf-8", "replace"))
+            pending_cp = None
+        if k % every:
+            continue
+        for label, files in m.states().items():
+            key = tuple(sorted((n, hash(b)) for n, b in files.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((k, label, files, list(acked), list(signed)))
+    return out

@@ -22,7 +22,7 @@ def main():
     tmp = ghtest.tmpdir("gh-signed-")
     trace = os.path.join(tmp, "trace")
     d = faultlib.TracedDaemon(tmp, trace, inject="fsync:error=ENOSPC:when=4..6",
-                              syscalls=["pwrite64", "fsync"])
+                              syscalls=["pwrite64", "fsync"], files=["checkpoint.tmp"])
     d.start(timeout=30)
     seen = {}
     deadline = time.monotonic() + 40
