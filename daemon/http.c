@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h" /* GH_VERSION (generated) */
+#include "connguard.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
@@ -36,6 +37,11 @@
 /* Record bodies held in memory by all connections together. */
 #define HTTP_MAX_RECORD_BYTES_IN_FLIGHT (64u * 1024u * 1024u)
 #define HTTP_LOG_PER_SECOND 5u
+/* Slowloris: request headers must arrive within this much of the connection (or of the
+ * previous request on a kept-alive connection), and connections waiting for headers may
+ * hold at most this share of the slots: the rest stay free for new clients. */
+#define HTTP_HEADER_DEADLINE_S 5u
+#define HTTP_WAITING_MAX (HTTP_CONNECTION_LIMIT * 3u / 4u)
 
 #define CT_TEXT "text/plain; charset=utf-8"
 
@@ -55,6 +61,13 @@ struct http_server {
         pthread_mutex_t inv_lock; /* guards gpus/ngpus only; never held across ledger calls */
         struct gpu_info *gpus;
         size_t ngpus;
+
+        /* The slowloris guard: MHD's thread and the sweeper, under guard_lock. */
+        pthread_mutex_t guard_lock;
+        struct connguard guard;
+        pthread_t sweeper;
+        bool sweeper_running, stopping;
+        pthread_cond_t stop_cond; /* with guard_lock */
 
         pthread_mutex_t log_lock; /* guards the log rate limit */
         uint64_t log_second;
@@ -414,11 +427,16 @@ static enum MHD_Result serve_records(struct http_server *h, struct MHD_Connectio
         return queue(c, MHD_HTTP_OK, r, "application/octet-stream");
 }
 
+static long guard_index(struct MHD_Connection *c);
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-        (void)c;
         (void)toe;
         struct http_server *h = cls;
+        long gi = guard_index(c);
+        pthread_mutex_lock(&h->guard_lock);
+        connguard_waiting(&h->guard, gi, now_ns(CLOCK_BOOTTIME));
+        pthread_mutex_unlock(&h->guard_lock);
         if (*con_cls && *con_cls != &url_too_long_marker && *con_cls != &headers_seen_marker) {
                 struct records_hold *hold = *con_cls;
                 atomic_fetch_sub(&h->record_bytes_in_flight, hold->len);
@@ -593,6 +611,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         (void)upload_data;
         struct http_server *h = cls;
 
+        long gi = guard_index(c);
+        pthread_mutex_lock(&h->guard_lock);
+        connguard_serving(&h->guard, gi); /* the headers are in */
+        pthread_mutex_unlock(&h->guard_lock);
         if (*con_cls == &url_too_long_marker)
                 return reply_error(c, MHD_HTTP_URI_TOO_LONG, "URL longer than %u bytes",
                                    HTTP_MAX_URL);
@@ -650,6 +672,70 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(url, "/healthz") == 0)
                 return serve_healthz(h, c, &p);
         return reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
+}
+
+/* ---- connection guard (slowloris) ---- */
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len) {
+        struct http_server *h = cls;
+        int evict[CONNGUARD_EVICT_MAX];
+        size_t n = 0;
+        pthread_mutex_lock(&h->guard_lock);
+        bool ok = connguard_admit(&h->guard, addr, len, now_ns(CLOCK_BOOTTIME), evict, &n);
+        for (size_t i = 0; i < n; i++)
+                (void)shutdown(evict[i], SHUT_RDWR); /* MHD sees EOF and closes it */
+        pthread_mutex_unlock(&h->guard_lock);
+        return ok ? MHD_YES : MHD_NO;
+}
+
+static long guard_index(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci && ci->socket_context ? (long)(intptr_t)ci->socket_context - 1 : -1;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        struct http_server *h = cls;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *fi =
+                        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *ai =
+                        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                const struct sockaddr *sa = ai ? ai->client_addr : NULL;
+                socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                : sizeof(struct sockaddr_in);
+                pthread_mutex_lock(&h->guard_lock);
+                long idx = connguard_add(&h->guard, fi ? fi->connect_fd : -1, sa, len,
+                                         now_ns(CLOCK_BOOTTIME));
+                pthread_mutex_unlock(&h->guard_lock);
+                *socket_context = idx >= 0 ? (void *)(intptr_t)(idx + 1) : NULL;
+        } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                /* Before MHD closes the socket: the sweeper never sees a reused fd. */
+                pthread_mutex_lock(&h->guard_lock);
+                if (*socket_context)
+                        connguard_remove(&h->guard, (long)(intptr_t)*socket_context - 1);
+                pthread_mutex_unlock(&h->guard_lock);
+                *socket_context = NULL;
+        }
+}
+
+/* Once a second: shut down connections still waiting for headers past the deadline. */
+static void *sweep_loop(void *arg) {
+        struct http_server *h = arg;
+        pthread_mutex_lock(&h->guard_lock);
+        while (!h->stopping) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += 1;
+                pthread_cond_timedwait(&h->stop_cond, &h->guard_lock, &ts);
+                int evict[64];
+                size_t n = connguard_expired(&h->guard, now_ns(CLOCK_BOOTTIME), evict, 64);
+                for (size_t i = 0; i < n; i++)
+                        (void)shutdown(evict[i], SHUT_RDWR);
+        }
+        pthread_mutex_unlock(&h->guard_lock);
+        return NULL;
 }
 
 /* ---- listening socket ---- */
@@ -765,6 +851,16 @@ static void server_free(struct http_server *h) {
                 MHD_destroy_response(h->cp_resp);
         if (h->own_fd >= 0)
                 close(h->own_fd);
+        if (h->sweeper_running) {
+                pthread_mutex_lock(&h->guard_lock);
+                h->stopping = true;
+                pthread_cond_signal(&h->stop_cond);
+                pthread_mutex_unlock(&h->guard_lock);
+                pthread_join(h->sweeper, NULL);
+        }
+        connguard_free(&h->guard);
+        pthread_cond_destroy(&h->stop_cond);
+        pthread_mutex_destroy(&h->guard_lock);
         pthread_mutex_destroy(&h->inv_lock);
         pthread_mutex_destroy(&h->log_lock);
         free(h->gpus);
@@ -783,6 +879,12 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         h->own_fd = -1;
         pthread_mutex_init(&h->inv_lock, NULL);
         pthread_mutex_init(&h->log_lock, NULL);
+        pthread_mutex_init(&h->guard_lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&h->stop_cond, &ca);
+        pthread_condattr_destroy(&ca);
         h->ledger = cfg->ledger;
         h->stats = cfg->stats;
         h->period_s = cfg->node.period_s;
@@ -816,8 +918,14 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
                 h->own_fd = fd;
         }
 
+        if (connguard_init(&h->guard, HTTP_CONNECTION_LIMIT, HTTP_PER_IP_LIMIT, HTTP_WAITING_MAX,
+                           (uint64_t)HTTP_HEADER_DEADLINE_S * 1000000000u) != 0) {
+                snprintf(err, errlen, "http: out of memory");
+                server_free(h);
+                return -ENOMEM;
+        }
         h->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
-                                  NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                                  accept_policy, h, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                                   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                                   (unsigned)HTTP_CONNECTION_LIMIT,
@@ -825,12 +933,21 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
                                   MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_LISTEN_BACKLOG,
                                   MHD_OPTION_URI_LOG_CALLBACK, uri_log, h,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
         if (!h->mhd) {
                 snprintf(err, errlen, "http: libmicrohttpd failed to start (see the log above)");
                 server_free(h);
                 return -EIO;
         }
+        if (pthread_create(&h->sweeper, NULL, sweep_loop, h) != 0) {
+                snprintf(err, errlen, "http: cannot start the connection sweeper");
+                MHD_stop_daemon(h->mhd);
+                h->own_fd = -1; /* MHD_stop_daemon closed it */
+                server_free(h);
+                return -EAGAIN;
+        }
+        h->sweeper_running = true;
         log_listening(fd);
         *out = h;
         return 0;
