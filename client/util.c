@@ -246,7 +246,8 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 }
 
 int read_file_capped(const char *path, size_t cap, char **out, size_t *len) {
-        int fd = open(path, O_RDONLY);
+        /* O_NONBLOCK: a FIFO must not hang the client; it is refused below. */
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         struct stat st;
@@ -257,7 +258,7 @@ int read_file_capped(const char *path, size_t cap, char **out, size_t *len) {
         }
         if (!S_ISREG(st.st_mode)) {
                 close(fd);
-                return -EINVAL;
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         }
         if ((uint64_t)st.st_size > cap) {
                 close(fd);
@@ -376,6 +377,13 @@ char *url_join(const char *base, const char *path) {
         size_t bl = strlen(base);
         while (bl > 0 && base[bl - 1] == '/')
                 bl--;
+        /* The node's /checkpoint URL, pasted from a browser, names the node too. */
+        static const char cp[] = "/checkpoint";
+        const size_t cpl = sizeof cp - 1;
+        const char *scheme = strstr(base, "://");
+        if (scheme && bl >= cpl && memcmp(base + bl - cpl, cp, cpl) == 0 &&
+            base + bl - cpl > scheme + 3)
+                bl -= cpl;
         size_t n = bl + strlen(path) + 1;
         char *u = malloc(n);
         if (u) {
@@ -383,6 +391,31 @@ char *url_join(const char *base, const char *path) {
                 strcpy(u + bl, path);
         }
         return u;
+}
+
+char *url_redact(const char *url) {
+        const char *scheme = strstr(url, "://");
+        if (!scheme)
+                return strdup(url);
+        const char *auth = scheme + 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = NULL, *colon = NULL;
+        for (size_t i = 0; i < alen; i++)
+                if (auth[i] == '@')
+                        at = auth + i; /* the last '@' ends the userinfo */
+        for (const char *p = auth; at && p < at && !colon; p++)
+                if (*p == ':')
+                        colon = p;
+        if (!colon)
+                return strdup(url);
+        size_t head = (size_t)(colon + 1 - url), tail = strlen(at);
+        char *out = malloc(head + 3 + tail + 1);
+        if (out) {
+                memcpy(out, url, head);
+                memcpy(out + head, "***", 3);
+                memcpy(out + head + 3, at, tail + 1);
+        }
+        return out;
 }
 
 bool range_header_parse(const char *s, uint64_t *start, uint64_t *end) {

@@ -65,7 +65,9 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 
 /*
  * Read a whole regular file of at most cap bytes. 0 (*out malloc'd, with a
- * NUL after the data), -ENOENT, -EFBIG if larger than cap, or another -errno.
+ * NUL after the data), -ENOENT, -EFBIG if larger than cap, -EISDIR for a
+ * directory, -EINVAL for another non-regular file (a FIFO is never waited
+ * on), or another -errno.
  */
 int read_file_capped(const char *path, size_t cap, char **out, size_t *len);
 
@@ -86,6 +88,8 @@ bool parse_u64(const char *s, size_t len, uint64_t *out);
 
 /* Base URL without trailing slashes + path (malloc'd). */
 char *url_join(const char *base, const char *path);
+/* url with the password of a user:password@ part replaced by "***" (malloc'd; NULL: no memory). */
+char *url_redact(const char *url);
 
 /* "N-M" (decimal, N < M) of X-Gpuhours-Range. */
 bool range_header_parse(const char *s, uint64_t *start, uint64_t *end);
