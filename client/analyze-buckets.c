@@ -135,16 +135,21 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
                         return -ENOMEM;
                 for (size_t i = 0; i < a->ngpus; i++) {
                         const struct gpu_acc *ga = &a->gpus[i];
-                        uint64_t obs = u64_min(ga->observed_ns, interval_ns);
+                        /* whole ms exactly as analyzer_finish reports them */
+                        uint64_t iv_ms = (interval_ns + NS_PER_MS / 2) / NS_PER_MS;
+                        uint64_t obs_ms = u64_min(
+                                (u64_min(ga->observed_ns, interval_ns) + NS_PER_MS / 2) / NS_PER_MS,
+                                iv_ms);
                         b[i].start_ns = first;
                         b[i].end_ns = last;
                         copy_uuid(b[i].gpu_uuid, ga->uuid);
                         b[i].busy_gpu_hours = ga->busy_ms / 3.6e6;
                         b[i].occupied_gpu_hours = ga->occupied_ms / 3.6e6;
                         b[i].energy_kwh = ga->energy_mj / 3.6e9;
-                        b[i].coverage_pct =
-                                interval_ns ? 100.0 * (double)obs / (double)interval_ns : 0.0;
-                        b[i].gap_seconds = (double)(interval_ns - obs) / 1e9;
+                        b[i].coverage_pct = iv_ms ? 100.0 * (double)obs_ms / (double)iv_ms : 0.0;
+                        b[i].gap_seconds = (double)(iv_ms - obs_ms) / 1e3;
+                        b[i].observed_seconds = (double)obs_ms / 1e3;
+                        b[i].hidden_gpu_seconds = ga->hidden_gs;
                 }
                 *out = b;
                 *n = a->ngpus;
@@ -189,6 +194,7 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
                 uint64_t tot = acc[k].obs_ns + acc[k].gap_ns;
                 b[k].coverage_pct = tot ? 100.0 * (double)acc[k].obs_ns / (double)tot : 0.0;
                 b[k].gap_seconds = (double)acc[k].gap_ns / 1e9;
+                b[k].observed_seconds = (double)acc[k].obs_ns / 1e9;
         }
         free(acc);
         *out = b;

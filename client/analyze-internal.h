@@ -22,8 +22,9 @@
 #define ANALYZE_FINDINGS_MAX 100000u
 #define GPU_NONE 0xffu
 #define DEFAULT_PERIOD_S 300u
-#define DEFAULT_IDLE_W 60.0
-#define DEFAULT_MARGINAL_W 640.0
+/* ANALYSIS.md section 7: tolerance on energy against power x time */
+#define ENERGY_TOL_FACTOR 1.10
+#define ENERGY_TOL_J 1.0
 /* What a GPU entry of a summary could not measure (UNMEASURED). */
 #define UNM_BUSY 1u
 #define UNM_OCCUPIED 2u
@@ -36,9 +37,16 @@ struct gpu_acc {
         /* inside the interval */
         uint64_t observed_ns;
         double busy_ms, occupied_ms, energy_mj;
-        /* over every recorded window: idle and marginal power estimates */
-        double idle_energy_mj, idle_observed_ms;
-        double busy_energy_mj, busy_observed_ms, busy_busy_ms;
+        /* declared powers of its model (ANALYSIS.md 6); 0: model not declared */
+        double idle_w, full_w;
+        bool inventoried; /* named by a START or INVENTORY record */
+        /* the last summary that listed it, and its counter at that window's end */
+        uint64_t lw_seq; /* summary number (1-based); 0: none */
+        bool lw_counter;
+        uint8_t lw_boot_id[16];
+        uint64_t lw_end_mj;
+        bool lw_broken;   /* a reading since then showed a reset or re-init */
+        double hidden_gs; /* hidden-compute bounds over the pieces concerning it */
         /* last counter reading */
         bool base_valid;
         uint8_t base_boot_id[16];
@@ -69,7 +77,6 @@ struct energy_item {
 struct energy_gap {
         uint64_t start_ns, end_ns, first_leaf, last_leaf;
         size_t first_item, nitems;
-        bool reboot;
         bool before_ledger; /* the ledger's first START: energy since driver load */
 };
 
@@ -94,7 +101,9 @@ struct analyzer {
         /* last GPU set (START or INVENTORY) */
         bool have_set;
         size_t set_n;
-        uint64_t set_leaf, set_wall;
+        uint64_t set_leaf, set_wall, set_boot_ns;
+        uint8_t set_boot_id[16];
+        uint8_t set_idx[RECORD_MAX_GPUS]; /* table index of each, or GPU_NONE */
         char set_uuid[RECORD_MAX_GPUS][REC_UUID_MAX + 1];
 
         /* last window */
@@ -103,6 +112,20 @@ struct analyzer {
         uint64_t win_ws, win_we, win_be, win_leaf;
         uint64_t frontier_boot; /* max window end (boot) within win_boot_id */
         unsigned steps_since_win;
+        bool start_since_win;       /* a START lies between the last window and now */
+        uint64_t winboot_last_boot; /* boot_ns of the last record of win_boot_id */
+
+        /* clock offset judge (ANALYSIS.md 5), per boot */
+        bool ck_valid;
+        uint8_t ck_boot_id[16];
+        int64_t ck_off0, ck_accounted;
+        uint64_t ck_last_wall, ck_last_leaf;
+        /* previous record of the same boot (B2) */
+        uint64_t prev_boot_ns;
+        uint64_t prev_boot_leaf;
+        uint64_t last_rec_boot; /* the last record's boot_ns */
+
+        double hidden_gs; /* node: sum of the pieces' bounds */
         uint64_t min_ws, max_we, min_ws_leaf, max_we_leaf;
 
         /* GPU table */
@@ -266,7 +289,15 @@ void rule_partial_period(struct analyzer *a, const struct rec_summary *s, uint64
                          uint64_t leaf);
 void rule_reboot(struct analyzer *a, const struct record *r, uint64_t leaf);
 void rule_restart(struct analyzer *a, const struct record *r, uint64_t leaf);
-void rule_clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf);
+void rule_clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf, double step);
+void rule_clock_drift(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0, uint64_t leaf1,
+                      double step);
+void rule_implausible(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0, uint64_t leaf1,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void rule_energy_unaccounted(struct analyzer *a, const struct finding *t, double above_j,
+                             double gpu_s);
+void rule_gpu_plausible(struct analyzer *a, const struct record *r, const struct gpu_summary *g,
+                        uint64_t len, bool whole, uint64_t leaf);
 void rule_stale(struct analyzer *a);
 
 /* analyze.c */
@@ -274,5 +305,14 @@ uint8_t gpu_index(struct analyzer *a, const char *uuid, size_t pos, uint64_t lea
 
 /* analyze-energy.c */
 void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
-                      const struct gpu_info *gpus, uint32_t count, bool start, bool rebooted);
+                      const struct gpu_info *gpus, uint32_t count, bool start);
 void energy_findings(struct analyzer *a);
+/* Set g's declared idle/full power from its model name (0: not declared). */
+void gpu_declare_model(struct gpu_acc *g, const char *name);
+/*
+ * Hidden-compute bound for GPU g (ANALYSIS.md 6): e_j joules over l_s
+ * seconds, clamped to [0, cap_s]. -1 when g's model is not declared.
+ * *above: energy above idle (>= 0); *implausible: more than full load.
+ */
+double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
+                          double *above, bool *implausible);

@@ -33,6 +33,7 @@ static const struct {
         {FIND_ROLLBACK, "ROLLBACK", SEV_ERROR},
         {FIND_FORK, "FORK", SEV_ERROR},
         {FIND_UNMEASURED, "UNMEASURED", SEV_WARNING},
+        {FIND_IMPLAUSIBLE, "IMPLAUSIBLE", SEV_ERROR},
 };
 
 const char *finding_kind_name(enum finding_kind k) {
@@ -200,8 +201,12 @@ void gpu_set(struct analyzer *a, const struct record *r, uint64_t leaf, const st
         a->set_n = count;
         a->set_leaf = leaf;
         a->set_wall = r->wall_ns;
-        for (uint32_t i = 0; i < count; i++)
+        a->set_boot_ns = r->boot_ns;
+        memcpy(a->set_boot_id, r->boot_id, 16);
+        for (uint32_t i = 0; i < count; i++) {
                 copy_uuid(a->set_uuid[i], gpus[i].uuid);
+                a->set_idx[i] = gpu_index(a, gpus[i].uuid, i, leaf, r->wall_ns);
+        }
 }
 
 /* UNMEASURED for uuid: set (UNM_*) over wall [ws, we) (clipped), ns of GPU time. */
@@ -332,14 +337,111 @@ void rule_restart(struct analyzer *a, const struct record *r, uint64_t leaf) {
         add_finding(a, &f);
 }
 
-/* CLOCK_STEP for a CLOCK_STEP record. */
-void rule_clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf) {
+/* CLOCK_STEP for a CLOCK_STEP record; step in seconds, signed. */
+void rule_clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf,
+                            double step) {
         const struct rec_clock_step *c = &r->u.clock_step;
-        double d = diff_s(r->wall_ns, c->prev_wall_ns) - diff_s(r->boot_ns, c->prev_boot_ns);
+        struct finding f =
+                finding_make(FIND_CLOCK_STEP, "wall clock stepped %s by %.3f s",
+                             step >= 0 ? "forward" : "backward", step >= 0 ? step : -step);
 
-        clock_step_finding(a, c->prev_wall_ns, r->wall_ns, leaf, leaf,
-                           "wall clock stepped %s by %.3f s", d >= 0 ? "forward" : "backward",
-                           d >= 0 ? d : -d);
+        set_time(&f, c->prev_wall_ns, r->wall_ns);
+        set_leaves(&f, leaf, leaf);
+        f.has_step = true;
+        f.step_seconds = step;
+        add_finding(a, &f);
+}
+
+/* CLOCK_STEP without a record: the wall clock moved against boot time (ANALYSIS.md 5, 4.4). */
+void rule_clock_drift(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0, uint64_t leaf1,
+                      double step) {
+        struct finding f = finding_make(
+                FIND_CLOCK_STEP,
+                "wall clock moved %+.3f s against boot time (judged against the boot's first "
+                "record; no clock step record)",
+                step);
+
+        set_time(&f, ws, we);
+        set_leaves(&f, leaf0, leaf1);
+        f.has_step = true;
+        f.step_seconds = step;
+        add_finding(a, &f);
+}
+
+/* IMPLAUSIBLE (ANALYSIS.md 7): signed data that contradicts physics. */
+void rule_implausible(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0, uint64_t leaf1,
+                      const char *fmt, ...) {
+        struct finding f;
+        va_list ap;
+
+        va_start(ap, fmt);
+        f = finding_vmake(FIND_IMPLAUSIBLE, fmt, ap);
+        va_end(ap);
+        set_time(&f, ws, we);
+        set_leaves(&f, leaf0, leaf1);
+        add_finding(a, &f);
+}
+
+/* ENERGY_UNACCOUNTED beside a TIME_GAP t whose bound came (partly) from energy. */
+void rule_energy_unaccounted(struct analyzer *a, const struct finding *t, double above_j,
+                             double gpu_s) {
+        struct finding f = finding_make(FIND_ENERGY_UNACCOUNTED,
+                                        "%.0f J beyond idle in %.3f s without observation: up "
+                                        "to %.1f GPU-seconds of work",
+                                        above_j, (double)t->duration_ns / 1e9, gpu_s);
+
+        f.has_time = t->has_time;
+        f.start_ns = t->start_ns;
+        f.end_ns = t->end_ns;
+        f.duration_ns = t->duration_ns;
+        f.has_leaves = t->has_leaves;
+        f.first_leaf = t->first_leaf;
+        f.last_leaf = t->last_leaf;
+        f.has_gpus = t->has_gpus;
+        f.gpu_mask = t->gpu_mask;
+        f.has_energy = true;
+        f.energy_joules = above_j;
+        f.has_hidden = true;
+        f.gpu_seconds = gpu_s;
+        add_finding(a, &f);
+}
+
+/*
+ * B3-B5 for one GPU entry g of summary r (window boot length len; whole:
+ * the GPU was credited the whole window).
+ */
+void rule_gpu_plausible(struct analyzer *a, const struct record *r, const struct gpu_summary *g,
+                        uint64_t len, bool whole, uint64_t leaf) {
+        const struct rec_summary *s = &r->u.summary;
+        uint64_t ws = s->obs_start_wall_ns, we = s->obs_end_wall_ns;
+        uint64_t len_ms = len / NS_PER_MS, tol_ms = (a->sample_ns * 2) / NS_PER_MS + 1;
+        double len_s = (double)len / 1e9;
+
+        if (g->observed_ms > len_ms + tol_ms)
+                rule_implausible(a, ws, we, leaf, leaf, "%s: observed %llu ms in a %.3f s window",
+                                 g->uuid, (unsigned long long)g->observed_ms, len_s);
+        if (!(g->flags & GPU_UTIL_UNSUPPORTED) && g->busy_ms > g->observed_ms + 1)
+                rule_implausible(a, ws, we, leaf, leaf, "%s: busy %llu ms but observed %llu ms",
+                                 g->uuid, (unsigned long long)g->busy_ms,
+                                 (unsigned long long)g->observed_ms);
+        if (!(g->flags & GPU_PROCS_UNSUPPORTED) && g->occupied_ms > g->observed_ms + 1)
+                rule_implausible(a, ws, we, leaf, leaf, "%s: occupied %llu ms but observed %llu ms",
+                                 g->uuid, (unsigned long long)g->occupied_ms,
+                                 (unsigned long long)g->observed_ms);
+        if (g->flags & GPU_POWER_UNSUPPORTED)
+                return;
+        if ((uint64_t)g->power_avg_mw > (uint64_t)g->power_max_mw + 1)
+                rule_implausible(a, ws, we, leaf, leaf,
+                                 "%s: average power %u mW above the maximum %u mW", g->uuid,
+                                 g->power_avg_mw, g->power_max_mw);
+        if (whole && !(g->flags & GPU_ENERGY_UNSUPPORTED) &&
+            (double)g->energy_used_mj / 1e3 >
+                    ENERGY_TOL_FACTOR * ((double)g->power_max_mw / 1e3) * len_s + ENERGY_TOL_J)
+                rule_implausible(a, ws, we, leaf, leaf,
+                                 "%s: %.3f J used in %.3f s, more than the maximum power %.3f W "
+                                 "x time (+10 %% + 1 J)",
+                                 g->uuid, (double)g->energy_used_mj / 1e3, len_s,
+                                 (double)g->power_max_mw / 1e3);
 }
 
 /* STALE: the newest record ends too long before now (online sources). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Evidence analysis, timeline and coverage module: verified, decoded records (leaf order) -> totals,
- * coverage, findings and per-bucket GPU-hours. Pure: no I/O, no clock.
+ * Evidence analysis, timeline and coverage module: verified, decoded records (leaf order) ->
+ * totals, coverage, findings and per-bucket GPU-hours. Pure: no I/O, no clock.
  *
  * Rules (issue 4, DESIGN.md "Findings"), as implemented here:
  *
@@ -195,31 +195,198 @@ static uint64_t step_tolerance(const struct analyzer *a) {
         return u64_max(NS_PER_S, two);
 }
 
-/* Record a gap segment (wall span [ws, we), elapsed len) and its TIME_GAP. */
-static void add_gap(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t len, uint64_t leaf0,
-                    uint64_t leaf1, const char *what) {
-        uint64_t cl;
+/* One piece of unobserved time (ANALYSIS.md section 4). */
+struct piece {
+        const char *source, *what;
+        uint64_t ws, we, len; /* wall span, length (ns, before clipping) */
+        uint64_t cl;          /* the part inside the interval */
+        uint64_t leaf0, leaf1;
+        bool some; /* concerns only the GPUs in mask */
+        uint64_t mask;
+        double hidden_gs;          /* hidden-compute bound */
+        bool from_energy;          /* part of it came from energy counters */
+        double energy_gs, above_j; /* that part and its energy above idle */
+};
 
-        if (len == 0 || a->err)
+/* Store the piece's segment, count it and raise its TIME_GAP (and ENERGY_UNACCOUNTED). */
+static void add_piece(struct analyzer *a, const struct piece *p, bool store_seg) {
+        struct finding f;
+
+        if (p->len == 0 || a->err)
                 return;
-        if (grow(&a->gaps, &a->capgaps, a->ngaps + 1, sizeof(*a->gaps)) < 0) {
-                a->err = -ENOMEM;
+        if (store_seg) {
+                if (grow(&a->gaps, &a->capgaps, a->ngaps + 1, sizeof(*a->gaps)) < 0) {
+                        a->err = -ENOMEM;
+                        return;
+                }
+                a->gaps[a->ngaps++] = (struct seg){p->ws, p->we, p->len};
+        }
+        a->gap_ns += p->cl;
+        a->hidden_gs += p->hidden_gs;
+        if (p->cl < NS_PER_MS)
                 return;
+        f = finding_make(FIND_TIME_GAP, "%.3f s unobserved%s; up to %.1f GPU-seconds of work",
+                         (double)p->cl / 1e9, p->what, p->hidden_gs);
+        if (p->we > p->ws)
+                set_time(&f, u64_max(p->ws, a->lo), u64_min(p->we, a->hi));
+        else
+                set_time(&f, p->ws, p->ws);
+        f.duration_ns = p->cl;
+        f.source = p->source;
+        f.has_hidden = true;
+        f.gpu_seconds = p->hidden_gs;
+        f.has_gpus = p->some;
+        f.gpu_mask = p->mask;
+        if (p->from_energy) {
+                f.has_energy = true;
+                f.energy_joules = p->above_j;
         }
-        a->gaps[a->ngaps++] = (struct seg){ws, we, len};
-        cl = clip_len(ws, we, len, a->lo, a->hi);
-        a->gap_ns += cl;
-        if (cl >= NS_PER_MS) {
-                struct finding f =
-                        finding_make(FIND_TIME_GAP, "%.3f s unobserved%s", (double)cl / 1e9, what);
-                if (we > ws)
-                        set_time(&f, u64_max(ws, a->lo), u64_min(we, a->hi));
-                else
-                        set_time(&f, ws, ws);
-                f.duration_ns = cl;
-                set_leaves(&f, leaf0, leaf1);
-                add_finding(a, &f);
+        set_leaves(&f, p->leaf0, p->leaf1);
+        add_finding(a, &f);
+        if (p->from_energy && p->energy_gs >= 1.0)
+                rule_energy_unaccounted(a, &f, p->above_j, p->energy_gs);
+}
+
+/* Worst case for a piece of cl ns: every GPU of the current set worked throughout. */
+static double hidden_worst_case(struct analyzer *a, uint64_t cl) {
+        double sec = (double)cl / 1e9, sum = 0;
+
+        for (size_t k = 0; k < a->set_n; k++) {
+                uint8_t idx = a->set_idx[k];
+                if (idx != GPU_NONE)
+                        a->gpus[idx].hidden_gs += sec;
+                sum += sec;
         }
+        return sum;
+}
+
+/* The summary entry of uuid, or NULL. */
+static const struct gpu_summary *summary_gpu(const struct rec_summary *s, uint32_t n,
+                                             const char *uuid) {
+        for (uint32_t i = 0; i < n; i++)
+                if (uuid_eq(s->gpus[i].uuid, uuid))
+                        return &s->gpus[i];
+        return NULL;
+}
+
+/*
+ * Hidden compute between the previous window and summary s of the same boot
+ * (piece p, clipped length p->cl, boot length p->len): from the energy
+ * counters where they are continuous, else the worst case, per GPU of the set.
+ */
+static void hidden_between(struct analyzer *a, const struct record *r, uint32_t n,
+                           struct piece *p) {
+        const struct rec_summary *s = &r->u.summary;
+        double cap = (double)p->cl / 1e9, len_s = (double)p->len / 1e9;
+
+        for (size_t k = 0; k < a->set_n; k++) {
+                uint8_t idx = a->set_idx[k];
+                struct gpu_acc *g = idx == GPU_NONE ? NULL : &a->gpus[idx];
+                const struct gpu_summary *e = g ? summary_gpu(s, n, g->uuid) : NULL;
+                double b = cap;
+
+                if (g && e && g->lw_counter && !g->lw_broken && g->lw_seq + 1 == a->nsummaries &&
+                    memcmp(g->lw_boot_id, r->boot_id, 16) == 0 &&
+                    !(e->flags & (GPU_ENERGY_UNSUPPORTED | GPU_COUNTER_RESET)) &&
+                    e->energy_start_mj >= g->lw_end_mj) {
+                        double above = 0;
+                        bool bad = false;
+                        double eb = hidden_from_energy(
+                                g, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3, len_s, cap,
+                                &above, &bad);
+                        if (bad)
+                                rule_implausible(
+                                        a, p->ws, p->we, p->leaf0, p->leaf1,
+                                        "%s: %.0f J in %.3f s without records needs more than "
+                                        "full load (%.0f W) the whole time",
+                                        g->uuid, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3,
+                                        len_s, g->full_w);
+                        if (eb >= 0) {
+                                b = eb;
+                                p->from_energy = true;
+                                p->energy_gs += eb;
+                                p->above_j += above;
+                        }
+                }
+                if (g)
+                        g->hidden_gs += b;
+                p->hidden_gs += b;
+        }
+}
+
+/* The clock offset judge (ANALYSIS.md 5): one reading (wall, boot) of boot_id. */
+static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_t wall,
+                          uint64_t boot, uint64_t leaf) {
+        int64_t off = (int64_t)wall - (int64_t)boot, drift, tol = (int64_t)step_tolerance(a);
+
+        if (!a->ck_valid || memcmp(a->ck_boot_id, boot_id, 16) != 0) {
+                a->ck_valid = true;
+                memcpy(a->ck_boot_id, boot_id, 16);
+                a->ck_off0 = off;
+                a->ck_accounted = 0;
+        } else {
+                drift = off - a->ck_off0 - a->ck_accounted;
+                if (drift > tol || drift < -tol) {
+                        rule_clock_drift(a, a->ck_last_wall, wall, a->ck_last_leaf, leaf,
+                                         (double)drift / 1e9);
+                        a->ck_accounted += drift;
+                }
+        }
+        a->ck_last_wall = wall;
+        a->ck_last_leaf = leaf;
+}
+
+/* A CLOCK_STEP record: its step is accounted, then its header is a reading. */
+static void clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf) {
+        const struct rec_clock_step *c = &r->u.clock_step;
+        int64_t step = ((int64_t)r->wall_ns - (int64_t)c->prev_wall_ns) -
+                       ((int64_t)r->boot_ns - (int64_t)c->prev_boot_ns);
+
+        rule_clock_step_record(a, r, leaf, (double)step / 1e9);
+        if (a->ck_valid && memcmp(a->ck_boot_id, r->boot_id, 16) == 0)
+                a->ck_accounted += step;
+}
+
+/* Across a reboot: [prev window end, ws) is at least the boot clocks' lower bound (4.4). */
+static void reboot_piece(struct analyzer *a, uint64_t ws, uint64_t bs, uint64_t leaf,
+                         const char *source, const char *what) {
+        uint64_t tail = a->winboot_last_boot > a->win_be ? a->winboot_last_boot - a->win_be : 0;
+        uint64_t lower = tail + bs;
+        uint64_t wall_d = ws > a->win_we ? ws - a->win_we : 0;
+        int64_t wall_signed = (int64_t)ws - (int64_t)a->win_we;
+        struct piece p = {.source = source, .what = what, .leaf0 = a->win_leaf, .leaf1 = leaf};
+
+        p.ws = ws > a->win_we ? a->win_we : ws;
+        p.we = ws;
+        p.len = u64_max(wall_d, lower);
+        if (wall_signed < (int64_t)lower &&
+            (int64_t)lower - wall_signed > (int64_t)step_tolerance(a))
+                rule_clock_drift(a, a->win_we, ws, a->win_leaf, leaf,
+                                 (double)(wall_signed - (int64_t)lower) / 1e9);
+        p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
+        p.hidden_gs = hidden_worst_case(a, p.cl);
+        add_piece(a, &p, true);
+}
+
+/*
+ * Seconds credited to one GPU entry of a window of boot length len
+ * (ANALYSIS.md 4.2): the whole window when observed_ms and the samples are
+ * within tolerance, else the smaller of observed_ms and the samples' time.
+ */
+static uint64_t gpu_credit(const struct analyzer *a, const struct rec_summary *s,
+                           const struct gpu_summary *g, uint64_t len) {
+        uint64_t gpu_tol = a->sample_ns * 2 + NS_PER_MS;
+        uint64_t obs =
+                g->observed_ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : g->observed_ms * NS_PER_MS;
+        bool samples_ok = (uint64_t)s->samples_taken + 2 >= s->samples_expected;
+        uint64_t by_samples = (uint64_t)s->samples_taken * a->sample_ns;
+
+        if ((obs >= len || len - obs <= gpu_tol) && samples_ok)
+                return len;
+        obs = u64_min(obs, len);
+        if (!samples_ok)
+                obs = u64_min(obs, by_samples);
+        return obs;
 }
 
 static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf) {
@@ -228,11 +395,14 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         uint64_t ws = s->obs_start_wall_ns, we = s->obs_end_wall_ns;
         uint64_t bs = s->obs_start_boot_ns, be = s->obs_end_boot_ns;
         uint64_t len = be > bs ? be - bs : 0, eff_len, eff_ws = ws, overlap = 0, cl;
-        uint64_t tol = step_tolerance(a), gpu_tol;
+        uint64_t short_node = 0, cl_gap, mask_short = 0, mask_set = 0;
         bool same_boot = a->have_win && memcmp(a->win_boot_id, r->boot_id, 16) == 0;
+        bool set_whole_window;
         char list[160] = "";
         size_t nreset = 0, omitted = 0;
-        double node_busy = 0, node_occ = 0, node_energy = 0, frac;
+        double node_busy = 0, node_occ = 0, node_energy = 0, frac, hidden_in = 0;
+        double above_in = 0, energy_gs_in = 0;
+        bool energy_in = false;
 
         a->nsummaries++;
         rule_partial_period(a, s, len, leaf);
@@ -240,42 +410,38 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 clock_step_finding(a, ws, we, leaf, leaf,
                                    "window ends %.3f s before it starts (boot time)",
                                    diff_s(bs, be));
+        if (!a->steps_since_win)
+                clock_reading(a, r->boot_id, ws, bs, leaf);
+        clock_reading(a, r->boot_id, we, be, leaf);
 
         /* Relation to the previous window. */
         if (a->have_win && same_boot) {
-                double bd = diff_s(bs, a->win_be), wd = diff_s(ws, a->win_we);
-                double d = wd - bd;
-
-                if (bs >= a->frontier_boot) {
-                        add_gap(a, a->win_we, ws, bs - a->frontier_boot, a->win_leaf, leaf, "");
+                if (bs + NS_PER_MS >= a->frontier_boot) {
+                        struct piece p = {.source = a->start_since_win ? "restart"
+                                                                       : "between_windows",
+                                          .what = a->start_since_win ? " (daemon restarted)" : "",
+                                          .ws = a->win_we,
+                                          .we = ws,
+                                          .len = bs > a->frontier_boot ? bs - a->frontier_boot : 0,
+                                          .leaf0 = a->win_leaf,
+                                          .leaf1 = leaf};
+                        if (p.len) {
+                                p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
+                                hidden_between(a, r, n, &p);
+                                add_piece(a, &p, true);
+                        }
+                        if (bs < a->frontier_boot)
+                                overlap = a->frontier_boot - bs;
                 } else {
                         overlap = a->frontier_boot - bs;
-                        clock_step_finding(a, ws, u64_min(we, ws + overlap), a->win_leaf, leaf,
-                                           "overlapping windows: %.3f s counted once",
-                                           (double)u64_min(overlap, len) / 1e9);
+                        rule_implausible(a, ws, u64_min(we, ws + overlap), a->win_leaf, leaf,
+                                         "the boot clock ran backwards: window starts %.3f s "
+                                         "before the previous window of the same boot ends "
+                                         "(overlap counted once)",
+                                         (double)overlap / 1e9);
                 }
-                if ((d > (double)tol / 1e9 || d < -(double)tol / 1e9) && !a->steps_since_win)
-                        clock_step_finding(a, a->win_we, ws, a->win_leaf, leaf,
-                                           "wall clock moved %+.3f s against boot time between "
-                                           "windows (no clock step record)",
-                                           d);
         } else if (a->have_win) {
-                if (ws >= a->win_we)
-                        add_gap(a, a->win_we, ws, ws - a->win_we, a->win_leaf, leaf,
-                                " (across a reboot, wall time)");
-                else
-                        clock_step_finding(a, ws, a->win_we, a->win_leaf, leaf,
-                                           "wall clock went back %.3f s across a reboot "
-                                           "(overlapping windows)",
-                                           diff_s(a->win_we, ws));
-        }
-        {
-                double d = diff_s(we, ws) - (double)len / 1e9;
-                if ((d > (double)tol / 1e9 || d < -(double)tol / 1e9) && !a->steps_since_win)
-                        clock_step_finding(a, ws, we, leaf, leaf,
-                                           "wall clock moved %+.3f s against boot time within "
-                                           "the window (no clock step record)",
-                                           d);
+                reboot_piece(a, ws, bs, leaf, "reboot", " (across a reboot)");
         }
 
         /* The window's effective part (union with earlier ones) and its clip. */
@@ -284,9 +450,29 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         if (overlap && we > ws)
                 eff_ws = ws + u64_min(overlap, we - ws);
         cl = clip_len(eff_ws, we, eff_len, a->lo, a->hi);
-        a->obs_ns += cl;
         frac = len ? (double)cl / (double)len : 0.0; /* share of the raw window counted */
-        gpu_tol = a->sample_ns * 2 + NS_PER_MS;
+
+        /* The set in force for the whole window must be the summary's (B6). */
+        set_whole_window = a->have_set && memcmp(a->set_boot_id, r->boot_id, 16) == 0 &&
+                           a->set_boot_ns <= bs + a->sample_ns * 2 + NS_PER_MS;
+        for (size_t k = 0; k < a->set_n; k++) {
+                uint8_t idx = a->set_idx[k];
+                if (idx != GPU_NONE)
+                        mask_set |= 1ull << idx;
+                if (summary_gpu(s, n, a->set_uuid[k]))
+                        continue;
+                if (set_whole_window)
+                        rule_implausible(a, ws, we, leaf, leaf,
+                                         "summary omits GPU %s of the inventory (no inventory "
+                                         "record says it left)",
+                                         a->set_uuid[k]);
+                short_node = eff_len;
+                if (idx != GPU_NONE) {
+                        mask_short |= 1ull << idx;
+                        a->gpus[idx].hidden_gs += (double)cl / 1e9;
+                }
+                hidden_in += (double)cl / 1e9;
+        }
 
         for (uint32_t i = 0; i < n; i++) {
                 const struct gpu_summary *g = &s->gpus[i];
@@ -298,8 +484,17 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 bool no_energy =
                         (g->flags & GPU_ENERGY_UNSUPPORTED) && !(g->flags & GPU_ENERGY_FROM_POWER);
                 unsigned unm = 0;
-                uint64_t obs_add; /* this GPU's counted observed time in the window */
+                uint64_t credit = gpu_credit(a, s, g, len);
+                uint64_t o_eff = scale_ns(credit, eff_len, len);
+                uint64_t obs_add = scale_ns(o_eff, cl, eff_len); /* counted observed time */
+                uint64_t short_clip = cl > obs_add ? cl - obs_add : 0;
 
+                if (acc && !acc->inventoried)
+                        rule_implausible(a, ws, we, leaf, leaf,
+                                         "summary lists GPU %s that no start or inventory record "
+                                         "names",
+                                         acc->uuid);
+                rule_gpu_plausible(a, r, g, len, credit == len, leaf);
                 if (g->flags & GPU_UTIL_UNSUPPORTED) {
                         busy = 0;
                         unm |= UNM_BUSY;
@@ -319,16 +514,37 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 node_busy += busy * frac;
                 node_occ += occ * frac;
                 node_energy += energy * frac;
-                {
-                        uint64_t obs = g->observed_ms > UINT64_MAX / NS_PER_MS
-                                               ? UINT64_MAX
-                                               : g->observed_ms * NS_PER_MS;
-                        uint64_t o_full = obs >= len || len - obs <= gpu_tol ? len : obs;
-                        uint64_t o_eff = scale_ns(o_full, eff_len, len);
-                        obs_add = scale_ns(o_eff, cl, eff_len);
-                }
+                if (eff_len - o_eff > short_node)
+                        short_node = eff_len - o_eff;
                 if (unm & UNM_BUSY)
                         a->unmeasured_busy_ns += obs_add;
+                if (short_clip) {
+                        /* in-window shortfall: bounded from the window's energy */
+                        double b = (double)short_clip / 1e9, above = 0;
+                        bool bad = false;
+                        if (acc && !(g->flags & GPU_ENERGY_UNSUPPORTED)) {
+                                double eb = hidden_from_energy(acc, (double)g->energy_used_mj / 1e3,
+                                                               (double)len / 1e9, b, &above, &bad);
+                                if (bad)
+                                        rule_implausible(
+                                                a, ws, we, leaf, leaf,
+                                                "%s: %.0f J in a %.3f s window needs more than "
+                                                "full load (%.0f W) the whole time",
+                                                acc->uuid, (double)g->energy_used_mj / 1e3,
+                                                (double)len / 1e9, acc->full_w);
+                                if (eb >= 0) {
+                                        b = eb;
+                                        energy_in = true;
+                                        energy_gs_in += eb;
+                                        above_in += above;
+                                }
+                        }
+                        hidden_in += b;
+                        if (acc)
+                                acc->hidden_gs += b;
+                        if (idx != GPU_NONE)
+                                mask_short |= 1ull << idx;
+                }
                 if (!acc) {
                         /* beyond the GPU table: no run to extend, one finding per window */
                         unmeasured_finding(a, g->uuid, unm, eff_ws, we, obs_add, leaf, leaf);
@@ -339,16 +555,11 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 acc->busy_ms += busy * frac;
                 acc->occupied_ms += occ * frac;
                 acc->energy_mj += energy * frac;
-                if (g->observed_ms > 0 && !(g->flags & GPU_UTIL_UNSUPPORTED) && !no_energy) {
-                        if (g->busy_ms == 0) {
-                                acc->idle_energy_mj += energy;
-                                acc->idle_observed_ms += (double)g->observed_ms;
-                        } else {
-                                acc->busy_energy_mj += energy;
-                                acc->busy_observed_ms += (double)g->observed_ms;
-                                acc->busy_busy_ms += busy;
-                        }
-                }
+                acc->lw_seq = a->nsummaries;
+                acc->lw_counter = !(g->flags & GPU_ENERGY_UNSUPPORTED);
+                acc->lw_broken = false;
+                memcpy(acc->lw_boot_id, r->boot_id, 16);
+                acc->lw_end_mj = g->energy_end_mj;
                 if (!(g->flags & GPU_ENERGY_UNSUPPORTED)) {
                         acc->base_valid = true;
                         memcpy(acc->base_boot_id, r->boot_id, 16);
@@ -363,14 +574,40 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         a->occupied_ms += node_occ;
         a->energy_mj += node_energy;
 
-        if (eff_len && cl) {
+        /* The in-window piece: the largest shortfall, spread over the window. */
+        short_node = u64_min(short_node, eff_len);
+        cl_gap = clip_len(eff_ws, we, short_node, a->lo, a->hi);
+        if (cl_gap > cl)
+                cl_gap = cl;
+        a->obs_ns += cl - cl_gap;
+        if (short_node) {
+                struct piece p = {.source = "in_window",
+                                  .what = " inside a summary window (GPU observed short of it)",
+                                  .ws = eff_ws,
+                                  .we = we,
+                                  .len = short_node,
+                                  .cl = cl_gap,
+                                  .leaf0 = leaf,
+                                  .leaf1 = leaf,
+                                  .some = (mask_short & mask_set) != mask_set ||
+                                          (mask_short & ~mask_set) != 0,
+                                  .mask = mask_short,
+                                  .hidden_gs = hidden_in,
+                                  .from_energy = energy_in,
+                                  .energy_gs = energy_gs_in,
+                                  .above_j = above_in};
+                add_piece(a, &p, true);
+        }
+
+        if (eff_len > short_node && cl) {
                 double k = (double)eff_len / (double)cl; /* back to the whole effective window */
                 if (grow(&a->wins, &a->capwins, a->nwins + 1, sizeof(*a->wins)) < 0) {
                         a->err = -ENOMEM;
                         return;
                 }
-                a->wins[a->nwins++] = (struct win){eff_ws,        we,           eff_len,
-                                                   node_busy * k, node_occ * k, node_energy * k};
+                a->wins[a->nwins++] =
+                        (struct win){eff_ws,        we,           eff_len - short_node,
+                                     node_busy * k, node_occ * k, node_energy * k};
         }
 
         if (!a->have_win || ws < a->min_ws) {
@@ -381,9 +618,10 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 a->max_we = we;
                 a->max_we_leaf = leaf;
         }
-        if (!same_boot)
+        if (!same_boot) {
                 a->frontier_boot = be;
-        else if (be > a->frontier_boot)
+                a->winboot_last_boot = be;
+        } else if (be > a->frontier_boot)
                 a->frontier_boot = be;
         a->have_win = true;
         memcpy(a->win_boot_id, r->boot_id, 16);
@@ -392,6 +630,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         a->win_be = be;
         a->win_leaf = leaf;
         a->steps_since_win = 0;
+        a->start_since_win = false;
 }
 
 int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
@@ -406,6 +645,20 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
                 a->first_rec_wall = r->wall_ns;
         if (rebooted)
                 rule_reboot(a, r, leaf);
+        if (leaf == 0 && r->kind != REC_START)
+                rule_implausible(a, r->wall_ns, r->wall_ns, leaf, leaf,
+                                 "the ledger does not begin with a start record (leaf 0 is a %s "
+                                 "record)",
+                                 kind_word(r->kind));
+        if (a->have_prev && !rebooted && r->boot_ns < a->prev_boot_ns)
+                rule_implausible(a, a->prev_wall, r->wall_ns, a->prev_leaf, leaf,
+                                 "the boot clock ran backwards by %.3f s within one boot ID "
+                                 "(%s record)",
+                                 (double)(a->prev_boot_ns - r->boot_ns) / 1e9, kind_word(r->kind));
+        if (r->kind == REC_CLOCK_STEP)
+                clock_step_record(a, r, leaf);
+        else if (r->kind != REC_SUMMARY)
+                clock_reading(a, r->boot_id, r->wall_ns, r->boot_ns, leaf);
 
         switch (r->kind) {
         case REC_START: {
@@ -414,11 +667,12 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
 
                 if (a->have_prev)
                         rule_restart(a, r, leaf);
+                a->start_since_win = true;
                 if (st->period_s)
                         a->period_s = st->period_s;
                 if (st->sample_interval_us)
                         a->sample_ns = (uint64_t)st->sample_interval_us * 1000u;
-                counter_readings(a, r, leaf, st->gpus, n, true, rebooted);
+                counter_readings(a, r, leaf, st->gpus, n, true);
                 gpu_set(a, r, leaf, st->gpus, n, false, "GPU set differs from the last inventory");
                 break;
         }
@@ -426,7 +680,6 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
                 do_summary(a, r, leaf);
                 break;
         case REC_CLOCK_STEP:
-                rule_clock_step_record(a, r, leaf);
                 a->steps_since_win++;
                 break;
         case REC_INVENTORY: {
@@ -440,7 +693,10 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
                          inv->reason & INV_GPU_RESET ? " reset" : "",
                          inv->reason & INV_DRIVER_CHANGED ? " driver" : "",
                          inv->reason & INV_REINIT ? " reinit" : "");
-                counter_readings(a, r, leaf, inv->gpus, n, false, rebooted);
+                counter_readings(a, r, leaf, inv->gpus, n, false);
+                if (inv->reason & (INV_REINIT | INV_GPU_RESET))
+                        for (size_t k = 0; k < a->ngpus; k++)
+                                a->gpus[k].lw_broken = true;
                 gpu_set(a, r, leaf, inv->gpus, n, true, why);
                 break;
         }
@@ -448,6 +704,14 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
                 break;
         }
 
+        if (r->kind == REC_SUMMARY)
+                clock_reading(a, r->boot_id, r->wall_ns, r->boot_ns, leaf);
+        if (a->have_win && memcmp(a->win_boot_id, r->boot_id, 16) == 0 &&
+            r->boot_ns > a->winboot_last_boot)
+                a->winboot_last_boot = r->boot_ns;
+        if (!a->have_prev || rebooted || r->boot_ns > a->prev_boot_ns)
+                a->prev_boot_ns = r->boot_ns;
+        a->last_rec_boot = r->boot_ns;
         a->have_prev = true;
         a->prev_kind = r->kind;
         memcpy(a->prev_boot_id, r->boot_id, 16);
@@ -456,14 +720,24 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
         return a->err;
 }
 
-static int gpu_cmp(const void *x, const void *y) {
-        const struct gpu_acc *p = x, *q = y;
-
-        return strncmp(p->uuid, q->uuid, REC_UUID_MAX);
+/* order[0..ngpus) := table indexes sorted by UUID (insertion sort, n <= 64). */
+static void gpu_sort_order(const struct analyzer *a, uint8_t *order) {
+        for (size_t i = 1; i < a->ngpus; i++) {
+                uint8_t v = order[i];
+                size_t j = i;
+                while (j > 0 &&
+                       strncmp(a->gpus[order[j - 1]].uuid, a->gpus[v].uuid, REC_UUID_MAX) > 0) {
+                        order[j] = order[j - 1];
+                        j--;
+                }
+                order[j] = v;
+        }
 }
 
 int analyzer_finish(struct analyzer *a, struct analysis *out) {
-        uint64_t first, last, interval_ns;
+        uint64_t first, last, interval_ns, gap_ms;
+        uint8_t remap[RECORD_MAX_GPUS];
+        bool tail;
         bool bounded = a->o.since_ns || a->o.until_ns;
 
         memset(out, 0, sizeof(*out));
@@ -472,8 +746,16 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         if (a->finished)
                 return -EINVAL;
 
+        /*
+         * The interval ends at the last window, or at the last record when a
+         * START follows the last window (the daemon restarted since and
+         * wrote no summary: a crash loop leaves such a tail).
+         */
+        tail = a->have_win && a->start_since_win && a->prev_wall > a->max_we;
         first = a->o.since_ns ? a->o.since_ns : a->have_win ? a->min_ws : a->first_rec_wall;
-        last = a->o.until_ns ? a->o.until_ns : a->have_win ? a->max_we : first;
+        last = a->o.until_ns ? a->o.until_ns
+               : a->have_win ? (tail ? a->prev_wall : a->max_we)
+                             : first;
         if (last < first)
                 last = first;
         a->first_ns = first;
@@ -482,20 +764,62 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         a->hi = last;
         a->uncapped = true;
 
-        /* Leading and trailing gaps (or the whole interval without windows). */
+        /* Leading and trailing pieces (or the whole interval without windows). */
         if (!a->have_win) {
-                add_gap(a, first, last, last - first, a->prev_leaf, a->prev_leaf,
-                        " (no summary records)");
+                struct piece p = {.source = "no_windows",
+                                  .what = " (no summary records)",
+                                  .ws = first,
+                                  .we = last,
+                                  .len = last - first,
+                                  .leaf0 = a->prev_leaf,
+                                  .leaf1 = a->prev_leaf};
+                p.cl = p.len;
+                p.hidden_gs = hidden_worst_case(a, p.cl);
+                add_piece(a, &p, true);
         } else {
                 if (first < a->min_ws) {
                         uint64_t e = u64_min(a->min_ws, last);
-                        add_gap(a, first, e, e - first, a->min_ws_leaf, a->min_ws_leaf,
-                                " before the first summary window");
+                        struct piece p = {.source = "before_first",
+                                          .what = " before the first summary window",
+                                          .ws = first,
+                                          .we = e,
+                                          .len = e - first,
+                                          .leaf0 = a->min_ws_leaf,
+                                          .leaf1 = a->min_ws_leaf};
+                        p.cl = p.len;
+                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        add_piece(a, &p, true);
                 }
-                if (last > a->max_we) {
-                        uint64_t s = u64_max(a->max_we, first);
-                        add_gap(a, s, last, last - s, a->max_we_leaf, a->max_we_leaf,
-                                " after the last summary window");
+                if (tail && !a->o.until_ns && memcmp(a->prev_boot_id, a->win_boot_id, 16) != 0) {
+                        reboot_piece(a, a->prev_wall, a->last_rec_boot, a->prev_leaf, "after_last",
+                                     " after the last summary window (daemon restarted after a "
+                                     "reboot, no summary since)");
+                } else if (tail && !a->o.until_ns) {
+                        struct piece p = {.source = "after_last",
+                                          .what = " after the last summary window (daemon "
+                                                  "restarted, no summary since)",
+                                          .ws = a->win_we,
+                                          .we = a->prev_wall,
+                                          .len = a->last_rec_boot > a->frontier_boot
+                                                         ? a->last_rec_boot - a->frontier_boot
+                                                         : 0,
+                                          .leaf0 = a->win_leaf,
+                                          .leaf1 = a->prev_leaf};
+                        p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
+                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        add_piece(a, &p, true);
+                } else if (last > a->max_we) {
+                        uint64_t st = u64_max(a->max_we, first);
+                        struct piece p = {.source = "after_last",
+                                          .what = " after the last summary window",
+                                          .ws = st,
+                                          .we = last,
+                                          .len = last - st,
+                                          .leaf0 = a->max_we_leaf,
+                                          .leaf1 = a->max_we_leaf};
+                        p.cl = p.len;
+                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        add_piece(a, &p, true);
                 }
         }
 
@@ -540,12 +864,41 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         out->busy_gpu_seconds = a->busy_ms / 1e3;
         out->occupied_gpu_seconds = a->occupied_ms / 1e3;
         out->energy_joules = a->energy_mj / 1e3;
-        out->observed_seconds = (double)a->obs_ns / 1e9;
-        out->gap_seconds = (double)a->gap_ns / 1e9;
-        out->unmeasured_busy_gpu_seconds = (double)a->unmeasured_busy_ns / 1e9;
         out->interval_ms = (interval_ns + NS_PER_MS / 2) / NS_PER_MS;
+        gap_ms = u64_min((a->gap_ns + NS_PER_MS / 2) / NS_PER_MS, out->interval_ms);
+        out->gap_seconds = (double)gap_ms / 1e3;
+        out->observed_seconds = (double)(out->interval_ms - gap_ms) / 1e3;
+        out->step_seconds = (double)((int64_t)((last - first + NS_PER_MS / 2) / NS_PER_MS) -
+                                     (int64_t)out->interval_ms) /
+                            1e3;
+        out->hidden_gpu_seconds = a->hidden_gs;
+        out->unmeasured_busy_gpu_seconds = (double)a->unmeasured_busy_ns / 1e9;
 
-        qsort(a->gpus, a->ngpus, sizeof(a->gpus[0]), gpu_cmp);
+        /* Sort the GPU table by UUID and remap the findings' GPU masks. */
+        {
+                uint8_t order[RECORD_MAX_GPUS];
+                struct gpu_acc *tmp = malloc(sizeof(a->gpus));
+                if (!tmp)
+                        return -ENOMEM;
+                for (size_t i = 0; i < a->ngpus; i++)
+                        order[i] = (uint8_t)i;
+                gpu_sort_order(a, order);
+                for (size_t i = 0; i < a->ngpus; i++) {
+                        tmp[i] = a->gpus[order[i]];
+                        remap[order[i]] = (uint8_t)i;
+                }
+                memcpy(a->gpus, tmp, a->ngpus * sizeof(a->gpus[0]));
+                free(tmp);
+        }
+        for (size_t i = 0; i < a->nf; i++) {
+                uint64_t m = 0;
+                if (!a->f[i].has_gpus)
+                        continue;
+                for (size_t k = 0; k < a->ngpus; k++)
+                        if (a->f[i].gpu_mask & (1ull << k))
+                                m |= 1ull << remap[k];
+                a->f[i].gpu_mask = m;
+        }
         memset(a->poscache, GPU_NONE, sizeof(a->poscache));
         out->gpu_count = a->ngpus;
         for (size_t i = 0; i < a->ngpus; i++) {
@@ -554,7 +907,10 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
 
                 copy_uuid(out->gpus[i].uuid, g->uuid);
                 out->gpus[i].observed_ms = (obs + NS_PER_MS / 2) / NS_PER_MS;
+                if (out->gpus[i].observed_ms > out->interval_ms)
+                        out->gpus[i].observed_ms = out->interval_ms;
                 out->gpus[i].gap_ms = out->interval_ms - out->gpus[i].observed_ms;
+                out->gpus[i].hidden_gpu_seconds = g->hidden_gs;
                 out->gpus[i].busy_seconds = g->busy_ms / 1e3;
                 out->gpus[i].occupied_seconds = g->occupied_ms / 1e3;
                 out->gpus[i].energy_joules = g->energy_mj / 1e3;
