@@ -338,7 +338,10 @@ static void complete(struct source *s, const struct verify_opts *o, struct ledge
         }
         if (may_save && !o->no_state && (!have_rem || s->cp.size >= rem->size)) {
                 char err[400];
-                if (state_save(s->cp.origin, s->note, s->note_len, err, sizeof(err)) != 0)
+                int sr = state_save(s->cp.origin, &s->cp, s->note, s->note_len, err, sizeof(err));
+                if (sr == STATE_KEPT_NEWER)
+                        fprintf(stderr, PROG ": note: %s\n", err);
+                else if (sr != 0)
                         fprintf(stderr, PROG ": warning: %s\n", err);
         }
 }

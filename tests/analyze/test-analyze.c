@@ -1262,9 +1262,9 @@ static void test_report_json(void **state) {
         assert_non_null(root);
         assert_string_equal(json_string_value(json_object_get(root, "by")), "hour");
         assert_string_equal(json_string_value(json_object_get(root, "first_time")),
-                            "2026-11-26T11:30:00Z");
+                            "2026-11-26T11:30:00.000Z");
         assert_string_equal(json_string_value(json_object_get(root, "last_time")),
-                            "2026-11-26T12:30:00Z");
+                            "2026-11-26T12:30:00.000Z");
         assert_near(json_real_value(json_object_get(root, "busy_gpu_hours")), 3300.0 * 1.5 / 3600,
                     1e-12);
         assert_near(json_real_value(json_object_get(root, "gap_seconds")), 300, 1e-12);
@@ -1273,7 +1273,7 @@ static void test_report_json(void **state) {
         bk = json_object_get(root, "buckets");
         assert_int_equal(json_array_size(bk), 2);
         assert_string_equal(json_string_value(json_object_get(json_array_get(bk, 1), "start")),
-                            "2026-11-26T12:00:00Z");
+                            "2026-11-26T12:00:00.000Z");
         assert_near(json_real_value(json_object_get(json_array_get(bk, 0), "busy_gpu_hours")), 0.75,
                     1e-12);
         assert_near(json_real_value(json_object_get(json_array_get(bk, 1), "gap_seconds")), 300,
