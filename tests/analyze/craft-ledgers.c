@@ -452,7 +452,8 @@ int main(int argc, char **argv) {
         struct note_signer s;
         struct note_verifier v;
         char vkey[VKEY_MAX_LEN + 2], path[4096];
-        int fail = 0, n;
+        size_t n = 0;
+        int fail = 0;
 
         if (argc != 2) {
                 fprintf(stderr, "usage: craft-ledgers OUT-DIR\n");
@@ -467,9 +468,9 @@ int main(int argc, char **argv) {
                 return 1;
         note_signer_verifier(&s, &v);
         note_signer_free(&s);
-        n = vkey_format(&v, vkey, sizeof(vkey) - 1);
         snprintf(path, sizeof(path), "%s/craft.vkey", argv[1]);
-        if (n <= 0 || write_whole_file(path, (const uint8_t *)vkey, (size_t)n) != 0)
+        if (vkey_format(&v, vkey, sizeof(vkey) - 1, &n) != 0 ||
+            write_whole_file(path, (const uint8_t *)vkey, n) != 0)
                 fail = 1;
         return fail;
 }
