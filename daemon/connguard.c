@@ -29,19 +29,21 @@ static bool source_of(const struct sockaddr *addr, socklen_t len, uint8_t out[16
                       uint8_t *family) {
         memset(out, 0, 16);
         if (addr && addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-                const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
-                memcpy(out, &a->sin_addr, 4);
+                struct sockaddr_in a;
+                memcpy(&a, addr, sizeof a); /* addr may be less aligned than sockaddr_in */
+                memcpy(out, &a.sin_addr, 4);
                 *family = AF_INET;
                 return true;
         }
         if (addr && addr->sa_family == AF_INET6 &&
             len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-                const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
-                if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-                        memcpy(out, a->sin6_addr.s6_addr + 12, 4);
+                struct sockaddr_in6 a;
+                memcpy(&a, addr, sizeof a);
+                if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
+                        memcpy(out, a.sin6_addr.s6_addr + 12, 4);
                         *family = AF_INET;
                 } else {
-                        memcpy(out, a->sin6_addr.s6_addr, 8); /* the /64 */
+                        memcpy(out, a.sin6_addr.s6_addr, 8); /* the /64 */
                         *family = AF_INET6;
                 }
                 return true;
