@@ -71,7 +71,7 @@ def run(n, mnt):
     busy, joules = n.truth(a, b)
     al.check_bound(tap, gaps, busy, "disk full")
     ej = sum(g.get("energy_joules", 0.0) or 0.0 for g in gaps)
-    tap.ok(abs(ej - joules) <= 0.05 * joules + 1, "energy in the gap %.1f J, the sim used %.1f J" % (ej, joules))
+    tap.ok(abs(ej - joules) <= 0.05 * joules + 1, "energy above idle in the gap %.1f J, the sim used %.1f J" % (ej, joules))
     al.check_identity(tap, doc, "disk full")
     tap.ok(n.d.stop() == 0, "clean stop")
     tap.ok(t_full < b, "sanity: the hole is after the disk filled")

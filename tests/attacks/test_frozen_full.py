@@ -34,7 +34,7 @@ def main():
         busy, joules = n.truth(a, b)
         al.check_bound(tap, gaps, busy, "frozen at full load")
         ej = sum(g.get("energy_joules", 0.0) or 0.0 for g in gaps)
-        tap.ok(abs(ej - joules) <= 0.05 * joules + 1, "energy in the gap %.1f J, the sim used %.1f J" % (ej, joules))
+        tap.ok(abs(ej - joules) <= 0.05 * joules + 1, "energy above idle in the gap %.1f J, the sim used %.1f J" % (ej, joules))
     else:
         tap.ok(False, "no gap to compare with the truth")
         tap.ok(False, "no gap energy")
