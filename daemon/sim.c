@@ -30,7 +30,6 @@
  * previous reading, times the daemon's interval.
  */
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,9 +84,9 @@ struct sampler {
         struct sim_gpu g[RECORD_MAX_GPUS];
         unsigned order[RECORD_MAX_GPUS]; /* indexes sorted by UUID */
 
-        struct file_id load_id;      /* load file content last applied (all 0: none) */
-        uint64_t sched_done_ns;      /* schedule events up to this time are applied */
-        struct file_id sched_id;     /* schedule file last parsed */
+        struct file_id load_id;  /* load file content last applied (all 0: none) */
+        uint64_t sched_done_ns;  /* schedule events up to this time are applied */
+        struct file_id sched_id; /* schedule file last parsed */
         struct sim_event ev[SIM_SCHED_EVENTS];
         uint32_t vals[SIM_SCHED_VALUES];
         unsigned nev;
@@ -451,9 +450,8 @@ static void read_schedule(struct sampler *s) {
                         break;
                 }
                 unsigned cnt;
-                uint32_t cap = SIM_SCHED_VALUES - nvals < RECORD_MAX_GPUS
-                                       ? SIM_SCHED_VALUES - nvals
-                                       : RECORD_MAX_GPUS;
+                uint32_t cap = SIM_SCHED_VALUES - nvals < RECORD_MAX_GPUS ? SIM_SCHED_VALUES - nvals
+                                                                          : RECORD_MAX_GPUS;
                 why = parse_loads(q, eol, true, &s->vals[nvals], cap, &cnt, &bad, &badlen);
                 if (!why && cnt == 0)
                         why = "no load values";
@@ -481,7 +479,8 @@ static uint64_t energy_uj(uint32_t mw, uint64_t dt_ns) {
 
 static uint64_t counter_uj(const struct sampler *s, unsigned i, uint64_t now) {
         const struct sim_gpu *g = &s->g[i];
-        return g->anchor_uj + energy_uj(power_mw(g->util_cp), now > s->anchor_ns ? now - s->anchor_ns : 0);
+        return g->anchor_uj +
+               energy_uj(power_mw(g->util_cp), now > s->anchor_ns ? now - s->anchor_ns : 0);
 }
 
 static int save_state(struct sampler *s) {
@@ -559,8 +558,7 @@ static bool load_state(struct sampler *s) {
                 goto bad;
         for (int part = 0; part < 2; part++) {
                 for (unsigned i = 0; i < s->n; i++) {
-                        if (!parse_u64(&p, &v[part][i]) ||
-                            !expect(&p, i + 1 < s->n ? " " : "\n"))
+                        if (!parse_u64(&p, &v[part][i]) || !expect(&p, i + 1 < s->n ? " " : "\n"))
                                 goto bad;
                         if (part == 0 && v[0][i] > 10000)
                                 goto bad;
