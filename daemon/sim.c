@@ -135,12 +135,24 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
         return rc;
 }
 
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Exactly 32 hex digits, then a newline or the end of the string. */
 static bool parse_hex16(const char *s, uint8_t out[16]) {
         for (int i = 0; i < 16; i++) {
-                unsigned v;
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
+                int hi = hex_digit(s[2 * i]);
+                int lo = hi < 0 ? -1 : hex_digit(s[2 * i + 1]);
+                if (lo < 0)
                         return false;
-                out[i] = (uint8_t)v;
+                out[i] = (uint8_t)(hi << 4 | lo);
         }
         return s[32] == '\n' || s[32] == '\0';
 }
@@ -250,7 +262,7 @@ static bool parse_percent(const char *t, size_t len, uint32_t *out) {
 
 /* Re-read the load file; on bad content keep the previous loads and complain once per change. */
 static void read_load(struct sampler *s) {
-        char buf[SIM_LOAD_MAX + 1];
+        char buf[SIM_LOAD_MAX + 1] = ""; /* read_small NUL-terminates; the analyzer cannot see it */
         ssize_t n = read_small(s->dirfd, "load", buf, sizeof buf);
         uint8_t digest[16];
         if (n < 0) {
@@ -276,7 +288,7 @@ static void read_load(struct sampler *s) {
                          SIM_LOAD_MAX - 1);
                 return;
         }
-        uint32_t vals[RECORD_MAX_GPUS];
+        uint32_t vals[RECORD_MAX_GPUS] = {0};
         unsigned cnt = 0;
         const char *p = buf;
         while (*p) {
