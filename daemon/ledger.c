@@ -523,13 +523,11 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         writer_u32(&w, 0);
         rc = record_encode(r, &w);
         if (rc == 0) {
-                size_t body = writer_len(&w) - 4;
-                writer_put_u32_at(&w, 0, (uint32_t)body);
-        }
-        if (rc == 0)
+                writer_put_u32_at(&w, 0, (uint32_t)(writer_len(&w) - 4));
                 rc = writer_finish(&w, &frame, &flen);
-        else
+        } else {
                 writer_free(&w);
+        }
         if (rc) {
                 errf(err, errlen, "ledger: cannot encode the %s record: %s",
                      record_kind_name(r->kind) ? record_kind_name(r->kind) : "unknown",
@@ -637,26 +635,6 @@ int ledger_checkpoint(struct ledger *l, char **note, size_t *len, uint64_t *size
         }
         pthread_rwlock_unlock(&l->lock);
         return p ? 0 : -ENOMEM;
-}
-
-int ledger_last_record(struct ledger *l, struct record *out) {
-        uint8_t *buf = malloc(FRAME_MAX);
-        if (!buf)
-                return -ENOMEM;
-        int rc;
-        pthread_rwlock_rdlock(&l->lock);
-        if (l->pub_size == 0) {
-                rc = GH_E_RANGE;
-        } else {
-                uint64_t off = l->offsets[l->pub_size - 1];
-                size_t flen = (size_t)(l->offsets[l->pub_size] - off);
-                rc = pread_all(l->rec_fd, buf, flen, off);
-                if (rc == 0)
-                        rc = record_decode(buf + 4, flen - 4, out);
-        }
-        pthread_rwlock_unlock(&l->lock);
-        free(buf);
-        return rc;
 }
 
 int ledger_read_records(struct ledger *l, uint64_t start, uint64_t end, size_t max_records,
