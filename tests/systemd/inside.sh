@@ -227,8 +227,9 @@ systemctl daemon-reload
 
 # --- 8. purge: nothing keeps listening
 phase "purge"
-out=$( (systemctl enable --now gpuhoursd.socket && systemctl start gpuhoursd.service) 2>&1)
-ok $? "socket enabled and started, service started again with the sim drop-in" "$out"
+# gpuhoursd(8)'s sequence (the service is stopped here)
+out=$( (systemctl enable gpuhoursd.socket && systemctl start gpuhoursd.socket gpuhoursd.service) 2>&1)
+ok $? "enable gpuhoursd.socket; start gpuhoursd.socket gpuhoursd.service (with the sim drop-in)" "$out"
 timeout=30 poll is_active
 # a socket in state LISTEN (0A) on local port 9477 (0x2505), IPv4 or IPv6
 listening() { awk '$2 ~ /:2505$/ && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp /proc/net/tcp6; }
