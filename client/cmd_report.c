@@ -13,8 +13,9 @@
 
 static const char report_help[] =
         "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
-        "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
-        "                       [--timeout SECONDS]\n"
+        "                       [--since TIME] [--until TIME] [--key VKEY]...\n"
+        "                       [--trusted-keys FILE] [--no-state] [--timeout SECONDS]\n"
+        "                       [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage %% and gap seconds. Nothing\n"
@@ -62,6 +63,8 @@ int cmd_report(int argc, char **argv) {
                 int r = common_opt("report", report_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
+                if (r == COMMON_OPERAND)
+                        names[n++] = argv[i];
                 if (r > 0)
                         continue;
                 if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {

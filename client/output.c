@@ -13,6 +13,10 @@ bool output_use_color(FILE *out) {
         const char *nc = getenv("NO_COLOR");
         if (nc && nc[0])
                 return false;
+        /* A terminal without escape sequences (TERM=dumb, Emacs shells) or none. */
+        const char *term = getenv("TERM");
+        if (!term || !term[0] || strcmp(term, "dumb") == 0)
+                return false;
         return isatty(fileno(out)) == 1;
 }
 
