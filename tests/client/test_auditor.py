@@ -6,6 +6,7 @@ terminal that has it (not with TERM=dumb or NO_COLOR)."""
 
 import base64
 import hashlib
+import json
 import os
 import pty
 import subprocess
@@ -135,6 +136,26 @@ def main():
     rc, out, err, _ = cltest.run(["report", "--no-state", "--", "-bundle"], env)
     tap.ok(rc in (0, 1) and out.strip() != "", "report -- -bundle (exit %d)" % rc,
            diag=out + err)
+
+    # -- findings for a human: records (not leaves), and GPU_SET_CHANGED
+    # names the GPUs that came and went
+    d2 = ghtest.Daemon(os.path.join(tmp, "node2"), gpus=1, period=1, interval=0.1)
+    d2.start()
+    d2.wait_size(2)
+    before = {g["uuid"] for g in json.loads(d2.get("/v1/node")[2])["gpus"]}
+    d2.stop()
+    d2.gpus = 2
+    d2.start()
+    d2.wait_size(d2.checkpoint()["size"] + 2)
+    after = {g["uuid"] for g in json.loads(d2.get("/v1/node")[2])["gpus"]}
+    new = sorted(after - before)
+    rc, out, err, _ = cltest.run(["verify", "--key", d2.vkey(), "--no-state", d2.url], bare_env())
+    d2.stop()
+    line = next((ln for ln in out.splitlines() if "GPU_SET_CHANGED" in ln), "")
+    tap.ok(len(new) == 1 and ("1 added (%s), 0 gone" % new[0]) in line,
+           "GPU_SET_CHANGED names the GPU that appeared: %s" % line.strip(), diag=out + err)
+    tap.ok(" leaves " not in out and (" record " in out or " records " in out),
+           "findings name ledger positions as records, not leaves", diag=out)
 
     # -- colour: only on a terminal that has it
     base = {k: v for k, v in env.items() if k != "NO_COLOR"}
