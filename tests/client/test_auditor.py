@@ -134,7 +134,17 @@ def main():
            "verify -- --json: '--json' is a source, not the option (exit %d)" % rc,
            diag=out + err)
     rc, out, err, _ = cltest.run(["report", "--no-state", "--", "-bundle"], env)
-    tap.ok(rc in (0, 1) and out.strip() != "", "report -- -bundle (exit %d)" % rc,
+    tap.ok(rc in (0, 1) and out.strip() != "" and "VERIFIED" in err,
+           "report -- -bundle: the table, the verification on stderr (exit %d)" % rc,
+           diag=out + err)
+    rc, out2, err, _ = cltest.run(["report", "--quiet", "--no-state", "--", "-bundle"], env)
+    tap.ok(rc in (0, 1) and out2 == out and err == "",
+           "report --quiet: the same table, nothing on stderr (exit %d)" % rc, diag=err)
+    rc, out, err, _ = cltest.run(["report", "-q", "--no-state", "--", "-bundle",
+                                  "missing.bundle"], env)
+    tap.ok(rc == 3 and "missing.bundle: not verified, nothing reported" in err and
+           "VERIFIED" not in err,
+           "report -q: a source that did not verify still gets its line (exit %d)" % rc,
            diag=out + err)
 
     # -- findings for a human: records (not leaves), and GPU_SET_CHANGED
