@@ -118,7 +118,8 @@ def main():
                         m["metric"].get("model_name") == want[m["metric"]["UUID"]]
                         for m in res)
         tap.ok(len(res) == 2 and labels_ok,
-               "the series carry the labels gpu and UUID (as dcgm-exporter) and model_name", diag=res)
+               "the series carry the labels gpu and UUID (as dcgm-exporter) and model_name",
+               diag=res)
         r = api(base, "query", {"query": "time() - gpuhours_last_sample_timestamp_seconds"})
         age = float(r["data"]["result"][0]["value"][1]) if r["data"]["result"] else None
         tap.ok(age is not None and -2 < age < 5,

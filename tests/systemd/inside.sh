@@ -7,7 +7,7 @@
 # "done" to /gh-out/status at its end. The container powers off when this
 # unit finishes (SuccessAction=/FailureAction=).
 set -u
-export LC_ALL=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0
+export LC_ALL=C.UTF-8 SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 tap=/gh-out/tap
 : >"$tap"
 url=http://127.0.0.1:9477
@@ -250,4 +250,4 @@ ok $? "systemd has no gpuhoursd unit loaded" "$left"
 
 note "inside.sh took $(($(date +%s) - t_start)) s"
 journalctl -q -b --no-pager -o short-monotonic >/gh-out/journal 2>&1
-echo done >/gh-out/status
+echo "done" >/gh-out/status

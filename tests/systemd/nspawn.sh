@@ -59,6 +59,7 @@ cache="$cache_dir/$suite-$key.tar"
 tmp=$(mktemp -d /var/tmp/gh-systemd.XXXXXX)
 chmod 0755 "$tmp"
 nspawn_pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
         [ -n "$nspawn_pid" ] && kill -KILL "$nspawn_pid" 2>/dev/null && wait "$nspawn_pid" 2>/dev/null
         rm -rf "$tmp"
