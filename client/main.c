@@ -18,6 +18,7 @@ static const struct {
         {"report", cmd_report, "GPU-hours by hour, day, month or GPU from verified ledgers"},
         {"trust", cmd_trust, "add, list or remove trusted node keys"},
         {"attest", cmd_attest, "challenge a node with a fresh nonce: liveness, clock, consistency"},
+        {"show", cmd_show, "print the records of a verified ledger, decoded (all, or one in full)"},
 };
 
 static void usage(FILE *out) {
