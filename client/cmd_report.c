@@ -14,6 +14,7 @@
 static const char report_help[] =
         "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
         "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
+        "                       [--fleet FILE]\n"
         "                       [--timeout SECONDS]\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
@@ -102,6 +103,8 @@ int cmd_report(int argc, char **argv) {
                         goto out;
                 }
         }
+        if (!(names = common_names("report", &c, names, &n)))
+                goto out;
         if (sources_count_check("report", n) != 0)
                 goto out;
         if (n > 1 && fmt == FMT_CSV) {
@@ -113,7 +116,7 @@ int cmd_report(int argc, char **argv) {
         if (common_finish("report", &c, &o) != 0)
                 goto out;
         o.want_buckets = true;
-        struct source *srcs = sources_new("report", names, n, &o);
+        struct source *srcs = common_sources_new("report", &c, names, n, &o);
         if (!srcs)
                 goto out;
         output_human(stderr, srcs, n, output_use_color(stderr));
