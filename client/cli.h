@@ -26,6 +26,7 @@ int cmd_fetch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
