@@ -19,8 +19,10 @@ static void fmt_num(double v, const char *unit, char *out, size_t cap) {
                 snprintf(out, cap, "%.0f", v);
         else if (strcmp(unit, "%") == 0)
                 snprintf(out, cap, "%.2f%%", v);
-        else
+        else if (fabs(v) >= 100)
                 snprintf(out, cap, "%.1f", v);
+        else
+                snprintf(out, cap, "%.4g", v);
 }
 
 static void fmt_t(uint64_t ns, char *out, size_t cap) {
@@ -46,9 +48,10 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                 fmt_num(r[i].upper, r[i].unit, hi, sizeof(hi));
                 fprintf(out, "%-*s  %-7s  %s%s%s .. %s %s", (int)w, r[i].rule->text,
                         verdict_name(r[i].verdict), r[i].where, r[i].where[0] ? ": " : "", lo,
-                        hi, strcmp(r[i].unit, "%") == 0 ? "busy" : r[i].unit);
-                if (r[i].rule->kind == RULE_COVERAGE)
-                        fputs(" observed", out);
+                        hi,
+                        r[i].rule->kind == RULE_COVERAGE ? "observed"
+                        : r[i].rule->kind == RULE_PAUSE  ? "busy (max per GPU and window)"
+                                                         : r[i].unit);
                 if (r[i].has_flop && !isinf(r[i].upper))
                         fprintf(out, " (%.3g of 1e25, %.3g of 1e26)", r[i].upper / 1e25,
                                 r[i].upper / 1e26);
@@ -102,7 +105,7 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                                 char t1[40], t2[40];
                                 fmt_t(pc->start_ns, t1, sizeof(t1));
                                 fmt_t(pc->end_ns, t2, sizeof(t2));
-                                fprintf(out, "    %s GPU %s: %s .. %s (%.1f s, hidden <= %.1f s, %s",
+                                fprintf(out, "    %s GPU %s: %s .. %s (%.3f s, hidden <= %.3f s, %s",
                                         ev->nodes[g->node].origin, g->uuid, t1, t2,
                                         (double)(pc->end_ns - pc->start_ns) / 1e9, pc->hidden_s,
                                         piece_bound_name(pc->bound));
