@@ -235,7 +235,7 @@ static enum piece_bound gap_bound(const struct ev_gpu *g, const struct ev_window
                                   const struct ev_window *b, double *hidden, double *energy) {
         const uint8_t bad = GPU_ENERGY_UNSUPPORTED | GPU_ENERGY_FROM_POWER | GPU_LOST;
         double idle_w, full_w;
-        *hidden = INFINITY;
+        *hidden = HUGE_VAL;
         *energy = 0;
         if (a->boot != b->boot || (a->flags & bad) || (b->flags & bad) ||
             (b->flags & GPU_COUNTER_RESET) || b->e_start_mj < a->e_end_mj ||
@@ -269,7 +269,7 @@ static int lay_out(struct evidence *ev, struct ev_gpu *g) {
                 if (w->start_ns >= B)
                         break;
                 if (w->start_ns > cur) {
-                        double hidden = INFINITY, energy = 0;
+                        double hidden = HUGE_VAL, energy = 0;
                         enum piece_bound pb = PB_NO_RECORD;
                         if (prev)
                                 pb = gap_bound(g, prev, w, &hidden, &energy);
@@ -288,7 +288,7 @@ static int lay_out(struct evidence *ev, struct ev_gpu *g) {
                         cur = w->end_ns;
                 prev = w;
         }
-        if (cur < B && piece_add(g, cur, B, INFINITY, 0, PB_NO_RECORD) != 0)
+        if (cur < B && piece_add(g, cur, B, HUGE_VAL, 0, PB_NO_RECORD) != 0)
                 return -ENOMEM;
         for (size_t i = 0; i < g->np; i++)
                 g->hidden_s += g->p[i].hidden_s;

@@ -238,7 +238,7 @@ static void judge_cap(const struct judge *j, const struct rule *r, struct rule_r
                 }
                 bool out_here = s < A || e > B;
                 if (out_here || unknown_peak || j->missing_node)
-                        hi = INFINITY;
+                        hi = HUGE_VAL;
                 enum verdict v = lo > r->n ? V_FAIL : hi > r->n ? V_UNKNOWN : V_PASS;
                 if (v == V_PASS && e > j->ev->now_ns)
                         v = V_UNKNOWN;
@@ -423,7 +423,7 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
         unsigned sl_lo = sustained(clo, n, m, dq), sl_hi = sustained(chi, n, m, dq);
         free(clo), free(chi), free(lo), free(hi), free(dq);
         res->lower = sl_lo;
-        res->upper = j->missing_node ? INFINITY : sl_hi;
+        res->upper = j->missing_node ? HUGE_VAL : sl_hi;
         if (sl_lo > r->n) {
                 res->verdict = V_FAIL;
                 snprintf(res->why, sizeof(res->why),
@@ -432,7 +432,7 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
                          sl_lo, (unsigned long long)(S / NS_PER_SEC));
         } else if (general_unknown(j, outside, future, res->why, sizeof(res->why))) {
                 res->verdict = V_UNKNOWN;
-                res->upper = INFINITY;
+                res->upper = HUGE_VAL;
         } else if (sl_hi > r->n) {
                 res->verdict = V_UNKNOWN;
                 snprintf(res->why, sizeof(res->why),

@@ -357,6 +357,40 @@ def test_html_metrics():
     tap.ok("UNKNOWN" in dom and "<svg" in dom, "the rendered DOM holds the verdicts and timeline")
 
 
+def test_packaging():
+    rules = os.path.join(ghtest.source_root(), "packaging", "gpuhours-check.rules.yml")
+    promtool = shutil.which("promtool")
+    if promtool:
+        p = subprocess.run([promtool, "check", "rules", rules], capture_output=True, timeout=60)
+        tap.ok(p.returncode == 0, "promtool check rules: the alert rules load",
+               diag=(p.stdout + p.stderr).decode()[-2000:])
+    else:
+        tap.skip("promtool not installed")
+    unit = os.path.join(ghtest.build_root(), "packaging", "gpuhours-check.service")
+    sa = shutil.which("systemd-analyze")
+    if not sa or not os.path.exists(unit):
+        tap.skip("systemd-analyze or the configured unit missing")
+        return
+    d = os.path.join(W.tmp, "units")
+    os.makedirs(d, exist_ok=True)
+    text = open(unit).read()
+    exec_line = [ln for ln in text.splitlines() if ln.startswith("ExecStart=")][0]
+    text = text.replace(exec_line.split()[0], "ExecStart=" + ghtest.client_bin())
+    with open(os.path.join(d, "gpuhours-check.service"), "w") as f:
+        f.write(text)
+    shutil.copy(os.path.join(ghtest.source_root(), "packaging", "gpuhours-check.timer"), d)
+    p = subprocess.run([sa, "verify", "--man=no", os.path.join(d, "gpuhours-check.service"),
+                        os.path.join(d, "gpuhours-check.timer")], capture_output=True, timeout=60)
+    msg = (p.stdout + p.stderr).decode()
+    tap.ok(p.returncode == 0 and "gpuhours-check" not in msg,
+           "systemd-analyze verify accepts gpuhours-check.service and .timer", diag=msg[-2000:])
+    p = subprocess.run([sa, "security", "--offline=yes", "--no-pager",
+                        os.path.join(d, "gpuhours-check.service")], capture_output=True, timeout=60)
+    out = p.stdout.decode()
+    level = [ln for ln in out.splitlines() if "Overall exposure level" in ln]
+    tap.diag("systemd-analyze security: %s" % (level[-1] if level else out[-300:]))
+
+
 def png_colours(path):
     """Distinct RGB colours of a PNG (8-bit RGB/RGBA, non-interlaced), decoded with zlib."""
     import struct
@@ -407,5 +441,5 @@ def png_colours(path):
     return colours
 
 
-tap.run(setup, test_pause, test_caps, test_concurrency_coverage, test_rules_errors,
+tap.run(setup, test_packaging, test_pause, test_caps, test_concurrency_coverage, test_rules_errors,
         test_html_metrics, test_fleet_and_conflicts)
