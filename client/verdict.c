@@ -291,20 +291,21 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                         if (w->end_ns <= s || w->start_ns >= e)
                                 continue;
                         uint64_t ws = max64(w->start_ns, s), we = min64(w->end_ns, e);
-                        double ov = (double)(we - ws) / 1e9, len =
-                                (double)(w->end_ns - w->start_ns) / 1e9;
+                        double ov = (double)(we - ws) / 1e9;
+                        double len = (double)(w->end_ns - w->start_ns) / 1e9;
+                        /* shares of the whole window: a sliver at an edge weighs little */
                         double lo = w->busy_s < 0 ? 0 : fmax(0, w->busy_s - (len - ov));
                         double hi = w->busy_s < 0 ? ov : fmin(ov, w->busy_s + (len - w->obs_s));
                         char t1[40], t2[40];
-                        if (lo / ov > max_lo) {
-                                max_lo = lo / ov;
+                        if (lo / len > max_lo) {
+                                max_lo = lo / len;
                                 fmt_time(ws, t1, sizeof(t1));
                                 fmt_time(we, t2, sizeof(t2));
                                 snprintf(at_lo, sizeof(at_lo), "%s GPU %s busy in %s .. %s",
                                          origin, g->uuid, t1, t2);
                         }
-                        if (hi / ov > max_hi) {
-                                max_hi = hi / ov;
+                        if (hi / len > max_hi) {
+                                max_hi = hi / len;
                                 fmt_time(ws, t1, sizeof(t1));
                                 fmt_time(we, t2, sizeof(t2));
                                 snprintf(at_hi, sizeof(at_hi), "%s GPU %s: window %s .. %s",
@@ -317,10 +318,11 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                                 continue;
                         uint64_t ps = max64(p->start_ns, s), pe = min64(p->end_ns, e);
                         double ov = (double)(pe - ps) / 1e9;
+                        double plen = (double)(p->end_ns - p->start_ns) / 1e9;
                         double hi = fmin(p->hidden_s, ov);
-                        if (hi / ov > max_hi) {
+                        if (hi / plen > max_hi) {
                                 char t1[40], t2[40];
-                                max_hi = hi / ov;
+                                max_hi = hi / plen;
                                 fmt_time(ps, t1, sizeof(t1));
                                 fmt_time(pe, t2, sizeof(t2));
                                 snprintf(at_hi, sizeof(at_hi), "%s GPU %s: unobserved %s .. %s (%s)",

@@ -215,7 +215,9 @@ static void test_fleet(void **state) {
         memcpy(v.pk, pk, 32);
         v.key_id = note_key_id(v.name, pk);
         char vk2[200];
-        assert_true(vkey_format(&v, vk2, sizeof(vk2)) > 0);
+        size_t vk2_len = 0;
+        assert_int_equal(vkey_format(&v, vk2, sizeof(vk2), &vk2_len), 0);
+        assert_true(vk2_len > 0);
         char text[2048];
         snprintf(text, sizeof(text),
                  "# fleet\n\nhttp://127.0.0.1:9477 " VK1 "  # node 17\n"
