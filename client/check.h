@@ -21,7 +21,6 @@
  */
 
 #define CHECK_SLOTS_MAX 2000000u   /* concurrency slots */
-#define CHECK_IDLE_TOLERANCE 0.10  /* energy <= (1 + tol) x idle x length: idle */
 
 struct ev_window {
         uint64_t start_ns, end_ns; /* obs_start_wall .. obs_end_wall */

@@ -241,17 +241,12 @@ static enum piece_bound gap_bound(const struct ev_gpu *g, const struct ev_window
             (b->flags & GPU_COUNTER_RESET) || b->e_start_mj < a->e_end_mj ||
             b->start_boot_ns < a->end_boot_ns || !power_lookup(g->name, &idle_w, &full_w))
                 return PB_NO_COUNTER;
+        /* ANALYSIS.md §6: gpu_seconds = clamp((E - idle x L) / (full - idle), 0, len) */
         double e = (double)(b->e_start_mj - a->e_end_mj) / 1e3;
-        double lb = (double)(b->start_boot_ns - a->end_boot_ns) / 1e9;
-        double lw = (double)(b->start_ns > a->end_ns ? b->start_ns - a->end_ns : 0) / 1e9;
-        double l = fmax(lb, lw);
+        double l = (double)(b->start_boot_ns - a->end_boot_ns) / 1e9;
         *energy = e;
-        if (e <= (1.0 + CHECK_IDLE_TOLERANCE) * idle_w * l) {
-                *hidden = 0;
-                return PB_ENERGY_IDLE;
-        }
         *hidden = fmax(0, (e - idle_w * l) / (full_w - idle_w));
-        return PB_ENERGY;
+        return *hidden > 0 ? PB_ENERGY : PB_ENERGY_IDLE;
 }
 
 static int lay_out(struct evidence *ev, struct ev_gpu *g) {

@@ -20,7 +20,6 @@ struct gpu_model {
         const char *label;   /* "H100 SXM" */
         double peak_flops;   /* dense, highest-throughput precision mode */
         const char *precision; /* "FP8", "INT4", "FP4" */
-        double idle_w, full_w; /* declared idle and full-load board power */
 };
 
 /* The built-in table (static, in match order) and its length. */
@@ -34,5 +33,5 @@ const struct gpu_model *peaks_table(unsigned *n);
 bool peak_lookup(const struct rules *rs, const char *gpu_name, double *flops, char *source,
                  unsigned source_cap);
 
-/* Idle and full-load power for a GPU name (table only); false if unknown. */
+/* Declared idle and full-load power (ANALYSIS.md §6) for a GPU name; false if not declared. */
 bool power_lookup(const char *gpu_name, double *idle_w, double *full_w);
