@@ -391,6 +391,32 @@ def test_packaging():
     tap.diag("systemd-analyze security: %s" % (level[-1] if level else out[-300:]))
 
 
+def test_crafted():
+    """Signed but impossible records (the coverage model's plausibility rules) FAIL every
+    rule; the plausible control PASSes."""
+    craft = os.path.join(ghtest.build_root(), "tests", "analyze", "craft-ledgers")
+    if not os.path.exists(craft):
+        tap.skip("craft-ledgers not built")
+        return
+    d = os.path.join(W.tmp, "crafted")
+    os.makedirs(d)
+    subprocess.run([craft, d], check=True, timeout=60, capture_output=True)
+    key = open(os.path.join(d, "craft.vkey")).read().strip()
+    rules = os.path.join(W.tmp, "rules-crafted")
+    with open(rules, "w") as f:
+        f.write("cap gpu-hours 1e9\n")
+    res = {}
+    for name in ("control", "b3-busy"):
+        rc, out, err, _ = cltest.run(["check", "--no-state", "--key", key, "--rules", rules,
+                                      os.path.join(d, name + ".bundle")], W.env)
+        res[name] = (rc, out + err)
+    tap.ok(res["control"][0] == 0 and "PASS" in res["control"][1],
+           "crafted plausible control: PASS, exit 0", diag=res["control"][1])
+    tap.ok(res["b3-busy"][0] == 2 and "FAIL" in res["b3-busy"][1] and
+           "integrity" in res["b3-busy"][1],
+           "crafted impossible busy time (IMPLAUSIBLE): FAIL, exit 2", diag=res["b3-busy"][1])
+
+
 def png_colours(path):
     """Distinct RGB colours of a PNG (8-bit RGB/RGBA, non-interlaced), decoded with zlib."""
     import struct
@@ -441,5 +467,5 @@ def png_colours(path):
     return colours
 
 
-tap.run(setup, test_packaging, test_pause, test_caps, test_concurrency_coverage, test_rules_errors,
+tap.run(setup, test_packaging, test_crafted, test_pause, test_caps, test_concurrency_coverage, test_rules_errors,
         test_html_metrics, test_fleet_and_conflicts)
