@@ -270,6 +270,30 @@ def test_fleet_and_conflicts():
     rc, out, err = check(["--rules", rules, "--fleet", W.fleet])
     tap.ok(rc in (0, 1) and "coverage 10" in out, "check --fleet over live nodes (exit %d)" % rc,
            diag=out + err)
+    # A gap without a continuous counter: B's energy state is lost while it is down (its
+    # counter starts again at 0): the pause over that gap is UNKNOWN, never PASS.
+    W.b.stop()
+    t_stop = time.time_ns()
+    os.unlink(os.path.join(W.b.sim_dir, "energy"))
+    time.sleep(2.5)
+    W.b.start()
+    n0 = W.b.checkpoint()["size"]
+    W.b.wait_size(n0 + 2)
+    g0, g1 = gap_after_restart(summaries(W.b), t_stop)
+    rules_nc = os.path.join(W.tmp, "rules-no-counter")
+    with open(rules_nc, "w") as f:
+        f.write("pause %s %s\n" % (iso(ceil_s(g0)), iso(floor_s(g1))))
+    rc, out, err = check(["--rules", rules_nc, "--json", W.b.url])
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    bounds = [p["bound"] for s in (doc or {}).get("sources", []) for g in s["gpus"]
+              for p in g["unobserved"] if p["start"] < iso(floor_s(g1)) and
+              p["end"] > iso(ceil_s(g0))]
+    tap.ok(rc == 1 and doc["rules"][0]["verdict"] == "UNKNOWN" and "no-counter" in bounds,
+           "pause over a gap without a continuous energy counter: UNKNOWN (exit %d)" % rc,
+           diag=(out + err)[-2500:])
     # One GPU on two nodes at once: node C cloned from A's sim seed.
     cdir = os.path.join(W.tmp, "c")
     os.makedirs(os.path.join(cdir, "sim"))
