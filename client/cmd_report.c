@@ -14,8 +14,8 @@
 static const char report_help[] =
         "usage: " PROG " report [--by hour|day|month|gpu] [--format table|csv|json] [--quiet]\n"
         "                       [--since TIME] [--until TIME] [--key VKEY]...\n"
-        "                       [--trusted-keys FILE] [--no-state] [--timeout SECONDS]\n"
-        "                       [--] SOURCE...\n"
+        "                       [--trusted-keys FILE] [--no-state] [--fleet FILE]\n"
+        "                       [--timeout SECONDS] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage %% and gap seconds. Nothing\n"
@@ -95,6 +95,8 @@ int cmd_report(int argc, char **argv) {
                         goto out;
                 }
         }
+        if (!(names = common_names("report", &c, names, &n)))
+                goto out;
         if (sources_count_check("report", n) != 0)
                 goto out;
         if (n > 1 && fmt == FMT_CSV) {
@@ -106,7 +108,7 @@ int cmd_report(int argc, char **argv) {
         if (common_finish("report", &c, &o) != 0)
                 goto out;
         o.want_buckets = true;
-        struct source *srcs = sources_new("report", names, n, &o);
+        struct source *srcs = common_sources_new("report", &c, names, n, &o);
         if (!srcs)
                 goto out;
         if (!quiet)
