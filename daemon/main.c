@@ -712,7 +712,7 @@ static int run(struct daemon *d) {
         }
         if ((rc = load_key(d, src, sizeof src)) != 0)
                 return rc;
-        if (strncmp(src, "new key", 7) == 0)
+        if (strncmp(src, "created now", 11) == 0)
                 log_warn("created a NEW node key (%s): this is a new identity for '%s'; "
                          "auditors who trusted an earlier key for this origin will see a "
                          "different key (if the state directory was moved, deleted or "
@@ -722,7 +722,7 @@ static int run(struct daemon *d) {
                 log_info("signing as '%s' with the key %s", d->signer.name, src);
         struct stat kst;
         if (fstatat(d->state_fd, KEY_FILE, &kst, AT_SYMLINK_NOFOLLOW) == 0 &&
-            strncmp(src, "credential", 10) != 0)
+            strncmp(src, "from the credential", 19) != 0)
                 d->key_created_ns = (uint64_t)kst.st_mtim.tv_sec * NS + (uint64_t)kst.st_mtim.tv_nsec;
 
         rc = ledger_open(d->cfg.state_dir, &d->signer, &d->ledger, err, sizeof err);
