@@ -52,7 +52,8 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 return 1;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--trusted-keys", &v)) != 0) {
-                c->trusted_keys = v;
+                if (r > 0)
+                        c->trusted_keys = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--since", &v)) != 0) {
