@@ -19,6 +19,7 @@ static const struct {
         {"trust", cmd_trust, "add, list or remove trusted node keys"},
         {"check", cmd_check, "judge pause, cap, concurrency and coverage rules over a fleet"},
         {"attest", cmd_attest, "challenge a node with a fresh nonce: liveness, clock, consistency"},
+        {"show", cmd_show, "print the records of a verified ledger, decoded (all, or one in full)"},
 };
 
 static void usage(FILE *out) {
