@@ -120,7 +120,7 @@ def main():
                  ["fetch", "http://127.0.0.1:1"], ["verify", "--timeout", "0", "x"], [],
                  ["report", "--format", "csv", "a", "b"]):
         rc, out, err, _ = cltest.run(args, env)
-        tap.ok(rc == 3 and err.strip() and len(err.strip().splitlines()) <= 12,
+        tap.ok(rc == 3 and err.strip() and len(err.strip().splitlines()) <= 16,
                "usage error %s: exit 3 with a message" % args, diag=err)
     shutil.rmtree(tmp, ignore_errors=True)
 
