@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "accum.h"
+#include "fsutil.h"
 #include "config.h" /* GH_VERSION (generated) */
 #include "http.h"
 #include "key.h"
@@ -101,24 +102,6 @@ static void read_boot_id(uint8_t out[16]) {
                 close(fd);
         if (n <= 0 || !boot_id_parse(buf, (size_t)n, out))
                 log_warn("cannot read the boot ID; records carry an all-zero boot ID");
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[CONFIG_PATH_MAX];
-        size_t n = strlen(path);
-        if (n == 0 || n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (size_t i = 1; i <= n; i++) {
-                if (buf[i] == '/' || buf[i] == '\0') {
-                        char c = buf[i];
-                        buf[i] = '\0';
-                        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                                return -errno;
-                        buf[i] = c;
-                }
-        }
-        return 0;
 }
 
 static void update_status(struct daemon *d, bool ready) {
