@@ -45,6 +45,8 @@ uint64_t wall_now_ns(void);
  */
 bool time_parse_arg(const char *s, uint64_t now_ns, uint64_t *out);
 
+/* A length for a human: "0.356 s" below a minute, else "5 min 3 s", "2 h 5 min", "23 d 3 h". */
+void duration_human(double seconds, char *buf, size_t cap);
 
 /*
  * $XDG_<what>_HOME/gpuhours, or $HOME/<fallback>/gpuhours when the variable

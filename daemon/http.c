@@ -512,10 +512,13 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         if (!params_u64(p, names, NULL, why, sizeof why))
                 return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
         uint64_t start = atomic_load(&h->stats->start_wall_ns);
+        uint64_t size = ledger_size(h->ledger);
         char *text = NULL;
         size_t len = 0;
-        int rc = metrics_render(h->stats, ledger_size(h->ledger), start ? start : h->start_wall_ns,
+        pthread_mutex_lock(&h->inv_lock); /* metrics_render only formats: no ledger call */
+        int rc = metrics_render(h->stats, h->gpus, h->ngpus, size, start ? start : h->start_wall_ns,
                                 &text, &len);
+        pthread_mutex_unlock(&h->inv_lock);
         if (rc != 0) {
                 log_err("http: rendering /metrics failed: %s", strerror(-rc));
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed");

@@ -637,6 +637,26 @@ int ledger_checkpoint(struct ledger *l, char **note, size_t *len, uint64_t *size
         return p ? 0 : -ENOMEM;
 }
 
+int ledger_last_record(struct ledger *l, struct record *out) {
+        uint8_t *buf = malloc(FRAME_MAX);
+        if (!buf)
+                return -ENOMEM;
+        int rc;
+        pthread_rwlock_rdlock(&l->lock);
+        if (l->pub_size == 0) {
+                rc = GH_E_RANGE;
+        } else {
+                uint64_t off = l->offsets[l->pub_size - 1];
+                size_t flen = (size_t)(l->offsets[l->pub_size] - off);
+                rc = pread_all(l->rec_fd, buf, flen, off);
+                if (rc == 0)
+                        rc = record_decode(buf + 4, flen - 4, out);
+        }
+        pthread_rwlock_unlock(&l->lock);
+        free(buf);
+        return rc;
+}
+
 int ledger_read_records(struct ledger *l, uint64_t start, uint64_t end, size_t max_records,
                         size_t max_bytes, uint8_t **out, size_t *outlen, uint64_t *served_end) {
         int rc = 0;

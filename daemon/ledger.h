@@ -44,6 +44,8 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
 uint64_t ledger_size(struct ledger *l);
 /* Copy of the latest signed checkpoint note (malloc'd) and its size. */
 int ledger_checkpoint(struct ledger *l, char **note, size_t *len, uint64_t *size);
+/* Last record of the published tree decoded, if any (0, or GH_E_RANGE when empty). */
+int ledger_last_record(struct ledger *l, struct record *out);
 
 /*
  * Framed records [start, *served_end) with start < *served_end <= end <= ledger_size(),

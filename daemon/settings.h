@@ -31,6 +31,7 @@
 enum {
         EXIT_RUNTIME = 1, /* a failure while running (storage, key, sampler, network) */
         EXIT_USAGE = 2,   /* bad command line or configuration */
+        EXIT_NO_GPUS = 3, /* the GPU backend cannot start (no NVML, no GPU): not restarted */
 };
 
 enum config_action {
