@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "accum.h"
+#include "fsutil.h"
 #include "config.h" /* GH_VERSION (generated) */
 #include "http.h"
 #include "key.h"

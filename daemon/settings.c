@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "note.h"
+#include "text.h"
 
 /* The setting names, shared by the file (key) and the command line (--key with '-'). */
 enum setting {
@@ -72,18 +73,8 @@ static void errf(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 bool config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out) {
-        unsigned long v = 0;
-        size_t i = 0;
-        if (!s[0] || strlen(s) > 10)
-                return false;
-        for (; s[i]; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (unsigned long)(s[i] - '0');
-        }
-        if (i > 1 && s[0] == '0')
-                return false;
-        if (v < min || v > max)
+        uint64_t v;
+        if (!parse_u64(s, strlen(s), &v) || v < min || v > max)
                 return false;
         *out = (unsigned)v;
         return true;
