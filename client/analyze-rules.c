@@ -206,6 +206,8 @@ void gpu_set(struct analyzer *a, const struct record *r, uint64_t leaf, const st
         for (uint32_t i = 0; i < count; i++) {
                 copy_uuid(a->set_uuid[i], gpus[i].uuid);
                 a->set_idx[i] = gpu_index(a, gpus[i].uuid, i, leaf, r->wall_ns);
+                if (a->set_idx[i] != GPU_NONE)
+                        a->since_win_mask |= 1ull << a->set_idx[i];
         }
 }
 

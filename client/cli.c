@@ -52,11 +52,13 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 return 1;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--since", &v)) != 0) {
-                c->since = v;
+                if (r > 0)
+                        c->since = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--until", &v)) != 0) {
-                c->until = v;
+                if (r > 0)
+                        c->until = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {

@@ -67,15 +67,7 @@ int cmd_report(int argc, char **argv) {
                 if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
                         if (r < 0)
                                 goto out;
-                        if (strcmp(v, "hour") == 0)
-                                by = BY_HOUR;
-                        else if (strcmp(v, "day") == 0)
-                                by = BY_DAY;
-                        else if (strcmp(v, "month") == 0)
-                                by = BY_MONTH;
-                        else if (strcmp(v, "gpu") == 0)
-                                by = BY_GPU;
-                        else {
+                        if (!report_by_from_name(v, &by)) {
                                 fprintf(stderr,
                                         PROG " report: --by '%s': expected hour, day, month "
                                              "or gpu\n",
@@ -85,13 +77,7 @@ int cmd_report(int argc, char **argv) {
                 } else if ((r = arg_value("report", argc, argv, &i, "--format", &v)) != 0) {
                         if (r < 0)
                                 goto out;
-                        if (strcmp(v, "table") == 0)
-                                fmt = FMT_TABLE;
-                        else if (strcmp(v, "csv") == 0)
-                                fmt = FMT_CSV;
-                        else if (strcmp(v, "json") == 0)
-                                fmt = FMT_JSON;
-                        else {
+                        if (!report_format_from_name(v, &fmt)) {
                                 fprintf(stderr,
                                         PROG " report: --format '%s': expected table, csv or "
                                              "json\n",

@@ -717,7 +717,7 @@ static int run(struct daemon *d) {
         if (rc < 0)
                 return EXIT_RUNTIME;
         clocks_now(&wall, &boot);
-        if ((rc = take_sample(d, wall, boot, false)) < 0)
+        if (take_sample(d, wall, boot, false) < 0)
                 return EXIT_RUNTIME;
         d->next_tick = boot + d->interval_ns;
 
@@ -761,12 +761,12 @@ static int run(struct daemon *d) {
         notify_stopping();
         log_info("stopping (%s)", reason);
         clocks_now(&wall, &boot);
-        if ((rc = take_sample(d, wall, boot, true)) < 0)
+        if (take_sample(d, wall, boot, true) < 0)
                 return EXIT_RUNTIME;
         struct record *r = d->scratch;
         header(d, r, REC_STOP, wall, boot);
         snprintf(r->u.stop.reason, sizeof r->u.stop.reason, "%s", reason);
-        if ((rc = submit(d, r)) < 0)
+        if (submit(d, r) < 0)
                 return EXIT_RUNTIME;
         if (d->npending || d->nospace) {
                 log_err("ledger: exiting with %zu record(s) unwritten (no space left)",

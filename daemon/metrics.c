@@ -34,7 +34,8 @@ static void text_add(struct text *t, const char *fmt, ...) {
 
 /* A label value with '\\', '"' and newline escaped (exposition format 0.0.4). */
 static void text_add_label_value(struct text *t, const char *v, size_t maxlen) {
-        for (size_t i = 0; i < maxlen && v[i]; i++) {
+        size_t n = strnlen(v, maxlen);
+        for (size_t i = 0; i < n; i++) {
                 switch (v[i]) {
                 case '\\':
                         text_add(t, "\\\\");

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "record.h"
+
 /*
  * gpuhoursd settings: defaults, then the INI file ([gpuhoursd] section),
  * then the command line (which wins).
@@ -19,10 +21,11 @@
 #define CONFIG_DEFAULT_PERIOD 300u
 #define CONFIG_DEFAULT_INTERVAL_US 1000000u
 #define CONFIG_PATH_MAX 1024u
-#define CONFIG_PERIOD_MAX 86400u
-#define CONFIG_INTERVAL_MIN_US 50000u
-#define CONFIG_INTERVAL_MAX_US 60000000u
-#define CONFIG_SIM_GPUS_MAX 64u
+/* The record format's bounds (proto/record.h): a setting outside them could not be recorded. */
+#define CONFIG_PERIOD_MAX REC_PERIOD_MAX_S
+#define CONFIG_INTERVAL_MIN_US REC_INTERVAL_MIN_US
+#define CONFIG_INTERVAL_MAX_US REC_INTERVAL_MAX_US
+#define CONFIG_SIM_GPUS_MAX RECORD_MAX_GPUS
 
 /* Exit codes of gpuhoursd. */
 enum {

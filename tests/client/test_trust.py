@@ -54,6 +54,13 @@ def main():
     rc, out, err, _ = cltest.run(["verify", "--no-state", "/nonexistent"], env)
     tap.ok(rc == 3 and "line" in err and "trusted_keys" in err,
            "a broken trust file is a clear error", diag=err)
+    # A good key before the bad line: list and add fail cleanly (under ASan
+    # the keys parsed before the bad line must not leak).
+    for cmd in (["trust", "list"], ["trust", "add", a.vkey]):
+        rc, out, err, _ = cltest.run(cmd, env)
+        tap.ok(rc == 3 and "line 4" in err and "not a valid vkey" in err and out == "",
+               "%s with a broken trust file: exit 3, says which line" % " ".join(cmd[:2]),
+               diag=out + err)
     os.remove(tf)
 
     # TOFU against the real daemon.
