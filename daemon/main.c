@@ -384,36 +384,32 @@ static void log_stall(uint64_t from_boot, uint64_t to_boot) {
 /*
  * At start-up, against the ledger's last record of the same boot ID: a boot
  * clock behind it (a time namespace, a tampered clock) is impossible within
- * one boot and is logged (the start record's header is the evidence); a
- * wall clock that moved against the boot clock since then beyond the step
- * tolerance gets a clock-step record right after the start record, whose
- * prev_* are that last record's clock readings. Returns 0 or a negative
- * errno (fatal, from submit).
+ * one boot; a wall clock that moved against the boot clock since then beyond
+ * the step tolerance is a clock step. Both are logged; the start record's
+ * header is the record of them (the client judges every header's
+ * wall - boot offset against the boot's first reading, proto/ANALYSIS.md
+ * section 5, and a backwards boot clock is its rule B2). A clock-step record
+ * here would make the client count the same step twice.
  */
-static int check_clock_since_last(struct daemon *d, const struct record *last, uint64_t wall,
-                                  uint64_t boot) {
+static void check_clock_since_last(const struct daemon *d, const struct record *last, uint64_t wall,
+                                   uint64_t boot) {
         if (memcmp(last->boot_id, d->boot_id, 16) != 0)
-                return 0; /* a reboot (or the first record): nothing to compare with */
+                return; /* a reboot: no common boot clock to compare with */
         if (boot < last->boot_ns) {
                 uint64_t back = last->boot_ns - boot;
                 log_warn("clock: the boot clock is %" PRIu64 ".%03" PRIu64 " s behind the "
                          "ledger's last record of this boot (boot ID unchanged): impossible "
                          "within one boot; the start record shows it",
                          back / NS, back % NS / 1000000);
-                return 0;
+                return;
         }
         int64_t moved = clock_offset(wall, boot) - clock_offset(last->wall_ns, last->boot_ns);
         uint64_t amoved = moved < 0 ? (uint64_t)-moved : (uint64_t)moved;
-        if (amoved <= step_threshold_ns(d))
-                return 0;
-        log_warn("clock: wall time moved %s%" PRIu64 ".%03" PRIu64 " s against boot time "
-                 "since the ledger's last record of this boot; writing a clock-step record",
-                 moved < 0 ? "-" : "+", amoved / NS, amoved % NS / 1000000);
-        struct record *r = d->scratch;
-        header(d, r, REC_CLOCK_STEP, wall, boot);
-        r->u.clock_step.prev_wall_ns = last->wall_ns;
-        r->u.clock_step.prev_boot_ns = last->boot_ns;
-        return submit(d, r);
+        if (amoved > step_threshold_ns(d))
+                log_warn("clock: wall time moved %s%" PRIu64 ".%03" PRIu64 " s against boot "
+                         "time since the ledger's last record of this boot; the start record "
+                         "shows it",
+                         moved < 0 ? "-" : "+", amoved / NS, amoved % NS / 1000000);
 }
 
 /*
@@ -769,10 +765,10 @@ static int run(struct daemon *d) {
         uint64_t wall, boot;
         clocks_now(&wall, &boot);
         atomic_store(&d->stats.start_wall_ns, wall);
-        rc = write_start(d, wall, boot);
-        if (rc >= 0 && have_last)
-                rc = check_clock_since_last(d, last, wall, boot);
+        if (have_last)
+                check_clock_since_last(d, last, wall, boot);
         free(last);
+        rc = write_start(d, wall, boot);
         if (rc < 0)
                 return EXIT_RUNTIME;
         clocks_now(&wall, &boot);
