@@ -125,8 +125,10 @@ static bool ledger_exists(int dirfd) {
 }
 
 int key_load(const char *state_dir, const char *origin, struct note_signer *out, char *source,
-             size_t sourcelen, char *err, size_t errlen) {
+             size_t sourcelen, bool *created, char *err, size_t errlen) {
         char shown[1200];
+        if (created)
+                *created = false;
         uint8_t *seed = sodium_malloc(KEY_SEED_LEN);
         int rc;
         if (!seed) {
@@ -168,10 +170,14 @@ int key_load(const char *state_dir, const char *origin, struct note_signer *out,
                 rc = GH_E_NO_KEY;
         } else if (rc == -ENOENT) {
                 rc = create_seed(dfd, shown, seed, err, errlen);
+                bool made = rc == 0;
                 if (rc == -EEXIST) /* lost a race: use the winner's key */
                         rc = read_seed(dfd, KEY_FILE, shown, seed, err, errlen);
                 if (rc == 0)
-                        snprintf(source, sourcelen, "created now in %s", shown);
+                        snprintf(source, sourcelen, "%s %s", made ? "created now in" : "from",
+                                 shown);
+                if (rc == 0 && made && created)
+                        *created = true;
         } else if (rc == 0) {
                 snprintf(source, sourcelen, "from %s", shown);
         }

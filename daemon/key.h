@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "note.h"
@@ -16,7 +17,8 @@
  * wrong size, the wrong type or any group/other permission bit is refused.
  * The seed only ever lives in sodium_malloc memory and is wiped.
  * 0, or -errno / a positive gh_status with a one-line message in err.
- * *source receives a short description of where the key came from.
+ * *source receives a short description of where the key came from; *created
+ * (may be NULL) is set to true only when this call created a new key file.
  */
 int key_load(const char *state_dir, const char *origin, struct note_signer *out, char *source,
-             size_t sourcelen, char *err, size_t errlen);
+             size_t sourcelen, bool *created, char *err, size_t errlen);

@@ -626,10 +626,10 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
  * Load (or create) the node key into d->signer and d->vkey; src tells where
  * the key came from. 0 or EXIT_RUNTIME (logged).
  */
-static int load_key(struct daemon *d, char *src, size_t src_size) {
+static int load_key(struct daemon *d, char *src, size_t src_size, bool *created) {
         char err[1024];
-        int rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, err,
-                          sizeof err);
+        int rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, created,
+                          err, sizeof err);
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
@@ -653,7 +653,7 @@ static int print_key(struct daemon *d) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
-        rc = load_key(d, src, sizeof src);
+        rc = load_key(d, src, sizeof src, NULL);
         if (rc)
                 return rc;
         printf("%s\n", d->vkey);
@@ -707,9 +707,10 @@ static int run(struct daemon *d) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
-        if ((rc = load_key(d, src, sizeof src)) != 0)
+        bool key_created = false;
+        if ((rc = load_key(d, src, sizeof src, &key_created)) != 0)
                 return rc;
-        if (strncmp(src, "created now", 11) == 0)
+        if (key_created)
                 log_warn("created a NEW node key (%s): this is a new identity for '%s'; "
                          "auditors who trusted an earlier key for this origin will see a "
                          "different key (if the state directory was moved, deleted or "

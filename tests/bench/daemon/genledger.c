@@ -42,7 +42,8 @@ int main(int argc, char **argv) {
         log_init();
         char err[512], source[256];
         struct note_signer signer = {0};
-        int rc = key_load(argv[1], argv[2], &signer, source, sizeof source, err, sizeof err);
+        int rc = key_load(argv[1], argv[2], &signer, source, sizeof source, NULL, err,
+                          sizeof err);
         if (rc != 0) {
                 fprintf(stderr, "genledger: %s\n", err);
                 return 1;
