@@ -24,7 +24,9 @@ static const char report_help[] =
         "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
         "section per source, json an array of report objects (each with \"source\" and\n"
-        "\"origin\"); csv takes one source. Exit codes as for verify.\n";
+        "\"origin\"); csv one header, then the rows of every verified source, each row\n"
+        "starting with its origin. A source that did not verify is named on stderr and\n"
+        "its exit code counts. Exit codes as for verify.\n";
 
 /* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
 static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,
@@ -100,11 +102,6 @@ int cmd_report(int argc, char **argv) {
                 goto out;
         if (sources_count_check("report", n) != 0)
                 goto out;
-        if (n > 1 && fmt == FMT_CSV) {
-                fprintf(stderr, PROG " report: --format csv takes one SOURCE (run it once per "
-                                     "node, or use --format json)\n");
-                goto out;
-        }
         struct verify_opts o = {0};
         if (common_finish("report", &c, &o) != 0)
                 goto out;
@@ -117,6 +114,7 @@ int cmd_report(int argc, char **argv) {
         rc = sources_exit_code(srcs, n);
         /* Several sources as JSON: an array of report objects with "source" and "origin". */
         json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;
+        bool csv_header = true;
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
                 if (!s->have_analysis || !s->az) {
@@ -134,7 +132,10 @@ int cmd_report(int argc, char **argv) {
                 if (n > 1 && fmt == FMT_TABLE)
                         printf("%s# %s (%s)\n", i ? "\n" : "", s->cp.origin, s->name);
                 int r = n > 1 && fmt == FMT_JSON ? append_json(all, s, b, nb, by)
-                                                 : report_write(stdout, &s->an, b, nb, by, fmt);
+                        : fmt == FMT_CSV ? report_write_csv(stdout, s->cp.origin, b, nb, by,
+                                                            csv_header)
+                                         : report_write(stdout, &s->an, b, nb, by, fmt);
+                csv_header = false;
                 if (r != 0) {
                         fprintf(stderr, PROG " report: cannot write the report\n");
                         rc = EXIT_INCOMPLETE;

@@ -226,20 +226,36 @@ static void csv_field(FILE *f, const char *s, bool first) {
                 fputc('"', f);
 }
 
-static int write_csv(FILE *f, const struct bucket *b, size_t n, enum report_by by) {
+/* origin NULL: no origin column; header false: rows only (a further source). */
+static int write_csv(FILE *f, const char *origin, const struct bucket *b, size_t n,
+                     enum report_by by, bool header) {
         size_t c0 = by == BY_GPU ? 0 : 1;
         char cells[NCOLS][CELL_MAX];
 
-        for (size_t c = c0; c < NCOLS; c++)
-                csv_field(f, csv_head[c], c == c0);
-        fputs("\r\n", f);
+        if (header) {
+                if (origin)
+                        csv_field(f, "origin", true);
+                for (size_t c = c0; c < NCOLS; c++)
+                        csv_field(f, csv_head[c], c == c0 && !origin);
+                fputs("\r\n", f);
+        }
         for (size_t i = 0; i < n; i++) {
                 row_cells(&b[i], by, true, cells);
+                if (origin)
+                        csv_field(f, origin, true);
                 for (size_t c = c0; c < NCOLS; c++)
-                        csv_field(f, cells[c], c == c0);
+                        csv_field(f, cells[c], c == c0 && !origin);
                 fputs("\r\n", f);
         }
         return 0;
+}
+
+int report_write_csv(FILE *f, const char *origin, const struct bucket *b, size_t n,
+                     enum report_by by, bool header) {
+        if ((unsigned)by > BY_GPU || !origin)
+                return -EINVAL;
+        write_csv(f, origin, b, n, by, header);
+        return fflush(f) != 0 || ferror(f) ? -EIO : 0;
 }
 
 /* json_object_set_new that reports failure (jansson steals the value either way). */
@@ -322,7 +338,7 @@ int report_write(FILE *f, const struct analysis *an, const struct bucket *b, siz
                 r = write_table(f, an, b, n, by);
                 break;
         case FMT_CSV:
-                r = write_csv(f, b, n, by);
+                r = write_csv(f, NULL, b, n, by, true);
                 break;
         case FMT_JSON:
                 r = write_json(f, an, b, n, by);
