@@ -23,7 +23,8 @@ static const char report_help[] =
         "a source that did not verify. The verdict lines go to stderr (--quiet: only\n"
         "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
-        "section per source, json an array of report objects (each with \"source\" and\n"
+        "section per source and a final '# total' section (the verified sources'\n"
+        "totals summed), json an array of report objects (each with \"source\" and\n"
         "\"origin\"); csv one header, then the rows of every verified source, each row\n"
         "starting with its origin. A source that did not verify is named on stderr and\n"
         "its exit code counts. Exit codes as for verify.\n";
@@ -115,6 +116,7 @@ int cmd_report(int argc, char **argv) {
         /* Several sources as JSON: an array of report objects with "source" and "origin". */
         json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;
         bool csv_header = true;
+        struct report_totals total = {0};
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
                 if (!s->have_analysis || !s->az) {
@@ -136,12 +138,15 @@ int cmd_report(int argc, char **argv) {
                                                             csv_header)
                                          : report_write(stdout, &s->an, b, nb, by, fmt);
                 csv_header = false;
+                report_totals_add(&total, &s->an, b, nb, by);
                 if (r != 0) {
                         fprintf(stderr, PROG " report: cannot write the report\n");
                         rc = EXIT_INCOMPLETE;
                 }
                 free(b);
         }
+        if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
+                rc = EXIT_INCOMPLETE;
         if (all) {
                 if (json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
                     fputc('\n', stdout) == EOF)

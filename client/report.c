@@ -133,6 +133,30 @@ static struct totals totals_of(const struct analysis *an, const struct bucket *b
         return t;
 }
 
+void report_totals_add(struct report_totals *acc, const struct analysis *an,
+                       const struct bucket *b, size_t n, enum report_by by) {
+        struct totals t = totals_of(an, b, n, by);
+
+        acc->sources++;
+        acc->busy_gpu_hours += t.busy;
+        acc->occupied_gpu_hours += t.occupied;
+        acc->energy_kwh += t.energy;
+        acc->gap_seconds += t.gap;
+        acc->observed_seconds += t.observed;
+}
+
+int report_write_total_table(FILE *f, const struct report_totals *t) {
+        double iv = t->observed_seconds + t->gap_seconds;
+        double cov = iv > 0 ? 100.0 * t->observed_seconds / iv : 0.0;
+
+        fprintf(f, "\n# total (%zu source%s)\n", t->sources, t->sources == 1 ? "" : "s");
+        fprintf(f, "%10s  %14s  %10s  %10s  %s\n", "busy GPU-h", "occupied GPU-h", "energy kWh",
+                "coverage %", "gap s");
+        fprintf(f, "%10.3f  %14.3f  %10.3f  %10.2f  %.3f\n", t->busy_gpu_hours,
+                t->occupied_gpu_hours, t->energy_kwh, cov, t->gap_seconds);
+        return fflush(f) != 0 || ferror(f) ? -EIO : 0;
+}
+
 /* Cells of one row; cells[0] = gpu (BY_GPU only). */
 static void row_cells(const struct bucket *b, enum report_by by, bool csv,
                       char cells[NCOLS][CELL_MAX]) {

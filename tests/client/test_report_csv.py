@@ -3,7 +3,7 @@
 """report --format csv over several sources (and --fleet): one header with
 "origin" first, then the rows of every verified source, each with its own
 origin; a source that did not verify is named on stderr and sets exit 3,
-never silently dropped; the rows' numbers are those of each node alone."""
+never silently dropped; the table gets a fleet total; the rows' numbers are those of each node alone."""
 
 import csv
 import io
@@ -64,6 +64,22 @@ def main():
     tap.ok(all(singles[r[0]] == [r] for r in body),
            "each row equals that node's single-source report (origin column included)",
            diag=(body, singles))
+
+    # The table over several sources ends with a fleet total: the sources' totals summed.
+    rc, out, err, _ = cltest.run(["report", "--quiet", "--by", "gpu"] + k + bundles, env)
+    lines = out.splitlines()
+    per = [ln.split() for ln in lines if ln.startswith("total ")]
+    head = [i for i, ln in enumerate(lines) if ln.startswith("# total (2 sources)")]
+    ok = rc in (0, 1) and len(per) == 2 and len(head) == 1 and head[0] + 2 < len(lines)
+    if ok:
+        tot = lines[head[0] + 2].split()
+        busy = sum(float(p[3]) for p in per)  # total, first, last, busy, occupied, energy
+        energy = sum(float(p[5]) for p in per)
+        gap = sum(float(p[7]) for p in per)
+        ok = (abs(float(tot[0]) - busy) < 0.002 and abs(float(tot[2]) - energy) < 0.002 and
+              abs(float(tot[4]) - gap) < 0.002)
+    tap.ok(ok, "table over two sources: a final '# total' section summing both",
+           diag=out[-1200:])
 
     dead = "http://127.0.0.1:%d" % ghtest.free_port()
     rc, out, err, _ = cltest.run(["report", "--quiet", "--format", "csv", "--timeout", "5"] + k +
