@@ -77,7 +77,7 @@ static int create_seed(int dirfd, const char *shown, uint8_t *seed, char *err, s
         return rc;
 }
 
-int key_load(const char *state_dir, const char *origin, struct note_signer *out, char *source,
+int key_load(const char *state_dir, const char *origin, struct signer *out, char *source,
              size_t sourcelen, char *err, size_t errlen) {
         char shown[1200];
         uint8_t *seed = sodium_malloc(KEY_SEED_LEN);
@@ -125,7 +125,7 @@ int key_load(const char *state_dir, const char *origin, struct note_signer *out,
                 goto out;
 
 have_seed:
-        rc = note_signer_init(out, origin, seed);
+        rc = signer_init_ed25519(out, origin, seed);
         if (rc != 0)
                 snprintf(err, errlen, "key: cannot make a signer for origin '%s': %s", origin,
                          gh_strerror(rc));

@@ -42,7 +42,7 @@
 
 struct daemon {
         struct config cfg;
-        struct note_signer signer;
+        struct signer signer;
         char vkey[VKEY_MAX_LEN + 1];
         struct ledger *ledger;
         const struct sampler_ops *ops;
@@ -563,7 +563,7 @@ static int load_key(struct daemon *d, char *src, size_t src_size) {
                 return EXIT_RUNTIME;
         }
         struct note_verifier v;
-        note_signer_verifier(&d->signer, &v);
+        signer_verifier(&d->signer, &v);
         if (vkey_format(&v, d->vkey, sizeof d->vkey) <= 0) {
                 log_err("cannot format the vkey");
                 return EXIT_RUNTIME;
@@ -700,7 +700,7 @@ static void cleanup(struct daemon *d) {
         if (d->sampler)
                 d->ops->close(d->sampler);
         ledger_close(d->ledger);
-        note_signer_free(&d->signer);
+        signer_free(&d->signer);
         for (size_t i = 0; i < d->npending; i++)
                 free(d->pending[i]);
         free(d->scratch);
@@ -743,7 +743,7 @@ int main(int argc, char **argv) {
         }
         if (d->cfg.action == CONFIG_PRINT_KEY) {
                 rc = print_key(d);
-                note_signer_free(&d->signer);
+                signer_free(&d->signer);
                 free(d);
                 return rc;
         }

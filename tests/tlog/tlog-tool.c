@@ -147,19 +147,19 @@ static char *read_stdin(size_t *len) {
 }
 
 static int sign_and_print(const char *seedhex, const char *name, const char *text, size_t len) {
-        struct note_signer s;
+        struct signer s;
         uint8_t seed[32];
         char *note = NULL;
         size_t nlen = 0;
         int r;
 
         seed_from_hex(seedhex, seed);
-        r = note_signer_init(&s, name, seed);
+        r = signer_init_ed25519(&s, name, seed);
         sodium_memzero(seed, sizeof(seed));
         if (r != 0)
                 die("bad key name");
         r = note_sign(text, len, &s, &note, &nlen);
-        note_signer_free(&s);
+        signer_free(&s);
         if (r != 0) {
                 fprintf(stderr, "tlog-tool: sign: %s\n", gh_strerror(r));
                 return 1;
@@ -190,16 +190,16 @@ int main(int argc, char **argv) {
         if (argc == 3 && strcmp(argv[1], "tree") == 0)
                 return cmd_tree(strtoull(argv[2], NULL, 10));
         if (argc == 4 && strcmp(argv[1], "vkey") == 0) {
-                struct note_signer s;
+                struct signer s;
                 struct note_verifier v;
                 uint8_t seed[32];
                 char out[VKEY_MAX_LEN + 1];
 
                 seed_from_hex(argv[2], seed);
-                if (note_signer_init(&s, argv[3], seed) != 0)
+                if (signer_init_ed25519(&s, argv[3], seed) != 0)
                         die("bad key name");
-                note_signer_verifier(&s, &v);
-                note_signer_free(&s);
+                signer_verifier(&s, &v);
+                signer_free(&s);
                 if (vkey_format(&v, out, sizeof(out)) < 0)
                         die("vkey_format failed");
                 printf("%s\n", out);
