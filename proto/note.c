@@ -523,6 +523,25 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
         return 0;
 }
 
+bool note_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *outlen) {
+        return s != NULL && b64_decode(s, len, out, cap, outlen);
+}
+
+bool note_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out) {
+        return s != NULL && parse_decimal(s, len, max, out);
+}
+
+bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off) {
+        size_t split;
+
+        if (note == NULL || len > NOTE_MAX_SIZE || !note_chars_valid((const uint8_t *)note, len) ||
+            !find_split(note, len, &split) || split + 2 >= len || note[len - 1] != '\n')
+                return false;
+        *text_len = split + 1;
+        *sigs_off = split + 2;
+        return true;
+}
+
 /* --- attest note --- */
 
 int attest_format(const struct attest *a, char *out, size_t cap) {
