@@ -44,6 +44,7 @@ struct http_server {
         int own_fd; /* the socket we bound ourselves, or -1 */
         struct ledger *ledger;
         struct daemon_stats *stats;
+        struct push *push;
         char *origin, *vkey, *backend;
         unsigned period_s;
         double sample_interval_s;
@@ -62,6 +63,7 @@ struct http_server {
         /* Touched only by MHD's single internal thread. */
         struct MHD_Response *cp_resp;
         uint64_t cp_size;
+        uint64_t cp_gen; /* push_generation() the cached response was built at */
 };
 
 /* *con_cls values: the URL exceeded HTTP_MAX_URL (see uri_log); the headers were seen. */
@@ -284,7 +286,8 @@ static bool params_u64(const struct params *p, const char *const *names, uint64_
 
 static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connection *c) {
         uint64_t size = ledger_size(h->ledger);
-        if (!h->cp_resp || size != h->cp_size) {
+        uint64_t gen = h->push ? push_generation(h->push) : 0;
+        if (!h->cp_resp || size != h->cp_size || gen != h->cp_gen) {
                 char *note = NULL;
                 size_t len = 0;
                 uint64_t cp_size = 0;
@@ -293,6 +296,14 @@ static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connec
                         return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
                 if (rc != 0)
                         return reply_ledger_error(c, "checkpoint", rc);
+                if (h->push) { /* append the witnesses' cosignatures of this checkpoint */
+                        char *cosigned = NULL;
+                        rc = push_decorate(h->push, note, len, &cosigned, &len);
+                        free(note);
+                        if (rc != 0)
+                                return MHD_NO;
+                        note = cosigned;
+                }
                 struct MHD_Response *r =
                         MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
                 if (!r) {
@@ -306,6 +317,7 @@ static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connec
                         MHD_destroy_response(h->cp_resp);
                 h->cp_resp = r;
                 h->cp_size = cp_size;
+                h->cp_gen = gen;
         }
         return MHD_queue_response(c, MHD_HTTP_OK, h->cp_resp);
 }
@@ -520,6 +532,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         size_t len = 0;
         int rc = metrics_render(h->stats, ledger_size(h->ledger), start ? start : h->start_wall_ns,
                                 &text, &len);
+        if (rc == 0 && h->push)
+                rc = push_metrics(h->push, &text, &len);
         if (rc != 0) {
                 log_err("http: rendering /metrics failed: %s", strerror(-rc));
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed");
@@ -782,6 +796,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         pthread_mutex_init(&h->log_lock, NULL);
         h->ledger = cfg->ledger;
         h->stats = cfg->stats;
+        h->push = cfg->push;
         h->period_s = cfg->node.period_s;
         h->sample_interval_s = cfg->node.sample_interval_s;
         h->start_wall_ns = now_ns(CLOCK_REALTIME);

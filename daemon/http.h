@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "ledger.h"
+#include "push.h"
 #include "stats.h"
 
 /* Read-only HTTP API (daemon/API.md) on libmicrohttpd's internal thread. */
@@ -23,6 +24,7 @@ struct http_config {
         int listen_fd;         /* socket passed by systemd (sd_listen_fds), or -1 */
         struct ledger *ledger; /* not owned */
         struct daemon_stats *stats; /* not owned */
+        struct push *push;     /* witnesses (cosignatures on /checkpoint, metrics); may be NULL */
         struct http_node_info node; /* strings copied by http_start */
 };
 

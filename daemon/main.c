@@ -30,6 +30,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "notify.h"
+#include "push.h"
 #include "sampler.h"
 #include "settings.h"
 #include "stats.h"
@@ -48,6 +49,7 @@ struct daemon {
         const struct sampler_ops *ops;
         struct sampler *sampler;
         struct http_server *http;
+        struct push *push; /* NULL without --witnesses */
         struct daemon_stats stats;
         struct accum acc;
         uint8_t boot_id[16];
@@ -122,12 +124,14 @@ static int mkdir_p(const char *path, mode_t mode) {
 }
 
 static void update_status(struct daemon *d, bool ready) {
-        char st[256];
+        char st[256], wst[64] = "";
         uint64_t size = ledger_size(d->ledger);
-        snprintf(st, sizeof st, "records %" PRIu64 ", checkpoint size %" PRIu64 ", sampler %s%s",
+        if (d->push)
+                push_status(d->push, wst, sizeof wst);
+        snprintf(st, sizeof st, "records %" PRIu64 ", checkpoint size %" PRIu64 ", sampler %s%s%s",
                  atomic_load(&d->stats.records_appended_total), size,
                  d->sampler_ok ? "ok" : "failing",
-                 d->nospace ? ", appends paused: no space left" : "");
+                 d->nospace ? ", appends paused: no space left" : "", wst);
         if (ready)
                 notify_ready(st);
         else
@@ -340,6 +344,10 @@ static int write_inventory(struct daemon *d, uint64_t wall, uint64_t boot) {
         free(now);
         log_notice("sampler: GPU inventory changed (%u GPUs now)", v->gpu_count);
         http_set_inventory(d->http, d->inv.gpus, d->inv.gpu_count);
+        if (d->push && (rc = push_run(d->push)) != 0) {
+                log_err("witnesses: cannot start the push thread: %s", strerror(-rc));
+                return EXIT_RUNTIME;
+        }
         return submit(d, r);
 }
 
@@ -614,6 +622,16 @@ static int run(struct daemon *d) {
                 return EXIT_RUNTIME;
         }
         log_info("ledger: %" PRIu64 " records in '%s'", ledger_size(d->ledger), d->cfg.state_dir);
+        if (d->cfg.witnesses[0]) {
+                struct note_verifier nv;
+                signer_verifier(&d->signer, &nv);
+                rc = push_start(d->cfg.witnesses, d->cfg.state_dir, d->ledger, &nv, d->cfg.period_s,
+                                &d->push, err, sizeof err);
+                if (rc) {
+                        log_err("%s", err);
+                        return rc == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+                }
+        }
 
         d->ops = strcmp(d->cfg.backend, "sim") == 0 ? &sampler_sim_ops : &sampler_nvml_ops;
         struct sampler_config scfg = {.sim_gpus = d->cfg.sim_gpus, .sim_dir = d->cfg.sim_dir};
@@ -650,6 +668,7 @@ static int run(struct daemon *d) {
                 .listen_fd = lfd,
                 .ledger = d->ledger,
                 .stats = &d->stats,
+                .push = d->push,
                 .node = {.origin = d->cfg.origin,
                          .vkey = d->vkey,
                          .backend = d->ops->name,
@@ -662,6 +681,10 @@ static int run(struct daemon *d) {
                 return EXIT_RUNTIME;
         }
         http_set_inventory(d->http, d->inv.gpus, d->inv.gpu_count);
+        if (d->push && (rc = push_run(d->push)) != 0) {
+                log_err("witnesses: cannot start the push thread: %s", strerror(-rc));
+                return EXIT_RUNTIME;
+        }
         log_info("serving on %s; sampling %u %s GPU(s) every %u.%06u s, period %u s",
                  lfd >= 0 ? "the socket from systemd" : d->cfg.listen, d->inv.gpu_count,
                  d->ops->name, d->cfg.sample_interval_us / 1000000u,
@@ -697,6 +720,7 @@ static int run(struct daemon *d) {
 
 static void cleanup(struct daemon *d) {
         http_stop(d->http);
+        push_stop(d->push);
         if (d->sampler)
                 d->ops->close(d->sampler);
         ledger_close(d->ledger);
