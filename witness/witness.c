@@ -779,12 +779,22 @@ static int set_opt(struct witness *w, const char *key, const char *val) {
         return -1;
 }
 
+/* Config keys are the option names with '_' for '-' (state_dir), as in gpuhoursd.conf. */
 static int on_ini(void *user, const char *section, const char *name, const char *value) {
+        char key[32];
+        size_t n = strlen(name);
+
         if (section[0] != '\0' && strcmp(section, "witness") != 0) {
                 fprintf(stderr, "gpuhours-witness: config: unknown section [%.64s]\n", section);
                 return 0;
         }
-        return set_opt(user, name, value) == 0;
+        if (n >= sizeof key || strchr(name, '-') != NULL) {
+                fprintf(stderr, "gpuhours-witness: config: unknown key '%.64s'\n", name);
+                return 0;
+        }
+        for (size_t i = 0; i <= n; i++)
+                key[i] = name[i] == '_' ? '-' : name[i];
+        return set_opt(user, key, value) == 0;
 }
 
 static void usage(FILE *f) {
@@ -793,7 +803,7 @@ static void usage(FILE *f) {
               "       gpuhours-witness --state-dir DIR --name NAME --print-key\n"
               "A C2SP tlog-witness: cosigns the checkpoints of the logs listed in FILE\n"
               "(witness network logs/v0 format) after checking their consistency.\n"
-              "  --config FILE     INI file with the keys state-dir, listen, logs, name\n"
+              "  --config FILE     INI file with the keys state_dir, listen, logs, name\n"
               "  --state-dir DIR   key and cosigned checkpoints (created if missing)\n"
               "  --listen A:P      HTTP address, e.g. 127.0.0.1:8420 or [::1]:8420\n"
               "  --logs FILE       log list; re-read on SIGHUP, logs are never forgotten\n"
