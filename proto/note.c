@@ -214,7 +214,7 @@ int vkey_parse(const char *s, size_t len, struct note_verifier *out) {
         return 0;
 }
 
-int vkey_format(const struct note_verifier *v, char *out, size_t cap) {
+int vkey_format(const struct note_verifier *v, char *out, size_t cap, size_t *ret_len) {
         static const char hex[] = "0123456789abcdef";
         size_t name_len = strnlen(v->name, sizeof(v->name));
         size_t len = name_len + 1 + 8 + 1 + B64_VKEY_LEN;
@@ -234,7 +234,8 @@ int vkey_format(const struct note_verifier *v, char *out, size_t cap) {
         key[0] = ALG_ED25519;
         memcpy(key + 1, v->pk, 32);
         sodium_bin2base64(p, B64_VKEY_LEN + 1, key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
-        return (int)len;
+        *ret_len = len;
+        return 0;
 }
 
 /* --- notes --- */
@@ -473,12 +474,13 @@ static void text_hash(struct text *t, const uint8_t h[32]) {
         text_put(t, b64, B64_HASH_LEN);
 }
 
-/* Finishes with a NUL; returns the length or GH_E_TOO_LARGE. */
-static int text_finish(struct text *t) {
+/* Finishes with a NUL; 0 and *ret_len = the length (NUL excluded), or GH_E_TOO_LARGE. */
+static int text_finish(struct text *t, size_t *ret_len) {
         text_put(t, "", 1);
         if (t->over)
                 return GH_E_TOO_LARGE;
-        return (int)(t->len - 1);
+        *ret_len = t->len - 1;
+        return 0;
 }
 
 /* An origin: a valid key name that is not the attest tag. */
@@ -489,7 +491,7 @@ static bool origin_valid(const char *s, size_t len) {
 
 /* --- checkpoints --- */
 
-int checkpoint_format(const struct checkpoint *c, char *out, size_t cap) {
+int checkpoint_format(const struct checkpoint *c, char *out, size_t cap, size_t *ret_len) {
         size_t olen = strnlen(c->origin, sizeof(c->origin));
         struct text t = {out, 0, cap, false};
 
@@ -501,7 +503,7 @@ int checkpoint_format(const struct checkpoint *c, char *out, size_t cap) {
         text_str(&t, "\n");
         text_hash(&t, c->root);
         text_str(&t, "\n");
-        return text_finish(&t);
+        return text_finish(&t, ret_len);
 }
 
 int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
@@ -544,7 +546,7 @@ bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off
 
 /* --- attest note --- */
 
-int attest_format(const struct attest *a, char *out, size_t cap) {
+int attest_format(const struct attest *a, char *out, size_t cap, size_t *ret_len) {
         static const char hex[] = "0123456789abcdef";
         size_t olen = strnlen(a->origin, sizeof(a->origin));
         struct text t = {out, 0, cap, false};
@@ -567,7 +569,7 @@ int attest_format(const struct attest *a, char *out, size_t cap) {
         text_str(&t, "\nroot ");
         text_hash(&t, a->root);
         text_str(&t, "\n");
-        return text_finish(&t);
+        return text_finish(&t, ret_len);
 }
 
 /* Line "<key> <value>": returns the value part, or false. */

@@ -300,7 +300,8 @@ static int save_known(struct witness *w) {
         o += (size_t)snprintf(buf, cap, "logs/v0\n");
         for (size_t i = 0; i < w->nlogs; i++) {
                 char vk[VKEY_MAX_LEN + 1];
-                if (vkey_format(&w->logs[i].e.key, vk, sizeof vk) < 0) {
+                size_t vl = 0;
+                if (vkey_format(&w->logs[i].e.key, vk, sizeof vk, &vl) != 0) {
                         free(buf);
                         return -EINVAL;
                 }

@@ -39,12 +39,13 @@ static int setup(void **state) {
                 struct signer s;
                 struct note_verifier v;
                 uint8_t seed[32] = {7};
+                size_t vl = 0;
 
                 if (signer_init_ed25519(&s, "lab.example/n1", seed) != 0)
                         return -1;
                 signer_verifier(&s, &v);
                 signer_free(&s);
-                if (vkey_format(&v, logv, sizeof(logv)) <= 0)
+                if (vkey_format(&v, logv, sizeof(logv), &vl) != 0)
                         return -1;
         }
         return 0;
