@@ -42,6 +42,8 @@ struct common_opts {
         const char *since, *until;
         bool no_state;
         long timeout_ms;
+        const char *witnesses;  /* --witnesses FILE */
+        struct policy *policy;  /* loaded from it by common_finish; freed by common_free */
 };
 
 /*
