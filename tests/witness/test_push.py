@@ -140,6 +140,33 @@ def restored_witness():
            "the restored witness answered 409", diag=w.metrics())
 
 
+def client(args, timeout=120):
+    import subprocess
+    p = subprocess.run([ghtest.client_bin()] + args, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, HOME=T["tmp"], XDG_CONFIG_HOME=os.path.join(T["tmp"], "cfg"),
+                                XDG_STATE_HOME=os.path.join(T["tmp"], "st")))
+    return p.returncode, p.stdout + p.stderr
+
+
+def auditor():
+    d = T["d"]
+    pol = os.path.join(T["tmp"], "policy")
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", pol, "--no-state"])
+    tap.ok(rc in (0, 1) and "WITNESSED" in out and "WITNESS_QUORUM" not in out,
+           "verify with a quorum of both witnesses passes and reports their times", diag=out[-1500:])
+    strict = os.path.join(T["tmp"], "policy-3")
+    import nacl.signing
+    extra = nacl.signing.SigningKey(b"\x33" * 32)
+    with open(pol) as f, open(strict, "w") as g:
+        body = f.read().replace("group both all w0 w1\nquorum both\n", "")
+        g.write(body + "witness w2 %s\ngroup all3 all w0 w1 w2\nquorum all3\n"
+                % wtest.vkey("absent.test/w", 4, bytes(extra.verify_key)))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", strict, "--no-state"])
+    tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "verify fails with WITNESS_QUORUM (exit 2) when a required "
+           "witness has not cosigned", diag=(rc, out[-1500:]))
+    T["pol"] = pol
+
+
 def split_view():
     """Restore the node from a snapshot: it then signs a different history
     for sizes the witnesses already cosigned. The witness refuses it."""
@@ -164,9 +191,19 @@ def split_view():
            "the node logs why (the witness has seen a larger or different tree)", diag=log[-800:])
     tap.ok(log.count("push failed") <= 4, "failures are logged once per episode, not per try",
            diag=log.count("push failed"))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "the restored node's new checkpoints lack the quorum",
+           diag=(rc, out[-1000:]))
+    none = os.path.join(T["tmp"], "policy-none")
+    with open(T["pol"]) as f, open(none, "w") as g:
+        g.write(f.read().replace("quorum both", "quorum none"))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", none, "--no-state"])
+    tap.ok(rc == 2 and "FORK" in out and "FORK evidence" in out,
+           "an auditor on a first visit catches the split view through the witnesses (FORK)",
+           diag=(rc, out[-2000:]))
     d.stop()
     for w in ws:
         w.stop()
 
 
-tap.run(setup, cosigned, monitoring, restored_witness, split_view)
+tap.run(setup, cosigned, monitoring, auditor, restored_witness, split_view)
