@@ -116,6 +116,24 @@ static void spread(const struct bucket_grid *g, struct bucket *b, struct bucket_
         }
 }
 
+/*
+ * Without --since (--until) the interval's start (end) is the earliest
+ * window start (latest end): a segment reaching beyond it only does so
+ * because the wall clock moved back, and it was counted whole. Keep it
+ * whole here too: move the part beyond that edge onto the edge.
+ */
+static void clamp_open(const struct analyzer *a, uint64_t first, uint64_t last, uint64_t *ws,
+                       uint64_t *we) {
+        if (!a->o.since_ns) {
+                *ws = u64_max(*ws, first);
+                *we = u64_max(*we, first);
+        }
+        if (!a->o.until_ns) {
+                *ws = u64_min(*ws, last);
+                *we = u64_min(*we, last);
+        }
+}
+
 int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out, size_t *n) {
         struct bucket_grid g = {.by = by};
         struct bucket *b;
@@ -157,8 +175,12 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
         }
         if (by != BY_HOUR && by != BY_DAY && by != BY_MONTH)
                 return -EINVAL;
-        if (last <= first)
-                return 0;
+        if (last <= first) {
+                if (a->obs_ns + a->gap_ns == 0)
+                        return 0;
+                /* elapsed time in a zero wall span (the clock went back): one bucket */
+                last = first + 1;
+        }
         if (by == BY_MONTH) {
                 g.m0 = month_of(first);
                 if (month_of(last - 1) - g.m0 + 1 > (int64_t)ANALYZE_BUCKETS_MAX)
@@ -184,11 +206,15 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
         }
         for (size_t i = 0; i < a->nwins; i++) {
                 const struct win *w = &a->wins[i];
-                spread(&g, b, acc, first, last, w->ws, w->we, w->len, w, !a->o.until_ns);
+                uint64_t ws = w->ws, we = w->we;
+                clamp_open(a, first, last, &ws, &we);
+                spread(&g, b, acc, first, last, ws, we, w->len, w, !a->o.until_ns);
         }
         for (size_t i = 0; i < a->ngaps; i++) {
                 const struct seg *s = &a->gaps[i];
-                spread(&g, b, acc, first, last, s->ws, s->we, s->len, NULL, !a->o.until_ns);
+                uint64_t ws = s->ws, we = s->we;
+                clamp_open(a, first, last, &ws, &we);
+                spread(&g, b, acc, first, last, ws, we, s->len, NULL, !a->o.until_ns);
         }
         for (size_t k = 0; k < g.n; k++) {
                 uint64_t tot = acc[k].obs_ns + acc[k].gap_ns;

@@ -113,6 +113,7 @@ struct analyzer {
         uint64_t frontier_boot; /* max window end (boot) within win_boot_id */
         unsigned steps_since_win;
         bool start_since_win;       /* a START lies between the last window and now */
+        uint64_t since_win_mask; /* GPUs of every set in force since the last window */
         uint64_t winboot_last_boot; /* boot_ns of the last record of win_boot_id */
 
         /* clock offset judge (ANALYSIS.md 5), per boot */

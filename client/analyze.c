@@ -114,12 +114,6 @@
 #include <string.h>
 
 #include "analyze.h"
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "analyze-internal.h"
 
 /* Table index for uuid, adding it if new; GPU_NONE beyond RECORD_MAX_GPUS. */
@@ -247,16 +241,23 @@ static void add_piece(struct analyzer *a, const struct piece *p, bool store_seg)
                 rule_energy_unaccounted(a, &f, p->above_j, p->energy_gs);
 }
 
-/* Worst case for a piece of cl ns: every GPU of the current set worked throughout. */
+/*
+ * Worst case for a piece of cl ns: every GPU it concerns worked throughout.
+ * A piece since the last window concerns every GPU of every set in force
+ * since then (a GPU that left during the piece may have worked before it
+ * left); GPUs beyond the table count by the current set.
+ */
 static double hidden_worst_case(struct analyzer *a, uint64_t cl) {
         double sec = (double)cl / 1e9, sum = 0;
 
-        for (size_t k = 0; k < a->set_n; k++) {
-                uint8_t idx = a->set_idx[k];
-                if (idx != GPU_NONE)
-                        a->gpus[idx].hidden_gs += sec;
-                sum += sec;
-        }
+        for (size_t i = 0; i < a->ngpus; i++)
+                if (a->since_win_mask & (1ull << i)) {
+                        a->gpus[i].hidden_gs += sec;
+                        sum += sec;
+                }
+        for (size_t k = 0; k < a->set_n; k++)
+                if (a->set_idx[k] == GPU_NONE)
+                        sum += sec;
         return sum;
 }
 
@@ -279,12 +280,14 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
         const struct rec_summary *s = &r->u.summary;
         double cap = (double)p->cl / 1e9, len_s = (double)p->len / 1e9;
 
-        for (size_t k = 0; k < a->set_n; k++) {
-                uint8_t idx = a->set_idx[k];
-                struct gpu_acc *g = idx == GPU_NONE ? NULL : &a->gpus[idx];
+        for (size_t k = 0; k < a->ngpus + a->set_n; k++) {
+                /* table GPUs of the piece's sets, then set GPUs beyond the table */
+                struct gpu_acc *g = k < a->ngpus ? &a->gpus[k] : NULL;
                 const struct gpu_summary *e = g ? summary_gpu(s, n, g->uuid) : NULL;
                 double b = cap;
 
+                if (g ? !(a->since_win_mask & (1ull << k)) : a->set_idx[k - a->ngpus] != GPU_NONE)
+                        continue;
                 if (g && e && g->lw_counter && !g->lw_broken && g->lw_seq + 1 == a->nsummaries &&
                     memcmp(g->lw_boot_id, r->boot_id, 16) == 0 &&
                     !(e->flags & (GPU_ENERGY_UNSUPPORTED | GPU_COUNTER_RESET)) &&
@@ -631,6 +634,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         a->win_leaf = leaf;
         a->steps_since_win = 0;
         a->start_since_win = false;
+        a->since_win_mask = mask_set;
 }
 
 int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {

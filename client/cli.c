@@ -53,15 +53,22 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 return 1;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--witnesses", &v)) != 0) {
-                c->witnesses = v;
+                if (r > 0)
+                        c->witnesses = v;
+                return r;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--trusted-keys", &v)) != 0) {
+                c->trusted_keys = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--since", &v)) != 0) {
-                c->since = v;
+                if (r > 0)
+                        c->since = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--until", &v)) != 0) {
-                c->until = v;
+                if (r > 0)
+                        c->until = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
@@ -80,6 +87,21 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 c->timeout_ms = (long)(s * 1000.0);
                 return 1;
         }
+        if ((r = arg_value(cmd, argc, argv, i, "--fleet", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                if (c->fleet_path) {
+                        fprintf(stderr, PROG " %s: --fleet given twice\n", cmd);
+                        return -1;
+                }
+                char err[600];
+                if (fleet_load(v, &c->fleet, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: fleet file %s\n", cmd, err);
+                        return -1;
+                }
+                c->fleet_path = v;
+                return 1;
+        }
         if (strcmp(argv[*i], "--no-state") == 0) {
                 c->no_state = true;
                 return 1;
@@ -89,6 +111,12 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
 
 int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
                struct common_opts *c, int *rc) {
+        if (c->operands)
+                return COMMON_OPERAND;
+        if (strcmp(argv[*i], "--") == 0) {
+                c->operands = true;
+                return 1;
+        }
         int r = common_value(cmd, argc, argv, i, c);
         if (r == 0 && help && is_help(argv[*i])) {
                 fputs(help, stdout);
@@ -102,8 +130,24 @@ int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
 
 int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o) {
         char err[400];
-        if (trust_load(&c->keys, err, sizeof(err)) != 0) {
-                fprintf(stderr, PROG " %s: trusted keys: %s\n", cmd, err);
+        _cleanup_free_ char *path = c->trusted_keys ? NULL : trust_file_path();
+        if (c->trusted_keys) {
+                if (trust_load_path(c->trusted_keys, true, &c->keys, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: --trusted-keys: %s\n", cmd, err);
+                        return -1;
+                }
+        } else if (path) {
+                if (trust_load_path(path, false, &c->keys, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: trusted keys: %s\n", cmd, err);
+                        return -1;
+                }
+        } else if (c->nextra == 0) {
+                /* No user file to read (a system service has no HOME): fine
+                 * with --key, which names the keys on the command line. */
+                fprintf(stderr,
+                        PROG " %s: no trusted keys: neither XDG_CONFIG_HOME nor HOME is set "
+                             "(give --key VKEY or --trusted-keys FILE)\n",
+                        cmd);
                 return -1;
         }
         for (unsigned i = 0; i < c->nextra; i++) {
@@ -116,6 +160,12 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
                         return -1;
                 }
                 if (trust_list_add(&c->keys, &v) != 0) {
+                        fprintf(stderr, PROG " %s: too many keys\n", cmd);
+                        return -1;
+                }
+        }
+        for (size_t i = 0; i < c->fleet.n; i++) {
+                if (trust_list_add(&c->keys, &c->fleet.nodes[i].key) != 0) {
                         fprintf(stderr, PROG " %s: too many keys\n", cmd);
                         return -1;
                 }
@@ -159,6 +209,30 @@ void common_free(struct common_opts *c) {
         c->extra_keys = NULL;
         free(c->policy);
         c->policy = NULL;
+        fleet_free(&c->fleet);
+}
+
+const char **common_names(const char *cmd, const struct common_opts *c, const char **names,
+                          size_t *n) {
+        if (c->fleet.n == 0)
+                return names;
+        const char **nn = realloc(names, (*n + c->fleet.n) * sizeof(*nn));
+        if (!nn) {
+                fprintf(stderr, PROG " %s: out of memory\n", cmd);
+                free(names);
+                return NULL;
+        }
+        for (size_t i = 0; i < c->fleet.n; i++)
+                nn[(*n)++] = c->fleet.nodes[i].url;
+        return nn;
+}
+
+struct source *common_sources_new(const char *cmd, const struct common_opts *c,
+                                  const char **names, size_t n, const struct verify_opts *o) {
+        struct source *srcs = sources_new(cmd, names, n, o);
+        if (srcs && c->fleet.n <= n)
+                fleet_pin_sources(srcs + (n - c->fleet.n), &c->fleet);
+        return srcs;
 }
 
 int source_arg(const char *cmd, const char *arg, const char **names, size_t *n) {

@@ -8,12 +8,17 @@
 #include "util.h"
 
 static const char fetch_help[] =
-        "usage: " PROG " fetch URL -o FILE [--key VKEY]... [--no-state] [--timeout SECONDS]\n"
+        "usage: " PROG " fetch -o FILE [--key VKEY]... [--trusted-keys FILE] [--no-state]\n"
+        "                      [--timeout SECONDS] [--] URL\n"
+        "       " PROG " fetch --fleet FILE -o DIR [--key VKEY]... [--trusted-keys FILE]\n"
+        "                      [--no-state] [--timeout SECONDS]\n"
         "\n"
         "Verifies the node's ledger exactly as '" PROG " verify URL' does and, if it\n"
         "verified (exit 0 or 1), writes it as an offline bundle to FILE (atomically).\n"
         "'" PROG " verify FILE' later checks the bundle without the node. Exit codes as\n"
-        "for verify; 3 if FILE cannot be written.\n";
+        "for verify; 3 if FILE cannot be written. With --fleet, every node of the fleet\n"
+        "file (lines of URL VKEY) is fetched and written to DIR/ORIGIN.bundle (ORIGIN\n"
+        "with characters other than [A-Za-z0-9_.-] as %XX); the highest exit code wins.\n";
 
 int cmd_fetch(int argc, char **argv) {
         struct common_opts c = {0};
@@ -24,14 +29,15 @@ int cmd_fetch(int argc, char **argv) {
                 int r = common_opt("fetch", fetch_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
-                if (r > 0)
+                if (r == 1)
                         continue;
-                if ((r = arg_value("fetch", argc, argv, &i, "-o", &v)) != 0 ||
-                    (r = arg_value("fetch", argc, argv, &i, "--output", &v)) != 0) {
+                if (r != COMMON_OPERAND &&
+                    ((r = arg_value("fetch", argc, argv, &i, "-o", &v)) != 0 ||
+                     (r = arg_value("fetch", argc, argv, &i, "--output", &v)) != 0)) {
                         if (r < 0)
                                 goto out;
                         outpath = v;
-                } else if (argv[i][0] == '-') {
+                } else if (argv[i][0] == '-' && !c.operands) {
                         fprintf(stderr, PROG " fetch: unknown option '%s'\n", argv[i]);
                         goto out;
                 } else if (url) {
@@ -40,6 +46,10 @@ int cmd_fetch(int argc, char **argv) {
                 } else {
                         url = argv[i];
                 }
+        }
+        if (c.fleet.n && !url && outpath) {
+                rc = fleet_fetch(&c, outpath);
+                goto out;
         }
         if (!url || !outpath) {
                 fprintf(stderr, PROG " fetch: need URL and -o FILE (see " PROG " fetch --help)\n");

@@ -9,8 +9,9 @@
 #include "util.h"
 
 static const char verify_help[] =
-        "usage: " PROG " verify SOURCE... [--key VKEY]... [--since TIME] [--until TIME]\n"
-        "                       [--json] [--no-state] [--timeout SECONDS]\n"
+        "usage: " PROG " verify [--fleet FILE] [--key VKEY]... [--trusted-keys FILE]\n"
+        "                       [--since TIME] [--until TIME] [--json] [--no-state]\n"
+        "                       [--timeout SECONDS] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
         "written by '" PROG " fetch'): the checkpoint's signature by a trusted key named\n"
@@ -19,7 +20,10 @@ static const char verify_help[] =
         "reports GPU-hours, coverage and every finding. Node URLs are fetched\n"
         "concurrently.\n"
         "\n"
+        "  --fleet FILE      also verify every node of FILE (lines 'URL VKEY', '#' comments);\n"
+        "                    each must serve the vkey's origin, signed by that key\n"
         "  --key VKEY        also trust this verifier key for this run\n"
+        "  --trusted-keys FILE  trust the keys in FILE instead of the user's trust file\n"
         "  --since TIME      audit from TIME: 2026-11-26T12:00:00Z, 2026-11-26, -2h, -30m, -7d\n"
         "  --until TIME      audit until TIME (same forms)\n"
         "  --json            print one JSON document (README: JSON output)\n"
@@ -27,6 +31,7 @@ static const char verify_help[] =
         "  --witnesses FILE  require the cosignatures of this C2SP tlog-policy file\n"
         "                    (README: Witnesses); WITNESS_QUORUM otherwise\n"
         "  --timeout SECONDS per HTTP request (default 30)\n"
+        "  --                the arguments after it are sources, even if they start with '-'\n"
         "\n"
         "Exit: 0 verified, 1 verified with findings, 2 integrity failure, 3 could not\n"
         "complete; with several sources the highest wins.\n";
@@ -45,6 +50,8 @@ int cmd_verify(int argc, char **argv) {
                 int r = common_opt("verify", verify_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
+                if (r == COMMON_OPERAND)
+                        names[n++] = argv[i];
                 if (r > 0)
                         continue;
                 if (strcmp(argv[i], "--json") == 0) {
@@ -53,12 +60,14 @@ int cmd_verify(int argc, char **argv) {
                         goto out;
                 }
         }
+        if (!(names = common_names("verify", &c, names, &n)))
+                goto out;
         if (sources_count_check("verify", n) != 0)
                 goto out;
         struct verify_opts o = {0};
         if (common_finish("verify", &c, &o) != 0)
                 goto out;
-        struct source *srcs = sources_new("verify", names, n, &o);
+        struct source *srcs = common_sources_new("verify", &c, names, n, &o);
         if (!srcs)
                 goto out;
         if (json) {

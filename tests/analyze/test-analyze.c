@@ -64,6 +64,11 @@ struct sim {
         uint8_t last_boot_id[16];
         bool start_since_win; /* a START after the last summary */
         uint64_t last_rec_wall;
+        /* the daemon is frozen (SIGSTOP): hardware runs on, nothing is sampled */
+        bool frozen;
+        /* truth: busy GPU-ns of present GPUs, ever; at the first window start; at the last end */
+        double total_busy_ns, tb_first, tb_last, tb_at_win;
+        bool have_tb_first;
 };
 
 static uint64_t wall_now(const struct sim *s) {
@@ -131,28 +136,41 @@ static void sim_tick(struct sim *s, uint64_t dt) {
         for (unsigned g = 0; g < s->ngpus; g++) {
                 double e = (s->idle_w[g] + s->marg_w[g] * s->load[g]) * (double)dt / 1e6;
                 s->counter_mj[g] += e;
-                if (s->running) {
+                if (s->running && !s->frozen) {
                         s->acc_busy_ns[g] += s->load[g] * (double)dt;
                         s->acc_energy_mj[g] += e;
                 }
+                if (s->present & (1u << g))
+                        s->total_busy_ns += s->load[g] * (double)dt;
         }
+        if (s->frozen)
+                for (unsigned g = 0; g < s->ngpus; g++)
+                        s->lost_ms[g] += dt / MS;
         s->boot_ns += dt;
 }
 
+/* The GPUs present now, as START and INVENTORY records list them. */
 static void gpu_infos(struct sim *s, struct gpu_info *gi, uint32_t *count) {
-        *count = s->ngpus;
+        unsigned n = 0;
+
         for (unsigned g = 0; g < s->ngpus; g++) {
-                memset(&gi[g], 0, sizeof(gi[g]));
-                uuid_of(g, gi[g].uuid);
-                snprintf(gi[g].name, sizeof(gi[g].name), "Sim H100");
-                gi[g].flags = s->inv_flags[g];
-                gi[g].energy_mj = s->inv_flags[g] & GPU_ENERGY_UNSUPPORTED
+                if (!(s->present & (1u << g)))
+                        continue;
+                memset(&gi[n], 0, sizeof(gi[n]));
+                uuid_of(g, gi[n].uuid);
+                snprintf(gi[n].name, sizeof(gi[n].name), "Sim H100");
+                gi[n].flags = s->inv_flags[g];
+                gi[n].energy_mj = s->inv_flags[g] & GPU_ENERGY_UNSUPPORTED
                                           ? 0
                                           : (uint64_t)(s->counter_mj[g] + 0.5);
+                n++;
         }
+        *count = n;
 }
 
 static void win_reset(struct sim *s) {
+        s->tb_at_win = s->total_busy_ns;
+        memset(s->lost_ms, 0, sizeof(s->lost_ms));
         s->win_boot = s->boot_ns;
         s->win_wall = wall_now(s);
         for (unsigned g = 0; g < s->ngpus; g++) {
@@ -194,12 +212,12 @@ static void emit_summary(struct sim *s, bool partial) {
                 if (!(s->present & (1u << g)))
                         continue;
                 uuid_of(g, gs->uuid);
-                gs->observed_ms = len / MS - s->lost_ms[g];
+                gs->observed_ms = len / MS > s->lost_ms[g] ? len / MS - s->lost_ms[g] : 0;
                 if (s->lost_ms[g])
                         gs->flags = GPU_LOST;
                 s->lost_ms[g] = 0;
                 gs->busy_ms = (uint64_t)(s->acc_busy_ns[g] / 1e6 + 0.5);
-                gs->occupied_ms = s->load[g] > 0 ? len / MS : 0;
+                gs->occupied_ms = s->load[g] > 0 ? gs->observed_ms : 0;
                 gs->energy_start_mj = (uint64_t)(s->win_counter[g] + 0.5);
                 gs->energy_end_mj = (uint64_t)(s->counter_mj[g] + 0.5);
                 gs->energy_used_mj = gs->energy_end_mj - gs->energy_start_mj;
@@ -227,6 +245,12 @@ static void emit_summary(struct sim *s, bool partial) {
                 s->wins = realloc(s->wins, s->capwins * sizeof(*s->wins));
                 assert_non_null(s->wins);
         }
+        if (!s->have_tb_first) {
+                /* the truth counter at the first window's start */
+                s->have_tb_first = true;
+                s->tb_first = s->tb_at_win;
+        }
+        s->tb_last = s->total_busy_ns;
         s->wins[s->nwins++] =
                 (struct window_truth){su->obs_start_wall_ns, su->obs_end_wall_ns, s->present};
         s->first_win = false;
@@ -331,7 +355,10 @@ static void dump(const struct analysis *an) {
         if (!getenv("GH_TEST_DUMP"))
                 return;
         for (size_t i = 0; i < an->nfindings; i++)
-                fprintf(stderr, "# %s %.3f s gpu_s %.3f: %s\n", finding_kind_name(an->findings[i].kind),
+                fprintf(stderr, "# %s [%.3f, %.3f] %.3f s gpu_s %.3f: %s\n",
+                        finding_kind_name(an->findings[i].kind),
+                        (double)an->findings[i].start_ns / 1e9 - (double)an->first_ns / 1e9,
+                        (double)an->findings[i].end_ns / 1e9 - (double)an->first_ns / 1e9,
                         (double)an->findings[i].duration_ns / 1e9, an->findings[i].gpu_seconds,
                         an->findings[i].detail);
 }
@@ -1216,6 +1243,148 @@ static void test_property(void **state) {
         }
 }
 
+/*
+ * The sound-evidence property (ANALYSIS.md): over random ledgers with
+ * stalls (the daemon frozen inside a window, as an old daemon writes it),
+ * restarts, crashes, reboots, recorded clock steps and unrecorded drifts,
+ * and GPU set changes with inventory records: per GPU observed + unobserved
+ * = interval exactly; the hidden-compute bound is at least the simulated
+ * busy time nobody observed; observed + unobserved + steps = wall span;
+ * time buckets and per-GPU rows agree with the totals; nothing plausible is
+ * IMPLAUSIBLE.
+ */
+static void random_sound_ledger(struct sim *s, uint64_t seed) {
+        static const uint32_t periods[] = {5, 60, 300};
+        unsigned runs;
+
+        rng_state = seed * 7919;
+        sim_init(s, s->a, (unsigned)rnd_range(1, 4), periods[rnd() % 3],
+                 (T_2026_11_26_12 + rnd_range(0, 86400)) * SEC + rnd_range(0, SEC));
+        runs = (unsigned)rnd_range(1, 4);
+        for (unsigned i = 0; i < runs; i++) {
+                unsigned all = (1u << s->ngpus) - 1;
+                do
+                        s->present = (uint8_t)(rnd() & all);
+                while (!s->present);
+                sim_start(s);
+                for (unsigned k = (unsigned)rnd_range(1, 4); k > 0; k--) {
+                        for (unsigned g = 0; g < s->ngpus; g++)
+                                s->load[g] = (double)rnd_range(0, 4) / 4;
+                        sim_run(s, rnd_range(1, 900 * SEC));
+                        switch (rnd() % 6) {
+                        case 0: /* frozen (SIGSTOP), at some load */
+                                for (unsigned g = 0; g < s->ngpus; g++)
+                                        s->load[g] = (double)rnd_range(0, 4) / 4;
+                                s->frozen = true;
+                                sim_tick(s, rnd_range(1, 200) * SEC);
+                                s->frozen = false;
+                                break;
+                        case 1: /* a recorded clock step */
+                                sim_step(s, (int64_t)rnd_range(0, 7200 * SEC) - 3600 * (int64_t)SEC,
+                                         true);
+                                break;
+                        case 2: /* an unrecorded drift below the tolerance */
+                                s->off += rnd_range(100, 900) * MS;
+                                break;
+                        case 3: { /* a GPU appears or vanishes: INVENTORY at a window edge */
+                                uint8_t next = (uint8_t)(s->present ^ (1u << (rnd() % s->ngpus)));
+                                if (!next)
+                                        break;
+                                if (s->boot_ns > s->win_boot)
+                                        emit_summary(s, true);
+                                memset(&s->r->u, 0, sizeof(s->r->u));
+                                s->r->u.inventory.reason =
+                                        next > s->present ? INV_GPU_APPEARED : INV_GPU_VANISHED;
+                                s->present = next;
+                                gpu_infos(s, s->r->u.inventory.gpus, &s->r->u.inventory.gpu_count);
+                                emit(s, REC_INVENTORY);
+                                break;
+                        }
+                        default:
+                                break;
+                        }
+                }
+                if (i + 1 == runs && rnd() % 2)
+                        break; /* still running at the end */
+                if (rnd() % 3)
+                        sim_stop(s);
+                else
+                        sim_crash(s);
+                for (unsigned g = 0; g < s->ngpus; g++)
+                        s->load[g] = (double)rnd_range(0, 4) / 4; /* work while down */
+                if (rnd() % 4 == 0)
+                        sim_reboot(s, rnd_range(1, 600 * SEC), rnd_range(1, 60 * SEC));
+                else
+                        sim_down(s, rnd_range(0, 600 * SEC));
+        }
+        if (s->running && rnd() % 2)
+                sim_stop(s);
+}
+
+static void test_property_sound(void **state) {
+        (void)state;
+        const char *only = getenv("GH_TEST_SEED"); /* debugging aid: one seed */
+        for (uint64_t seed = 1; seed <= 400; seed++) {
+                struct sim s = {0};
+                struct analysis an;
+                struct bucket *b;
+                size_t nb;
+                double truth_hidden, so = 0, su = 0;
+                int64_t span_ms;
+
+                if (only && strtoull(only, NULL, 10) != seed)
+                        continue;
+                s.a = new_an(0, 0, 0);
+                random_sound_ledger(&s, seed);
+                if (s.nwins == 0) {
+                        analyzer_free(s.a);
+                        sim_free(&s);
+                        continue;
+                }
+                assert_int_equal(analyzer_finish(s.a, &an), 0);
+                check_identity(&an);
+                if (count_kind(&an, FIND_IMPLAUSIBLE) != 0) {
+                        dump(&an);
+                        fail_msg("seed %llu: IMPLAUSIBLE on a plausible ledger",
+                                 (unsigned long long)seed);
+                }
+                /* busy time that ran while nobody observed it (every stall, down time, crash) */
+                truth_hidden = (s.tb_last - s.tb_first) / 1e9 - an.busy_gpu_seconds;
+                if (an.hidden_gpu_seconds + 1e-3 * (double)(s.nwins + 1) < truth_hidden)
+                        fail_msg("seed %llu: hidden bound %.6f < simulated hidden busy %.6f",
+                                 (unsigned long long)seed, an.hidden_gpu_seconds, truth_hidden);
+                /* observed + unobserved + steps = wall span, in whole ms */
+                span_ms = (int64_t)((an.last_ns - an.first_ns + MS / 2) / MS);
+                assert_int_equal((int64_t)((an.observed_seconds + an.gap_seconds) * 1e3 + 0.5) +
+                                         (int64_t)(an.step_seconds * 1e3 +
+                                                   (an.step_seconds >= 0 ? 0.5 : -0.5)),
+                                 span_ms);
+                /* report's buckets from the same model */
+                assert_int_equal(analyzer_buckets(s.a, BY_HOUR, &b, &nb), 0);
+                for (size_t i = 0; i < nb; i++) {
+                        so += b[i].observed_seconds;
+                        su += b[i].gap_seconds;
+                }
+                free(b);
+                if (fabs(so - an.observed_seconds) > 2e-3 || fabs(su - an.gap_seconds) > 2e-3)
+                        fail_msg("seed %llu: buckets %.6f + %.6f, totals %.6f + %.6f",
+                                 (unsigned long long)seed, so, su, an.observed_seconds,
+                                 an.gap_seconds);
+                assert_int_equal(analyzer_buckets(s.a, BY_GPU, &b, &nb), 0);
+                assert_int_equal(nb, an.gpu_count);
+                for (size_t i = 0; i < nb; i++) {
+                        assert_string_equal(b[i].gpu_uuid, an.gpus[i].uuid);
+                        assert_true(b[i].gap_seconds == (double)an.gpus[i].gap_ms / 1e3);
+                        assert_true(b[i].observed_seconds == (double)an.gpus[i].observed_ms / 1e3);
+                        assert_true(b[i].hidden_gpu_seconds == an.gpus[i].hidden_gpu_seconds);
+                }
+                free(b);
+                analysis_free(&an);
+                analyzer_free(s.a);
+                sim_free(&s);
+        }
+}
+
 /* ---- report rendering ---- */
 
 static void make_report_data(struct sim *s, struct analysis *an) {
@@ -1724,6 +1893,7 @@ int main(void) {
                 cmocka_unit_test(test_overlap),
                 cmocka_unit_test(test_buckets),
                 cmocka_unit_test(test_property),
+                cmocka_unit_test(test_property_sound),
                 cmocka_unit_test(test_report_json),
                 cmocka_unit_test(test_report_csv_table),
                 cmocka_unit_test(test_report_csv_hostile),
