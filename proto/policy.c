@@ -475,8 +475,10 @@ int loglist_parse(const char *text, size_t len, struct loglist_entry **out, size
                                 st = LL_QPD;
                                 break;
                         }
-                        /* fall through */
+                        st = LL_QPD;
+                        goto qpd; /* no origin line: this is the qpd line */
                 case LL_QPD:
+                qpd:
                         if (!keyed(s, sn, "qpd", &val, &vn) ||
                             !note_parse_decimal(val, vn, INT32_MAX, &qpd) || qpd == 0) {
                                 errf(err, errlen,
