@@ -348,7 +348,7 @@ int check_metrics_text(const struct evidence *ev, const struct rule_result *r, s
               "# TYPE gpuhours_check_last_run_timestamp_seconds gauge\n"
               "gpuhours_check_last_run_timestamp_seconds ",
               f);
-        pnum(f, (double)(ev->now_ns / 1000000) / 1e3);
+        pnum(f, (double)(ev->now_ns - ev->now_ns % 1000000u) / 1e9); /* whole milliseconds */
         fputc('\n', f);
         return fclose(f) == 0 ? 0 : -ENOMEM;
 }

@@ -58,7 +58,8 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--trusted-keys", &v)) != 0) {
-                c->trusted_keys = v;
+                if (r > 0)
+                        c->trusted_keys = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--since", &v)) != 0) {
@@ -185,6 +186,21 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
                              "-2h/-30m/-7d\n",
                         cmd, c->until);
                 return -1;
+        }
+        /* Time that has not happened is neither coverage nor a gap. */
+        if (o->since_ns > now) {
+                fprintf(stderr,
+                        PROG " %s: --since '%s' is in the future: there is nothing to audit "
+                             "yet\n",
+                        cmd, c->since);
+                return -1;
+        }
+        if (o->until_ns > now) {
+                fprintf(stderr,
+                        PROG " %s: note: --until '%s' is in the future; auditing up to now "
+                             "instead\n",
+                        cmd, c->until);
+                o->until_ns = now;
         }
         if (o->since_ns && o->until_ns && o->since_ns >= o->until_ns) {
                 fprintf(stderr, PROG " %s: --since must be before --until\n", cmd);

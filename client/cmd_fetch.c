@@ -1,20 +1,55 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "output.h"
 #include "source.h"
 #include "util.h"
 
+/* Refuse to replace anything but a regular file; 0 or a message in why. */
+static int output_target_ok(const char *path, char *why, size_t len) {
+        struct stat st;
+        if (lstat(path, &st) != 0)
+                return errno == ENOENT ? 0 : (snprintf(why, len, "%s", strerror(errno)), -1);
+        if (S_ISREG(st.st_mode))
+                return 0;
+        snprintf(why, len, "it exists and is %s; refusing to replace it%s",
+                 S_ISDIR(st.st_mode)   ? "a directory"
+                 : S_ISLNK(st.st_mode) ? "a symbolic link"
+                 : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                        : "not a regular file",
+                 S_ISDIR(st.st_mode) ? "" : " (use -o - for standard output)");
+        return -1;
+}
+
+static int write_all_fd(int fd, const uint8_t *p, size_t n) {
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return -1;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
 static const char fetch_help[] =
-        "usage: " PROG " fetch -o FILE [--key VKEY]... [--trusted-keys FILE] [--no-state]\n"
+        "usage: " PROG " fetch -o FILE|- [--key VKEY]... [--trusted-keys FILE] [--no-state]\n"
         "                      [--timeout SECONDS] [--] URL\n"
         "       " PROG " fetch --fleet FILE -o DIR [--key VKEY]... [--trusted-keys FILE]\n"
         "                      [--no-state] [--timeout SECONDS]\n"
         "\n"
         "Verifies the node's ledger exactly as '" PROG " verify URL' does and, if it\n"
-        "verified (exit 0 or 1), writes it as an offline bundle to FILE (atomically).\n"
+        "verified (exit 0 or 1), writes it as an offline bundle to FILE: a temporary\n"
+        "file beside it, renamed over FILE only if FILE is absent or a regular file\n"
+        "(a symlink, FIFO, device or directory is refused). '-o -' writes the bundle\n"
+        "to standard output (the report then goes to standard error).\n"
         "'" PROG " verify FILE' later checks the bundle without the node. Exit codes as\n"
         "for verify; 3 if FILE cannot be written. With --fleet, every node of the fleet\n"
         "file (lines of URL VKEY) is fetched and written to DIR/ORIGIN.bundle (ORIGIN\n"
@@ -61,19 +96,38 @@ int cmd_fetch(int argc, char **argv) {
                 fprintf(stderr, PROG " fetch: '%s' is not an http:// or https:// URL\n", url);
                 goto out;
         }
-        struct verify_opts o = {0};
-        if (common_finish("fetch", &c, &o) != 0)
+        bool to_stdout = strcmp(outpath, "-") == 0;
+        char why[200];
+        if (!to_stdout && output_target_ok(outpath, why, sizeof why) != 0) {
+                fprintf(stderr, PROG " fetch: cannot write '%s': %s\n", outpath, why);
+                source_free(&s);
                 goto out;
+        }
+        struct verify_opts o = {0};
+        if (common_finish("fetch", &c, &o) != 0) {
+                source_free(&s);
+                goto out;
+        }
         o.keep_bundle = true;
         if (sources_verify(&s, 1, &o) != 0)
                 fprintf(stderr, PROG " fetch: the transfer engine failed\n");
-        output_human(stdout, &s, 1, output_use_color(stdout));
+        FILE *report = to_stdout ? stderr : stdout;
+        output_human(report, &s, 1, output_use_color(report));
         rc = source_exit_code(&s);
-        if (rc <= EXIT_FINDINGS) {
-                int r = atomic_write_file(outpath, s.bundle_data, s.bundle_len, 0644);
+        if (rc <= EXIT_FINDINGS && to_stdout) {
+                if (write_all_fd(STDOUT_FILENO, s.bundle_data, s.bundle_len) != 0) {
+                        fprintf(stderr, PROG " fetch: cannot write the bundle to standard output: "
+                                        "%s\n",
+                                strerror(errno));
+                        rc = EXIT_INCOMPLETE;
+                }
+        } else if (rc <= EXIT_FINDINGS) {
+                int r = output_target_ok(outpath, why, sizeof why) != 0
+                                ? -EEXIST
+                                : atomic_write_file(outpath, s.bundle_data, s.bundle_len, 0644);
                 if (r != 0) {
                         fprintf(stderr, PROG " fetch: cannot write '%s': %s\n", outpath,
-                                strerror(-r));
+                                r == -EEXIST ? why : strerror(-r));
                         rc = EXIT_INCOMPLETE;
                 } else {
                         printf("wrote %s: %llu records, %zu bytes\n", outpath,

@@ -18,9 +18,10 @@ static const char report_help[] =
         "                       [--timeout SECONDS] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
-        "busy and occupied GPU-hours, energy (kWh), coverage %% and gap seconds. Nothing\n"
-        "is reported from a source that did not verify. The verdict lines go to stderr\n"
-        "(--quiet: only the line of each source that did not verify).\n"
+        "busy and occupied GPU-hours, energy (kWh), coverage % and gap seconds (time\n"
+        "unobserved, as verify counts it; proto/ANALYSIS.md). Nothing is reported from\n"
+        "a source that did not verify. The verdict lines go to stderr (--quiet: only\n"
+        "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
         "section per source, json an array of report objects (each with \"source\" and\n"
         "\"origin\"); csv takes one source. Exit codes as for verify.\n";

@@ -181,7 +181,7 @@ static int bad_word(const struct ctx *c, const struct word *w, const char *form)
 static int parse_rule(const struct ctx *c, const struct word *w, size_t nw, uint64_t now,
                       struct rule *r) {
         char qs[100];
-        size_t i = 1;
+        size_t i;
         int e;
         if (word_is(&w[0], "pause")) {
                 r->kind = RULE_PAUSE;

@@ -20,9 +20,21 @@ void source_init(struct source *s, const char *name) {
         s->name = name;
         s->is_url = strncmp(name, "http://", 7) == 0 || strncmp(name, "https://", 8) == 0;
         s->status = SRC_OK;
+        char *shown = s->is_url ? url_redact(name) : NULL;
+        if (shown && strcmp(shown, name) != 0) {
+                s->url = strdup(name);
+                s->name = s->url ? shown : name;
+                if (!s->url)
+                        free(shown);
+        } else {
+                free(shown);
+        }
 }
 
 void source_free(struct source *s) {
+        if (s->url)
+                free((char *)s->name); /* the redacted copy */
+        free(s->url);
         free(s->note);
         if (s->have_analysis)
                 analysis_free(&s->an);
@@ -395,11 +407,20 @@ static void verify_bundle(struct source *s, const struct verify_opts *o) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r = read_file_capped(s->name, SOURCE_BUNDLE_MAX_BYTES, &buf, &len);
-        if (r != 0) {
+        if (r == -ENOENT && strstr(s->name, "://"))
+                src_error(s, "'%s': unsupported URL scheme (only http:// and https://)", s->name);
+        else if (r == -ENOENT)
+                src_error(s, "'%s' is neither a file nor an http:// or https:// URL", s->name);
+        else if (r == -EISDIR)
+                src_error(s, "'%s' is a directory, not a bundle file", s->name);
+        else if (r == -EINVAL)
+                src_error(s, "'%s' is not a regular file (a FIFO or device?), not a bundle",
+                          s->name);
+        else if (r != 0)
                 src_error(s, "cannot read bundle '%s': %s", s->name,
                           r == -EFBIG ? "larger than 4 GiB" : strerror(-r));
+        if (r != 0)
                 return;
-        }
         struct bundle_view v;
         r = bundle_parse((const uint8_t *)buf, len, &v);
         if (r != 0) {
@@ -465,22 +486,24 @@ struct online {
 
 /* 0 when res is a 200 response; else the source has the error. */
 static int http_ok(struct online *on, const struct fetch_result *res) {
+        _cleanup_free_ char *shown = url_redact(res->url);
+        const char *u = shown ? shown : "(URL)";
         if (!res->ok) {
-                src_error(on->s, "%s: %s", res->url, res->error);
+                src_error(on->s, "%s: %s", u, res->error);
                 return -1;
         }
         if (res->http_status != 200) {
                 char q[120];
                 const uint8_t *nl = memchr(res->body, '\n', res->len);
                 quote_bytes(res->body, nl ? (size_t)(nl - res->body) : res->len, q, sizeof(q));
-                src_error(on->s, "%s: HTTP status %ld: %s", res->url, res->http_status, q);
+                src_error(on->s, "%s: HTTP status %ld: %s", u, res->http_status, q);
                 return -1;
         }
         return 0;
 }
 
 static void online_get(struct online *on, const char *path, size_t cap, fetch_done_fn cb) {
-        _cleanup_free_ char *url = url_join(on->s->name, path);
+        _cleanup_free_ char *url = url_join(on->s->url ? on->s->url : on->s->name, path);
         if (!url || fetch_add(on->f, url, cap, cb, on) != 0)
                 src_error(on->s, "out of memory");
 }

@@ -37,7 +37,8 @@ struct verify_opts {
 };
 
 struct source {
-        const char *name; /* as given on the command line */
+        const char *name; /* as given on the command line, a URL's password as "***" */
+        char *url;        /* a URL with its password, for fetching only (malloc'd), or NULL */
         bool is_url;
         enum source_status status;
         char error[512]; /* SRC_ERROR: why; SRC_FAILED: the first integrity problem */

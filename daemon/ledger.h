@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,8 +43,18 @@ void ledger_close(struct ledger *l);
  * sign the new checkpoint, replace the checkpoint file atomically, then
  * publish to readers. Nothing is published unless everything before it is
  * durable. On -ENOSPC the ledger is unchanged (a partial write is cut back).
+ * -EINPROGRESS: the record is durable and its tree signed, but the
+ * checkpoint could not be written (no space): the record is kept (never cut
+ * back once signed) and the same note is published by ledger_publish_pending
+ * or the next append. A ledger opened on a full disk serves its signed
+ * prefix and finishes the recovery the same way.
  */
 int ledger_append(struct ledger *l, const struct record *r, char *err, size_t errlen);
+
+/* True while durable records wait for their checkpoint (a full disk). Writer thread. */
+bool ledger_unpublished(struct ledger *l);
+/* Retry publishing them: 0 done (or nothing to do), -ENOSPC later, -EIO fatal. Writer thread. */
+int ledger_publish_pending(struct ledger *l, char *err, size_t errlen);
 
 /* Published tree size (what /checkpoint says). */
 uint64_t ledger_size(struct ledger *l);

@@ -193,7 +193,7 @@ static bool parse_hex16(const char *s, uint8_t out[16]) {
 }
 
 static int load_seed(struct sampler *s, uint8_t seed[16], char *err, size_t errlen) {
-        char buf[128];
+        char buf[128] = "";
         for (int attempt = 0; attempt < 2; attempt++) {
                 ssize_t n = read_small(s->dirfd, "seed", buf, sizeof buf);
                 if (n >= 32) {
@@ -401,7 +401,7 @@ static bool parse_instant(const char *t, size_t len, uint64_t *out) {
  * before it are kept and the rest is ignored (warned once per change).
  */
 static void read_schedule(struct sampler *s) {
-        char *buf = malloc(SIM_SCHED_MAX + 1);
+        char *buf = calloc(1, SIM_SCHED_MAX + 1);
         if (!buf)
                 return;
         struct file_id id = {0, 0, 0};
@@ -552,7 +552,7 @@ static bool expect(char **p, const char *lit) {
 
 /* Restore the anchor from the energy file; false if there is none (or it is unusable). */
 static bool load_state(struct sampler *s) {
-        char buf[SIM_STATE_MAX];
+        char buf[SIM_STATE_MAX] = "";
         ssize_t n = read_small(s->dirfd, "energy", buf, sizeof buf);
         if (n == -ENOENT)
                 return false;
@@ -611,7 +611,7 @@ static void apply_loads(struct sampler *s, uint64_t t, const uint32_t *vals, uns
  */
 static void advance(struct sampler *s, uint64_t now, uint64_t busy_cp_ns[RECORD_MAX_GPUS]) {
         read_schedule(s);
-        char buf[SIM_LOAD_MAX + 1];
+        char buf[SIM_LOAD_MAX + 1] = "";
         struct file_id id = {0, 0, 0};
         ssize_t n = read_with_id(s->dirfd, "load", buf, sizeof buf, &id);
         bool load_ev = false;

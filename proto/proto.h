@@ -7,3 +7,4 @@
 #include "note.h"
 #include "record.h"
 #include "status.h"
+#include "text.h"

@@ -8,7 +8,7 @@
 #include "buf.h"
 
 /*
- * Ledger records: semantic content in DESIGN.md, byte layout in FORMAT.md.
+ * Ledger records: semantic content in docs/DESIGN.md, byte layout in FORMAT.md.
  *
  * Encoding: canonical binary, big-endian fixed-width integers, no floats,
  * strings as u32 length + bytes (printable ASCII 0x20..0x7e only, capped),

@@ -6,7 +6,7 @@ known outages: node A (2 GPUs) and node B (1 GPU), period 1 s.
   phase 1  A [100, 0] %, B [100] %            ~3 s: two GPUs busy on two nodes
   phase 2  everything idle                    ~2 s
   phase 3  B stopped ~3 s while idle          (gap whose energy proves idle)
-  phase 4  A stopped ~6 s at 100 % on both    (gap whose energy shows activity)
+  phase 4  A stopped ~6.5 s, 6 s of it at 100 % on both (gap whose energy shows activity)
   phase 5  idle                               ~3 s
 
 The evidence is fetched as bundles (gpuhours fetch --fleet) and judged over
@@ -107,10 +107,14 @@ def setup():
     time.sleep(2)
     W.a.stop()
     W.a_stop = time.time_ns()
-    W.a.set_load([100, 100])
-    time.sleep(6)
+    # The sim's schedule: both GPUs run at 100 % for exactly 6 s while nobody observes
+    # them, then idle again before the daemon restarts.
+    t100 = time.time() + 0.2
+    with open(os.path.join(W.a.sim_dir, "schedule"), "a") as f:
+        f.write("%.3f 100 100\n%.3f 0 0\n" % (t100, t100 + 6.0))
+    W.a_truth = 2 * 6.0
+    time.sleep(6.6)
     W.a.start()
-    W.a.set_load([0, 0])
     time.sleep(3.5)
     W.fleet = os.path.join(W.tmp, "fleet")
     with open(W.fleet, "w") as f:
@@ -163,9 +167,9 @@ def test_pause():
     tap.ok(r.get(2, {}).get("verdict") == "UNKNOWN" and r[2]["upper"] > 50,
            "pause across A's outage at full load: energy shows activity: UNKNOWN",
            diag=r.get(2))
-    # The hidden bound of A's whole outage against the simulated truth: both GPUs ran at
-    # 100 % for the whole gap (the sim charges the downtime at the load in force at restart).
-    truth = 2 * (W.gap_a[1] - W.gap_a[0]) / 1e9
+    # The hidden bound of A's whole outage against the simulated truth: the time both GPUs
+    # ran at 100 % while A was down.
+    truth = W.a_truth
     pieces = [p for s in (doc or {}).get("sources", []) if s["origin"] == "a.test/gpuhours"
               for g in s["gpus"] for p in g["unobserved"] if p["bound"] == "energy"]
     hid = sum(p["hidden_gpu_seconds"] for p in pieces)

@@ -129,7 +129,7 @@ def main():
     tap.ok(rc in (0, 1) and "VERIFIED" in out,
            "verify -- -bundle: the bundle is verified (exit %d)" % rc, diag=out + err)
     rc, out, err, _ = cltest.run(["verify", "--no-state", "--", "--json"], env)
-    tap.ok(rc == 3 and "cannot read bundle '--json'" in out + err and
+    tap.ok(rc == 3 and "'--json' is neither a file nor an http:// or https:// URL" in out + err and
            not out.lstrip().startswith("{"),
            "verify -- --json: '--json' is a source, not the option (exit %d)" % rc,
            diag=out + err)

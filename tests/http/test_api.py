@@ -56,8 +56,11 @@ def main():
     tap.ok(st == 200 and hdr.get("content-type") == "application/json", "/v1/node is 200 JSON",
            diag=(st, hdr, body[:200]))
     keys = {"origin", "vkey", "version", "backend", "period_s", "sample_interval_s", "tree_size",
-            "gpus"}
+            "key_created_s", "gpus"}
     tap.ok(set(node) == keys, "/v1/node has exactly the documented keys", diag=sorted(node))
+    kst = os.stat(os.path.join(d.state_dir, "node.key"))
+    tap.ok(node.get("key_created_s") == int(kst.st_mtime),
+           "/v1/node key_created_s is the key file's creation time", diag=node.get("key_created_s"))
     tap.ok(node.get("origin") == origin and node.get("vkey") == vkey and
            node.get("backend") == "sim" and node.get("period_s") == 1 and
            abs(node.get("sample_interval_s", 0) - 0.1) < 1e-9 and node.get("tree_size", 0) >= size
