@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
+#include "witness.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,11 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 }
                 c->extra_keys[c->nextra++] = v;
                 return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--witnesses", &v)) != 0) {
+                if (r > 0)
+                        c->witnesses = v;
+                return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--trusted-keys", &v)) != 0) {
                 if (r > 0)
@@ -207,6 +213,9 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
         o->no_state = c->no_state;
         o->timeout_ms = c->timeout_ms;
         o->progress = isatty(STDERR_FILENO) == 1;
+        if (c->witnesses && witness_policy_load(cmd, c->witnesses, &c->policy) != 0)
+                return -1;
+        o->policy = c->policy;
         return 0;
 }
 
@@ -214,6 +223,8 @@ void common_free(struct common_opts *c) {
         trust_list_free(&c->keys);
         free(c->extra_keys);
         c->extra_keys = NULL;
+        free(c->policy);
+        c->policy = NULL;
         fleet_free(&c->fleet);
 }
 

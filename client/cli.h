@@ -49,6 +49,8 @@ struct common_opts {
         long timeout_ms;
         const char *fleet_path; /* --fleet FILE */
         struct fleet fleet;     /* loaded when the option is read */
+        const char *witnesses;  /* --witnesses FILE */
+        struct policy *policy;  /* loaded from it by common_finish; freed by common_free */
 };
 
 /*

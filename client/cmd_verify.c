@@ -28,6 +28,8 @@ static const char verify_help[] =
         "  --until TIME      audit until TIME (same forms)\n"
         "  --json            print one JSON document (README: JSON output)\n"
         "  --no-state        neither read nor write remembered checkpoints\n"
+        "  --witnesses FILE  require the cosignatures of this C2SP tlog-policy file\n"
+        "                    (README: Witnesses); WITNESS_QUORUM otherwise\n"
         "  --timeout SECONDS per HTTP request (default 30)\n"
         "  --                the arguments after it are sources, even if they start with '-'\n"
         "\n"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "source.h"
+#include "witness.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -180,7 +181,14 @@ static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t 
 static int check_note(struct source *s, const struct verify_opts *o, const char *note, size_t len,
                       bool strict) {
         size_t text_len = 0, which = 0;
-        int r = note_verify(note, len, o->keys, o->nkeys, strict, &text_len, &which);
+        char *logpart = NULL;
+        size_t loglen = 0;
+        /* Strict (bundles) covers the log's own signature lines; cosignatures: witness_check. */
+        if (strict && witness_log_part(note, len, &logpart, &loglen) != 0)
+                logpart = NULL;
+        int r = note_verify(logpart ? logpart : note, logpart ? loglen : len, o->keys, o->nkeys,
+                            strict, &text_len, &which);
+        free(logpart);
         if (r < 0) {
                 src_error(s, "verifying the checkpoint: %s", gh_strerror(r));
                 return r;
@@ -275,6 +283,27 @@ static int check_note(struct source *s, const struct verify_opts *o, const char 
                 return r;
         }
         s->cp = cp;
+        if (o->policy) {
+                struct finding fail, *info = NULL;
+                size_t ninfo = 0;
+                r = witness_check(o->policy, note, len, &fail, &info, &ninfo);
+                for (size_t i = 0; i < ninfo; i++) {
+                        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+                        if (f) {
+                                s->integrity = f;
+                                f[s->nintegrity++] = info[i];
+                        }
+                }
+                free(info);
+                if (r < 0) {
+                        src_error(s, "out of memory");
+                        return r;
+                }
+                if (r > 0) {
+                        src_fail(s, fail.kind, "%s", fail.detail);
+                        return GH_E_NO_KEY;
+                }
+        }
         s->note = malloc(len + 1);
         if (!s->note) {
                 src_error(s, "out of memory");
@@ -532,6 +561,27 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 return;
         if (check_note(s, on->o, (const char *)res->body, res->len, false) != 0)
                 return;
+        if (on->o->policy) { /* the node's history against what it showed the witnesses */
+                struct finding fail, *info = NULL;
+                size_t ninfo = 0, k = 0;
+                while (k < on->o->nkeys && strcmp(on->o->keys[k].name, s->cp.origin) != 0)
+                        k++;
+                int wr = witness_fork_check(on->o->policy, s->name, &s->cp, s->note, s->note_len,
+                                            &on->o->keys[k], on->o->timeout_ms, &fail, &info,
+                                            &ninfo);
+                for (size_t i = 0; i < ninfo; i++) {
+                        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+                        if (f) {
+                                s->integrity = f;
+                                f[s->nintegrity++] = info[i];
+                        }
+                }
+                free(info);
+                if (wr > 0) {
+                        src_fail(s, fail.kind, "%s", fail.detail);
+                        return;
+                }
+        }
         if (load_remembered(s, on->o, &on->rem, &on->have_rem) != 0)
                 return;
         if (on->have_rem && on->rem.size > s->cp.size) {

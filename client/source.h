@@ -33,6 +33,7 @@ struct verify_opts {
         bool progress;
         bool keep_bundle;  /* keep the framed records to write a bundle (fetch) */
         bool want_buckets; /* keep the analyzer for analyzer_buckets (report) */
+        const struct policy *policy; /* --witnesses: required cosignatures (client/witness.h) */
 };
 
 struct source {
