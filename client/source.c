@@ -9,6 +9,7 @@
 #include "fetch.h"
 #include "merkle.h"
 #include "record.h"
+#include "sha256_evp.h"
 #include "state.h"
 #include "status.h"
 #include "util.h"
@@ -101,6 +102,7 @@ __attribute__((format(printf, 2, 3))) static void src_error(struct source *s, co
 
 struct ledger_check {
         struct merkle_border border;
+        struct sha256_evp *sha; /* hashes the leaves and the border */
         uint64_t m; /* remembered size (0: none) */
         merkle_hash m_root;
         bool have_m_root;
@@ -121,7 +123,8 @@ static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *
                 .since_ns = o->since_ns, .until_ns = o->until_ns, .now_ns = now_ns};
         lc->az = analyzer_new(&ao);
         lc->rec = malloc(sizeof(*lc->rec));
-        if (!lc->az || !lc->rec)
+        lc->sha = sha256_evp_new();
+        if (!lc->az || !lc->rec || !lc->sha)
                 return -ENOMEM;
         return 0;
 }
@@ -129,20 +132,23 @@ static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *
 static void ledger_check_free(struct ledger_check *lc) {
         analyzer_free(lc->az);
         free(lc->rec);
+        sha256_evp_free(lc->sha);
         lc->az = NULL;
         lc->rec = NULL;
+        lc->sha = NULL;
 }
 
 static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t len) {
         merkle_hash h;
         uint64_t leaf = lc->border.size;
-        merkle_leaf_hash(p, len, h);
-        if (merkle_border_append(&lc->border, h) != 0) {
+        const struct gh_sha256 *hs = sha256_evp_hasher(lc->sha);
+        merkle_leaf_hash_with(hs, p, len, h);
+        if (merkle_border_append_with(&lc->border, hs, h) != 0) {
                 lc->sys_err = -EOVERFLOW;
                 return;
         }
         if (lc->border.size == lc->m) {
-                merkle_border_root(&lc->border, lc->m_root);
+                merkle_border_root_with(&lc->border, hs, lc->m_root);
                 lc->have_m_root = true;
         }
         if (lc->decode_failed || lc->sys_err)
@@ -286,7 +292,11 @@ static void complete(struct source *s, const struct verify_opts *o, struct ledge
                 return;
         }
         merkle_hash root;
-        merkle_border_root(&lc->border, root);
+        merkle_border_root_with(&lc->border, sha256_evp_hasher(lc->sha), root);
+        if (sha256_evp_failed(lc->sha)) {
+                src_error(s, "SHA-256 failed inside libcrypto");
+                return;
+        }
         if (lc->border.size != s->cp.size) {
                 src_fail(s, FIND_MALFORMED, "got %llu records for a checkpoint of size %llu",
                          (unsigned long long)lc->border.size, (unsigned long long)s->cp.size);
