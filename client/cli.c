@@ -9,6 +9,7 @@
 
 #include "fetch.h"
 #include "source.h"
+#include "store.h"
 #include "util.h"
 
 bool is_help(const char *arg) {
@@ -79,6 +80,22 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 c->no_state = true;
                 return 1;
         }
+        if ((r = arg_value(cmd, argc, argv, i, "--store", &v)) != 0) {
+                if (r > 0 && v[0] == '\0') {
+                        fprintf(stderr, PROG " %s: --store needs a file name\n", cmd);
+                        return -1;
+                }
+                c->store_path = v;
+                return r;
+        }
+        if (strcmp(argv[*i], "--no-store") == 0) {
+                c->no_store = true;
+                return 1;
+        }
+        if (strcmp(argv[*i], "--offline") == 0) {
+                c->offline = true;
+                return 1;
+        }
         return 0;
 }
 
@@ -142,10 +159,52 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
         o->no_state = c->no_state;
         o->timeout_ms = c->timeout_ms;
         o->progress = isatty(STDERR_FILENO) == 1;
+        /* The evidence store remembers like the state file: --no-state leaves it alone too. */
+        if (c->offline && (c->no_store || c->no_state)) {
+                fprintf(stderr, PROG " %s: --offline reads the evidence store: not with %s\n", cmd,
+                        c->no_store ? "--no-store" : "--no-state");
+                return -1;
+        }
+        if (!c->no_store && !c->no_state) {
+                if (store_open(c->store_path, &c->store, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: %s\n", cmd, err);
+                        return -1;
+                }
+        }
+        o->store = c->store;
+        o->offline = c->offline;
+        return 0;
+}
+
+int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_opts *o,
+                          const char ***names, size_t *n) {
+        if (!(c->offline && *n == 0) && sources_count_check(cmd, *n) != 0)
+                return -1;
+        if (common_finish(cmd, c, o) != 0)
+                return -1;
+        if (*n > 0)
+                return 0;
+        char err[600];
+        if (store_origin_names(c->store, &c->stored_names, &c->nstored, err, sizeof(err)) != 0) {
+                fprintf(stderr, PROG " %s: %s\n", cmd, err);
+                return -1;
+        }
+        if (c->nstored == 0) {
+                fprintf(stderr, PROG " %s: the evidence store %s holds no verified origin\n", cmd,
+                        store_path(c->store));
+                return -1;
+        }
+        *names = (const char **)c->stored_names;
+        *n = c->nstored;
         return 0;
 }
 
 void common_free(struct common_opts *c) {
+        store_names_free(c->stored_names, c->nstored);
+        c->stored_names = NULL;
+        c->nstored = 0;
+        store_close(c->store);
+        c->store = NULL;
         trust_list_free(&c->keys);
         free(c->extra_keys);
         c->extra_keys = NULL;

@@ -25,6 +25,7 @@ int cmd_fetch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
@@ -42,6 +43,11 @@ struct common_opts {
         const char *since, *until;
         bool no_state;
         long timeout_ms;
+        const char *store_path; /* --store PATH */
+        bool no_store, offline;
+        struct store *store; /* opened by common_finish */
+        char **stored_names; /* --offline without SOURCE: every stored origin */
+        size_t nstored;
 };
 
 /*
@@ -58,6 +64,14 @@ int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
  */
 int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o);
 void common_free(struct common_opts *c);
+
+/*
+ * common_finish, then the SOURCE list: names[0..*n) as given, or with --offline and no
+ * SOURCE every origin in the evidence store (*names then points into c). 0 or -1 (message
+ * printed).
+ */
+int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_opts *o,
+                          const char ***names, size_t *n);
 
 /*
  * A SOURCE argument of verify or report: appended to names (*n counts them), or -1 (message

@@ -102,18 +102,17 @@ int cmd_report(int argc, char **argv) {
                         goto out;
                 }
         }
-        if (sources_count_check("report", n) != 0)
+        struct verify_opts o = {0};
+        const char **list = names;
+        if (common_finish_sources("report", &c, &o, &list, &n) != 0)
                 goto out;
         if (n > 1 && fmt == FMT_CSV) {
                 fprintf(stderr, PROG " report: --format csv takes one SOURCE (run it once per "
                                      "node, or use --format json)\n");
                 goto out;
         }
-        struct verify_opts o = {0};
-        if (common_finish("report", &c, &o) != 0)
-                goto out;
         o.want_buckets = true;
-        struct source *srcs = sources_new("report", names, n, &o);
+        struct source *srcs = sources_new("report", list, n, &o);
         if (!srcs)
                 goto out;
         output_human(stderr, srcs, n, output_use_color(stderr));

@@ -51,12 +51,11 @@ int cmd_verify(int argc, char **argv) {
                         goto out;
                 }
         }
-        if (sources_count_check("verify", n) != 0)
-                goto out;
         struct verify_opts o = {0};
-        if (common_finish("verify", &c, &o) != 0)
+        const char **list = names;
+        if (common_finish_sources("verify", &c, &o, &list, &n) != 0)
                 goto out;
-        struct source *srcs = sources_new("verify", names, n, &o);
+        struct source *srcs = sources_new("verify", list, n, &o);
         if (!srcs)
                 goto out;
         if (json) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "source.h"
+#include "source_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -53,12 +54,11 @@ const char *source_status_name(enum source_status st) {
 
 /* --- outcomes --- */
 
-static bool source_done(const struct source *s) {
+bool source_done(const struct source *s) {
         return s->status == SRC_FAILED || s->status == SRC_ERROR;
 }
 
-__attribute__((format(printf, 3, 4))) static void src_fail(struct source *s, enum finding_kind k,
-                                                           const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) void src_fail(struct source *s, enum finding_kind k, const char *fmt, ...) {
         if (source_done(s))
                 return;
         char buf[sizeof(s->error) - 32];
@@ -87,8 +87,7 @@ static void src_fail_leaf(struct source *s, enum finding_kind k, uint64_t leaf,
         }
 }
 
-__attribute__((format(printf, 2, 3))) static void src_error(struct source *s, const char *fmt,
-                                                            ...) {
+__attribute__((format(printf, 2, 3))) void src_error(struct source *s, const char *fmt, ...) {
         if (source_done(s))
                 return;
         va_list ap;
@@ -100,21 +99,8 @@ __attribute__((format(printf, 2, 3))) static void src_error(struct source *s, co
 
 /* --- the checks every source goes through --- */
 
-struct ledger_check {
-        struct merkle_border border;
-        struct sha256_evp *sha; /* hashes the leaves and the border */
-        uint64_t m; /* remembered size (0: none) */
-        merkle_hash m_root;
-        bool have_m_root;
-        struct analyzer *az;
-        struct record *rec;
-        bool decode_failed;
-        uint64_t bad_leaf;
-        int bad_err;
-        int sys_err;
-};
 
-static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *o, uint64_t now_ns,
+int ledger_check_init(struct ledger_check *lc, const struct verify_opts *o, uint64_t now_ns,
                              uint64_t m) {
         memset(lc, 0, sizeof(*lc));
         merkle_border_init(&lc->border);
@@ -129,7 +115,7 @@ static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *
         return 0;
 }
 
-static void ledger_check_free(struct ledger_check *lc) {
+void ledger_check_free(struct ledger_check *lc) {
         analyzer_free(lc->az);
         free(lc->rec);
         sha256_evp_free(lc->sha);
@@ -138,7 +124,7 @@ static void ledger_check_free(struct ledger_check *lc) {
         lc->sha = NULL;
 }
 
-static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t len) {
+void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t len) {
         merkle_hash h;
         uint64_t leaf = lc->border.size;
         const struct gh_sha256 *hs = sha256_evp_hasher(lc->sha);
@@ -151,6 +137,10 @@ static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t 
                 merkle_border_root_with(&lc->border, hs, lc->m_root);
                 lc->have_m_root = true;
         }
+        ledger_check_record(lc, leaf, p, len);
+}
+
+void ledger_check_record(struct ledger_check *lc, uint64_t leaf, const uint8_t *p, size_t len) {
         if (lc->decode_failed || lc->sys_err)
                 return;
         int r = record_decode(p, len, lc->rec);
@@ -170,7 +160,7 @@ static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t 
  * signature line must be a trusted key's). On success the checkpoint and a
  * copy of the note are stored in s.
  */
-static int check_note(struct source *s, const struct verify_opts *o, const char *note, size_t len,
+int check_note(struct source *s, const struct verify_opts *o, const char *note, size_t len,
                       bool strict) {
         size_t text_len = 0, which = 0;
         int r = note_verify(note, len, o->keys, o->nkeys, strict, &text_len, &which);
@@ -268,7 +258,7 @@ static int check_note(struct source *s, const struct verify_opts *o, const char 
 }
 
 /* The remembered checkpoint: 0 (with *have set), or the source failed. */
-static int load_remembered(struct source *s, const struct verify_opts *o, struct checkpoint *rem,
+int load_remembered(struct source *s, const struct verify_opts *o, struct checkpoint *rem,
                            bool *have) {
         *have = false;
         if (o->no_state)
@@ -283,7 +273,7 @@ static int load_remembered(struct source *s, const struct verify_opts *o, struct
 }
 
 /* After every leaf was checked: roots, prefix, decoding, analysis, state. */
-static void complete(struct source *s, const struct verify_opts *o, struct ledger_check *lc,
+void source_complete(struct source *s, const struct verify_opts *o, struct ledger_check *lc,
                      const struct checkpoint *rem, bool have_rem, bool may_save) {
         if (source_done(s))
                 return;
@@ -394,7 +384,7 @@ static void verify_bundle(struct source *s, const struct verify_opts *o) {
                 }
                 ledger_check_leaf(&lc, rec, rlen);
         }
-        complete(s, o, &lc, &rem, have_rem, true);
+        source_complete(s, o, &lc, &rem, have_rem, true);
         ledger_check_free(&lc);
 }
 
@@ -414,6 +404,7 @@ struct online {
         bool proof_wanted, proof_done;
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
+        struct store_audit sa;
 };
 
 /* 0 when res is a 200 response; else the source has the error. */
@@ -460,7 +451,8 @@ static void maybe_complete(struct online *on) {
                          (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
                 return;
         }
-        complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
+        source_complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
+        store_audit_end(&on->sa, s, on->o, &on->lc);
         if (!source_done(s) && on->o->keep_bundle) {
                 size_t len;
                 if (writer_finish(&s->bundle, &s->bundle_data, &len) != 0)
@@ -518,6 +510,10 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 writer_init(&s->bundle, SOURCE_RECORDS_MAX_BYTES + NOTE_MAX_SIZE + 64);
                 bundle_write_header(&s->bundle, s->note, s->note_len, s->cp.size);
         }
+        /* A known origin: resume from the evidence store, fetch only what is new. */
+        if (store_audit_begin(&on->sa, s, on->o, &on->lc, &on->rem, &on->have_rem) != 0)
+                return;
+        on->next = on->lc.border.size;
         if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
                 char path[96];
                 snprintf(path, sizeof(path), "/v1/proof/consistency?old=%llu&new=%llu",
@@ -525,7 +521,7 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 on->proof_wanted = true;
                 online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
         }
-        if (s->cp.size == 0)
+        if (on->next == s->cp.size)
                 on->records_done = true;
         else
                 request_records(on);
@@ -582,6 +578,8 @@ static void on_records(void *ctx, struct fetch_result *res) {
         }
         if (on->o->keep_bundle)
                 writer_bytes(&s->bundle, res->body, res->len);
+        if (store_audit_page(&on->sa, s, on->o, on->next, res->body, res->len) != 0)
+                return;
         on->next += got;
         if (on->next < want_end)
                 request_records(on);
@@ -591,6 +589,8 @@ static void on_records(void *ctx, struct fetch_result *res) {
 }
 
 int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
+        if (o->offline)
+                return store_sources_verify(srcs, n, o);
         size_t nurl = 0;
         for (size_t i = 0; i < n; i++) {
                 if (srcs[i].is_url)
@@ -621,6 +621,7 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
         for (size_t i = 0; i < nurl; i++) {
                 if (!source_done(ons[i].s) && !ons[i].records_done && r != 0)
                         src_error(ons[i].s, "transfer engine failed");
+                store_audit_abort(&ons[i].sa, o);
                 if (ons[i].lc_ready)
                         ledger_check_free(&ons[i].lc);
         }

@@ -9,6 +9,8 @@
 #include "buf.h"
 #include "note.h"
 
+struct store;
+
 /*
  * One SOURCE of evidence (a node URL or a bundle file) and its verification:
  * signature with a trusted key whose name is the origin, Merkle root over
@@ -33,6 +35,8 @@ struct verify_opts {
         bool progress;
         bool keep_bundle;  /* keep the framed records to write a bundle (fetch) */
         bool want_buckets; /* keep the analyzer for analyzer_buckets (report) */
+        struct store *store; /* evidence store (store.h); NULL: none */
+        bool offline;        /* from the store alone (needs store) */
 };
 
 struct source {
