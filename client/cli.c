@@ -80,6 +80,38 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 c->no_state = true;
                 return 1;
         }
+        if ((r = arg_value(cmd, argc, argv, i, "--deadline", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                char *end;
+                errno = 0;
+                double s = strtod(v, &end);
+                if (errno || end == v || *end || !(s >= 1 && s <= 86400)) {
+                        fprintf(stderr,
+                                PROG " %s: --deadline '%s': expected seconds between 1 and "
+                                     "86400\n",
+                                cmd, v);
+                        return -1;
+                }
+                c->deadline_ms = (long)(s * 1000.0);
+                return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--min-page", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                char *end;
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || end == v || *end || n < 1 || n > 10000) {
+                        fprintf(stderr,
+                                PROG " %s: --min-page '%s': expected records between 1 and "
+                                     "10000\n",
+                                cmd, v);
+                        return -1;
+                }
+                c->min_page = n;
+                return 1;
+        }
         if ((r = arg_value(cmd, argc, argv, i, "--store", &v)) != 0) {
                 if (r > 0 && v[0] == '\0') {
                         fprintf(stderr, PROG " %s: --store needs a file name\n", cmd);
@@ -158,6 +190,8 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
         o->nkeys = c->keys.n;
         o->no_state = c->no_state;
         o->timeout_ms = c->timeout_ms;
+        o->deadline_ms = c->deadline_ms ? c->deadline_ms : SOURCE_DEFAULT_DEADLINE_MS;
+        o->min_page = c->min_page ? (uint32_t)c->min_page : SOURCE_DEFAULT_MIN_PAGE;
         o->progress = isatty(STDERR_FILENO) == 1;
         /* The evidence store remembers like the state file: --no-state leaves it alone too. */
         if (c->offline && (c->no_store || c->no_state)) {

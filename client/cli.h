@@ -43,6 +43,8 @@ struct common_opts {
         const char *since, *until;
         bool no_state;
         long timeout_ms;
+        long deadline_ms;       /* --deadline SECONDS (0: default) */
+        long min_page;          /* --min-page RECORDS (0: default) */
         const char *store_path; /* --store PATH */
         bool no_store, offline;
         struct store *store; /* opened by common_finish */

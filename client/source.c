@@ -405,6 +405,7 @@ struct online {
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
         struct store_audit sa;
+        uint64_t started_ns; /* first request, for the deadline */
 };
 
 /* 0 when res is a 200 response; else the source has the error. */
@@ -424,6 +425,15 @@ static int http_ok(struct online *on, const struct fetch_result *res) {
 }
 
 static void online_get(struct online *on, const char *path, size_t cap, fetch_done_fn cb) {
+        uint64_t now = wall_now_ns();
+        if (!on->started_ns)
+                on->started_ns = now;
+        if (on->o->deadline_ms > 0 && now - on->started_ns > (uint64_t)on->o->deadline_ms * 1000000u) {
+                src_error(on->s, "%s: deadline of %.0f s passed with %llu of %llu records fetched",
+                          on->s->name, (double)on->o->deadline_ms / 1000.0,
+                          (unsigned long long)on->next, (unsigned long long)on->s->cp.size);
+                return;
+        }
         _cleanup_free_ char *url = url_join(on->s->name, path);
         if (!url || fetch_add(on->f, url, cap, cb, on) != 0)
                 src_error(on->s, "out of memory");
@@ -574,6 +584,15 @@ static void on_records(void *ctx, struct fetch_result *res) {
                          "records response for [%llu, %llu) holds %llu records, states %s",
                          (unsigned long long)on->next, (unsigned long long)want_end,
                          (unsigned long long)got, res->range[0] ? res->range : "nothing");
+                return;
+        }
+        uint32_t min_page = on->o->min_page ? on->o->min_page : 1;
+        if (on->next + got < want_end && got < min_page) {
+                src_error(s,
+                          "%s: a records page for [%llu, %llu) holds %llu records, fewer than "
+                          "--min-page %u, and is not the last",
+                          s->name, (unsigned long long)on->next, (unsigned long long)want_end,
+                          (unsigned long long)got, min_page);
                 return;
         }
         if (on->o->keep_bundle)

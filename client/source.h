@@ -23,6 +23,8 @@ struct store;
 #define SOURCE_CHECKPOINT_MAX_BYTES 8192u     /* /checkpoint */
 #define SOURCE_PROOF_MAX_BYTES 16384u         /* proof text: 128 lines of 45 bytes */
 #define SOURCE_BUNDLE_MAX_BYTES (4ull << 30)  /* bundle file */
+#define SOURCE_DEFAULT_DEADLINE_MS 600000L   /* --deadline: 10 minutes per node */
+#define SOURCE_DEFAULT_MIN_PAGE 100u         /* --min-page */
 
 enum source_status { SRC_OK, SRC_FINDINGS, SRC_FAILED, SRC_ERROR };
 
@@ -35,6 +37,8 @@ struct verify_opts {
         bool progress;
         bool keep_bundle;  /* keep the framed records to write a bundle (fetch) */
         bool want_buckets; /* keep the analyzer for analyzer_buckets (report) */
+        long deadline_ms;  /* per node URL, from its first request; 0: none */
+        uint32_t min_page; /* records a page must hold unless it is the last (0: 1) */
         struct store *store; /* evidence store (store.h); NULL: none */
         bool offline;        /* from the store alone (needs store) */
 };
