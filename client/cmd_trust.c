@@ -211,8 +211,13 @@ static int list_keys(void) {
         }
         for (size_t i = 0; i < keys.n; i++) {
                 char vk[VKEY_MAX_LEN + 1];
-                if (vkey_format(&keys.keys[i], vk, sizeof(vk)) > 0)
+                size_t vlen;
+                int rc = vkey_format(&keys.keys[i], vk, sizeof(vk), &vlen);
+                if (rc == 0)
                         printf("%s\n", vk);
+                else
+                        fprintf(stderr, PROG " trust: cannot format key '%s': %s\n",
+                                keys.keys[i].name, gh_strerror(rc));
         }
         if (keys.n == 0)
                 fprintf(stderr, PROG " trust: no trusted keys\n");

@@ -426,13 +426,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 static enum MHD_Result reply_proof(struct MHD_Connection *c, const merkle_hash *proof, size_t n) {
         char text[MERKLE_MAX_PROOF * 45 + 1];
-        int len = merkle_proof_format(proof, n, text, sizeof text);
-        if (len < 0 || len > (int)sizeof text) {
-                log_err("http: formatting a proof of %zu hashes failed", n);
+        size_t len;
+        int rc = merkle_proof_format(proof, n, text, sizeof text, &len);
+        if (rc) {
+                log_err("http: formatting a proof of %zu hashes failed: %s", n, gh_strerror(rc));
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "formatting proof failed");
         }
-        struct MHD_Response *r =
-                MHD_create_response_from_buffer((size_t)len, text, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
         return queue(c, MHD_HTTP_OK, r, "text/plain");
 }
 

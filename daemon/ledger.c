@@ -166,11 +166,11 @@ static int sign_checkpoint(const struct ledger *l, uint64_t size, const merkle_h
         char text[CHECKPOINT_TEXT_MAX + 1];
         snprintf(cp.origin, sizeof cp.origin, "%s", l->signer->name);
         memcpy(cp.root, root, MERKLE_HASH_LEN);
-        int n = checkpoint_format(&cp, text, sizeof text);
-        /* A length, or a (small) status code: no valid checkpoint text is that short. */
-        if (n <= GH_E_ROOT_MISMATCH)
-                return n < 0 ? n : (n ? n : GH_E_MALFORMED);
-        return note_sign(text, (size_t)n, l->signer, note, len);
+        size_t n;
+        int rc = checkpoint_format(&cp, text, sizeof text, &n);
+        if (rc)
+                return rc;
+        return note_sign(text, n, l->signer, note, len);
 }
 
 /* Read the stored checkpoint; 0 with *have=false when there is none. */
@@ -523,7 +523,7 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         writer_u32(&w, 0);
         rc = record_encode(r, &w);
         if (rc == 0) {
-                size_t body = w.len - 4;
+                size_t body = writer_len(&w) - 4;
                 writer_put_u32_at(&w, 0, (uint32_t)body);
         }
         if (rc == 0)
@@ -729,8 +729,9 @@ int ledger_attest(struct ledger *l, const uint8_t nonce[32], char **note, size_t
         pthread_rwlock_unlock(&l->lock);
         clock_gettime(CLOCK_REALTIME, &ts);
         a.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-        int n = attest_format(&a, text, sizeof text);
-        if (n <= GH_E_ROOT_MISMATCH)
-                return n < 0 ? n : (n ? n : GH_E_MALFORMED);
-        return note_sign(text, (size_t)n, l->signer, note, len);
+        size_t n;
+        int rc = attest_format(&a, text, sizeof text, &n);
+        if (rc)
+                return rc;
+        return note_sign(text, n, l->signer, note, len);
 }

@@ -564,8 +564,10 @@ static int load_key(struct daemon *d, char *src, size_t src_size) {
         }
         struct note_verifier v;
         note_signer_verifier(&d->signer, &v);
-        if (vkey_format(&v, d->vkey, sizeof d->vkey) <= 0) {
-                log_err("cannot format the vkey");
+        size_t vlen;
+        rc = vkey_format(&v, d->vkey, sizeof d->vkey, &vlen);
+        if (rc) {
+                log_err("cannot format the vkey: %s", gh_strerror(rc));
                 return EXIT_RUNTIME;
         }
         return 0;

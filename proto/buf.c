@@ -188,8 +188,26 @@ void writer_put_u32_at(struct writer *w, size_t off, uint32_t v) {
         put_u32(w->buf + off, v);
 }
 
+void writer_fail(struct writer *w, int err) {
+        if (w->err == 0)
+                w->err = err;
+}
+
 int writer_error(const struct writer *w) {
         return w->err;
+}
+
+size_t writer_len(const struct writer *w) {
+        return w->len;
+}
+
+const uint8_t *writer_data(const struct writer *w) {
+        return w->len ? w->buf : NULL;
+}
+
+void writer_reset(struct writer *w) {
+        w->len = 0;
+        w->err = 0;
 }
 
 int writer_finish(struct writer *w, uint8_t **out, size_t *outlen) {

@@ -14,7 +14,9 @@
  *
  * writer: a growing heap buffer with a hard maximum size. Any failure
  * (allocation, cap) sets a sticky error; later writes are no-ops; the error
- * is reported once by writer_finish().
+ * is reported once by writer_finish(). The struct is declared here only so
+ * that a writer can live on the stack: its fields are private to buf.c, read
+ * it through writer_len()/writer_data()/writer_error().
  */
 
 struct reader {
@@ -39,7 +41,7 @@ bool reader_copy(struct reader *r, void *out, size_t n);
 /* u32 big-endian length then that many bytes; fails if length > cap. */
 bool reader_vec32(struct reader *r, uint32_t cap, const uint8_t **out, size_t *outlen);
 
-struct writer {
+struct writer { /* private: see above */
         uint8_t *buf;
         size_t len;
         size_t cap;
@@ -58,8 +60,16 @@ void writer_bytes(struct writer *w, const void *p, size_t n);
 void writer_vec32(struct writer *w, const void *p, size_t n);
 /* Overwrite 4 bytes at offset off (for back-patched lengths). */
 void writer_put_u32_at(struct writer *w, size_t off, uint32_t v);
+/* Sets the sticky error to err (a gh_status or -errno, non-zero) unless one is set already. */
+void writer_fail(struct writer *w, int err);
 /* 0 on success, else the sticky error; buffer stays owned by w. */
 int writer_error(const struct writer *w);
+/* Bytes written so far (those that failed are not counted). */
+size_t writer_len(const struct writer *w);
+/* The bytes written so far, still owned by w; NULL while nothing is. */
+const uint8_t *writer_data(const struct writer *w);
+/* Empties w and clears its error, keeping the allocation for reuse. */
+void writer_reset(struct writer *w);
 /*
  * On success: 0, *out = buffer (caller frees with free()), *outlen = length,
  * and w is reset to empty. On failure: the sticky error, w freed, out

@@ -45,14 +45,14 @@ int bundle_parse(const uint8_t *p, size_t len, struct bundle_view *out) {
 }
 
 void bundle_write_header(struct writer *w, const char *note, size_t note_len, uint64_t count) {
-        if (w->err != 0)
+        if (writer_error(w) != 0)
                 return;
         if (note_len == 0) {
-                w->err = GH_E_MALFORMED;
+                writer_fail(w, GH_E_MALFORMED);
                 return;
         }
         if (note_len > NOTE_MAX_SIZE || count > BUNDLE_MAX_RECORDS) {
-                w->err = GH_E_TOO_LARGE;
+                writer_fail(w, GH_E_TOO_LARGE);
                 return;
         }
         writer_bytes(w, BUNDLE_MAGIC, BUNDLE_MAGIC_LEN);

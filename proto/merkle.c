@@ -411,7 +411,8 @@ int merkle_verify_consistency(uint64_t m, uint64_t n, const merkle_hash old_root
 
 #define B64_HASH_LEN 44 /* standard base64 of 32 bytes, with one '=' */
 
-int merkle_proof_format(const merkle_hash *proof, size_t n, char *out, size_t cap) {
+int merkle_proof_format(const merkle_hash *proof, size_t n, char *out, size_t cap,
+                        size_t *ret_len) {
         size_t need;
 
         if (n > MERKLE_MAX_PROOF)
@@ -427,7 +428,8 @@ int merkle_proof_format(const merkle_hash *proof, size_t n, char *out, size_t ca
                 line[B64_HASH_LEN] = '\n';
         }
         out[need - 1] = '\0';
-        return (int)(need - 1);
+        *ret_len = need - 1;
+        return 0;
 }
 
 /* Exactly 44 characters of canonical standard base64 for 32 bytes. */

@@ -95,8 +95,10 @@ int merkle_verify_consistency(uint64_t m, uint64_t n, const merkle_hash old_root
 /*
  * Proof text as served over HTTP: one standard base64 hash per line, each
  * line ending in '\n', at most MERKLE_MAX_PROOF lines, nothing else.
- * format: returns bytes written (excluding NUL) or GH_E_TOO_LARGE if cap is short.
+ * format: writes the text and a NUL, returns 0 and sets *ret_len (NUL
+ * excluded; 0 for an empty proof); GH_E_TOO_LARGE if n > MERKLE_MAX_PROOF or
+ * cap is short. On failure *ret_len is untouched.
  */
-int merkle_proof_format(const merkle_hash *proof, size_t n, char *out, size_t cap);
+int merkle_proof_format(const merkle_hash *proof, size_t n, char *out, size_t cap, size_t *ret_len);
 int merkle_proof_parse(const char *text, size_t len, merkle_hash proof[MERKLE_MAX_PROOF],
                        size_t *n);

@@ -255,7 +255,7 @@ int vkey_parse(const char *s, size_t len, struct note_verifier *out) {
         return 0;
 }
 
-int vkey_format(const struct note_verifier *v, char *out, size_t cap) {
+int vkey_format(const struct note_verifier *v, char *out, size_t cap, size_t *ret_len) {
         static const char hex[] = "0123456789abcdef";
         size_t name_len = strnlen(v->name, sizeof(v->name));
         size_t len = name_len + 1 + 8 + 1 + B64_VKEY_LEN;
@@ -275,7 +275,8 @@ int vkey_format(const struct note_verifier *v, char *out, size_t cap) {
         key[0] = ALG_ED25519;
         memcpy(key + 1, v->pk, 32);
         sodium_bin2base64(p, B64_VKEY_LEN + 1, key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
-        return (int)len;
+        *ret_len = len;
+        return 0;
 }
 
 /* --- notes --- */
@@ -509,12 +510,13 @@ static void text_hash(struct text *t, const uint8_t h[32]) {
         text_put(t, b64, B64_HASH_LEN);
 }
 
-/* Finishes with a NUL; returns the length or GH_E_TOO_LARGE. */
-static int text_finish(struct text *t) {
+/* Finishes with a NUL; 0 and *ret_len = the length (NUL excluded), or GH_E_TOO_LARGE. */
+static int text_finish(struct text *t, size_t *ret_len) {
         text_put(t, "", 1);
         if (t->over)
                 return GH_E_TOO_LARGE;
-        return (int)(t->len - 1);
+        *ret_len = t->len - 1;
+        return 0;
 }
 
 /* An origin: a valid key name that is not the attest tag. */
@@ -525,7 +527,7 @@ static bool origin_valid(const char *s, size_t len) {
 
 /* --- checkpoints --- */
 
-int checkpoint_format(const struct checkpoint *c, char *out, size_t cap) {
+int checkpoint_format(const struct checkpoint *c, char *out, size_t cap, size_t *ret_len) {
         size_t olen = strnlen(c->origin, sizeof(c->origin));
         struct text t = {out, 0, cap, false};
 
@@ -537,7 +539,7 @@ int checkpoint_format(const struct checkpoint *c, char *out, size_t cap) {
         text_str(&t, "\n");
         text_hash(&t, c->root);
         text_str(&t, "\n");
-        return text_finish(&t);
+        return text_finish(&t, ret_len);
 }
 
 int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
@@ -561,7 +563,7 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
 
 /* --- attest note --- */
 
-int attest_format(const struct attest *a, char *out, size_t cap) {
+int attest_format(const struct attest *a, char *out, size_t cap, size_t *ret_len) {
         static const char hex[] = "0123456789abcdef";
         size_t olen = strnlen(a->origin, sizeof(a->origin));
         struct text t = {out, 0, cap, false};
@@ -584,7 +586,7 @@ int attest_format(const struct attest *a, char *out, size_t cap) {
         text_str(&t, "\nroot ");
         text_hash(&t, a->root);
         text_str(&t, "\n");
-        return text_finish(&t);
+        return text_finish(&t, ret_len);
 }
 
 /* Line "<key> <value>": returns the value part, or false. */

@@ -50,8 +50,12 @@ void note_signer_verifier(const struct note_signer *s, struct note_verifier *out
 
 /* Parse a vkey string of exactly len bytes (no trailing newline). GH_E_MALFORMED if bad. */
 int vkey_parse(const char *s, size_t len, struct note_verifier *out);
-/* Writes the vkey and a NUL; returns its length or GH_E_TOO_LARGE if cap is short. */
-int vkey_format(const struct note_verifier *v, char *out, size_t cap);
+/*
+ * Writes the vkey and a NUL into out[0..cap). Returns 0 and sets *ret_len to
+ * the length (NUL excluded); GH_E_MALFORMED for a bad name, GH_E_TOO_LARGE if
+ * cap is short. On failure *ret_len is untouched and out's content unspecified.
+ */
+int vkey_format(const struct note_verifier *v, char *out, size_t cap, size_t *ret_len);
 
 /*
  * Sign text (must be a valid note text ending in '\n') and return the full
@@ -85,8 +89,13 @@ struct checkpoint {
 };
 #define CHECKPOINT_TEXT_MAX (NOTE_NAME_MAX + 1 + 20 + 1 + 44 + 1 + 1)
 
-/* Text "origin\nsize\nbase64(root)\n"; returns its length or GH_E_TOO_LARGE. */
-int checkpoint_format(const struct checkpoint *c, char *out, size_t cap);
+/*
+ * Text "origin\nsize\nbase64(root)\n" and a NUL into out[0..cap). Returns 0
+ * and sets *ret_len (NUL excluded); GH_E_MALFORMED for a bad origin or size,
+ * GH_E_TOO_LARGE if cap is short (CHECKPOINT_TEXT_MAX + 1 always suffices).
+ * On failure *ret_len is untouched.
+ */
+int checkpoint_format(const struct checkpoint *c, char *out, size_t cap, size_t *ret_len);
 /* Exactly three lines, no extension lines, decimal without leading zeros. */
 int checkpoint_parse(const char *text, size_t len, struct checkpoint *out);
 
@@ -99,7 +108,8 @@ struct attest {
         merkle_hash root;
 };
 #define ATTEST_TEXT_MAX (CHECKPOINT_TEXT_MAX + 200)
-int attest_format(const struct attest *a, char *out, size_t cap);
+/* As checkpoint_format; ATTEST_TEXT_MAX + 1 always suffices. */
+int attest_format(const struct attest *a, char *out, size_t cap, size_t *ret_len);
 int attest_parse(const char *text, size_t len, struct attest *out);
 /* 64 hex digits (either case) to 32 bytes; false on anything else. */
 bool nonce_parse_hex(const char *s, size_t len, uint8_t out[32]);

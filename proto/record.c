@@ -479,14 +479,14 @@ int record_frame_next(struct reader *r, const uint8_t **rec, size_t *len) {
 }
 
 void record_frame_write(struct writer *w, const uint8_t *rec, size_t len) {
-        if (w->err != 0)
+        if (writer_error(w) != 0)
                 return;
         if (len == 0) {
-                w->err = GH_E_MALFORMED;
+                writer_fail(w, GH_E_MALFORMED);
                 return;
         }
         if (len > RECORD_MAX_SIZE) {
-                w->err = GH_E_TOO_LARGE;
+                writer_fail(w, GH_E_TOO_LARGE);
                 return;
         }
         writer_vec32(w, rec, len);

@@ -12,8 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (state_parse((const char *)data, size, &c) == 0) {
                 /* What parsed formats back to the note's first lines. */
                 char text[CHECKPOINT_TEXT_MAX + 1];
-                int n = checkpoint_format(&c, text, sizeof(text));
-                if (n <= 0 || (size_t)n > size || memcmp(text, data, (size_t)n) != 0)
+                size_t n;
+                if (checkpoint_format(&c, text, sizeof(text), &n) != 0 || n > size ||
+                    memcmp(text, data, n) != 0)
                         abort();
         }
         return 0;

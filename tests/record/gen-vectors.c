@@ -39,7 +39,8 @@ int main(int argc, char **argv) {
         char vkey[VKEY_MAX_LEN + 2];
         uint8_t *buf;
         size_t len;
-        int rc, fail = 0, n;
+        int rc, fail = 0;
+        size_t n;
 
         if (argc != 3 || !r) {
                 fprintf(stderr, "usage: gen-vectors VECTOR-DIR SEED-DIR\n");
@@ -77,12 +78,11 @@ int main(int argc, char **argv) {
         }
         note_signer_verifier(&s, &v);
         note_signer_free(&s);
-        n = vkey_format(&v, vkey, sizeof(vkey) - 1);
-        if (n <= GH_E_TOO_LARGE) {
+        if (vkey_format(&v, vkey, sizeof(vkey) - 1, &n) != 0) {
                 fprintf(stderr, "vkey_format failed\n");
                 return 1;
         }
         vkey[n] = '\n';
-        fail |= put(argv[1], NULL, GOLDEN_VKEY_FILE, (const uint8_t *)vkey, (size_t)n + 1);
+        fail |= put(argv[1], NULL, GOLDEN_VKEY_FILE, (const uint8_t *)vkey, n + 1);
         return fail;
 }

@@ -134,10 +134,10 @@ static void test_writer_bytes_big_endian(void **state) {
         assert_int_equal(len, sizeof(want));
         assert_memory_equal(out, want, sizeof(want));
         /* ownership moved: w is empty and reusable */
-        assert_null(w.buf);
-        assert_int_equal(w.len, 0);
+        assert_null(writer_data(&w));
+        assert_int_equal(writer_len(&w), 0);
         writer_u32(&w, 7);
-        assert_int_equal(w.len, 4);
+        assert_int_equal(writer_len(&w), 4);
         writer_free(&w);
         free(out);
 }
@@ -153,19 +153,19 @@ static void test_writer_cap_sticky(void **state) {
         assert_int_equal(writer_error(&w), 0);
         writer_u32(&w, 2); /* 12 > 10 */
         assert_int_equal(writer_error(&w), GH_E_TOO_LARGE);
-        assert_int_equal(w.len, 8);
+        assert_int_equal(writer_len(&w), 8);
         /* sticky: a write that would fit is now a no-op */
         writer_u8(&w, 3);
         writer_u16(&w, 3);
         writer_bytes(&w, "x", 1);
         writer_vec32(&w, "", 0);
-        assert_int_equal(w.len, 8);
+        assert_int_equal(writer_len(&w), 8);
         assert_int_equal(writer_error(&w), GH_E_TOO_LARGE);
         /* finish reports it once, frees, leaves out params alone */
         assert_int_equal(writer_finish(&w, &out, &len), GH_E_TOO_LARGE);
         assert_ptr_equal(out, (uint8_t *)&w);
         assert_int_equal(len, 12345);
-        assert_null(w.buf);
+        assert_null(writer_data(&w));
         writer_free(&w);
 }
 
@@ -186,7 +186,7 @@ static void test_writer_cap_exact(void **state) {
         writer_init(&w, 6);
         writer_vec32(&w, "abc", 3);
         assert_int_equal(writer_error(&w), GH_E_TOO_LARGE);
-        assert_int_equal(w.len, 0);
+        assert_int_equal(writer_len(&w), 0);
         writer_free(&w);
 
         /* growth past the first allocation keeps every byte */
@@ -228,6 +228,38 @@ static void test_writer_put_at(void **state) {
         assert_int_equal(writer_finish(&w, &out, &len), 0);
         assert_int_equal(len, 4);
         assert_memory_equal(out, "\x01\x02\x03\x04", 4);
+        free(out);
+}
+
+/* writer_fail keeps the first error; writer_reset empties and clears it, and the writer works
+ * again. */
+static void test_writer_fail_reset(void **state) {
+        struct writer w;
+        uint8_t *out;
+        size_t len;
+
+        (void)state;
+        writer_init(&w, 8);
+        writer_u32(&w, 0x01020304);
+        assert_int_equal(writer_len(&w), 4);
+        assert_memory_equal(writer_data(&w), "\x01\x02\x03\x04", 4);
+        writer_fail(&w, GH_E_MALFORMED);
+        writer_fail(&w, GH_E_TOO_LARGE);
+        assert_int_equal(writer_error(&w), GH_E_MALFORMED);
+        writer_u8(&w, 5);
+        assert_int_equal(writer_len(&w), 4);
+        writer_reset(&w);
+        assert_int_equal(writer_error(&w), 0);
+        assert_int_equal(writer_len(&w), 0);
+        assert_null(writer_data(&w));
+        writer_u64(&w, 7);
+        writer_u8(&w, 1); /* 9 > 8: the cap still holds after a reset */
+        assert_int_equal(writer_error(&w), GH_E_TOO_LARGE);
+        writer_reset(&w);
+        writer_u16(&w, 0x0a0b);
+        assert_int_equal(writer_finish(&w, &out, &len), 0);
+        assert_int_equal(len, 2);
+        assert_memory_equal(out, "\x0a\x0b", 2);
         free(out);
 }
 
@@ -273,6 +305,7 @@ int main(void) {
                 cmocka_unit_test(test_writer_cap_sticky),
                 cmocka_unit_test(test_writer_cap_exact),
                 cmocka_unit_test(test_writer_put_at),
+                cmocka_unit_test(test_writer_fail_reset),
                 cmocka_unit_test(test_writer_empty_and_free),
                 cmocka_unit_test(test_strerror),
         };

@@ -45,7 +45,7 @@ static void assert_encode_fails(const struct record *r, int want) {
         writer_init(&w, RECORD_MAX_SIZE);
         writer_u8(&w, 0x5a);
         assert_int_equal(record_encode(r, &w), want);
-        assert_int_equal(w.len, 1);
+        assert_int_equal(writer_len(&w), 1);
         assert_int_equal(writer_error(&w), 0);
         writer_free(&w);
 }
@@ -654,7 +654,7 @@ static void test_framing(void **state) {
         writer_init(&w, 1 << 20);
         record_frame_write(&w, two, 0);
         assert_int_equal(writer_error(&w), GH_E_MALFORMED);
-        assert_int_equal(w.len, 0);
+        assert_int_equal(writer_len(&w), 0);
         writer_free(&w);
         {
                 uint8_t *huge = calloc(1, RECORD_MAX_SIZE + 1);
@@ -663,7 +663,7 @@ static void test_framing(void **state) {
                 writer_init(&w, 1 << 20);
                 record_frame_write(&w, huge, RECORD_MAX_SIZE + 1);
                 assert_int_equal(writer_error(&w), GH_E_TOO_LARGE);
-                assert_int_equal(w.len, 0);
+                assert_int_equal(writer_len(&w), 0);
                 writer_free(&w);
                 /* exactly the cap is fine, both ways */
                 writer_init(&w, 1 << 20);

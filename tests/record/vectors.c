@@ -309,7 +309,8 @@ int bundle_build(const struct note_signer *s, const char *origin, uint8_t *const
         struct writer w;
         char *note = NULL;
         size_t note_len = 0;
-        int rc, tl;
+        int rc;
+        size_t tl;
 
         memset(&cp, 0, sizeof(cp));
         if (strlen(origin) > NOTE_NAME_MAX)
@@ -323,11 +324,10 @@ int bundle_build(const struct note_signer *s, const char *origin, uint8_t *const
                 merkle_leaf_hash(recs[i], lens[i], leaves[i]);
         merkle_root_of((const merkle_hash *)leaves, n, cp.root);
         free(leaves);
-        tl = checkpoint_format(&cp, text, sizeof(text));
-        /* A checkpoint text is never as short as 2 bytes, so <= 2 is an error code. */
-        if (tl <= GH_E_TOO_LARGE || tl > (int)CHECKPOINT_TEXT_MAX)
-                return tl < 0 ? tl : GH_E_TOO_LARGE;
-        rc = note_sign(text, (size_t)tl, s, &note, &note_len);
+        rc = checkpoint_format(&cp, text, sizeof(text), &tl);
+        if (rc != 0)
+                return rc;
+        rc = note_sign(text, tl, s, &note, &note_len);
         if (rc != 0)
                 return rc;
         writer_init(&w, 64u << 20);

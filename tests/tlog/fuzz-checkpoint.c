@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct attest a;
         char out[ATTEST_TEXT_MAX + 1];
         char *copy = malloc(size ? size : 1);
-        int rc, ra, len;
+        int rc, ra;
+        size_t len;
 
         if (copy == NULL)
                 return 0;
@@ -28,15 +29,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (rc == 0 && ra == 0)
                 abort();
         if (rc == 0) {
-                len = checkpoint_format(&c, out, sizeof(out));
-                if (len != (int)size || memcmp(out, copy, size) != 0)
+                if (checkpoint_format(&c, out, sizeof(out), &len) != 0 || len != size ||
+                    memcmp(out, copy, size) != 0)
                         abort();
         } else if (rc != GH_E_MALFORMED) {
                 abort();
         }
         if (ra == 0) {
-                len = attest_format(&a, out, sizeof(out));
-                if (len != (int)size || memcmp(out, copy, size) != 0)
+                if (attest_format(&a, out, sizeof(out), &len) != 0 || len != size ||
+                    memcmp(out, copy, size) != 0)
                         abort();
         } else if (ra != GH_E_MALFORMED) {
                 abort();

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         merkle_hash proof[MERKLE_MAX_PROOF], a, b;
         char text[MERKLE_MAX_PROOF * 45 + 1];
         uint64_t m, n;
-        size_t plen = 0;
+        size_t plen = 0, tlen;
         char *copy;
         int r;
 
@@ -48,9 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         /* Round trip of the text form. */
-        if (merkle_proof_format((const merkle_hash *)proof, plen, text, sizeof(text)) !=
-                    (int)(plen * 45) ||
-            memcmp(text, data + 80, plen * 45) != 0)
+        if (merkle_proof_format((const merkle_hash *)proof, plen, text, sizeof(text), &tlen) != 0 ||
+            tlen != plen * 45 || memcmp(text, data + 80, plen * 45) != 0)
                 abort();
         r = merkle_verify_inclusion(m, n, a, (const merkle_hash *)proof, plen, b);
         if (r != 0 && r != GH_E_BAD_PROOF && r != GH_E_RANGE)

@@ -443,14 +443,14 @@ static void test_border_cap(void **state) {
 static void test_proof_text(void **state) {
         merkle_hash proof[MERKLE_MAX_PROOF], back[MERKLE_MAX_PROOF];
         char text[MERKLE_MAX_PROOF * 45 + 1];
-        size_t n = 0;
-        int len;
+        size_t n = 0, len = 99;
 
         (void)state;
         for (size_t i = 0; i < MERKLE_MAX_PROOF; i++)
                 memcpy(proof[i], leaves[i], 32);
         /* Empty proof is the empty string. */
-        assert_int_equal(merkle_proof_format((const merkle_hash *)proof, 0, text, 1), 0);
+        assert_int_equal(merkle_proof_format((const merkle_hash *)proof, 0, text, 1, &len), 0);
+        assert_int_equal(len, 0);
         assert_string_equal(text, "");
         assert_int_equal(merkle_proof_parse("", 0, back, &n), 0);
         assert_int_equal(n, 0);
@@ -459,25 +459,30 @@ static void test_proof_text(void **state) {
         for (size_t li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++) {
                 size_t k = lengths[li];
 
-                len = merkle_proof_format((const merkle_hash *)proof, k, text, sizeof(text));
-                assert_int_equal(len, (int)(k * 45));
+                assert_int_equal(merkle_proof_format((const merkle_hash *)proof, k, text,
+                                                     sizeof(text), &len),
+                                 0);
+                assert_int_equal(len, k * 45);
                 assert_int_equal(text[44], '\n');
                 assert_int_equal(text[len - 1], '\n');
-                assert_int_equal(merkle_proof_parse(text, (size_t)len, back, &n), 0);
+                assert_int_equal(merkle_proof_parse(text, len, back, &n), 0);
                 assert_int_equal(n, k);
                 assert_memory_equal(back, proof, k * 32);
                 /* Every truncation fails. */
-                for (size_t t = 1; t < (size_t)len && k <= 3; t++)
+                for (size_t t = 1; t < len && k <= 3; t++)
                         if (t % 45 != 0)
                                 assert_int_equal(merkle_proof_parse(text, t, back, &n),
                                                  GH_E_MALFORMED);
         }
         /* Cap too short */
-        assert_int_equal(merkle_proof_format((const merkle_hash *)proof, 2, text, 90),
+        len = 7;
+        assert_int_equal(merkle_proof_format((const merkle_hash *)proof, 2, text, 90, &len),
                          GH_E_TOO_LARGE);
-        assert_int_equal(merkle_proof_format((const merkle_hash *)proof, 2, text, 91), 90);
+        assert_int_equal(len, 7); /* untouched on failure */
+        assert_int_equal(merkle_proof_format((const merkle_hash *)proof, 2, text, 91, &len), 0);
+        assert_int_equal(len, 90);
         assert_int_equal(merkle_proof_format((const merkle_hash *)proof, MERKLE_MAX_PROOF + 1, text,
-                                             sizeof(text)),
+                                             sizeof(text), &len),
                          GH_E_TOO_LARGE);
         /* More lines than the cap */
         {
@@ -488,7 +493,8 @@ static void test_proof_text(void **state) {
                 assert_int_equal(merkle_proof_parse(big, sizeof(big), back, &n), GH_E_TOO_LARGE);
         }
         /* Syntax: CRLF, missing padding, non-canonical bits, non-alphabet, spaces. */
-        len = merkle_proof_format((const merkle_hash *)proof, 1, text, sizeof(text));
+        assert_int_equal(
+                merkle_proof_format((const merkle_hash *)proof, 1, text, sizeof(text), &len), 0);
         assert_int_equal(len, 45);
         {
                 char t[46];

@@ -112,10 +112,11 @@ int main(int argc, char **argv) {
         snprintf(cp.origin, sizeof(cp.origin), "%s", ORIGIN);
         merkle_border_root(&border, cp.root);
         char text[CHECKPOINT_TEXT_MAX + 1];
-        int tl = checkpoint_format(&cp, text, sizeof(text));
+        size_t tl;
         char *note;
         size_t note_len;
-        if (tl <= 0 || note_sign(text, (size_t)tl, &signer, &note, &note_len) != 0)
+        if (checkpoint_format(&cp, text, sizeof(text), &tl) != 0 ||
+            note_sign(text, tl, &signer, &note, &note_len) != 0)
                 return 1;
         struct writer out;
         writer_init(&out, (size_t)4 << 30);
@@ -135,7 +136,11 @@ int main(int argc, char **argv) {
         struct note_verifier v;
         char vkey[VKEY_MAX_LEN + 1];
         note_signer_verifier(&signer, &v);
-        vkey_format(&v, vkey, sizeof(vkey));
+        size_t vlen;
+        if (vkey_format(&v, vkey, sizeof(vkey), &vlen) != 0) {
+                fprintf(stderr, "vkey_format failed\n");
+                return 1;
+        }
         printf("%s\n", vkey);
         free(fb);
         free(ob);

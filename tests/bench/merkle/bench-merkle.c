@@ -101,7 +101,8 @@ int main(int argc, char **argv) {
         struct checkpoint c;
         char *note = NULL;
         size_t len = 0;
-        int tl, iters = 2000;
+        size_t tl;
+        int iters = 2000;
         double t;
 
         if (sodium_init() < 0 || n == 0)
@@ -131,8 +132,7 @@ int main(int argc, char **argv) {
         strcpy(c.origin, s.name);
         c.size = n;
         memcpy(c.root, r1, 32);
-        tl = checkpoint_format(&c, text, sizeof(text));
-        if (tl <= 8)
+        if (checkpoint_format(&c, text, sizeof(text), &tl) != 0)
                 return 1;
         t = now();
         for (int i = 0; i < iters; i++) {

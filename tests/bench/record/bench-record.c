@@ -82,10 +82,10 @@ int main(int argc, char **argv) {
         n = 0;
         do {
                 for (int i = 0; i < 1000; i++) {
-                        w.len = 0;
+                        writer_reset(&w);
                         if (record_encode(r, &w) != 0)
                                 return 1;
-                        sink += w.len;
+                        sink += writer_len(&w);
                 }
                 n += 1000;
                 t = now_s() - t0;
