@@ -76,6 +76,21 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 c->timeout_ms = (long)(s * 1000.0);
                 return 1;
         }
+        if ((r = arg_value(cmd, argc, argv, i, "--fleet", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                if (c->fleet_path) {
+                        fprintf(stderr, PROG " %s: --fleet given twice\n", cmd);
+                        return -1;
+                }
+                char err[600];
+                if (fleet_load(v, &c->fleet, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: fleet file %s\n", cmd, err);
+                        return -1;
+                }
+                c->fleet_path = v;
+                return 1;
+        }
         if (strcmp(argv[*i], "--no-state") == 0) {
                 c->no_state = true;
                 return 1;
@@ -164,6 +179,12 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
                         return -1;
                 }
         }
+        for (size_t i = 0; i < c->fleet.n; i++) {
+                if (trust_list_add(&c->keys, &c->fleet.nodes[i].key) != 0) {
+                        fprintf(stderr, PROG " %s: too many keys\n", cmd);
+                        return -1;
+                }
+        }
         uint64_t now = wall_now_ns();
         o->since_ns = o->until_ns = 0;
         if (c->since && !time_parse_arg(c->since, now, &o->since_ns)) {
@@ -242,6 +263,30 @@ void common_free(struct common_opts *c) {
         trust_list_free(&c->keys);
         free(c->extra_keys);
         c->extra_keys = NULL;
+        fleet_free(&c->fleet);
+}
+
+const char **common_names(const char *cmd, const struct common_opts *c, const char **names,
+                          size_t *n) {
+        if (c->fleet.n == 0)
+                return names;
+        const char **nn = realloc(names, (*n + c->fleet.n) * sizeof(*nn));
+        if (!nn) {
+                fprintf(stderr, PROG " %s: out of memory\n", cmd);
+                free(names);
+                return NULL;
+        }
+        for (size_t i = 0; i < c->fleet.n; i++)
+                nn[(*n)++] = c->fleet.nodes[i].url;
+        return nn;
+}
+
+struct source *common_sources_new(const char *cmd, const struct common_opts *c,
+                                  const char **names, size_t n, const struct verify_opts *o) {
+        struct source *srcs = sources_new(cmd, names, n, o);
+        if (srcs && c->fleet.n <= n)
+                fleet_pin_sources(srcs + (n - c->fleet.n), &c->fleet);
+        return srcs;
 }
 
 int source_arg(const char *cmd, const char *arg, const char **names, size_t *n) {

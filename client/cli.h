@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fleet.h"
 #include "trust.h"
 
 #define MAX_SOURCES 100000
@@ -50,6 +51,8 @@ struct common_opts {
         struct store *store; /* opened by common_finish */
         char **stored_names; /* --offline without SOURCE: every stored origin */
         size_t nstored;
+        const char *fleet_path; /* --fleet FILE */
+        struct fleet fleet;     /* loaded when the option is read */
 };
 
 /*
@@ -74,6 +77,22 @@ void common_free(struct common_opts *c);
  */
 int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_opts *o,
                           const char ***names, size_t *n);
+/*
+ * names[0..*n) followed by the URL of every --fleet node: names is
+ * realloc'd (the new array returned, *n updated), NULL (message printed,
+ * names freed) if out of memory.
+ */
+const char **common_names(const char *cmd, const struct common_opts *c, const char **names,
+                          size_t *n);
+/*
+ * sources_new, then the fleet pin: each fleet node's source (the last
+ * c->fleet.n of names) must carry a checkpoint of the node's origin signed
+ * by the node's own vkey, else it fails with KEY_MISMATCH (exit 2).
+ */
+/* fetch --fleet FILE -o DIR (fleet_fetch.c): exit code. */
+int fleet_fetch(struct common_opts *c, const char *dir);
+struct source *common_sources_new(const char *cmd, const struct common_opts *c,
+                                  const char **names, size_t n, const struct verify_opts *o);
 
 /*
  * A SOURCE argument of verify or report: appended to names (*n counts them), or -1 (message

@@ -9,11 +9,14 @@
 
 static const char fetch_help[] =
         "usage: " PROG " fetch URL -o FILE [--key VKEY]... [--no-state] [--timeout SECONDS]\n"
+        "       " PROG " fetch --fleet FILE -o DIR [--key VKEY]... [--no-state] [--timeout SECONDS]\n"
         "\n"
         "Verifies the node's ledger exactly as '" PROG " verify URL' does and, if it\n"
         "verified (exit 0 or 1), writes it as an offline bundle to FILE (atomically).\n"
         "'" PROG " verify FILE' later checks the bundle without the node. Exit codes as\n"
-        "for verify; 3 if FILE cannot be written.\n";
+        "for verify; 3 if FILE cannot be written. With --fleet, every node of the fleet\n"
+        "file (lines of URL VKEY) is fetched and written to DIR/ORIGIN.bundle (ORIGIN\n"
+        "with characters other than [A-Za-z0-9_.-] as %XX); the highest exit code wins.\n";
 
 int cmd_fetch(int argc, char **argv) {
         struct common_opts c = {0};
@@ -40,6 +43,10 @@ int cmd_fetch(int argc, char **argv) {
                 } else {
                         url = argv[i];
                 }
+        }
+        if (c.fleet.n && !url && outpath) {
+                rc = fleet_fetch(&c, outpath);
+                goto out;
         }
         if (!url || !outpath) {
                 fprintf(stderr, PROG " fetch: need URL and -o FILE (see " PROG " fetch --help)\n");

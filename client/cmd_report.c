@@ -14,6 +14,7 @@
 static const char report_help[] =
         "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
         "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
+        "                       [--fleet FILE]\n"
         "                       [--timeout SECONDS]\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
@@ -102,6 +103,8 @@ int cmd_report(int argc, char **argv) {
                         goto out;
                 }
         }
+        if (!(names = common_names("report", &c, names, &n)))
+                goto out;
         struct verify_opts o = {0};
         const char **list = names;
         if (common_finish_sources("report", &c, &o, &list, &n) != 0)
@@ -112,7 +115,7 @@ int cmd_report(int argc, char **argv) {
                 goto out;
         }
         o.want_buckets = true;
-        struct source *srcs = sources_new("report", list, n, &o);
+        struct source *srcs = common_sources_new("report", &c, list, n, &o);
         if (!srcs)
                 goto out;
         output_human(stderr, srcs, n, output_use_color(stderr));

@@ -9,7 +9,7 @@
 #include "util.h"
 
 static const char verify_help[] =
-        "usage: " PROG " verify SOURCE... [--key VKEY]... [--since TIME] [--until TIME]\n"
+        "usage: " PROG " verify SOURCE... [--fleet FILE] [--key VKEY]... [--since TIME] [--until TIME]\n"
         "                       [--json] [--no-state] [--timeout SECONDS]\n"
         "\n"
         "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
@@ -19,6 +19,8 @@ static const char verify_help[] =
         "reports GPU-hours, coverage and every finding. Node URLs are fetched\n"
         "concurrently.\n"
         "\n"
+        "  --fleet FILE      also verify every node of FILE (lines 'URL VKEY', '#' comments);\n"
+        "                    each must serve the vkey's origin, signed by that key\n"
         "  --key VKEY        also trust this verifier key for this run\n"
         "  --since TIME      audit from TIME: 2026-11-26T12:00:00Z, 2026-11-26, -2h, -30m, -7d\n"
         "  --until TIME      audit until TIME (same forms)\n"
@@ -51,11 +53,13 @@ int cmd_verify(int argc, char **argv) {
                         goto out;
                 }
         }
+        if (!(names = common_names("verify", &c, names, &n)))
+                goto out;
         struct verify_opts o = {0};
         const char **list = names;
         if (common_finish_sources("verify", &c, &o, &list, &n) != 0)
                 goto out;
-        struct source *srcs = sources_new("verify", list, n, &o);
+        struct source *srcs = common_sources_new("verify", &c, list, n, &o);
         if (!srcs)
                 goto out;
         if (json) {
