@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 #include "source.h"
 #include "util.h"
 
@@ -69,6 +70,8 @@ int cmd_verify(int argc, char **argv) {
                 output_human(stdout, srcs, n, output_use_color(stdout));
         }
         rc = sources_exit_code(srcs, n);
+        if (n > 1)
+                sources_summary_line(stderr, srcs, n);
         for (size_t i = 0; i < n; i++) {
                 if (srcs[i].status == SRC_ERROR && json)
                         fprintf(stderr, PROG " verify: %s: %s\n", srcs[i].name, srcs[i].error);

@@ -9,6 +9,7 @@
 #include "bundle.h"
 #include "fetch.h"
 #include "merkle.h"
+#include "progress.h"
 #include "record.h"
 #include "sha256_evp.h"
 #include "state.h"
@@ -406,7 +407,51 @@ struct online {
         size_t proof_len;
         struct store_audit sa;
         uint64_t started_ns; /* first request, for the deadline */
+        struct progress *pg;
+        struct online_window *win;
+        bool counted; /* finished: in pg's nodes done, its ledger check freed */
+        struct online_req {
+                struct online *on;
+                fetch_done_fn cb;
+        } req[3]; /* checkpoint, records, proof: at most one of each in flight */
 };
+
+static void on_checkpoint(void *ctx, struct fetch_result *res);
+static void on_records(void *ctx, struct fetch_result *res);
+static void online_get(struct online *on, const char *path, size_t cap, fetch_done_fn cb);
+
+/*
+ * Node URLs are audited FETCH_MAX_ACTIVE at a time: the next one starts when
+ * one finishes, so memory (ledger checks, pages in flight) stays flat in the
+ * number of nodes.
+ */
+struct online_window {
+        struct online *ons;
+        size_t n, next;
+};
+
+static void window_start_next(struct online_window *w) {
+        if (w->next < w->n) {
+                struct online *on = &w->ons[w->next++];
+                online_get(on, "/checkpoint", SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
+        }
+}
+
+/* Every answer of a node: its callback, then the progress bar's count of nodes done. */
+static void on_answer(void *ctx, struct fetch_result *res) {
+        struct online_req *rq = ctx;
+        struct online *on = rq->on;
+        rq->cb(on, res);
+        if (!on->counted &&
+            (source_done(on->s) || (on->records_done && (!on->proof_wanted || on->proof_done)))) {
+                on->counted = true;
+                progress_add(on->pg, 0, 1);
+                store_audit_abort(&on->sa, on->o); /* nothing, if it was committed */
+                if (on->lc_ready)
+                        ledger_check_free(&on->lc);
+                window_start_next(on->win);
+        }
+}
 
 /* 0 when res is a 200 response; else the source has the error. */
 static int http_ok(struct online *on, const struct fetch_result *res) {
@@ -434,12 +479,13 @@ static void online_get(struct online *on, const char *path, size_t cap, fetch_do
                           (unsigned long long)on->next, (unsigned long long)on->s->cp.size);
                 return;
         }
+        struct online_req *rq = &on->req[cb == on_checkpoint ? 0 : cb == on_records ? 1 : 2];
+        rq->on = on;
+        rq->cb = cb;
         _cleanup_free_ char *url = url_join(on->s->name, path);
-        if (!url || fetch_add(on->f, url, cap, cb, on) != 0)
+        if (!url || fetch_add(on->f, url, cap, on_answer, rq) != 0)
                 src_error(on->s, "out of memory");
 }
-
-static void on_records(void *ctx, struct fetch_result *res);
 
 static void request_records(struct online *on) {
         char path[96];
@@ -599,6 +645,7 @@ static void on_records(void *ctx, struct fetch_result *res) {
                 writer_bytes(&s->bundle, res->body, res->len);
         if (store_audit_page(&on->sa, s, on->o, on->next, res->body, res->len) != 0)
                 return;
+        progress_add(on->pg, got, 0);
         on->next += got;
         if (on->next < want_end)
                 request_records(on);
@@ -620,12 +667,15 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
         if (nurl == 0)
                 return 0;
         struct online *ons = calloc(nurl, sizeof(*ons));
-        struct fetch *f = fetch_new(o->timeout_ms, o->progress);
+        struct fetch *f = fetch_new(o->timeout_ms, false);
+        struct progress pg;
+        progress_init(&pg, nurl, o->progress);
         if (!ons || !f) {
                 free(ons);
                 fetch_free(f);
                 return -ENOMEM;
         }
+        struct online_window win = {.ons = ons, .n = nurl};
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
                 if (!srcs[i].is_url)
@@ -634,12 +684,18 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
                 on->s = &srcs[i];
                 on->o = o;
                 on->f = f;
-                online_get(on, "/checkpoint", SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
+                on->pg = &pg;
+                on->win = &win;
         }
+        for (size_t i = 0; i < FETCH_MAX_ACTIVE; i++)
+                window_start_next(&win);
         int r = fetch_run(f);
+        progress_end(&pg);
         for (size_t i = 0; i < nurl; i++) {
                 if (!source_done(ons[i].s) && !ons[i].records_done && r != 0)
                         src_error(ons[i].s, "transfer engine failed");
+                if (!source_done(ons[i].s) && i >= win.next)
+                        src_error(ons[i].s, "not audited: an earlier transfer failed");
                 store_audit_abort(&ons[i].sa, o);
                 if (ons[i].lc_ready)
                         ledger_check_free(&ons[i].lc);
