@@ -284,10 +284,67 @@ def hostile_deadlines(tmp):
         srv.close()
 
 
+def fleet_file(tmp):
+    """--fleet with the store: 40 nodes (one unreachable, one forked), the summary line,
+    the progress bar only on a terminal, and a warm second audit."""
+    import pty
+    recs = gen(tmp, 12, 120, 2)
+    nodes = [ledgerserver.Node("f%02d.test/gpuhours" % i, recs, page=60) for i in range(40)]
+    srv = ledgerserver.LedgerServer(nodes)
+    env = cltest.client_env(os.path.join(tmp, "fleet"))
+    fleet = os.path.join(tmp, "fleet.txt")
+    dead = "http://127.0.0.1:%d" % ghtest.free_port()
+    with open(fleet, "w") as f:
+        f.write("# test fleet\n")
+        for i, n in enumerate(nodes[:-1]):
+            f.write("%s %s\n" % (srv.node_url(i), n.key.vkey))
+        f.write("%s %s\n" % (dead, nodes[-1].key.vkey))
+    try:
+        rc, out, err, secs = cltest.run(["verify", "--fleet", fleet, "--min-page", "1",
+                                         "--timeout", "2"], env, timeout=120)
+        tap.ok(rc == 3 and "40 sources: 0 verified, 39 with findings, 0 failed integrity, "
+               "1 unreachable or incomplete" in err and "\r" not in err,
+               "--fleet: summary line, no progress bar without a terminal (exit %d, %.1f s)" %
+               (rc, secs), diag=err[-1500:])
+        node_starts = [list(n.starts) for n in nodes]
+        for n in nodes:
+            n.starts = []
+            n.size = 120
+        nodes[3].set_records(gen(tmp, 13, 120, 2))
+        rc, out, err, secs = cltest.run(["verify", "--fleet", fleet, "--min-page", "1",
+                                         "--timeout", "2"], env, timeout=120)
+        tap.ok(rc == 3 and "38 with findings, 1 failed integrity, 1 unreachable" in err and
+               "FORK" in out and all(not n.starts for n in nodes[:3]),
+               "second --fleet audit: nothing new fetched, the rewritten node is FORK",
+               diag=err[-800:] + str(node_starts[:2]))
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(ghtest.client_bin(), [ghtest.client_bin(), "verify", "--no-state",
+                                            "--min-page", "1", "--timeout", "2",
+                                            "--fleet", fleet], env)
+        text = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+        os.waitpid(pid, 0)
+        t = text.decode("utf-8", "replace")
+        tap.ok("/40 nodes" in t and "records/s" in t and "\r" in t,
+               "on a terminal: a progress bar with nodes done/total and records/s",
+               diag=t[-600:])
+    finally:
+        srv.close()
+
+
 def main():
     tmp = ghtest.tmpdir("gh-store-")
     tap.run(lambda: incremental_equals_cold(tmp), lambda: fork_and_rollback(tmp),
-            lambda: kill9_and_corruption(tmp), lambda: hostile_deadlines(tmp))
+            lambda: kill9_and_corruption(tmp), lambda: hostile_deadlines(tmp),
+            lambda: fleet_file(tmp))
 
 
 if __name__ == "__main__":
