@@ -122,7 +122,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         sqlite3_busy_timeout(st->db, 10000);
         sqlite3_extended_result_codes(st->db, 1);
         if (exec(st, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
-            exec(st, "PRAGMA synchronous=FULL", err, errlen) != 0 ||
+            exec(st, "PRAGMA synchronous=NORMAL", err, errlen) != 0 ||
             exec(st, "PRAGMA foreign_keys=ON", err, errlen) != 0 ||
             exec(st, "BEGIN IMMEDIATE", err, errlen) != 0) {
                 store_close(st);

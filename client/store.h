@@ -27,7 +27,10 @@
  * moves size, root, border and note, so a crash or a full disk at any point
  * leaves the verified part exactly as it was, and staged rows past size are
  * never read and are deleted when that origin is next audited. WAL journal,
- * synchronous=FULL.
+ * synchronous=NORMAL: a killed process loses no committed audit; a power
+ * loss may lose the audits of the run in progress (SQLite syncs the WAL at
+ * every checkpoint and when the store is closed), never what an earlier run
+ * committed, and never leaves a half-written audit.
  *
  * Every function returns 0 or -1 with a one-line reason in err.
  */

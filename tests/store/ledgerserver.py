@@ -42,22 +42,39 @@ def consistency_proof(leaves, m, n):
     return sub(m, leaves[:n], True)
 
 
+class Ledger:
+    """Records with their leaf hashes, frames and prefix roots (shareable by many nodes)."""
+
+    def __init__(self, records):
+        self.records = list(records)
+        self.leaves = [ghtest.leaf_hash(r) for r in self.records]
+        self.frames = [cltest.frame(r) for r in self.records]
+        self.cps = {}
+        self.proofs = {}
+
+
 class Node:
-    def __init__(self, origin, records, seed=None, page=10000):
+    def __init__(self, origin, records, seed=None, page=10000, ledger=None):
         self.origin = origin
         self.key = cltest.Key(origin, seed)
         self.page = page
         self.mode = None  # None, "drip", "huge"
         self.delay = 0.0  # seconds before each records page
         self.starts = []  # start= of every records request
-        self.set_records(records)
-        self.size = len(records)
+        if ledger is not None:
+            self.use(ledger)
+        else:
+            self.set_records(records)
+
+    def use(self, ledger):
+        self.ledger = ledger
+        self.records, self.leaves = ledger.records, ledger.leaves
+        self.frames, self.cps = ledger.frames, ledger.cps
+        self._note = (None,)
+        self.size = len(self.records)
 
     def set_records(self, records):
-        self.records = list(records)
-        self.leaves = [ghtest.leaf_hash(r) for r in self.records]
-        self.frames = [cltest.frame(r) for r in self.records]
-        self.cps = {}
+        self.use(Ledger(records))
 
     def root(self, n):
         if n not in self.cps:
@@ -67,11 +84,24 @@ class Node:
     def checkpoint(self):
         size = (1 << 62) if self.mode == "huge" else self.size
         root = self.root(self.size) if self.mode != "huge" else b"\x07" * 32
-        return self.key.sign(cltest.checkpoint_text(self.origin, size, root)).encode()
+        k = (size, root)
+        if self._note[0] != k:
+            self._note = (k, self.key.sign(cltest.checkpoint_text(self.origin, size, root)).encode())
+        return self._note[1]
+
+    def proof(self, m, n):
+        if (m, n) not in self.ledger.proofs:
+            p = consistency_proof(self.leaves, m, n)
+            self.ledger.proofs[(m, n)] = b"".join(base64.b64encode(h) + b"\n" for h in p)
+        return self.ledger.proofs[(m, n)]
 
 
 class LedgerServer:
-    def __init__(self, nodes):
+    """ports > 1: node i is served on the (i % ports)'th of several listening
+    ports of this one process, so that a client keeping one connection per
+    host:port (libcurl's per-host limit) can fetch several nodes at once."""
+
+    def __init__(self, nodes, ports=1):
         self.nodes = nodes
         self.lock = threading.Lock()
         self.requests = 0
@@ -79,6 +109,7 @@ class LedgerServer:
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body in separate writes: no 40 ms stall
 
             def log_message(self, *a):
                 pass
@@ -105,13 +136,14 @@ class LedgerServer:
             def handle_error(self, request, client_address):
                 pass
 
-        self.server = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.servers = [S(("127.0.0.1", 0), H) for _ in range(ports)]
+        self.urls = ["http://127.0.0.1:%d" % s.server_address[1] for s in self.servers]
+        self.url = self.urls[0]
+        for s in self.servers:
+            threading.Thread(target=s.serve_forever, daemon=True).start()
 
     def node_url(self, i):
-        return "%s/n/%d" % (self.url, i)
+        return "%s/n/%d" % (self.urls[i % len(self.urls)], i)
 
     def handle(self, h):
         with self.lock:
@@ -147,10 +179,10 @@ class LedgerServer:
             m, n = int(q.get("old", 0)), int(q.get("new", 0))
             if not (0 < m <= n <= node.size):
                 return h.reply(400, b"error: bad sizes\n")
-            proof = consistency_proof(node.leaves, m, n)
-            return h.reply(200, b"".join(base64.b64encode(p) + b"\n" for p in proof))
+            return h.reply(200, node.proof(m, n))
         return h.reply(404, b"error: not found\n")
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        for s in self.servers:
+            s.shutdown()
+            s.server_close()
