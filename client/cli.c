@@ -215,6 +215,12 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
         o->min_page = c->min_page ? (uint32_t)c->min_page : SOURCE_DEFAULT_MIN_PAGE;
         o->progress = isatty(STDERR_FILENO) == 1;
         /* The evidence store remembers like the state file: --no-state leaves it alone too. */
+        if (c->offline && strcmp(cmd, "verify") != 0 && strcmp(cmd, "report") != 0) {
+                fprintf(stderr, PROG " %s: --offline is for verify and report (archive a node "
+                                     "with '" PROG " store export')\n",
+                        cmd);
+                return -1;
+        }
         if (c->offline && (c->no_store || c->no_state)) {
                 fprintf(stderr, PROG " %s: --offline reads the evidence store: not with %s\n", cmd,
                         c->no_store ? "--no-store" : "--no-state");

@@ -13,6 +13,15 @@
 struct source;
 struct verify_opts;
 
+/* --help lines for the options common_opt reads about the store and the network. */
+#define COMMON_STORE_HELP                                                                       \
+        "  --store PATH      the evidence store (default $XDG_DATA_HOME/gpuhours/store.sqlite)\n" \
+        "  --no-store        neither read nor write the evidence store (--no-state implies it)\n" \
+        "  --offline         from the evidence store alone; SOURCE is an origin or a URL it\n"    \
+        "                    was audited at (none: every stored origin)\n"                        \
+        "  --deadline SECONDS overall limit per node URL (default 600)\n"                         \
+        "  --min-page N      records every page but the last must hold (default 100)\n"
+
 /* Exit codes (README): the highest wins across sources. */
 enum {
         EXIT_VERIFIED = 0,

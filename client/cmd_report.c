@@ -14,15 +14,16 @@
 static const char report_help[] =
         "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
         "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
-        "                       [--fleet FILE]\n"
-        "                       [--timeout SECONDS]\n"
+        "                       [--fleet FILE] [--timeout SECONDS] [--store PATH]\n"
+        "                       [--no-store] [--offline] [--deadline SECONDS] [--min-page N]\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage %% and gap seconds. Nothing\n"
         "is reported from a source that did not verify. The verdict lines go to stderr.\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
         "section per source, json an array of report objects (each with \"source\" and\n"
-        "\"origin\"); csv takes one source. Exit codes as for verify.\n";
+        "\"origin\"); csv takes one source. Exit codes as for verify.\n"
+        "\n" COMMON_STORE_HELP;
 
 /* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
 static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,

@@ -11,7 +11,8 @@
 
 static const char verify_help[] =
         "usage: " PROG " verify SOURCE... [--fleet FILE] [--key VKEY]... [--since TIME] [--until TIME]\n"
-        "                       [--json] [--no-state] [--timeout SECONDS]\n"
+        "                       [--json] [--no-state] [--timeout SECONDS] [--store PATH]\n"
+        "                       [--no-store] [--offline] [--deadline SECONDS] [--min-page N]\n"
         "\n"
         "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
         "written by '" PROG " fetch'): the checkpoint's signature by a trusted key named\n"
@@ -27,7 +28,11 @@ static const char verify_help[] =
         "  --until TIME      audit until TIME (same forms)\n"
         "  --json            print one JSON document (README: JSON output)\n"
         "  --no-state        neither read nor write remembered checkpoints\n"
-        "  --timeout SECONDS per HTTP request (default 30)\n"
+        "  --timeout SECONDS per HTTP request (default 30)\n" COMMON_STORE_HELP
+        "\n"
+        "A known node is audited incrementally from the evidence store: only records after\n"
+        "the stored size are fetched, every record is analysed (man gpuhours: EVIDENCE\n"
+        "STORE). With several sources a summary line ends the run (stderr).\n"
         "\n"
         "Exit: 0 verified, 1 verified with findings, 2 integrity failure, 3 could not\n"
         "complete; with several sources the highest wins.\n";
