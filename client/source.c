@@ -407,6 +407,7 @@ struct online {
         size_t proof_len;
         struct store_audit sa;
         uint64_t started_ns; /* first request, for the deadline */
+        uint64_t asked_end;  /* end= of the records request in flight */
         struct progress *pg;
         struct online_window *win;
         bool counted; /* finished: in pg's nodes done, its ledger check freed */
@@ -489,8 +490,11 @@ static void online_get(struct online *on, const char *path, size_t cap, fetch_do
 
 static void request_records(struct online *on) {
         char path[96];
+        /* Bounded pages: memory in flight stays at most 16 pages, whatever the tree size. */
+        uint64_t left = on->s->cp.size - on->next;
+        on->asked_end = on->next + (left < SOURCE_PAGE_RECORDS ? left : SOURCE_PAGE_RECORDS);
         snprintf(path, sizeof(path), "/v1/records?start=%llu&end=%llu",
-                 (unsigned long long)on->next, (unsigned long long)on->s->cp.size);
+                 (unsigned long long)on->next, (unsigned long long)on->asked_end);
         online_get(on, path, SOURCE_PAGE_MAX_BYTES, on_records);
 }
 
@@ -589,7 +593,7 @@ static void on_records(void *ctx, struct fetch_result *res) {
         struct source *s = on->s;
         if (source_done(s) || http_ok(on, res) != 0)
                 return;
-        uint64_t want_end = s->cp.size, start = on->next, end = 0;
+        uint64_t want_end = on->asked_end, start = on->next, end = 0;
         if (res->range[0]) {
                 if (!range_header_parse(res->range, &start, &end) || start != on->next ||
                     end > want_end) {
@@ -633,7 +637,7 @@ static void on_records(void *ctx, struct fetch_result *res) {
                 return;
         }
         uint32_t min_page = on->o->min_page ? on->o->min_page : 1;
-        if (on->next + got < want_end && got < min_page) {
+        if (on->next + got < s->cp.size && got < min_page) {
                 src_error(s,
                           "%s: a records page for [%llu, %llu) holds %llu records, fewer than "
                           "--min-page %u, and is not the last",
@@ -647,7 +651,7 @@ static void on_records(void *ctx, struct fetch_result *res) {
                 return;
         progress_add(on->pg, got, 0);
         on->next += got;
-        if (on->next < want_end)
+        if (on->next < s->cp.size)
                 request_records(on);
         else
                 on->records_done = true;

@@ -25,6 +25,7 @@ struct store;
 #define SOURCE_BUNDLE_MAX_BYTES (4ull << 30)  /* bundle file */
 #define SOURCE_DEFAULT_DEADLINE_MS 600000L   /* --deadline: 10 minutes per node */
 #define SOURCE_DEFAULT_MIN_PAGE 100u         /* --min-page */
+#define SOURCE_PAGE_RECORDS 2048u            /* records asked for per /v1/records request */
 
 enum source_status { SRC_OK, SRC_FINDINGS, SRC_FAILED, SRC_ERROR };
 
