@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Evidence analysis: verified, decoded records (leaf order) -> totals,
- * coverage, findings and per-bucket GPU-hours. Pure: no I/O, no clock.
+ * Evidence analysis, timeline and coverage module: verified, decoded records (leaf order) ->
+ * totals, coverage, findings and per-bucket GPU-hours. Pure: no I/O, no clock.
  *
  * Rules (issue 4, DESIGN.md "Findings"), as implemented here:
  *
@@ -114,361 +114,16 @@
 #include <string.h>
 
 #include "analyze.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S 1000000000ull
-#define ANALYZE_FINDINGS_MAX 100000u
-#define GPU_NONE 0xffu
-#define DEFAULT_PERIOD_S 300u
-#define DEFAULT_IDLE_W 60.0
-#define DEFAULT_MARGINAL_W 640.0
-/* What a GPU entry of a summary could not measure (UNMEASURED). */
-#define UNM_BUSY 1u
-#define UNM_OCCUPIED 2u
-#define UNM_ENERGY 4u
-
-static const char *const kind_names[FIND__COUNT] = {
-        [FIND_TIME_GAP] = "TIME_GAP",
-        [FIND_PARTIAL_PERIOD] = "PARTIAL_PERIOD",
-        [FIND_RESTART_CLEAN] = "RESTART_CLEAN",
-        [FIND_RESTART_UNCLEAN] = "RESTART_UNCLEAN",
-        [FIND_REBOOT] = "REBOOT",
-        [FIND_CLOCK_STEP] = "CLOCK_STEP",
-        [FIND_ENERGY_UNACCOUNTED] = "ENERGY_UNACCOUNTED",
-        [FIND_COUNTER_RESET] = "COUNTER_RESET",
-        [FIND_GPU_SET_CHANGED] = "GPU_SET_CHANGED",
-        [FIND_STALE] = "STALE",
-        [FIND_BAD_SIGNATURE] = "BAD_SIGNATURE",
-        [FIND_ROOT_MISMATCH] = "ROOT_MISMATCH",
-        [FIND_MALFORMED] = "MALFORMED",
-        [FIND_KEY_MISMATCH] = "KEY_MISMATCH",
-        [FIND_ROLLBACK] = "ROLLBACK",
-        [FIND_FORK] = "FORK",
-        [FIND_UNMEASURED] = "UNMEASURED",
-};
-
-const char *finding_kind_name(enum finding_kind k) {
-        if ((unsigned)k >= FIND__COUNT)
-                return "UNKNOWN";
-        return kind_names[k];
-}
-
-enum severity finding_default_severity(enum finding_kind k) {
-        switch (k) {
-        case FIND_PARTIAL_PERIOD:
-        case FIND_RESTART_CLEAN:
-        case FIND_REBOOT:
-                return SEV_INFO;
-        case FIND_TIME_GAP:
-        case FIND_RESTART_UNCLEAN:
-        case FIND_CLOCK_STEP:
-        case FIND_ENERGY_UNACCOUNTED:
-        case FIND_COUNTER_RESET:
-        case FIND_GPU_SET_CHANGED:
-        case FIND_STALE:
-        case FIND_UNMEASURED:
-                return SEV_WARNING;
-        default:
-                return SEV_ERROR;
-        }
-}
-
-const char *severity_name(enum severity s) {
-        switch (s) {
-        case SEV_INFO:
-                return "info";
-        case SEV_WARNING:
-                return "warning";
-        default:
-                return "error";
-        }
-}
-
-static struct finding finding_vmake(enum finding_kind k, const char *fmt, va_list ap)
-        __attribute__((format(printf, 2, 0)));
-
-static struct finding finding_vmake(enum finding_kind k, const char *fmt, va_list ap) {
-        struct finding f;
-
-        memset(&f, 0, sizeof(f));
-        f.kind = k;
-        f.severity = finding_default_severity(k);
-        if (vsnprintf(f.detail, sizeof(f.detail), fmt, ap) < 0)
-                f.detail[0] = '\0';
-        return f;
-}
-
-struct finding finding_make(enum finding_kind k, const char *fmt, ...) {
-        struct finding f;
-        va_list ap;
-
-        va_start(ap, fmt);
-        f = finding_vmake(k, fmt, ap);
-        va_end(ap);
-        return f;
-}
-
-enum severity analysis_max_severity(const struct analysis *an) {
-        enum severity s = SEV_INFO;
-
-        for (size_t i = 0; an && i < an->nfindings; i++)
-                if (an->findings[i].severity > s)
-                        s = an->findings[i].severity;
-        return s;
-}
-
-/* ---- state ---- */
-
-struct gpu_acc {
-        char uuid[REC_UUID_MAX + 1];
-        /* inside the interval */
-        uint64_t observed_ns;
-        double busy_ms, occupied_ms, energy_mj;
-        /* over every recorded window: idle and marginal power estimates */
-        double idle_energy_mj, idle_observed_ms;
-        double busy_energy_mj, busy_observed_ms, busy_busy_ms;
-        /* last counter reading */
-        bool base_valid;
-        uint8_t base_boot_id[16];
-        uint64_t base_boot_ns, base_wall_ns, base_mj, base_leaf;
-        /* open UNMEASURED run: consecutive summaries with the same set */
-        uint8_t run_set;  /* UNM_* bits; 0: no run open */
-        uint64_t run_seq; /* summary number of the run's last window */
-        uint64_t run_ws, run_we, run_ns, run_first_leaf, run_last_leaf;
-};
-
-/* A stored observed window (node level, what time buckets need). */
-struct win {
-        uint64_t ws, we, len; /* wall span, elapsed length (ns) */
-        double busy_ms, occupied_ms, energy_mj;
-};
-
-/* A stored gap: wall span and elapsed length. */
-struct seg {
-        uint64_t ws, we, len;
-};
-
-struct energy_item {
-        uint8_t gpu; /* table index or GPU_NONE */
-        double delta_mj;
-        uint64_t gap_ns;
-};
-
-struct energy_gap {
-        uint64_t start_ns, end_ns, first_leaf, last_leaf;
-        size_t first_item, nitems;
-        bool reboot;
-        bool before_ledger; /* the ledger's first START: energy since driver load */
-};
-
-struct analyzer {
-        struct analyze_opts o;
-        uint64_t lo, hi; /* clipping bounds: since/until or [0, max) */
-        int err;
-        bool finished;
-        bool uncapped; /* analyzer_finish's own findings bypass the cap */
-
-        /* previous record */
-        bool have_prev;
-        uint8_t prev_kind;
-        uint8_t prev_boot_id[16];
-        uint64_t prev_leaf, prev_wall;
-        uint64_t first_rec_wall;
-
-        /* last START */
-        uint32_t period_s;
-        uint64_t sample_ns;
-
-        /* last GPU set (START or INVENTORY) */
-        bool have_set;
-        size_t set_n;
-        uint64_t set_leaf, set_wall;
-        char set_uuid[RECORD_MAX_GPUS][REC_UUID_MAX + 1];
-
-        /* last window */
-        bool have_win;
-        uint8_t win_boot_id[16];
-        uint64_t win_ws, win_we, win_be, win_leaf;
-        uint64_t frontier_boot; /* max window end (boot) within win_boot_id */
-        unsigned steps_since_win;
-        uint64_t min_ws, max_we, min_ws_leaf, max_we_leaf;
-
-        /* GPU table */
-        struct gpu_acc gpus[RECORD_MAX_GPUS];
-        size_t ngpus;
-        bool gpu_overflow_reported;
-        uint8_t poscache[RECORD_MAX_GPUS];
-
-        /* storage */
-        struct win *wins;
-        size_t nwins, capwins;
-        struct seg *gaps;
-        size_t ngaps, capgaps;
-        struct finding *f;
-        size_t nf, capf;
-        size_t suppressed[FIND__COUNT];
-        uint64_t sup_first[FIND__COUNT], sup_last[FIND__COUNT];
-        struct energy_gap *eg;
-        size_t neg, capeg;
-        struct energy_item *ei;
-        size_t nei, capei;
-
-        /* node totals inside the interval */
-        uint64_t obs_ns, gap_ns, unmeasured_busy_ns;
-        uint64_t nsummaries; /* summary records seen (numbers UNMEASURED runs) */
-        double busy_ms, occupied_ms, energy_mj;
-
-        /* results of finish */
-        uint64_t first_ns, last_ns;
-};
-
-static const char *kind_word(uint8_t kind) {
-        switch (kind) {
-        case REC_START:
-                return "start";
-        case REC_SUMMARY:
-                return "summary";
-        case REC_STOP:
-                return "stop";
-        case REC_CLOCK_STEP:
-                return "clock step";
-        case REC_INVENTORY:
-                return "inventory";
-        default:
-                return "unknown";
-        }
-}
-
-static size_t bounded_len(const char *s, size_t max) {
-        size_t n = 0;
-
-        while (n < max && s[n])
-                n++;
-        return n;
-}
-
-static void copy_uuid(char dst[REC_UUID_MAX + 1], const char *src) {
-        size_t n = bounded_len(src, REC_UUID_MAX);
-
-        memcpy(dst, src, n);
-        dst[n] = '\0';
-}
-
-static bool uuid_eq(const char *a, const char *b) {
-        return strncmp(a, b, REC_UUID_MAX) == 0;
-}
-
-static uint64_t u64_min(uint64_t a, uint64_t b) {
-        return a < b ? a : b;
-}
-static uint64_t u64_max(uint64_t a, uint64_t b) {
-        return a > b ? a : b;
-}
-
-/* a - b in seconds, signed, without overflow. */
-static double diff_s(uint64_t a, uint64_t b) {
-        return a >= b ? (double)(a - b) / 1e9 : -((double)(b - a) / 1e9);
-}
-
-/* Grow *p (element size sz) so that it holds at least need elements. */
-static int grow(void *pp, size_t *cap, size_t need, size_t sz) {
-        void **p = pp;
-        size_t n;
-        void *q;
-
-        if (need <= *cap)
-                return 0;
-        n = *cap ? *cap : 64;
-        while (n < need) {
-                if (n > SIZE_MAX / 2 / sz)
-                        return -ENOMEM;
-                n *= 2;
-        }
-        q = realloc(*p, n * sz);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = n;
-        return 0;
-}
-
-/*
- * The part of a segment with wall span [ws, we) and elapsed length len that
- * falls within [lo, hi), in elapsed ns (uniform over the span). A span with
- * we <= ws is a point at ws.
- */
-static uint64_t clip_len(uint64_t ws, uint64_t we, uint64_t len, uint64_t lo, uint64_t hi) {
-        uint64_t a, b, ov, span;
-        double v;
-
-        if (we <= ws)
-                return ws >= lo && ws < hi ? len : 0;
-        a = u64_max(ws, lo);
-        b = u64_min(we, hi);
-        if (b <= a)
-                return 0;
-        ov = b - a;
-        span = we - ws;
-        if (ov == span)
-                return len;
-        if (len == span)
-                return ov;
-        v = (double)len * ((double)ov / (double)span) + 0.5;
-        return v >= (double)len ? len : (uint64_t)v;
-}
-
-/* Round(x * num / den) for x <= den-scaled values, clamped to num. */
-static uint64_t scale_ns(uint64_t x, uint64_t num, uint64_t den) {
-        double v;
-
-        if (den == 0 || num == 0)
-                return 0;
-        if (num == den)
-                return x;
-        v = (double)x * ((double)num / (double)den) + 0.5;
-        if (v >= (double)num)
-                return num;
-        return (uint64_t)v;
-}
-
-static void add_finding(struct analyzer *a, const struct finding *f) {
-        if (a->err)
-                return;
-        if (a->nf >= ANALYZE_FINDINGS_MAX && !a->uncapped) {
-                size_t k = (size_t)f->kind;
-
-                if (k < FIND__COUNT) {
-                        if (a->suppressed[k] == 0 || f->start_ns < a->sup_first[k])
-                                a->sup_first[k] = f->start_ns;
-                        if (f->end_ns > a->sup_last[k])
-                                a->sup_last[k] = f->end_ns;
-                        a->suppressed[k]++;
-                }
-                return;
-        }
-        if (grow(&a->f, &a->capf, a->nf + 1, sizeof(*a->f)) < 0) {
-                a->err = -ENOMEM;
-                return;
-        }
-        a->f[a->nf++] = *f;
-}
-
-static void set_time(struct finding *f, uint64_t start, uint64_t end) {
-        f->has_time = true;
-        f->start_ns = u64_min(start, end);
-        f->end_ns = u64_max(start, end);
-        f->duration_ns = f->end_ns - f->start_ns;
-}
-
-static void set_leaves(struct finding *f, uint64_t first, uint64_t last) {
-        f->has_leaves = true;
-        f->first_leaf = u64_min(first, last);
-        f->last_leaf = u64_max(first, last);
-}
+#include "analyze-internal.h"
 
 /* Table index for uuid, adding it if new; GPU_NONE beyond RECORD_MAX_GPUS. */
-static uint8_t gpu_index(struct analyzer *a, const char *uuid, size_t pos, uint64_t leaf,
-                         uint64_t wall) {
+uint8_t gpu_index(struct analyzer *a, const char *uuid, size_t pos, uint64_t leaf, uint64_t wall) {
         uint8_t c = pos < RECORD_MAX_GPUS ? a->poscache[pos] : GPU_NONE;
 
         if (c < a->ngpus && uuid_eq(a->gpus[c].uuid, uuid))
@@ -540,284 +195,207 @@ static uint64_t step_tolerance(const struct analyzer *a) {
         return u64_max(NS_PER_S, two);
 }
 
-/* Record a gap segment (wall span [ws, we), elapsed len) and its TIME_GAP. */
-static void add_gap(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t len, uint64_t leaf0,
-                    uint64_t leaf1, const char *what) {
-        uint64_t cl;
+/* One piece of unobserved time (ANALYSIS.md section 4). */
+struct piece {
+        const char *source, *what;
+        uint64_t ws, we, len; /* wall span, length (ns, before clipping) */
+        uint64_t cl;          /* the part inside the interval */
+        uint64_t leaf0, leaf1;
+        bool some; /* concerns only the GPUs in mask */
+        uint64_t mask;
+        double hidden_gs;          /* hidden-compute bound */
+        bool from_energy;          /* part of it came from energy counters */
+        double energy_gs, above_j; /* that part and its energy above idle */
+};
 
-        if (len == 0 || a->err)
-                return;
-        if (grow(&a->gaps, &a->capgaps, a->ngaps + 1, sizeof(*a->gaps)) < 0) {
-                a->err = -ENOMEM;
-                return;
-        }
-        a->gaps[a->ngaps++] = (struct seg){ws, we, len};
-        cl = clip_len(ws, we, len, a->lo, a->hi);
-        a->gap_ns += cl;
-        if (cl >= NS_PER_MS) {
-                struct finding f =
-                        finding_make(FIND_TIME_GAP, "%.3f s unobserved%s", (double)cl / 1e9, what);
-                if (we > ws)
-                        set_time(&f, u64_max(ws, a->lo), u64_min(we, a->hi));
-                else
-                        set_time(&f, ws, ws);
-                f.duration_ns = cl;
-                set_leaves(&f, leaf0, leaf1);
-                add_finding(a, &f);
-        }
-}
-
-static void clock_step_finding(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0,
-                               uint64_t leaf1, const char *fmt, ...)
-        __attribute__((format(printf, 6, 7)));
-
-static void clock_step_finding(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0,
-                               uint64_t leaf1, const char *fmt, ...) {
-        struct finding f;
-        va_list ap;
-
-        va_start(ap, fmt);
-        f = finding_vmake(FIND_CLOCK_STEP, fmt, ap);
-        va_end(ap);
-
-        set_time(&f, ws, we);
-        set_leaves(&f, leaf0, leaf1);
-        add_finding(a, &f);
-}
-
-/* Appends ", uuid" to buf while it fits; counts the rest. */
-static void list_append(char *buf, size_t n, const char *uuid, size_t *omitted) {
-        size_t len = bounded_len(buf, n - 1);
-        size_t ul = bounded_len(uuid, REC_UUID_MAX);
-
-        if (len + ul + 3 < n - 16) {
-                if (len)
-                        buf[len++] = ' ';
-                memcpy(buf + len, uuid, ul);
-                buf[len + ul] = '\0';
-        } else {
-                (*omitted)++;
-        }
-}
-
-static void counter_reset_finding(struct analyzer *a, const char *list, size_t count,
-                                  size_t omitted, uint64_t ws, uint64_t we, uint64_t leaf0,
-                                  uint64_t leaf1) {
+/* Store the piece's segment, count it and raise its TIME_GAP (and ENERGY_UNACCOUNTED). */
+static void add_piece(struct analyzer *a, const struct piece *p, bool store_seg) {
         struct finding f;
 
-        if (!count)
+        if (p->len == 0 || a->err)
                 return;
-        if (omitted)
-                f = finding_make(FIND_COUNTER_RESET, "energy counter reset on %zu GPU(s): %s +%zu",
-                                 count, list, omitted);
-        else
-                f = finding_make(FIND_COUNTER_RESET, "energy counter reset on %zu GPU(s): %s",
-                                 count, list);
-        set_time(&f, ws, we);
-        set_leaves(&f, leaf0, leaf1);
-        add_finding(a, &f);
-}
-
-/*
- * A START or INVENTORY reading of every GPU's counter: COUNTER_RESET when
- * lower than the last reading in the same boot; ENERGY_UNACCOUNTED items for
- * a START (start); then the readings become the new baselines.
- */
-static void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
-                             const struct gpu_info *gpus, uint32_t count, bool start,
-                             bool rebooted) {
-        char list[160] = "";
-        size_t nreset = 0, omitted = 0;
-        uint64_t first_leaf = leaf, first_wall = r->wall_ns, reset_leaf = leaf;
-        struct energy_gap eg = {0};
-
-        eg.first_item = a->nei;
-        for (uint32_t i = 0; i < count && !a->err; i++) {
-                const struct gpu_info *g = &gpus[i];
-                uint8_t idx = gpu_index(a, g->uuid, i, leaf, r->wall_ns);
-                struct gpu_acc *acc = idx == GPU_NONE ? NULL : &a->gpus[idx];
-                bool same_boot;
-                struct energy_item it = {.gpu = idx};
-                uint64_t from_wall = r->wall_ns;
-
-                if (g->flags & GPU_ENERGY_UNSUPPORTED)
-                        continue;
-                same_boot =
-                        acc && acc->base_valid && memcmp(acc->base_boot_id, r->boot_id, 16) == 0;
-                if (same_boot && g->energy_mj < acc->base_mj) {
-                        list_append(list, sizeof(list), g->uuid, &omitted);
-                        nreset++;
-                        reset_leaf = u64_min(reset_leaf, acc->base_leaf);
-                }
-                bool have_item = false;
-                if (start) {
-                        have_item = true;
-                        if (same_boot) {
-                                it.delta_mj = g->energy_mj >= acc->base_mj
-                                                      ? (double)(g->energy_mj - acc->base_mj)
-                                                      : (double)g->energy_mj;
-                                it.gap_ns = r->boot_ns > acc->base_boot_ns
-                                                    ? r->boot_ns - acc->base_boot_ns
-                                                    : 0;
-                                from_wall = acc->base_wall_ns;
-                                if (acc->base_leaf < first_leaf)
-                                        first_leaf = acc->base_leaf;
-                        } else if (!a->have_prev || rebooted || (acc && acc->base_valid)) {
-                                /* the counter counts since driver load */
-                                it.delta_mj = (double)g->energy_mj;
-                                it.gap_ns = r->boot_ns;
-                                from_wall = r->wall_ns > r->boot_ns ? r->wall_ns - r->boot_ns : 0;
-                                if (a->have_prev)
-                                        eg.reboot = true;
-                                else
-                                        eg.before_ledger = true;
-                        } else {
-                                have_item = false;
-                        }
-                }
-                if (have_item) {
-                        first_wall = u64_min(from_wall, first_wall);
-                        if (grow(&a->ei, &a->capei, a->nei + 1, sizeof(*a->ei)) < 0) {
-                                a->err = -ENOMEM;
-                                return;
-                        }
-                        a->ei[a->nei++] = it;
-                        eg.nitems++;
-                }
-                if (acc && (!same_boot || r->boot_ns >= acc->base_boot_ns)) {
-                        acc->base_valid = true;
-                        memcpy(acc->base_boot_id, r->boot_id, 16);
-                        acc->base_boot_ns = r->boot_ns;
-                        acc->base_wall_ns = r->wall_ns;
-                        acc->base_mj = g->energy_mj;
-                        acc->base_leaf = leaf;
-                }
-        }
-        counter_reset_finding(a, list, nreset, omitted, a->have_prev ? a->prev_wall : r->wall_ns,
-                              r->wall_ns, reset_leaf, leaf);
-        if (eg.nitems) {
-                eg.start_ns = first_wall;
-                eg.end_ns = r->wall_ns;
-                eg.first_leaf = first_leaf;
-                eg.last_leaf = leaf;
-                if (grow(&a->eg, &a->capeg, a->neg + 1, sizeof(*a->eg)) < 0) {
+        if (store_seg) {
+                if (grow(&a->gaps, &a->capgaps, a->ngaps + 1, sizeof(*a->gaps)) < 0) {
                         a->err = -ENOMEM;
                         return;
                 }
-                a->eg[a->neg++] = eg;
+                a->gaps[a->ngaps++] = (struct seg){p->ws, p->we, p->len};
         }
-}
-
-/* GPU_SET_CHANGED when the set differs from the last one; stores the new set. */
-static void gpu_set(struct analyzer *a, const struct record *r, uint64_t leaf,
-                    const struct gpu_info *gpus, uint32_t count, bool always, const char *why) {
-        size_t added = 0, removed = 0;
-
-        if (a->have_set) {
-                for (uint32_t i = 0; i < count; i++) {
-                        bool found = false;
-                        for (size_t j = 0; j < a->set_n && !found; j++)
-                                found = uuid_eq(gpus[i].uuid, a->set_uuid[j]);
-                        added += !found;
-                }
-                for (size_t j = 0; j < a->set_n; j++) {
-                        bool found = false;
-                        for (uint32_t i = 0; i < count && !found; i++)
-                                found = uuid_eq(gpus[i].uuid, a->set_uuid[j]);
-                        removed += !found;
-                }
-        }
-        if (always || added || removed) {
-                struct finding f =
-                        finding_make(FIND_GPU_SET_CHANGED, "%s: %u GPU(s) now, %zu added, %zu gone",
-                                     why, count, added, removed);
-                set_time(&f, a->have_set ? a->set_wall : r->wall_ns, r->wall_ns);
-                set_leaves(&f, a->have_set ? a->set_leaf : leaf, leaf);
-                if (always || a->have_set)
-                        add_finding(a, &f);
-        }
-        a->have_set = true;
-        a->set_n = count;
-        a->set_leaf = leaf;
-        a->set_wall = r->wall_ns;
-        for (uint32_t i = 0; i < count; i++)
-                copy_uuid(a->set_uuid[i], gpus[i].uuid);
-}
-
-/* UNMEASURED for uuid: set (UNM_*) over wall [ws, we) (clipped), ns of GPU time. */
-static void unmeasured_finding(struct analyzer *a, const char *uuid, unsigned set, uint64_t ws,
-                               uint64_t we, uint64_t ns, uint64_t leaf0, uint64_t leaf1) {
-        static const char *const what[8] = {
-                "",
-                "busy time not measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode)",
-                "occupied time not measured (GPU_PROCS_UNSUPPORTED)",
-                "busy and occupied time not measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode; "
-                "GPU_PROCS_UNSUPPORTED)",
-                "energy not measured (GPU_ENERGY_UNSUPPORTED, no power integral)",
-                "busy time and energy not measured (GPU_UTIL_UNSUPPORTED, e.g. MIG mode; "
-                "GPU_ENERGY_UNSUPPORTED)",
-                "occupied time and energy not measured (GPU_PROCS_UNSUPPORTED; "
-                "GPU_ENERGY_UNSUPPORTED)",
-                "busy time, occupied time and energy not measured (GPU_UTIL_UNSUPPORTED; "
-                "GPU_PROCS_UNSUPPORTED; GPU_ENERGY_UNSUPPORTED)",
-        };
-        static const char *const excl[8] = {
-                "",
-                "GPU-hours exclude it",
-                "occupied GPU-hours exclude it",
-                "the totals exclude them",
-                "the energy total excludes it",
-                "the totals exclude them",
-                "the totals exclude them",
-                "the totals exclude them",
-        };
-        struct finding f;
-        char u[REC_UUID_MAX + 1];
-
-        set &= 7u;
-        if (!set || ns < NS_PER_MS)
+        a->gap_ns += p->cl;
+        a->hidden_gs += p->hidden_gs;
+        if (p->cl < NS_PER_MS)
                 return;
-        copy_uuid(u, uuid);
-        f = finding_make(FIND_UNMEASURED, "%s: %s for %.3f s; %s", u, what[set], (double)ns / 1e9,
-                         excl[set]);
-        set_time(&f, u64_max(ws, a->lo), u64_min(we, a->hi));
-        f.duration_ns = ns;
-        set_leaves(&f, leaf0, leaf1);
+        f = finding_make(FIND_TIME_GAP, "%.3f s unobserved%s; up to %.1f GPU-seconds of work",
+                         (double)p->cl / 1e9, p->what, p->hidden_gs);
+        if (p->we > p->ws)
+                set_time(&f, u64_max(p->ws, a->lo), u64_min(p->we, a->hi));
+        else
+                set_time(&f, p->ws, p->ws);
+        f.duration_ns = p->cl;
+        f.source = p->source;
+        f.has_hidden = true;
+        f.gpu_seconds = p->hidden_gs;
+        f.has_gpus = p->some;
+        f.gpu_mask = p->mask;
+        if (p->from_energy) {
+                f.has_energy = true;
+                f.energy_joules = p->above_j;
+        }
+        set_leaves(&f, p->leaf0, p->leaf1);
         add_finding(a, &f);
-}
-
-/* Close g's UNMEASURED run, if one is open. */
-static void unmeasured_flush(struct analyzer *a, struct gpu_acc *g) {
-        if (!g->run_set)
-                return;
-        unmeasured_finding(a, g->uuid, g->run_set, g->run_ws, g->run_we, g->run_ns,
-                           g->run_first_leaf, g->run_last_leaf);
-        g->run_set = 0;
+        if (p->from_energy && p->energy_gs >= 1.0)
+                rule_energy_unaccounted(a, &f, p->above_j, p->energy_gs);
 }
 
 /*
- * A GPU entry of summary number a->nsummaries with unmeasured set `set`
- * and ns of counted GPU time: extends the GPU's run when the previous
- * summary had the same set, else closes it and opens a new one.
+ * Worst case for a piece of cl ns: every GPU it concerns worked throughout.
+ * A piece since the last window concerns every GPU of every set in force
+ * since then (a GPU that left during the piece may have worked before it
+ * left); GPUs beyond the table count by the current set.
  */
-static void unmeasured_track(struct analyzer *a, struct gpu_acc *g, unsigned set, uint64_t ws,
-                             uint64_t we, uint64_t ns, uint64_t leaf) {
-        if (g->run_set && (g->run_set != set || g->run_seq + 1 != a->nsummaries))
-                unmeasured_flush(a, g);
-        if (!set)
-                return;
-        if (!g->run_set) {
-                g->run_set = (uint8_t)set;
-                g->run_ws = ws;
-                g->run_we = we;
-                g->run_ns = 0;
-                g->run_first_leaf = leaf;
+static double hidden_worst_case(struct analyzer *a, uint64_t cl) {
+        double sec = (double)cl / 1e9, sum = 0;
+
+        for (size_t i = 0; i < a->ngpus; i++)
+                if (a->since_win_mask & (1ull << i)) {
+                        a->gpus[i].hidden_gs += sec;
+                        sum += sec;
+                }
+        for (size_t k = 0; k < a->set_n; k++)
+                if (a->set_idx[k] == GPU_NONE)
+                        sum += sec;
+        return sum;
+}
+
+/* The summary entry of uuid, or NULL. */
+static const struct gpu_summary *summary_gpu(const struct rec_summary *s, uint32_t n,
+                                             const char *uuid) {
+        for (uint32_t i = 0; i < n; i++)
+                if (uuid_eq(s->gpus[i].uuid, uuid))
+                        return &s->gpus[i];
+        return NULL;
+}
+
+/*
+ * Hidden compute between the previous window and summary s of the same boot
+ * (piece p, clipped length p->cl, boot length p->len): from the energy
+ * counters where they are continuous, else the worst case, per GPU of the set.
+ */
+static void hidden_between(struct analyzer *a, const struct record *r, uint32_t n,
+                           struct piece *p) {
+        const struct rec_summary *s = &r->u.summary;
+        double cap = (double)p->cl / 1e9, len_s = (double)p->len / 1e9;
+
+        for (size_t k = 0; k < a->ngpus + a->set_n; k++) {
+                /* table GPUs of the piece's sets, then set GPUs beyond the table */
+                struct gpu_acc *g = k < a->ngpus ? &a->gpus[k] : NULL;
+                const struct gpu_summary *e = g ? summary_gpu(s, n, g->uuid) : NULL;
+                double b = cap;
+
+                if (g ? !(a->since_win_mask & (1ull << k)) : a->set_idx[k - a->ngpus] != GPU_NONE)
+                        continue;
+                if (g && e && g->lw_counter && !g->lw_broken && g->lw_seq + 1 == a->nsummaries &&
+                    memcmp(g->lw_boot_id, r->boot_id, 16) == 0 &&
+                    !(e->flags & (GPU_ENERGY_UNSUPPORTED | GPU_COUNTER_RESET)) &&
+                    e->energy_start_mj >= g->lw_end_mj) {
+                        double above = 0;
+                        bool bad = false;
+                        double eb = hidden_from_energy(
+                                g, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3, len_s, cap,
+                                &above, &bad);
+                        if (bad)
+                                rule_implausible(
+                                        a, p->ws, p->we, p->leaf0, p->leaf1,
+                                        "%s: %.0f J in %.3f s without records needs more than "
+                                        "full load (%.0f W) the whole time",
+                                        g->uuid, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3,
+                                        len_s, g->full_w);
+                        if (eb >= 0) {
+                                b = eb;
+                                p->from_energy = true;
+                                p->energy_gs += eb;
+                                p->above_j += above;
+                        }
+                }
+                if (g)
+                        g->hidden_gs += b;
+                p->hidden_gs += b;
         }
-        g->run_ws = u64_min(g->run_ws, ws);
-        g->run_we = u64_max(g->run_we, we);
-        g->run_ns += ns;
-        g->run_last_leaf = leaf;
-        g->run_seq = a->nsummaries;
+}
+
+/* The clock offset judge (ANALYSIS.md 5): one reading (wall, boot) of boot_id. */
+static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_t wall,
+                          uint64_t boot, uint64_t leaf) {
+        int64_t off = (int64_t)wall - (int64_t)boot, drift, tol = (int64_t)step_tolerance(a);
+
+        if (!a->ck_valid || memcmp(a->ck_boot_id, boot_id, 16) != 0) {
+                a->ck_valid = true;
+                memcpy(a->ck_boot_id, boot_id, 16);
+                a->ck_off0 = off;
+                a->ck_accounted = 0;
+        } else {
+                drift = off - a->ck_off0 - a->ck_accounted;
+                if (drift > tol || drift < -tol) {
+                        rule_clock_drift(a, a->ck_last_wall, wall, a->ck_last_leaf, leaf,
+                                         (double)drift / 1e9);
+                        a->ck_accounted += drift;
+                }
+        }
+        a->ck_last_wall = wall;
+        a->ck_last_leaf = leaf;
+}
+
+/* A CLOCK_STEP record: its step is accounted, then its header is a reading. */
+static void clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf) {
+        const struct rec_clock_step *c = &r->u.clock_step;
+        int64_t step = ((int64_t)r->wall_ns - (int64_t)c->prev_wall_ns) -
+                       ((int64_t)r->boot_ns - (int64_t)c->prev_boot_ns);
+
+        rule_clock_step_record(a, r, leaf, (double)step / 1e9);
+        if (a->ck_valid && memcmp(a->ck_boot_id, r->boot_id, 16) == 0)
+                a->ck_accounted += step;
+}
+
+/* Across a reboot: [prev window end, ws) is at least the boot clocks' lower bound (4.4). */
+static void reboot_piece(struct analyzer *a, uint64_t ws, uint64_t bs, uint64_t leaf,
+                         const char *source, const char *what) {
+        uint64_t tail = a->winboot_last_boot > a->win_be ? a->winboot_last_boot - a->win_be : 0;
+        uint64_t lower = tail + bs;
+        uint64_t wall_d = ws > a->win_we ? ws - a->win_we : 0;
+        int64_t wall_signed = (int64_t)ws - (int64_t)a->win_we;
+        struct piece p = {.source = source, .what = what, .leaf0 = a->win_leaf, .leaf1 = leaf};
+
+        p.ws = ws > a->win_we ? a->win_we : ws;
+        p.we = ws;
+        p.len = u64_max(wall_d, lower);
+        if (wall_signed < (int64_t)lower &&
+            (int64_t)lower - wall_signed > (int64_t)step_tolerance(a))
+                rule_clock_drift(a, a->win_we, ws, a->win_leaf, leaf,
+                                 (double)(wall_signed - (int64_t)lower) / 1e9);
+        p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
+        p.hidden_gs = hidden_worst_case(a, p.cl);
+        add_piece(a, &p, true);
+}
+
+/*
+ * Seconds credited to one GPU entry of a window of boot length len
+ * (ANALYSIS.md 4.2): the whole window when observed_ms and the samples are
+ * within tolerance, else the smaller of observed_ms and the samples' time.
+ */
+static uint64_t gpu_credit(const struct analyzer *a, const struct rec_summary *s,
+                           const struct gpu_summary *g, uint64_t len) {
+        uint64_t gpu_tol = a->sample_ns * 2 + NS_PER_MS;
+        uint64_t obs =
+                g->observed_ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : g->observed_ms * NS_PER_MS;
+        bool samples_ok = (uint64_t)s->samples_taken + 2 >= s->samples_expected;
+        uint64_t by_samples = (uint64_t)s->samples_taken * a->sample_ns;
+
+        if ((obs >= len || len - obs <= gpu_tol) && samples_ok)
+                return len;
+        obs = u64_min(obs, len);
+        if (!samples_ok)
+                obs = u64_min(obs, by_samples);
+        return obs;
 }
 
 static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf) {
@@ -826,61 +404,53 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         uint64_t ws = s->obs_start_wall_ns, we = s->obs_end_wall_ns;
         uint64_t bs = s->obs_start_boot_ns, be = s->obs_end_boot_ns;
         uint64_t len = be > bs ? be - bs : 0, eff_len, eff_ws = ws, overlap = 0, cl;
-        uint64_t tol = step_tolerance(a), gpu_tol;
+        uint64_t short_node = 0, cl_gap, mask_short = 0, mask_set = 0;
         bool same_boot = a->have_win && memcmp(a->win_boot_id, r->boot_id, 16) == 0;
+        bool set_whole_window;
         char list[160] = "";
         size_t nreset = 0, omitted = 0;
-        double node_busy = 0, node_occ = 0, node_energy = 0, frac;
+        double node_busy = 0, node_occ = 0, node_energy = 0, frac, hidden_in = 0;
+        double above_in = 0, energy_gs_in = 0;
+        bool energy_in = false;
 
         a->nsummaries++;
-        if (s->flags & SUMMARY_PARTIAL) {
-                struct finding f =
-                        finding_make(FIND_PARTIAL_PERIOD, "partial period: %.3f s observed of %u s",
-                                     (double)len / 1e9, s->period_s);
-                set_time(&f, ws, we);
-                set_leaves(&f, leaf, leaf);
-                add_finding(a, &f);
-        }
+        rule_partial_period(a, s, len, leaf);
         if (be < bs)
                 clock_step_finding(a, ws, we, leaf, leaf,
                                    "window ends %.3f s before it starts (boot time)",
                                    diff_s(bs, be));
+        if (!a->steps_since_win)
+                clock_reading(a, r->boot_id, ws, bs, leaf);
+        clock_reading(a, r->boot_id, we, be, leaf);
 
         /* Relation to the previous window. */
         if (a->have_win && same_boot) {
-                double bd = diff_s(bs, a->win_be), wd = diff_s(ws, a->win_we);
-                double d = wd - bd;
-
-                if (bs >= a->frontier_boot) {
-                        add_gap(a, a->win_we, ws, bs - a->frontier_boot, a->win_leaf, leaf, "");
+                if (bs + NS_PER_MS >= a->frontier_boot) {
+                        struct piece p = {.source = a->start_since_win ? "restart"
+                                                                       : "between_windows",
+                                          .what = a->start_since_win ? " (daemon restarted)" : "",
+                                          .ws = a->win_we,
+                                          .we = ws,
+                                          .len = bs > a->frontier_boot ? bs - a->frontier_boot : 0,
+                                          .leaf0 = a->win_leaf,
+                                          .leaf1 = leaf};
+                        if (p.len) {
+                                p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
+                                hidden_between(a, r, n, &p);
+                                add_piece(a, &p, true);
+                        }
+                        if (bs < a->frontier_boot)
+                                overlap = a->frontier_boot - bs;
                 } else {
                         overlap = a->frontier_boot - bs;
-                        clock_step_finding(a, ws, u64_min(we, ws + overlap), a->win_leaf, leaf,
-                                           "overlapping windows: %.3f s counted once",
-                                           (double)u64_min(overlap, len) / 1e9);
+                        rule_implausible(a, ws, u64_min(we, ws + overlap), a->win_leaf, leaf,
+                                         "the boot clock ran backwards: window starts %.3f s "
+                                         "before the previous window of the same boot ends "
+                                         "(overlap counted once)",
+                                         (double)overlap / 1e9);
                 }
-                if ((d > (double)tol / 1e9 || d < -(double)tol / 1e9) && !a->steps_since_win)
-                        clock_step_finding(a, a->win_we, ws, a->win_leaf, leaf,
-                                           "wall clock moved %+.3f s against boot time between "
-                                           "windows (no clock step record)",
-                                           d);
         } else if (a->have_win) {
-                if (ws >= a->win_we)
-                        add_gap(a, a->win_we, ws, ws - a->win_we, a->win_leaf, leaf,
-                                " (across a reboot, wall time)");
-                else
-                        clock_step_finding(a, ws, a->win_we, a->win_leaf, leaf,
-                                           "wall clock went back %.3f s across a reboot "
-                                           "(overlapping windows)",
-                                           diff_s(a->win_we, ws));
-        }
-        {
-                double d = diff_s(we, ws) - (double)len / 1e9;
-                if ((d > (double)tol / 1e9 || d < -(double)tol / 1e9) && !a->steps_since_win)
-                        clock_step_finding(a, ws, we, leaf, leaf,
-                                           "wall clock moved %+.3f s against boot time within "
-                                           "the window (no clock step record)",
-                                           d);
+                reboot_piece(a, ws, bs, leaf, "reboot", " (across a reboot)");
         }
 
         /* The window's effective part (union with earlier ones) and its clip. */
@@ -889,9 +459,29 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         if (overlap && we > ws)
                 eff_ws = ws + u64_min(overlap, we - ws);
         cl = clip_len(eff_ws, we, eff_len, a->lo, a->hi);
-        a->obs_ns += cl;
         frac = len ? (double)cl / (double)len : 0.0; /* share of the raw window counted */
-        gpu_tol = a->sample_ns * 2 + NS_PER_MS;
+
+        /* The set in force for the whole window must be the summary's (B6). */
+        set_whole_window = a->have_set && memcmp(a->set_boot_id, r->boot_id, 16) == 0 &&
+                           a->set_boot_ns <= bs + a->sample_ns * 2 + NS_PER_MS;
+        for (size_t k = 0; k < a->set_n; k++) {
+                uint8_t idx = a->set_idx[k];
+                if (idx != GPU_NONE)
+                        mask_set |= 1ull << idx;
+                if (summary_gpu(s, n, a->set_uuid[k]))
+                        continue;
+                if (set_whole_window)
+                        rule_implausible(a, ws, we, leaf, leaf,
+                                         "summary omits GPU %s of the inventory (no inventory "
+                                         "record says it left)",
+                                         a->set_uuid[k]);
+                short_node = eff_len;
+                if (idx != GPU_NONE) {
+                        mask_short |= 1ull << idx;
+                        a->gpus[idx].hidden_gs += (double)cl / 1e9;
+                }
+                hidden_in += (double)cl / 1e9;
+        }
 
         for (uint32_t i = 0; i < n; i++) {
                 const struct gpu_summary *g = &s->gpus[i];
@@ -903,8 +493,17 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 bool no_energy =
                         (g->flags & GPU_ENERGY_UNSUPPORTED) && !(g->flags & GPU_ENERGY_FROM_POWER);
                 unsigned unm = 0;
-                uint64_t obs_add; /* this GPU's counted observed time in the window */
+                uint64_t credit = gpu_credit(a, s, g, len);
+                uint64_t o_eff = scale_ns(credit, eff_len, len);
+                uint64_t obs_add = scale_ns(o_eff, cl, eff_len); /* counted observed time */
+                uint64_t short_clip = cl > obs_add ? cl - obs_add : 0;
 
+                if (acc && !acc->inventoried)
+                        rule_implausible(a, ws, we, leaf, leaf,
+                                         "summary lists GPU %s that no start or inventory record "
+                                         "names",
+                                         acc->uuid);
+                rule_gpu_plausible(a, r, g, len, credit == len, leaf);
                 if (g->flags & GPU_UTIL_UNSUPPORTED) {
                         busy = 0;
                         unm |= UNM_BUSY;
@@ -924,16 +523,37 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 node_busy += busy * frac;
                 node_occ += occ * frac;
                 node_energy += energy * frac;
-                {
-                        uint64_t obs = g->observed_ms > UINT64_MAX / NS_PER_MS
-                                               ? UINT64_MAX
-                                               : g->observed_ms * NS_PER_MS;
-                        uint64_t o_full = obs >= len || len - obs <= gpu_tol ? len : obs;
-                        uint64_t o_eff = scale_ns(o_full, eff_len, len);
-                        obs_add = scale_ns(o_eff, cl, eff_len);
-                }
+                if (eff_len - o_eff > short_node)
+                        short_node = eff_len - o_eff;
                 if (unm & UNM_BUSY)
                         a->unmeasured_busy_ns += obs_add;
+                if (short_clip) {
+                        /* in-window shortfall: bounded from the window's energy */
+                        double b = (double)short_clip / 1e9, above = 0;
+                        bool bad = false;
+                        if (acc && !(g->flags & GPU_ENERGY_UNSUPPORTED)) {
+                                double eb = hidden_from_energy(acc, (double)g->energy_used_mj / 1e3,
+                                                               (double)len / 1e9, b, &above, &bad);
+                                if (bad)
+                                        rule_implausible(
+                                                a, ws, we, leaf, leaf,
+                                                "%s: %.0f J in a %.3f s window needs more than "
+                                                "full load (%.0f W) the whole time",
+                                                acc->uuid, (double)g->energy_used_mj / 1e3,
+                                                (double)len / 1e9, acc->full_w);
+                                if (eb >= 0) {
+                                        b = eb;
+                                        energy_in = true;
+                                        energy_gs_in += eb;
+                                        above_in += above;
+                                }
+                        }
+                        hidden_in += b;
+                        if (acc)
+                                acc->hidden_gs += b;
+                        if (idx != GPU_NONE)
+                                mask_short |= 1ull << idx;
+                }
                 if (!acc) {
                         /* beyond the GPU table: no run to extend, one finding per window */
                         unmeasured_finding(a, g->uuid, unm, eff_ws, we, obs_add, leaf, leaf);
@@ -944,16 +564,11 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 acc->busy_ms += busy * frac;
                 acc->occupied_ms += occ * frac;
                 acc->energy_mj += energy * frac;
-                if (g->observed_ms > 0 && !(g->flags & GPU_UTIL_UNSUPPORTED) && !no_energy) {
-                        if (g->busy_ms == 0) {
-                                acc->idle_energy_mj += energy;
-                                acc->idle_observed_ms += (double)g->observed_ms;
-                        } else {
-                                acc->busy_energy_mj += energy;
-                                acc->busy_observed_ms += (double)g->observed_ms;
-                                acc->busy_busy_ms += busy;
-                        }
-                }
+                acc->lw_seq = a->nsummaries;
+                acc->lw_counter = !(g->flags & GPU_ENERGY_UNSUPPORTED);
+                acc->lw_broken = false;
+                memcpy(acc->lw_boot_id, r->boot_id, 16);
+                acc->lw_end_mj = g->energy_end_mj;
                 if (!(g->flags & GPU_ENERGY_UNSUPPORTED)) {
                         acc->base_valid = true;
                         memcpy(acc->base_boot_id, r->boot_id, 16);
@@ -968,14 +583,40 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         a->occupied_ms += node_occ;
         a->energy_mj += node_energy;
 
-        if (eff_len && cl) {
+        /* The in-window piece: the largest shortfall, spread over the window. */
+        short_node = u64_min(short_node, eff_len);
+        cl_gap = clip_len(eff_ws, we, short_node, a->lo, a->hi);
+        if (cl_gap > cl)
+                cl_gap = cl;
+        a->obs_ns += cl - cl_gap;
+        if (short_node) {
+                struct piece p = {.source = "in_window",
+                                  .what = " inside a summary window (GPU observed short of it)",
+                                  .ws = eff_ws,
+                                  .we = we,
+                                  .len = short_node,
+                                  .cl = cl_gap,
+                                  .leaf0 = leaf,
+                                  .leaf1 = leaf,
+                                  .some = (mask_short & mask_set) != mask_set ||
+                                          (mask_short & ~mask_set) != 0,
+                                  .mask = mask_short,
+                                  .hidden_gs = hidden_in,
+                                  .from_energy = energy_in,
+                                  .energy_gs = energy_gs_in,
+                                  .above_j = above_in};
+                add_piece(a, &p, true);
+        }
+
+        if (eff_len > short_node && cl) {
                 double k = (double)eff_len / (double)cl; /* back to the whole effective window */
                 if (grow(&a->wins, &a->capwins, a->nwins + 1, sizeof(*a->wins)) < 0) {
                         a->err = -ENOMEM;
                         return;
                 }
-                a->wins[a->nwins++] = (struct win){eff_ws,        we,           eff_len,
-                                                   node_busy * k, node_occ * k, node_energy * k};
+                a->wins[a->nwins++] =
+                        (struct win){eff_ws,        we,           eff_len - short_node,
+                                     node_busy * k, node_occ * k, node_energy * k};
         }
 
         if (!a->have_win || ws < a->min_ws) {
@@ -986,9 +627,10 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 a->max_we = we;
                 a->max_we_leaf = leaf;
         }
-        if (!same_boot)
+        if (!same_boot) {
                 a->frontier_boot = be;
-        else if (be > a->frontier_boot)
+                a->winboot_last_boot = be;
+        } else if (be > a->frontier_boot)
                 a->frontier_boot = be;
         a->have_win = true;
         memcpy(a->win_boot_id, r->boot_id, 16);
@@ -997,6 +639,8 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         a->win_be = be;
         a->win_leaf = leaf;
         a->steps_since_win = 0;
+        a->start_since_win = false;
+        a->since_win_mask = mask_set;
 }
 
 int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
@@ -1009,54 +653,45 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
         rebooted = a->have_prev && memcmp(a->prev_boot_id, r->boot_id, 16) != 0;
         if (!a->have_prev)
                 a->first_rec_wall = r->wall_ns;
-        if (rebooted) {
-                struct finding f = finding_make(FIND_REBOOT, "boot ID changed (at a %s record)",
-                                                kind_word(r->kind));
-                set_time(&f, a->prev_wall, r->wall_ns);
-                set_leaves(&f, a->prev_leaf, leaf);
-                add_finding(a, &f);
-        }
+        if (rebooted)
+                rule_reboot(a, r, leaf);
+        if (leaf == 0 && r->kind != REC_START)
+                rule_implausible(a, r->wall_ns, r->wall_ns, leaf, leaf,
+                                 "the ledger does not begin with a start record (leaf 0 is a %s "
+                                 "record)",
+                                 kind_word(r->kind));
+        if (a->have_prev && !rebooted && r->boot_ns < a->prev_boot_ns)
+                rule_implausible(a, a->prev_wall, r->wall_ns, a->prev_leaf, leaf,
+                                 "the boot clock ran backwards by %.3f s within one boot ID "
+                                 "(%s record)",
+                                 (double)(a->prev_boot_ns - r->boot_ns) / 1e9, kind_word(r->kind));
+        if (r->kind == REC_CLOCK_STEP)
+                clock_step_record(a, r, leaf);
+        else if (r->kind != REC_SUMMARY)
+                clock_reading(a, r->boot_id, r->wall_ns, r->boot_ns, leaf);
 
         switch (r->kind) {
         case REC_START: {
                 const struct rec_start *st = &r->u.start;
                 uint32_t n = st->gpu_count > RECORD_MAX_GPUS ? RECORD_MAX_GPUS : st->gpu_count;
 
-                if (a->have_prev) {
-                        struct finding f;
-                        if (a->prev_kind == REC_STOP)
-                                f = finding_make(FIND_RESTART_CLEAN,
-                                                 "daemon restarted after a clean stop");
-                        else
-                                f = finding_make(FIND_RESTART_UNCLEAN,
-                                                 "daemon started without a stop record "
-                                                 "(crash, kill or power loss)");
-                        set_time(&f, a->prev_wall, r->wall_ns);
-                        set_leaves(&f, a->prev_leaf, leaf);
-                        add_finding(a, &f);
-                }
+                if (a->have_prev)
+                        rule_restart(a, r, leaf);
+                a->start_since_win = true;
                 if (st->period_s)
                         a->period_s = st->period_s;
                 if (st->sample_interval_us)
                         a->sample_ns = (uint64_t)st->sample_interval_us * 1000u;
-                counter_readings(a, r, leaf, st->gpus, n, true, rebooted);
+                counter_readings(a, r, leaf, st->gpus, n, true);
                 gpu_set(a, r, leaf, st->gpus, n, false, "GPU set differs from the last inventory");
                 break;
         }
         case REC_SUMMARY:
                 do_summary(a, r, leaf);
                 break;
-        case REC_CLOCK_STEP: {
-                const struct rec_clock_step *c = &r->u.clock_step;
-                double d =
-                        diff_s(r->wall_ns, c->prev_wall_ns) - diff_s(r->boot_ns, c->prev_boot_ns);
-
-                clock_step_finding(a, c->prev_wall_ns, r->wall_ns, leaf, leaf,
-                                   "wall clock stepped %s by %.3f s",
-                                   d >= 0 ? "forward" : "backward", d >= 0 ? d : -d);
+        case REC_CLOCK_STEP:
                 a->steps_since_win++;
                 break;
-        }
         case REC_INVENTORY: {
                 const struct rec_inventory *inv = &r->u.inventory;
                 uint32_t n = inv->gpu_count > RECORD_MAX_GPUS ? RECORD_MAX_GPUS : inv->gpu_count;
@@ -1068,7 +703,10 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
                          inv->reason & INV_GPU_RESET ? " reset" : "",
                          inv->reason & INV_DRIVER_CHANGED ? " driver" : "",
                          inv->reason & INV_REINIT ? " reinit" : "");
-                counter_readings(a, r, leaf, inv->gpus, n, false, rebooted);
+                counter_readings(a, r, leaf, inv->gpus, n, false);
+                if (inv->reason & (INV_REINIT | INV_GPU_RESET))
+                        for (size_t k = 0; k < a->ngpus; k++)
+                                a->gpus[k].lw_broken = true;
                 gpu_set(a, r, leaf, inv->gpus, n, true, why);
                 break;
         }
@@ -1076,6 +714,14 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
                 break;
         }
 
+        if (r->kind == REC_SUMMARY)
+                clock_reading(a, r->boot_id, r->wall_ns, r->boot_ns, leaf);
+        if (a->have_win && memcmp(a->win_boot_id, r->boot_id, 16) == 0 &&
+            r->boot_ns > a->winboot_last_boot)
+                a->winboot_last_boot = r->boot_ns;
+        if (!a->have_prev || rebooted || r->boot_ns > a->prev_boot_ns)
+                a->prev_boot_ns = r->boot_ns;
+        a->last_rec_boot = r->boot_ns;
         a->have_prev = true;
         a->prev_kind = r->kind;
         memcpy(a->prev_boot_id, r->boot_id, 16);
@@ -1084,82 +730,24 @@ int analyzer_add(struct analyzer *a, uint64_t leaf, const struct record *r) {
         return a->err;
 }
 
-static int finding_cmp(const void *x, const void *y) {
-        const struct finding *p = x, *q = y;
-
-        if (p->has_time != q->has_time)
-                return p->has_time ? 1 : -1;
-        if (p->start_ns != q->start_ns)
-                return p->start_ns < q->start_ns ? -1 : 1;
-        if (p->has_leaves && q->has_leaves && p->first_leaf != q->first_leaf)
-                return p->first_leaf < q->first_leaf ? -1 : 1;
-        if (p->kind != q->kind)
-                return p->kind < q->kind ? -1 : 1;
-        return p->end_ns < q->end_ns ? -1 : p->end_ns > q->end_ns;
-}
-
-static int gpu_cmp(const void *x, const void *y) {
-        const struct gpu_acc *p = x, *q = y;
-
-        return strncmp(p->uuid, q->uuid, REC_UUID_MAX);
-}
-
-static void energy_findings(struct analyzer *a) {
-        double idle_w[RECORD_MAX_GPUS] = {0}, marg_w[RECORD_MAX_GPUS] = {0};
-
-        for (size_t i = 0; i < a->ngpus; i++) {
-                const struct gpu_acc *g = &a->gpus[i];
-                idle_w[i] = g->idle_observed_ms > 0 ? g->idle_energy_mj / g->idle_observed_ms
-                                                    : DEFAULT_IDLE_W;
-                marg_w[i] = g->busy_busy_ms > 0
-                                    ? (g->busy_energy_mj - idle_w[i] * g->busy_observed_ms) /
-                                              g->busy_busy_ms
-                                    : DEFAULT_MARGINAL_W;
-                if (!(marg_w[i] >= 1.0))
-                        marg_w[i] = DEFAULT_MARGINAL_W;
-        }
-        for (size_t k = 0; k < a->neg; k++) {
-                const struct energy_gap *eg = &a->eg[k];
-                double joules = 0, gpu_s = 0, gap_max = 0;
-                size_t ngpu = 0;
-
-                for (size_t j = 0; j < eg->nitems; j++) {
-                        const struct energy_item *it = &a->ei[eg->first_item + j];
-                        double iw = it->gpu == GPU_NONE ? DEFAULT_IDLE_W : idle_w[it->gpu];
-                        double mw = it->gpu == GPU_NONE ? DEFAULT_MARGINAL_W : marg_w[it->gpu];
-                        double gap_s = (double)it->gap_ns / 1e9;
-                        double jl = it->delta_mj / 1000.0 - iw * gap_s;
-
-                        if (gap_s > gap_max)
-                                gap_max = gap_s;
-                        if (jl <= 0)
-                                continue;
-                        joules += jl;
-                        gpu_s += jl / mw;
-                        ngpu++;
+/* order[0..ngpus) := table indexes sorted by UUID (insertion sort, n <= 64). */
+static void gpu_sort_order(const struct analyzer *a, uint8_t *order) {
+        for (size_t i = 1; i < a->ngpus; i++) {
+                uint8_t v = order[i];
+                size_t j = i;
+                while (j > 0 &&
+                       strncmp(a->gpus[order[j - 1]].uuid, a->gpus[v].uuid, REC_UUID_MAX) > 0) {
+                        order[j] = order[j - 1];
+                        j--;
                 }
-                if (gpu_s >= 1.0) {
-                        struct finding f = finding_make(
-                                FIND_ENERGY_UNACCOUNTED,
-                                "%.0f J beyond idle on %zu GPU(s) in %.3f s without records%s: "
-                                "about %.1f GPU-seconds of work",
-                                joules, ngpu, gap_max,
-                                eg->before_ledger ? " before the ledger began (since driver load)"
-                                : eg->reboot      ? " (since driver load after a reboot)"
-                                                  : "",
-                                gpu_s);
-                        set_time(&f, eg->start_ns, eg->end_ns);
-                        set_leaves(&f, eg->first_leaf, eg->last_leaf);
-                        f.has_energy = true;
-                        f.energy_joules = joules;
-                        f.gpu_seconds = gpu_s;
-                        add_finding(a, &f);
-                }
+                order[j] = v;
         }
 }
 
 int analyzer_finish(struct analyzer *a, struct analysis *out) {
-        uint64_t first, last, interval_ns;
+        uint64_t first, last, interval_ns, gap_ms;
+        uint8_t remap[RECORD_MAX_GPUS];
+        bool tail;
         bool bounded = a->o.since_ns || a->o.until_ns;
 
         memset(out, 0, sizeof(*out));
@@ -1168,8 +756,16 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         if (a->finished)
                 return -EINVAL;
 
+        /*
+         * The interval ends at the last window, or at the last record when a
+         * START follows the last window (the daemon restarted since and
+         * wrote no summary: a crash loop leaves such a tail).
+         */
+        tail = a->have_win && a->start_since_win && a->prev_wall > a->max_we;
         first = a->o.since_ns ? a->o.since_ns : a->have_win ? a->min_ws : a->first_rec_wall;
-        last = a->o.until_ns ? a->o.until_ns : a->have_win ? a->max_we : first;
+        last = a->o.until_ns ? a->o.until_ns
+               : a->have_win ? (tail ? a->prev_wall : a->max_we)
+                             : first;
         if (last < first)
                 last = first;
         a->first_ns = first;
@@ -1178,20 +774,62 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         a->hi = last;
         a->uncapped = true;
 
-        /* Leading and trailing gaps (or the whole interval without windows). */
+        /* Leading and trailing pieces (or the whole interval without windows). */
         if (!a->have_win) {
-                add_gap(a, first, last, last - first, a->prev_leaf, a->prev_leaf,
-                        " (no summary records)");
+                struct piece p = {.source = "no_windows",
+                                  .what = " (no summary records)",
+                                  .ws = first,
+                                  .we = last,
+                                  .len = last - first,
+                                  .leaf0 = a->prev_leaf,
+                                  .leaf1 = a->prev_leaf};
+                p.cl = p.len;
+                p.hidden_gs = hidden_worst_case(a, p.cl);
+                add_piece(a, &p, true);
         } else {
                 if (first < a->min_ws) {
                         uint64_t e = u64_min(a->min_ws, last);
-                        add_gap(a, first, e, e - first, a->min_ws_leaf, a->min_ws_leaf,
-                                " before the first summary window");
+                        struct piece p = {.source = "before_first",
+                                          .what = " before the first summary window",
+                                          .ws = first,
+                                          .we = e,
+                                          .len = e - first,
+                                          .leaf0 = a->min_ws_leaf,
+                                          .leaf1 = a->min_ws_leaf};
+                        p.cl = p.len;
+                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        add_piece(a, &p, true);
                 }
-                if (last > a->max_we) {
-                        uint64_t s = u64_max(a->max_we, first);
-                        add_gap(a, s, last, last - s, a->max_we_leaf, a->max_we_leaf,
-                                " after the last summary window");
+                if (tail && !a->o.until_ns && memcmp(a->prev_boot_id, a->win_boot_id, 16) != 0) {
+                        reboot_piece(a, a->prev_wall, a->last_rec_boot, a->prev_leaf, "after_last",
+                                     " after the last summary window (daemon restarted after a "
+                                     "reboot, no summary since)");
+                } else if (tail && !a->o.until_ns) {
+                        struct piece p = {.source = "after_last",
+                                          .what = " after the last summary window (daemon "
+                                                  "restarted, no summary since)",
+                                          .ws = a->win_we,
+                                          .we = a->prev_wall,
+                                          .len = a->last_rec_boot > a->frontier_boot
+                                                         ? a->last_rec_boot - a->frontier_boot
+                                                         : 0,
+                                          .leaf0 = a->win_leaf,
+                                          .leaf1 = a->prev_leaf};
+                        p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
+                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        add_piece(a, &p, true);
+                } else if (last > a->max_we) {
+                        uint64_t st = u64_max(a->max_we, first);
+                        struct piece p = {.source = "after_last",
+                                          .what = " after the last summary window",
+                                          .ws = st,
+                                          .we = last,
+                                          .len = last - st,
+                                          .leaf0 = a->max_we_leaf,
+                                          .leaf1 = a->max_we_leaf};
+                        p.cl = p.len;
+                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        add_piece(a, &p, true);
                 }
         }
 
@@ -1199,20 +837,8 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         for (size_t i = 0; i < a->ngpus; i++)
                 unmeasured_flush(a, &a->gpus[i]);
 
-        if (a->o.now_ns && a->have_prev) {
-                uint64_t end = a->have_win ? a->win_we : a->prev_wall;
-                uint64_t lim = 2ull * a->period_s * NS_PER_S + 30 * NS_PER_S;
-
-                if (a->o.now_ns > end && a->o.now_ns - end > lim) {
-                        struct finding f = finding_make(
-                                FIND_STALE, "newest record ends %.0f s before now (limit %.0f s)",
-                                (double)(a->o.now_ns - end) / 1e9, (double)lim / 1e9);
-                        set_time(&f, end, a->o.now_ns);
-                        set_leaves(&f, a->have_win ? a->win_leaf : a->prev_leaf,
-                                   a->have_win ? a->win_leaf : a->prev_leaf);
-                        add_finding(a, &f);
-                }
-        }
+        if (a->o.now_ns && a->have_prev)
+                rule_stale(a);
 
         for (size_t k = 0; k < FIND__COUNT; k++) {
                 if (!a->suppressed[k])
@@ -1248,12 +874,41 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         out->busy_gpu_seconds = a->busy_ms / 1e3;
         out->occupied_gpu_seconds = a->occupied_ms / 1e3;
         out->energy_joules = a->energy_mj / 1e3;
-        out->observed_seconds = (double)a->obs_ns / 1e9;
-        out->gap_seconds = (double)a->gap_ns / 1e9;
-        out->unmeasured_busy_gpu_seconds = (double)a->unmeasured_busy_ns / 1e9;
         out->interval_ms = (interval_ns + NS_PER_MS / 2) / NS_PER_MS;
+        gap_ms = u64_min((a->gap_ns + NS_PER_MS / 2) / NS_PER_MS, out->interval_ms);
+        out->gap_seconds = (double)gap_ms / 1e3;
+        out->observed_seconds = (double)(out->interval_ms - gap_ms) / 1e3;
+        out->step_seconds = (double)((int64_t)((last - first + NS_PER_MS / 2) / NS_PER_MS) -
+                                     (int64_t)out->interval_ms) /
+                            1e3;
+        out->hidden_gpu_seconds = a->hidden_gs;
+        out->unmeasured_busy_gpu_seconds = (double)a->unmeasured_busy_ns / 1e9;
 
-        qsort(a->gpus, a->ngpus, sizeof(a->gpus[0]), gpu_cmp);
+        /* Sort the GPU table by UUID and remap the findings' GPU masks. */
+        {
+                uint8_t order[RECORD_MAX_GPUS];
+                struct gpu_acc *tmp = malloc(sizeof(a->gpus));
+                if (!tmp)
+                        return -ENOMEM;
+                for (size_t i = 0; i < a->ngpus; i++)
+                        order[i] = (uint8_t)i;
+                gpu_sort_order(a, order);
+                for (size_t i = 0; i < a->ngpus; i++) {
+                        tmp[i] = a->gpus[order[i]];
+                        remap[order[i]] = (uint8_t)i;
+                }
+                memcpy(a->gpus, tmp, a->ngpus * sizeof(a->gpus[0]));
+                free(tmp);
+        }
+        for (size_t i = 0; i < a->nf; i++) {
+                uint64_t m = 0;
+                if (!a->f[i].has_gpus)
+                        continue;
+                for (size_t k = 0; k < a->ngpus; k++)
+                        if (a->f[i].gpu_mask & (1ull << k))
+                                m |= 1ull << remap[k];
+                a->f[i].gpu_mask = m;
+        }
         memset(a->poscache, GPU_NONE, sizeof(a->poscache));
         out->gpu_count = a->ngpus;
         for (size_t i = 0; i < a->ngpus; i++) {
@@ -1262,7 +917,10 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
 
                 copy_uuid(out->gpus[i].uuid, g->uuid);
                 out->gpus[i].observed_ms = (obs + NS_PER_MS / 2) / NS_PER_MS;
+                if (out->gpus[i].observed_ms > out->interval_ms)
+                        out->gpus[i].observed_ms = out->interval_ms;
                 out->gpus[i].gap_ms = out->interval_ms - out->gpus[i].observed_ms;
+                out->gpus[i].hidden_gpu_seconds = g->hidden_gs;
                 out->gpus[i].busy_seconds = g->busy_ms / 1e3;
                 out->gpus[i].occupied_seconds = g->occupied_ms / 1e3;
                 out->gpus[i].energy_joules = g->energy_mj / 1e3;
@@ -1273,191 +931,5 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         a->f = NULL;
         a->nf = a->capf = 0;
         a->finished = true;
-        return 0;
-}
-
-/* ---- buckets ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-        int64_t era;
-        unsigned yoe, doy, doe;
-
-        y -= m <= 2;
-        era = (y >= 0 ? y : y - 399) / 400;
-        yoe = (unsigned)(y - era * 400);
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-        int64_t era;
-        unsigned doe, yoe, doy, mp;
-
-        z += 719468;
-        era = (z >= 0 ? z : z - 146096) / 146097;
-        doe = (unsigned)(z - era * 146097);
-        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        mp = (5 * doy + 2) / 153;
-        *d = doy - (153 * mp + 2) / 5 + 1;
-        *m = mp < 10 ? mp + 3 : mp - 9;
-        *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* Month number (years * 12 + month - 1) holding t. */
-static int64_t month_of(uint64_t t) {
-        int64_t y;
-        unsigned m, d;
-
-        civil_from_days((int64_t)(t / (86400 * NS_PER_S)), &y, &m, &d);
-        return y * 12 + (int64_t)m - 1;
-}
-
-static uint64_t month_start(int64_t mi) {
-        int64_t days = days_from_civil(mi / 12, (unsigned)(mi % 12) + 1, 1);
-
-        return (uint64_t)days * 86400 * NS_PER_S;
-}
-
-struct bucket_grid {
-        enum report_by by;
-        uint64_t size; /* hour/day */
-        int64_t m0;    /* month of bucket 0 */
-        uint64_t b0;   /* hour/day index of bucket 0 */
-        size_t n;
-};
-
-static uint64_t grid_start(const struct bucket_grid *g, size_t k) {
-        if (g->by == BY_MONTH)
-                return month_start(g->m0 + (int64_t)k);
-        return (g->b0 + k) * g->size;
-}
-
-static size_t grid_index(const struct bucket_grid *g, uint64_t t) {
-        if (g->by == BY_MONTH)
-                return (size_t)(month_of(t) - g->m0);
-        return (size_t)(t / g->size - g->b0);
-}
-
-struct bucket_acc {
-        uint64_t obs_ns, gap_ns;
-};
-
-/* Spread segment [ws, we) (elapsed len) over the buckets within [first, last). */
-static void spread(const struct bucket_grid *g, struct bucket *b, struct bucket_acc *acc,
-                   uint64_t first, uint64_t last, uint64_t ws, uint64_t we, uint64_t len,
-                   const struct win *w, bool open_end) {
-        uint64_t from, to;
-
-        if (we <= ws && open_end && ws == last) {
-                /* a point at the end of an interval that ends with the last window */
-                ws = we = last - 1;
-        }
-        from = we > ws ? u64_max(ws, first) : ws;
-        to = we > ws ? u64_min(we, last) : ws + 1;
-        if (len == 0 || from >= last || from < first || (we > ws && to <= from))
-                return;
-        for (size_t k = grid_index(g, from); k < g->n; k++) {
-                uint64_t bs = u64_max(grid_start(g, k), first);
-                uint64_t be = k + 1 < g->n ? grid_start(g, k + 1) : last;
-                uint64_t part;
-
-                if (bs >= to)
-                        break;
-                be = u64_min(be, last);
-                part = clip_len(ws, we, len, bs, be);
-                if (part == 0)
-                        continue;
-                if (w) {
-                        double f = (double)part / (double)len;
-                        acc[k].obs_ns += part;
-                        b[k].busy_gpu_hours += w->busy_ms * f / 3.6e6;
-                        b[k].occupied_gpu_hours += w->occupied_ms * f / 3.6e6;
-                        b[k].energy_kwh += w->energy_mj * f / 3.6e9;
-                } else {
-                        acc[k].gap_ns += part;
-                }
-        }
-}
-
-int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out, size_t *n) {
-        struct bucket_grid g = {.by = by};
-        struct bucket *b;
-        struct bucket_acc *acc;
-        uint64_t first = a->first_ns, last = a->last_ns;
-
-        *out = NULL;
-        *n = 0;
-        if (!a->finished)
-                return -EINVAL;
-        if (by == BY_GPU) {
-                uint64_t interval_ns = a->obs_ns + a->gap_ns;
-                if (a->ngpus == 0)
-                        return 0;
-                b = calloc(a->ngpus, sizeof(*b));
-                if (!b)
-                        return -ENOMEM;
-                for (size_t i = 0; i < a->ngpus; i++) {
-                        const struct gpu_acc *ga = &a->gpus[i];
-                        uint64_t obs = u64_min(ga->observed_ns, interval_ns);
-                        b[i].start_ns = first;
-                        b[i].end_ns = last;
-                        copy_uuid(b[i].gpu_uuid, ga->uuid);
-                        b[i].busy_gpu_hours = ga->busy_ms / 3.6e6;
-                        b[i].occupied_gpu_hours = ga->occupied_ms / 3.6e6;
-                        b[i].energy_kwh = ga->energy_mj / 3.6e9;
-                        b[i].coverage_pct =
-                                interval_ns ? 100.0 * (double)obs / (double)interval_ns : 0.0;
-                        b[i].gap_seconds = (double)(interval_ns - obs) / 1e9;
-                }
-                *out = b;
-                *n = a->ngpus;
-                return 0;
-        }
-        if (by != BY_HOUR && by != BY_DAY && by != BY_MONTH)
-                return -EINVAL;
-        if (last <= first)
-                return 0;
-        if (by == BY_MONTH) {
-                g.m0 = month_of(first);
-                if (month_of(last - 1) - g.m0 + 1 > (int64_t)ANALYZE_BUCKETS_MAX)
-                        return -E2BIG;
-                g.n = (size_t)(month_of(last - 1) - g.m0 + 1);
-        } else {
-                g.size = (by == BY_HOUR ? 3600 : 86400) * NS_PER_S;
-                g.b0 = first / g.size;
-                if ((last - 1) / g.size - g.b0 + 1 > ANALYZE_BUCKETS_MAX)
-                        return -E2BIG;
-                g.n = (size_t)((last - 1) / g.size - g.b0 + 1);
-        }
-        b = calloc(g.n, sizeof(*b));
-        acc = calloc(g.n, sizeof(*acc));
-        if (!b || !acc) {
-                free(b);
-                free(acc);
-                return -ENOMEM;
-        }
-        for (size_t k = 0; k < g.n; k++) {
-                b[k].start_ns = grid_start(&g, k);
-                b[k].end_ns = grid_start(&g, k + 1);
-        }
-        for (size_t i = 0; i < a->nwins; i++) {
-                const struct win *w = &a->wins[i];
-                spread(&g, b, acc, first, last, w->ws, w->we, w->len, w, !a->o.until_ns);
-        }
-        for (size_t i = 0; i < a->ngaps; i++) {
-                const struct seg *s = &a->gaps[i];
-                spread(&g, b, acc, first, last, s->ws, s->we, s->len, NULL, !a->o.until_ns);
-        }
-        for (size_t k = 0; k < g.n; k++) {
-                uint64_t tot = acc[k].obs_ns + acc[k].gap_ns;
-                b[k].coverage_pct = tot ? 100.0 * (double)acc[k].obs_ns / (double)tot : 0.0;
-                b[k].gap_seconds = (double)acc[k].gap_ns / 1e9;
-        }
-        free(acc);
-        *out = b;
-        *n = g.n;
         return 0;
 }

@@ -38,6 +38,11 @@ enum finding_kind {
          * Analyzer finding (warning); last so that no earlier value moves.
          */
         FIND_UNMEASURED,
+        /*
+         * Signed data that contradicts physics or the format's meaning
+         * (proto/ANALYSIS.md section 7): an integrity failure (error).
+         */
+        FIND_IMPLAUSIBLE,
         FIND__COUNT
 };
 
@@ -50,9 +55,20 @@ struct finding {
         uint64_t start_ns, end_ns; /* wall-clock bounds (UTC, ns since epoch) */
         bool has_leaves;
         uint64_t first_leaf, last_leaf;
-        bool has_energy;
-        double energy_joules; /* ENERGY_UNACCOUNTED */
-        double gpu_seconds;   /* ENERGY_UNACCOUNTED */
+        bool has_energy;      /* energy_joules holds energy above idle */
+        double energy_joules; /* ENERGY_UNACCOUNTED, TIME_GAP bounded from energy */
+        bool has_hidden;      /* gpu_seconds holds a hidden-compute bound */
+        double gpu_seconds;   /* TIME_GAP, ENERGY_UNACCOUNTED */
+        /* TIME_GAP: the source of unobserved time (ANALYSIS.md section 4), else NULL */
+        const char *source;
+        /*
+         * The GPUs concerned when not all: bit i = analysis.gpus[i] (the
+         * analyzer's table index before analyzer_finish, remapped by it).
+         */
+        bool has_gpus;
+        uint64_t gpu_mask;
+        bool has_step;       /* CLOCK_STEP */
+        double step_seconds; /* signed: wall clock against elapsed time */
         char detail[256];
         /*
          * Elapsed length of the finding in ns where the analyzer knows it
@@ -82,9 +98,12 @@ struct analysis {
         uint64_t first_ns, last_ns;
         double busy_gpu_seconds;
         double occupied_gpu_seconds;
-        double energy_joules;    /* energy recorded in summaries (inside the interval) */
-        double observed_seconds; /* wall time covered by summary windows */
-        double gap_seconds;      /* interval length - observed_seconds */
+        double energy_joules; /* energy recorded in summaries (inside the interval) */
+        /* ANALYSIS.md section 3, each a whole number of ms */
+        double observed_seconds;   /* interval - unobserved */
+        double gap_seconds;        /* unobserved time (node level) */
+        double step_seconds;       /* (last_ns - first_ns) - interval, signed */
+        double hidden_gpu_seconds; /* sum of the hidden-compute bounds */
         /*
          * GPU time (summed over GPUs, inside the interval) observed while busy
          * time could not be measured (GPU_UTIL_UNSUPPORTED): busy_gpu_seconds
@@ -102,7 +121,8 @@ struct analysis {
         struct {
                 char uuid[REC_UUID_MAX + 1];
                 uint64_t observed_ms;
-                uint64_t gap_ms;
+                uint64_t gap_ms; /* unobserved */
+                double hidden_gpu_seconds;
                 double busy_seconds, occupied_seconds, energy_joules;
         } gpus[RECORD_MAX_GPUS];
         struct finding *findings; /* malloc'd, time order */
@@ -116,7 +136,9 @@ struct bucket {
         char gpu_uuid[REC_UUID_MAX + 1]; /* BY_GPU only */
         double busy_gpu_hours, occupied_gpu_hours, energy_kwh;
         double coverage_pct; /* observed / bucket length within the audited interval */
-        double gap_seconds;
+        double gap_seconds;  /* unobserved */
+        double observed_seconds;
+        double hidden_gpu_seconds; /* BY_GPU only */
 };
 
 struct analyzer;

@@ -9,6 +9,7 @@
 #include "fetch.h"
 #include "source.h"
 #include "status.h"
+#include "state.h"
 #include "trust.h"
 #include "util.h"
 
@@ -143,6 +144,38 @@ static void on_cp(void *ctx, struct fetch_result *res) {
         res->body = NULL;
 }
 
+/*
+ * TOFU on an origin the auditor already knows is suspicious: the node may
+ * have been replaced, or its key rotated by someone else. Warn when another
+ * key is trusted for the origin or a checkpoint of it is remembered.
+ */
+static void tofu_warn_known_origin(const struct note_verifier *v) {
+        struct trust_list keys = {0};
+        struct checkpoint rem;
+        bool found = false;
+        char err[400], q[NOTE_NAME_MAX + 3];
+
+        quote_bytes(v->name, strlen(v->name), q, sizeof(q));
+        if (trust_load(&keys, err, sizeof(err)) == 0) {
+                for (size_t i = 0; i < keys.n; i++)
+                        if (strcmp(keys.keys[i].name, v->name) == 0 &&
+                            keys.keys[i].key_id != v->key_id)
+                                fprintf(stderr,
+                                        "WARNING: origin '%s' already has another trusted key "
+                                        "(key ID %08x); the node now offers key ID %08x. A "
+                                        "replaced node or key is exactly what TOFU cannot "
+                                        "tell from an attack: check out of band.\n",
+                                        q, (unsigned)keys.keys[i].key_id, (unsigned)v->key_id);
+                trust_list_free(&keys);
+        }
+        if (state_load(v->name, &rem, &found, err, sizeof(err)) == 0 && found)
+                fprintf(stderr,
+                        "WARNING: a checkpoint of origin '%s' (tree size %llu) is already "
+                        "remembered from an earlier verification: this origin was audited "
+                        "before, so a new key for it needs an out-of-band check.\n",
+                        q, (unsigned long long)rem.size);
+}
+
 static int tofu(const char *url, long timeout_ms) {
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
                 fprintf(stderr, PROG " trust: '%s' is not an http:// or https:// URL\n", url);
@@ -197,6 +230,7 @@ static int tofu(const char *url, long timeout_ms) {
                 "you out of band (gpuhoursd --print-key); a vkey obtained out of band is\n"
                 "stronger than this.\n");
         printf("origin: %s\nvkey: %s\nfingerprint: %s\n", v.name, t.vkey, fp);
+        tofu_warn_known_origin(&v);
         char comment[300];
         snprintf(comment, sizeof(comment), "# pinned on first use from %.200s\n", url);
         return add_key(t.vkey, &v, comment);

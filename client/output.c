@@ -74,22 +74,47 @@ static double finding_seconds(const struct finding *f) {
                                         : -(double)(f->start_ns - f->end_ns) / 1e9;
 }
 
-static void human_finding(FILE *out, const struct finding *f, bool color) {
+/* Human instants: milliseconds unless they are .000 (as report's tables). */
+static void time_human(uint64_t ns, char *buf, size_t cap) {
+        time_format_iso(ns, ns % 1000000000ull >= 1000000ull, buf, cap);
+}
+
+/* Appends " GPU-a GPU-b" for the GPUs in f's mask (an's table), quoted. */
+static void human_gpus(FILE *out, const struct finding *f, const struct analysis *an) {
+        if (!f->has_gpus || !an)
+                return;
+        fputs(" gpus", out);
+        for (size_t i = 0; i < an->gpu_count && i < 64; i++)
+                if (f->gpu_mask & (1ull << i)) {
+                        char q[3 * REC_UUID_MAX + 3];
+                        quote_bytes(an->gpus[i].uuid, strlen(an->gpus[i].uuid), q, sizeof(q));
+                        fprintf(out, " %s", q);
+                }
+}
+
+static void human_finding(FILE *out, const struct finding *f, const struct analysis *an,
+                          bool color) {
         char a[40], b[40];
         fprintf(out, "  %s%-7s%s %-19s", color ? severity_color(f->severity) : "",
                 severity_name(f->severity), color ? "\033[0m" : "", finding_kind_name(f->kind));
         if (f->has_time) {
-                time_format_iso(f->start_ns, false, a, sizeof(a));
-                time_format_iso(f->end_ns, false, b, sizeof(b));
+                time_human(f->start_ns, a, sizeof(a));
+                time_human(f->end_ns, b, sizeof(b));
                 fprintf(out, " %s .. %s (%.3f s)", a, b, finding_seconds(f));
         }
         if (f->has_leaves)
                 fprintf(out, " leaves %llu-%llu", (unsigned long long)f->first_leaf,
                         (unsigned long long)f->last_leaf);
+        if (f->has_step)
+                fprintf(out, " step %+.3f s", f->step_seconds);
         if (f->has_energy)
-                fprintf(out, " %.0f J, %.1f GPU-s", f->energy_joules, f->gpu_seconds);
+                fprintf(out, " %.0f J", f->energy_joules);
+        if (f->has_hidden)
+                fprintf(out, " <= %.1f GPU-s hidden", f->gpu_seconds);
+        human_gpus(out, f, an);
         if (f->detail[0])
-                fprintf(out, "%s%s", f->has_time || f->has_leaves || f->has_energy ? ": " : " ",
+                fprintf(out, "%s%s",
+                        f->has_time || f->has_leaves || f->has_energy || f->has_hidden ? ": " : " ",
                         f->detail);
         fputc('\n', out);
 }
@@ -106,8 +131,8 @@ void output_human(FILE *out, const struct source *srcs, size_t n, bool color) {
                         fprintf(out, "  tree %llu", (unsigned long long)s->cp.size);
                 if (s->have_analysis && s->an.last_ns > 0) {
                         char a[40], b[40];
-                        time_format_iso(s->an.first_ns, false, a, sizeof(a));
-                        time_format_iso(s->an.last_ns, false, b, sizeof(b));
+                        time_human(s->an.first_ns, a, sizeof(a));
+                        time_human(s->an.last_ns, b, sizeof(b));
                         fprintf(out, "  %s .. %s", a, b);
                 }
                 fputc('\n', out);
@@ -118,16 +143,18 @@ void output_human(FILE *out, const struct source *srcs, size_t n, bool color) {
                         double len = an->observed_seconds + an->gap_seconds;
                         fprintf(out,
                                 "  GPU-hours: %.3f busy, %.3f occupied; energy %.3f kWh; "
-                                "coverage %.2f%% (observed %.1f s, gaps %.1f s)\n",
+                                "coverage %.2f%% (observed %.3f s, unobserved %.3f s, clock "
+                                "steps %+.3f s); hidden compute up to %.1f GPU-s\n",
                                 an->busy_gpu_seconds / 3600.0, an->occupied_gpu_seconds / 3600.0,
                                 an->energy_joules / 3.6e6,
                                 len > 0 ? 100.0 * an->observed_seconds / len : 0.0,
-                                an->observed_seconds, an->gap_seconds);
+                                an->observed_seconds, an->gap_seconds, an->step_seconds,
+                                an->hidden_gpu_seconds);
                         for (size_t j = 0; j < an->nfindings; j++)
-                                human_finding(out, &an->findings[j], color);
+                                human_finding(out, &an->findings[j], an, color);
                 }
                 for (size_t j = 0; j < s->nintegrity; j++)
-                        human_finding(out, &s->integrity[j], color);
+                        human_finding(out, &s->integrity[j], NULL, color);
         }
 }
 
@@ -143,7 +170,14 @@ static json_t *json_time(uint64_t ns) {
         return json_string(buf);
 }
 
-static json_t *json_finding(const struct finding *f, bool *bad) {
+/* A GPU UUID as a JSON string, quoted like every untrusted string. */
+static json_t *json_uuid(const char *uuid) {
+        char q[3 * REC_UUID_MAX + 3];
+        quote_bytes(uuid, strnlen(uuid, REC_UUID_MAX), q, sizeof(q));
+        return json_string(q);
+}
+
+static json_t *json_finding(const struct finding *f, const struct analysis *an, bool *bad) {
         json_t *o = json_object();
         if (!o) {
                 *bad = true;
@@ -160,10 +194,22 @@ static json_t *json_finding(const struct finding *f, bool *bad) {
                 set(o, "first_leaf", json_integer((json_int_t)f->first_leaf), bad);
                 set(o, "last_leaf", json_integer((json_int_t)f->last_leaf), bad);
         }
-        if (f->has_energy) {
-                set(o, "energy_joules", json_real(f->energy_joules), bad);
-                set(o, "gpu_seconds", json_real(f->gpu_seconds), bad);
+        if (f->source)
+                set(o, "source", json_string(f->source), bad);
+        if (f->has_gpus && an) {
+                json_t *g = json_array();
+                for (size_t i = 0; g && i < an->gpu_count && i < 64; i++)
+                        if ((f->gpu_mask & (1ull << i)) &&
+                            json_array_append_new(g, json_uuid(an->gpus[i].uuid)) != 0)
+                                *bad = true;
+                set(o, "gpus", g, bad);
         }
+        if (f->has_hidden)
+                set(o, "gpu_seconds", json_real(f->gpu_seconds), bad);
+        if (f->has_energy)
+                set(o, "energy_joules", json_real(f->energy_joules), bad);
+        if (f->has_step)
+                set(o, "step_seconds", json_real(f->step_seconds), bad);
         set(o, "detail", json_string(f->detail), bad);
         return o;
 }
@@ -200,12 +246,37 @@ static json_t *json_source(const struct source *s, bool *bad) {
                 set(o, "energy_joules", json_real(an->energy_joules), bad);
                 set(o, "observed_seconds", json_real(an->observed_seconds), bad);
                 set(o, "gap_seconds", json_real(an->gap_seconds), bad);
+                /* ANALYSIS.md section 9 */
+                set(o, "interval_seconds", json_real((double)an->interval_ms / 1e3), bad);
+                set(o, "unobserved_seconds", json_real(an->gap_seconds), bad);
+                set(o, "step_seconds", json_real(an->step_seconds), bad);
+                set(o, "hidden_gpu_seconds", json_real(an->hidden_gpu_seconds), bad);
+                json_t *gs = json_array();
+                for (size_t j = 0; gs && j < an->gpu_count; j++) {
+                        json_t *g = json_object();
+                        if (!g || json_array_append_new(gs, g) != 0) {
+                                *bad = true;
+                                break;
+                        }
+                        set(g, "uuid", json_uuid(an->gpus[j].uuid), bad);
+                        set(g, "observed_seconds", json_real((double)an->gpus[j].observed_ms / 1e3),
+                            bad);
+                        set(g, "unobserved_seconds", json_real((double)an->gpus[j].gap_ms / 1e3),
+                            bad);
+                        set(g, "hidden_gpu_seconds", json_real(an->gpus[j].hidden_gpu_seconds),
+                            bad);
+                        set(g, "busy_gpu_seconds", json_real(an->gpus[j].busy_seconds), bad);
+                        set(g, "occupied_gpu_seconds", json_real(an->gpus[j].occupied_seconds),
+                            bad);
+                        set(g, "energy_joules", json_real(an->gpus[j].energy_joules), bad);
+                }
+                set(o, "gpus", gs, bad);
                 for (size_t j = 0; j < an->nfindings; j++)
-                        if (json_array_append_new(fs, json_finding(&an->findings[j], bad)) != 0)
+                        if (json_array_append_new(fs, json_finding(&an->findings[j], an, bad)) != 0)
                                 *bad = true;
         }
         for (size_t j = 0; j < s->nintegrity; j++)
-                if (json_array_append_new(fs, json_finding(&s->integrity[j], bad)) != 0)
+                if (json_array_append_new(fs, json_finding(&s->integrity[j], NULL, bad)) != 0)
                         *bad = true;
         set(o, "findings", fs, bad);
         return o;

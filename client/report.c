@@ -60,7 +60,8 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
         *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-void report_time_iso(uint64_t ns, char *buf, size_t size) {
+/* ISO 8601 UTC; with milliseconds when always_ms or when they are not .000. */
+static void time_iso(uint64_t ns, bool always_ms, char *buf, size_t size) {
         uint64_t s = ns / NS_PER_S, ms = ns % NS_PER_S / 1000000u;
         uint64_t sod = s % 86400;
         char tmp[64];
@@ -71,7 +72,7 @@ void report_time_iso(uint64_t ns, char *buf, size_t size) {
         if (!size)
                 return;
         civil_from_days((int64_t)(s / 86400), &y, &m, &d);
-        if (ms)
+        if (ms || always_ms)
                 snprintf(tmp, sizeof(tmp), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m,
                          d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
                          (unsigned)ms);
@@ -85,6 +86,10 @@ void report_time_iso(uint64_t ns, char *buf, size_t size) {
         buf[len] = '\0';
 }
 
+void report_time_iso(uint64_t ns, char *buf, size_t size) {
+        time_iso(ns, false, buf, size);
+}
+
 /* Printable ASCII copy of a GPU UUID ('?' for anything else). */
 static void safe_text(const char *s, size_t max, char *out, size_t outsz) {
         size_t i = 0;
@@ -95,7 +100,7 @@ static void safe_text(const char *s, size_t max, char *out, size_t outsz) {
 }
 
 struct totals {
-        double busy, occupied, energy, coverage, gap;
+        double busy, occupied, energy, coverage, gap, observed, hidden;
 };
 
 static struct totals totals_of(const struct analysis *an, const struct bucket *b, size_t n,
@@ -108,6 +113,8 @@ static struct totals totals_of(const struct analysis *an, const struct bucket *b
                 t.occupied += b[i].occupied_gpu_hours;
                 t.energy += b[i].energy_kwh;
                 t.gap += b[i].gap_seconds;
+                t.observed += b[i].observed_seconds;
+                t.hidden += b[i].hidden_gpu_seconds;
                 cov += b[i].coverage_pct;
         }
         if (by == BY_GPU) {
@@ -119,6 +126,8 @@ static struct totals totals_of(const struct analysis *an, const struct bucket *b
                 t.occupied = an->occupied_gpu_seconds / 3600.0;
                 t.energy = an->energy_joules / 3.6e6;
                 t.gap = an->gap_seconds;
+                t.observed = an->observed_seconds;
+                t.hidden = an->hidden_gpu_seconds;
                 t.coverage = iv > 0 ? 100.0 * an->observed_seconds / iv : 0.0;
         }
         return t;
@@ -238,10 +247,11 @@ static int jset(json_t *o, const char *key, json_t *v) {
         return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
 }
 
+/* JSON instants always carry milliseconds, as in verify --json (ANALYSIS.md 1). */
 static json_t *jtime(uint64_t ns) {
         char buf[64];
 
-        report_time_iso(ns, buf, sizeof(buf));
+        time_iso(ns, true, buf, sizeof(buf));
         return json_string(buf);
 }
 
@@ -264,6 +274,12 @@ static int write_json(FILE *f, const struct analysis *an, const struct bucket *b
         r |= jset(root, "energy_kwh", json_real(t.energy));
         r |= jset(root, "coverage_pct", json_real(t.coverage));
         r |= jset(root, "gap_seconds", json_real(t.gap));
+        /* ANALYSIS.md section 9: the same numbers as verify --json */
+        r |= jset(root, "interval_seconds", json_real((double)an->interval_ms / 1e3));
+        r |= jset(root, "observed_seconds", json_real(an->observed_seconds));
+        r |= jset(root, "unobserved_seconds", json_real(an->gap_seconds));
+        r |= jset(root, "step_seconds", json_real(an->step_seconds));
+        r |= jset(root, "hidden_gpu_seconds", json_real(an->hidden_gpu_seconds));
         r |= jset(root, "buckets", arr);
         for (size_t i = 0; i < n && r == 0; i++) {
                 json_t *o = json_object();
@@ -284,6 +300,10 @@ static int write_json(FILE *f, const struct analysis *an, const struct bucket *b
                 r |= jset(o, "energy_kwh", json_real(b[i].energy_kwh));
                 r |= jset(o, "coverage_pct", json_real(b[i].coverage_pct));
                 r |= jset(o, "gap_seconds", json_real(b[i].gap_seconds));
+                r |= jset(o, "observed_seconds", json_real(b[i].observed_seconds));
+                r |= jset(o, "unobserved_seconds", json_real(b[i].gap_seconds));
+                if (by == BY_GPU)
+                        r |= jset(o, "hidden_gpu_seconds", json_real(b[i].hidden_gpu_seconds));
         }
         if (r == 0 && (json_dumpf(root, f, JSON_INDENT(2)) != 0 || fputc('\n', f) == EOF))
                 r = -EIO;

@@ -322,13 +322,27 @@ void source_complete(struct source *s, const struct verify_opts *o, struct ledge
         }
         s->have_analysis = true;
         s->status = analysis_max_severity(&s->an) >= SEV_WARNING ? SRC_FINDINGS : SRC_OK;
+        if (analysis_max_severity(&s->an) >= SEV_ERROR) {
+                /* signed data that contradicts physics (IMPLAUSIBLE): an integrity failure */
+                size_t n = 0, first = 0;
+                for (size_t i = 0; i < s->an.nfindings; i++)
+                        if (s->an.findings[i].severity >= SEV_ERROR && n++ == 0)
+                                first = i;
+                s->status = SRC_FAILED;
+                snprintf(s->error, sizeof(s->error), "%s: %s%s",
+                         finding_kind_name(s->an.findings[first].kind),
+                         s->an.findings[first].detail, n > 1 ? " (and more, see findings)" : "");
+        }
         if (o->want_buckets) {
                 s->az = lc->az;
                 lc->az = NULL;
         }
         if (may_save && !o->no_state && (!have_rem || s->cp.size >= rem->size)) {
                 char err[400];
-                if (state_save(s->cp.origin, s->note, s->note_len, err, sizeof(err)) != 0)
+                int sr = state_save(s->cp.origin, &s->cp, s->note, s->note_len, err, sizeof(err));
+                if (sr == STATE_KEPT_NEWER)
+                        fprintf(stderr, PROG ": note: %s\n", err);
+                else if (sr != 0)
                         fprintf(stderr, PROG ": warning: %s\n", err);
         }
 }

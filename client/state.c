@@ -2,7 +2,10 @@
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "status.h"
 #include "util.h"
@@ -64,19 +67,72 @@ int state_load(const char *origin, struct checkpoint *out, bool *found, char *er
         return 0;
 }
 
-int state_save(const char *origin, const char *note, size_t len, char *err, size_t errlen) {
+int state_save(const char *origin, const struct checkpoint *cp, const char *note, size_t len,
+               char *err, size_t errlen) {
         _cleanup_free_ char *path = state_path(origin);
+        _cleanup_free_ char *lock = NULL;
+        struct checkpoint cur;
+        bool found = false;
+        int r, fd;
+
         if (!path) {
                 snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
                 return -ENOENT;
         }
         char *slash = strrchr(path, '/');
         *slash = '\0';
-        int r = mkdir_p(path, 0700);
+        r = mkdir_p(path, 0700);
         *slash = '/';
-        if (r == 0)
+        if (r < 0) {
+                snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(-r));
+                return r;
+        }
+        /*
+         * Another gpuhours may verify the same origin at the same time:
+         * compare with what is remembered now, under a lock, so that an older
+         * checkpoint never replaces a newer one.
+         */
+        /* one lock for every origin, beside (not in) the directory of checkpoints */
+        *slash = '\0';
+        lock = str_concat3(path, ".lock", ""); /* .../checkpoints.lock */
+        *slash = '/';
+        if (!lock) {
+                snprintf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                r = -errno;
+                snprintf(err, errlen, "cannot open %s: %s", lock, strerror(-r));
+                return r;
+        }
+        while (flock(fd, LOCK_EX) != 0) {
+                if (errno != EINTR) {
+                        r = -errno;
+                        snprintf(err, errlen, "cannot lock %s: %s", lock, strerror(-r));
+                        close(fd);
+                        return r;
+                }
+        }
+        r = state_load(origin, &cur, &found, err, errlen);
+        if (r == 0 && found && cur.size > cp->size) {
+                r = STATE_KEPT_NEWER;
+                snprintf(err, errlen,
+                         "kept the remembered checkpoint of size %llu (newer than this one, "
+                         "size %llu)",
+                         (unsigned long long)cur.size, (unsigned long long)cp->size);
+        } else if (r == 0 && found && cur.size == cp->size &&
+                   memcmp(cur.root, cp->root, sizeof(cur.root)) != 0) {
+                r = STATE_KEPT_NEWER;
+                snprintf(err, errlen,
+                         "kept the remembered checkpoint of size %llu: this one has the same "
+                         "size but another root (a fork)",
+                         (unsigned long long)cur.size);
+        } else if (r == 0) {
                 r = atomic_write_file(path, note, len, 0600);
-        if (r < 0)
-                snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+                if (r < 0)
+                        snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+        }
+        close(fd); /* releases the lock */
         return r;
 }

@@ -26,5 +26,14 @@ int state_parse(const char *note, size_t len, struct checkpoint *out);
  */
 int state_load(const char *origin, struct checkpoint *out, bool *found, char *err, size_t errlen);
 
-/* Store a verified checkpoint note for origin (atomically). 0 or -errno. */
-int state_save(const char *origin, const char *note, size_t len, char *err, size_t errlen);
+/*
+ * Store a verified checkpoint note cp (its text parsed) for origin,
+ * atomically, never going backwards: under an exclusive lock on
+ * $XDG_STATE_HOME/gpuhours/checkpoints.lock the remembered checkpoint is read again, and kept
+ * when it is larger than cp, or of the same size with another root
+ * (STATE_KEPT_NEWER, err says why). An unreadable remembered file is left
+ * alone (state_load's error). 0, STATE_KEPT_NEWER, GH_E_MALFORMED or -errno.
+ */
+#define STATE_KEPT_NEWER 1
+int state_save(const char *origin, const struct checkpoint *cp, const char *note, size_t len,
+               char *err, size_t errlen);

@@ -363,6 +363,55 @@ static uint64_t step_threshold_ns(const struct daemon *d) {
         return two > NS ? two : NS;
 }
 
+/* Sampling that stops longer than this (boot clock) is a stall: a gap between windows. */
+static uint64_t stall_threshold_ns(const struct daemon *d) {
+        uint64_t three = 3 * d->interval_ns;
+        return three > NS ? three : NS;
+}
+
+static void log_stall(uint64_t from_boot, uint64_t to_boot) {
+        uint64_t len = to_boot - from_boot;
+        log_warn("sampling stalled for %" PRIu64 ".%03" PRIu64 " s (a stopped process, a hung "
+                 "driver call or a paused VM); the summary ends at the last sample before "
+                 "the stall and a new one starts now, so the stall is a gap between summaries",
+                 len / NS, len % NS / 1000000);
+}
+
+/*
+ * At start-up, against the ledger's last record of the same boot ID: a boot
+ * clock behind it (a time namespace, a tampered clock) is impossible within
+ * one boot and is logged (the start record's header is the evidence); a
+ * wall clock that moved against the boot clock since then beyond the step
+ * tolerance gets a clock-step record right after the start record, whose
+ * prev_* are that last record's clock readings. Returns 0 or a negative
+ * errno (fatal, from submit).
+ */
+static int check_clock_since_last(struct daemon *d, const struct record *last, uint64_t wall,
+                                  uint64_t boot) {
+        if (memcmp(last->boot_id, d->boot_id, 16) != 0)
+                return 0; /* a reboot (or the first record): nothing to compare with */
+        if (boot < last->boot_ns) {
+                uint64_t back = last->boot_ns - boot;
+                log_warn("clock: the boot clock is %" PRIu64 ".%03" PRIu64 " s behind the "
+                         "ledger's last record of this boot (boot ID unchanged): impossible "
+                         "within one boot; the start record shows it",
+                         back / NS, back % NS / 1000000);
+                return 0;
+        }
+        int64_t moved = clock_offset(wall, boot) - clock_offset(last->wall_ns, last->boot_ns);
+        uint64_t amoved = moved < 0 ? (uint64_t)-moved : (uint64_t)moved;
+        if (amoved <= step_threshold_ns(d))
+                return 0;
+        log_warn("clock: wall time moved %s%" PRIu64 ".%03" PRIu64 " s against boot time "
+                 "since the ledger's last record of this boot; writing a clock-step record",
+                 moved < 0 ? "-" : "+", amoved / NS, amoved % NS / 1000000);
+        struct record *r = d->scratch;
+        header(d, r, REC_CLOCK_STEP, wall, boot);
+        r->u.clock_step.prev_wall_ns = last->wall_ns;
+        r->u.clock_step.prev_boot_ns = last->boot_ns;
+        return submit(d, r);
+}
+
 /*
  * Take one sample at (wall, boot). final: the last one before exiting.
  * Returns 0 or a negative errno (fatal).
@@ -372,6 +421,13 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
         size_t n = 0;
         int rc = d->ops->read(d->sampler, dt_us, d->rd, &n);
         bool ok = rc >= 0;
+        uint64_t wall2, boot2;
+        clocks_now(&wall2, &boot2);
+        if (boot2 - boot > stall_threshold_ns(d)) {
+                /* The read itself hung: the reading belongs to the instant it returned. */
+                wall = wall2;
+                boot = boot2;
+        }
         if (!ok) {
                 atomic_fetch_add(&d->stats.sampler_errors_total, 1);
                 if (d->sampler_ok)
@@ -423,6 +479,23 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
                                 return rc;
                         accum_begin(&d->acc, wall, boot, false, d->rd, d->nrd);
                         d->next_boundary = accum_period_start(wall, d->cfg.period_s) + d->period_ns;
+                        if (boot - d->prev_boot > stall_threshold_ns(d))
+                                log_stall(d->prev_boot, boot);
+                } else if (boot - d->prev_boot > stall_threshold_ns(d)) {
+                        /*
+                         * A stall: end the window at the last good sample, start a new
+                         * one here (this reading is its baseline), so the stalled time is
+                         * a gap between summaries, not an average inside one.
+                         */
+                        log_stall(d->prev_boot, boot);
+                        rc = close_window(d, d->prev_wall, d->prev_boot, false);
+                        if (rc < 0)
+                                return rc;
+                        if (!final) {
+                                accum_begin(&d->acc, wall, boot, false, d->rd, d->nrd);
+                                d->next_boundary =
+                                        accum_period_start(wall, d->cfg.period_s) + d->period_ns;
+                        }
                 } else {
                         if (ok)
                                 accum_add(&d->acc, dt_us, d->rd, d->nrd);
@@ -534,9 +607,9 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
                         return rc;
                 maybe_ping(d, boot);
                 d->next_tick = target + d->interval_ns;
-                if (d->next_tick <= boot) {
+                if (d->next_tick <= d->obs_boot) {
                         /* Late (a stalled sampler): skip the missed ticks, keep the phase. */
-                        uint64_t behind = boot - d->next_tick;
+                        uint64_t behind = d->obs_boot - d->next_tick;
                         d->next_tick += (behind / d->interval_ns + 1) * d->interval_ns;
                 }
                 atomic_store(&d->stats.next_summary_due_boot_ns, boundary_boot(d));
@@ -632,10 +705,20 @@ static int run(struct daemon *d) {
         d->sampler_ok = true;
         atomic_store(&d->stats.appending_ok, 1);
 
+        struct record *last = malloc(sizeof *last);
+        if (!last) {
+                log_err("out of memory");
+                return EXIT_RUNTIME;
+        }
+        bool have_last = ledger_last_record(d->ledger, last) == 0;
         uint64_t wall, boot;
         clocks_now(&wall, &boot);
         atomic_store(&d->stats.start_wall_ns, wall);
-        if ((rc = write_start(d, wall, boot)) < 0)
+        rc = write_start(d, wall, boot);
+        if (rc >= 0 && have_last)
+                rc = check_clock_since_last(d, last, wall, boot);
+        free(last);
+        if (rc < 0)
                 return EXIT_RUNTIME;
         clocks_now(&wall, &boot);
         if ((rc = take_sample(d, wall, boot, false)) < 0)

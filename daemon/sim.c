@@ -2,19 +2,34 @@
 /*
  * Simulated GPUs (sampler_sim_ops), the backend for demos and tests.
  *
- * Files in the sim directory:
- *   seed    16 random bytes (hex), created once: UUIDs and serials derive from it
- *   load    utilization percentages, GPU i takes the i-th value, the last value
- *           applies to the rest; no file means 0 %. Re-read at every sample.
- *   energy  persisted energy counters (µJ) and the wall time they were valid at
- *   stall   test hook: while it exists, read() blocks (a hung driver)
+ * The sim models hardware that runs on whatever the daemon does: its
+ * energy counters follow the load in force over real wall time, also while
+ * the daemon is frozen (SIGSTOP), hung in a read, or not running at all.
  *
- * Model: power = 60 W + util x 640 W. The energy counter integrates power
- * over elapsed time: CLOCK_BOOTTIME intervals while the daemon runs (so a
- * wall-clock step creates no energy), and the wall time since the persisted
- * instant, at the load in the file now, when the daemon starts again. That
- * is how energy used while the daemon was down shows up in the counter.
+ * Files in the sim directory:
+ *   seed      16 random bytes (hex), created once: UUIDs and serials derive from it
+ *   load      utilization percentages, GPU i takes the i-th value, the last value
+ *             applies to the rest; no file means 0 %. The content is in force
+ *             from the file's modification time on (rewrite it atomically).
+ *   schedule  optional, lines "<unix-seconds>[.<up to 9 digits>] <load%>...":
+ *             from that instant on, the GPUs run at those loads (same rule as
+ *             load). Times strictly increasing; lines may be appended at any
+ *             time, also while the daemon is stopped or frozen. The latest
+ *             event at or before an instant, from either file, decides.
+ *   energy    the counters (µJ) at the last load change, that instant, the load
+ *             in force since, and which load-file and schedule events were
+ *             applied; written only when the load changes (and at the first start)
+ *   stall     test hook: while it exists, read() blocks (a hung driver)
+ *
+ * Model: power = 60 W + util x 640 W per GPU; counter(t) = counter at the
+ * last load change + power x (t - that instant), exactly, in µJ (floor). The
+ * clock is the host's real CLOCK_REALTIME through a raw system call (so
+ * libfaketime in the daemon does not reach it, and a time namespace does
+ * not move it): a test that knows when it wrote which load knows the truth.
+ * Busy time of a reading: the load averaged over real time since the
+ * previous reading, times the daemon's interval.
  */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,39 +46,58 @@
 #include "sampler.h"
 #include "status.h"
 
-#define SIM_LOAD_MAX 4096  /* bytes of the load file that are read */
-#define SIM_STATE_MAX 4096 /* bytes of the energy file */
+#define SIM_LOAD_MAX 4096   /* bytes of the load file that are read */
+#define SIM_SCHED_MAX 65536 /* bytes of the schedule file that are read */
+#define SIM_SCHED_EVENTS 1024
+#define SIM_SCHED_VALUES 8192
+#define SIM_STATE_MAX 8192 /* bytes of the energy file */
 #define SIM_IDLE_MW 60000u
 #define SIM_SPAN_MW 640000u /* at 100 % */
 #define SIM_MEM_BYTES (80ull << 30)
 #define SIM_NAME "gpuhours simulated H100"
-#define SIM_STATE_MAGIC "gpuhours-sim-energy 1"
+#define SIM_STATE_MAGIC "gpuhours-sim-energy 2"
 
 struct sim_gpu {
         char uuid[REC_UUID_MAX + 1];
         char serial[REC_SERIAL_MAX + 1];
         char pci[REC_PCI_MAX + 1];
-        uint64_t uj;      /* energy counter, µJ */
-        uint32_t nj;      /* sub-µJ remainder */
-        uint64_t last_mj; /* counter reported by the previous read */
-        uint32_t util_cp; /* utilization, hundredths of a percent (0..10000) */
+        uint64_t anchor_uj; /* energy counter at the anchor instant, µJ */
+        uint64_t last_mj;   /* counter reported by the previous read */
+        uint32_t util_cp;   /* load in force since the anchor, hundredths of a percent */
+};
+
+/* One load change: from t_ns on, n values starting at vals[first]. */
+struct sim_event {
+        uint64_t t_ns;
+        uint32_t first, n;
+};
+
+struct file_id {
+        uint64_t mtime_ns, ino, size;
 };
 
 struct sampler {
         unsigned n;
         int dirfd;
-        uint64_t state_wall_ns; /* instant the counters are valid at */
+        uint64_t anchor_ns;    /* the last load change (or first start) */
+        uint64_t last_read_ns; /* previous read (or open) */
         struct sim_gpu g[RECORD_MAX_GPUS];
         unsigned order[RECORD_MAX_GPUS]; /* indexes sorted by UUID */
-        uint32_t load_cp[RECORD_MAX_GPUS];
-        unsigned load_n;
-        uint8_t load_digest[16]; /* of the last load file content seen */
-        bool load_seen;
+
+        struct file_id load_id;  /* load file content last applied (all 0: none) */
+        uint64_t sched_done_ns;  /* schedule events up to this time are applied */
+        struct file_id sched_id; /* schedule file last parsed */
+        struct sim_event ev[SIM_SCHED_EVENTS];
+        uint32_t vals[SIM_SCHED_VALUES];
+        unsigned nev;
+        bool warned_state, warned_sched;
 };
 
-static uint64_t wall_now_ns(void) {
+/* The host's real wall clock, past libfaketime's clock_gettime (a raw system call). */
+static uint64_t true_wall_ns(void) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        if (syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts) != 0)
+                clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -248,144 +283,380 @@ static bool parse_percent(const char *t, size_t len, uint32_t *out) {
         return true;
 }
 
-/* Re-read the load file; on bad content keep the previous loads and complain once per change. */
-static void read_load(struct sampler *s) {
-        char buf[SIM_LOAD_MAX + 1];
-        ssize_t n = read_small(s->dirfd, "load", buf, sizeof buf);
-        uint8_t digest[16];
-        if (n < 0) {
-                if (n != -ENOENT && !s->load_seen)
-                        log_warn("sim: cannot read the load file: %s; keeping the previous "
-                                 "load",
-                                 strerror((int)-n));
-                if (n == -ENOENT) {
-                        s->load_n = 0; /* no file: 0 % */
-                        s->load_seen = false;
-                } else {
-                        s->load_seen = true;
+/*
+ * Like read_small, and *id receives the file's identity (mtime, inode,
+ * size), so that a rewrite is seen even when the content repeats.
+ */
+static ssize_t read_with_id(int dirfd, const char *name, char *buf, size_t cap,
+                            struct file_id *id) {
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        id->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+        id->ino = (uint64_t)st.st_ino;
+        id->size = (uint64_t)st.st_size;
+        size_t len = 0;
+        while (len < cap - 1) {
+                ssize_t r = read(fd, buf + len, cap - 1 - len);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        int e = errno;
+                        close(fd);
+                        return -e;
                 }
-                return;
-        }
-        crypto_generichash(digest, sizeof digest, (const uint8_t *)buf, (size_t)n, NULL, 0);
-        if (s->load_seen && memcmp(digest, s->load_digest, sizeof digest) == 0)
-                return; /* unchanged */
-        s->load_seen = true;
-        memcpy(s->load_digest, digest, sizeof digest);
-        if ((size_t)n >= SIM_LOAD_MAX) {
-                log_warn("sim: load file is larger than %d bytes; keeping the previous load",
-                         SIM_LOAD_MAX - 1);
-                return;
-        }
-        uint32_t vals[RECORD_MAX_GPUS];
-        unsigned cnt = 0;
-        const char *p = buf;
-        while (*p) {
-                while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-                        p++;
-                if (!*p)
+                if (r == 0)
                         break;
-                const char *t = p;
-                while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-                        p++;
-                size_t tl = (size_t)(p - t);
-                uint32_t v;
-                if (cnt >= RECORD_MAX_GPUS) {
-                        log_warn("sim: load file has more than %u values; keeping the previous "
-                                 "load",
-                                 RECORD_MAX_GPUS);
-                        return;
-                }
-                if (!parse_percent(t, tl, &v)) {
-                        log_warn("sim: bad value '%.*s' in the load file (expected a percentage "
-                                 "0..100); keeping the previous load",
-                                 (int)(tl > 40 ? 40 : tl), t);
-                        return;
-                }
-                vals[cnt++] = v;
+                len += (size_t)r;
         }
-        memcpy(s->load_cp, vals, cnt * sizeof vals[0]);
-        s->load_n = cnt;
+        close(fd);
+        buf[len] = '\0';
+        return (ssize_t)len;
 }
 
-static uint32_t util_of(const struct sampler *s, unsigned i) {
-        if (s->load_n == 0)
-                return 0;
-        return s->load_cp[i < s->load_n ? i : s->load_n - 1];
+static bool same_id(const struct file_id *a, const struct file_id *b) {
+        return a->mtime_ns == b->mtime_ns && a->ino == b->ino && a->size == b->size;
+}
+
+static bool is_space(char c) {
+        return c == ' ' || c == '\t' || c == '\r';
+}
+
+/*
+ * Parse load percentages from p up to end (a line or the whole load file;
+ * newlines count as blanks when lines is false) into out[0..*cnt).
+ * Returns NULL on success, or a static message; *bad points at the bad token.
+ */
+static const char *parse_loads(const char *p, const char *end, bool lines, uint32_t *out,
+                               unsigned cap, unsigned *cnt, const char **bad, size_t *badlen) {
+        *cnt = 0;
+        while (p < end) {
+                while (p < end && (is_space(*p) || (!lines && *p == '\n')))
+                        p++;
+                if (p >= end)
+                        break;
+                const char *t = p;
+                while (p < end && !is_space(*p) && *p != '\n')
+                        p++;
+                *bad = t;
+                *badlen = (size_t)(p - t);
+                if (*cnt >= cap)
+                        return "too many values";
+                if (!parse_percent(t, (size_t)(p - t), &out[*cnt]))
+                        return "bad value";
+                (*cnt)++;
+        }
+        return NULL;
+}
+
+/* "<seconds>[.<1..9 digits>]" to ns; false if malformed or out of range. */
+static bool parse_instant(const char *t, size_t len, uint64_t *out) {
+        uint64_t sec = 0, frac = 0;
+        size_t i = 0;
+        unsigned sd = 0, fd = 0;
+        for (; i < len && t[i] >= '0' && t[i] <= '9'; i++) {
+                if (++sd > 11)
+                        return false;
+                sec = sec * 10 + (uint64_t)(t[i] - '0');
+        }
+        if (sd == 0)
+                return false;
+        if (i < len && t[i] == '.') {
+                for (i++; i < len && t[i] >= '0' && t[i] <= '9'; i++) {
+                        if (++fd > 9)
+                                return false;
+                        frac = frac * 10 + (uint64_t)(t[i] - '0');
+                }
+                if (fd == 0)
+                        return false;
+        }
+        if (i != len)
+                return false;
+        for (; fd < 9; fd++)
+                frac *= 10;
+        *out = sec * 1000000000u + frac;
+        return true;
+}
+
+/*
+ * Re-parse the schedule file when it changed. On a bad line the events
+ * before it are kept and the rest is ignored (warned once per change).
+ */
+static void read_schedule(struct sampler *s) {
+        char *buf = malloc(SIM_SCHED_MAX + 1);
+        if (!buf)
+                return;
+        struct file_id id = {0, 0, 0};
+        ssize_t n = read_with_id(s->dirfd, "schedule", buf, SIM_SCHED_MAX + 1, &id);
+        if (n < 0) {
+                if (n != -ENOENT && !s->warned_sched)
+                        log_warn("sim: cannot read the schedule file: %s", strerror((int)-n));
+                s->warned_sched = n != -ENOENT;
+                if (n == -ENOENT) {
+                        s->nev = 0;
+                        memset(&s->sched_id, 0, sizeof s->sched_id);
+                }
+                free(buf);
+                return;
+        }
+        if (same_id(&id, &s->sched_id)) {
+                free(buf);
+                return;
+        }
+        s->sched_id = id;
+        s->nev = 0;
+        unsigned nvals = 0, line = 0;
+        const char *p = buf, *end = buf + n;
+        const char *why = NULL, *bad = p;
+        size_t badlen = 0;
+        if ((size_t)n >= SIM_SCHED_MAX) {
+                why = "file larger than 64 KiB at";
+                badlen = 0;
+        }
+        while (!why && p < end) {
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
+                if (!eol)
+                        eol = end;
+                line++;
+                const char *q = p;
+                while (q < eol && is_space(*q))
+                        q++;
+                if (q == eol) { /* blank line */
+                        p = eol + 1;
+                        continue;
+                }
+                const char *t = q;
+                while (q < eol && !is_space(*q))
+                        q++;
+                uint64_t at;
+                bad = t;
+                badlen = (size_t)(q - t);
+                if (!parse_instant(t, (size_t)(q - t), &at)) {
+                        why = "bad time";
+                        break;
+                }
+                if (s->nev && at <= s->ev[s->nev - 1].t_ns) {
+                        why = "time not after the previous line";
+                        break;
+                }
+                if (s->nev == SIM_SCHED_EVENTS) {
+                        why = "too many lines";
+                        break;
+                }
+                unsigned cnt;
+                uint32_t cap = SIM_SCHED_VALUES - nvals < RECORD_MAX_GPUS ? SIM_SCHED_VALUES - nvals
+                                                                          : RECORD_MAX_GPUS;
+                why = parse_loads(q, eol, true, &s->vals[nvals], cap, &cnt, &bad, &badlen);
+                if (!why && cnt == 0)
+                        why = "no load values";
+                if (why)
+                        break;
+                s->ev[s->nev++] = (struct sim_event){.t_ns = at, .first = nvals, .n = cnt};
+                nvals += cnt;
+                p = eol + 1;
+        }
+        if (why)
+                log_warn("sim: schedule line %u: %s '%.*s' (expected \"<unix-seconds> "
+                         "<load%%>...\", times increasing); ignoring it and the lines after it",
+                         line, why, (int)(badlen > 40 ? 40 : badlen), bad);
+        free(buf);
 }
 
 static uint32_t power_mw(uint32_t util_cp) {
         return SIM_IDLE_MW + (uint32_t)((uint64_t)SIM_SPAN_MW * util_cp / 10000u);
 }
 
-static void integrate(struct sim_gpu *g, uint32_t mw, uint64_t dt_us) {
-        /* mW x µs = nJ; split to avoid overflow on long downtimes */
-        uint64_t whole_ms = dt_us / 1000, rest_us = dt_us % 1000;
-        g->uj += (uint64_t)mw * whole_ms; /* mW x ms = µJ */
-        uint64_t nj = (uint64_t)mw * rest_us + g->nj;
-        g->uj += nj / 1000;
-        g->nj = (uint32_t)(nj % 1000);
+/* µJ that mw uses in dt_ns (floor), without overflow for any dt. */
+static uint64_t energy_uj(uint32_t mw, uint64_t dt_ns) {
+        return (uint64_t)mw * (dt_ns / 1000000u) + (uint64_t)mw * (dt_ns % 1000000u) / 1000000u;
+}
+
+static uint64_t counter_uj(const struct sampler *s, unsigned i, uint64_t now) {
+        const struct sim_gpu *g = &s->g[i];
+        return g->anchor_uj +
+               energy_uj(power_mw(g->util_cp), now > s->anchor_ns ? now - s->anchor_ns : 0);
 }
 
 static int save_state(struct sampler *s) {
         char buf[SIM_STATE_MAX];
-        int n = snprintf(buf, sizeof buf, "%s\nwall_ns %" PRIu64 "\n", SIM_STATE_MAGIC,
-                         s->state_wall_ns);
+        int n = snprintf(buf, sizeof buf,
+                         "%s\nwall_ns %" PRIu64 "\nload_file %" PRIu64 " %" PRIu64 " %" PRIu64
+                         "\nschedule_done_ns %" PRIu64 "\n",
+                         SIM_STATE_MAGIC, s->anchor_ns, s->load_id.mtime_ns, s->load_id.ino,
+                         s->load_id.size, s->sched_done_ns);
         if (n <= 0 || (size_t)n >= sizeof buf)
                 return -ENOBUFS;
         size_t len = (size_t)n;
-        for (unsigned i = 0; i < s->n; i++) {
-                char num[32];
-                int k = snprintf(num, sizeof num, "%" PRIu64 "%c", s->g[i].uj,
-                                 i + 1 < s->n ? ' ' : '\n');
-                if (k <= 0 || len + (size_t)k >= sizeof buf)
-                        return -ENOBUFS;
-                memcpy(buf + len, num, (size_t)k);
-                len += (size_t)k;
+        for (int part = 0; part < 2; part++) {
+                for (unsigned i = 0; i < s->n; i++) {
+                        char num[32];
+                        uint64_t v = part ? s->g[i].anchor_uj : s->g[i].util_cp;
+                        int k = snprintf(num, sizeof num, "%" PRIu64 "%c", v,
+                                         i + 1 < s->n ? ' ' : '\n');
+                        if (k <= 0 || len + (size_t)k >= sizeof buf)
+                                return -ENOBUFS;
+                        memcpy(buf + len, num, (size_t)k);
+                        len += (size_t)k;
+                }
         }
         return write_atomic(s->dirfd, "energy", buf, len, false, false);
 }
 
-static void load_state(struct sampler *s) {
+/* Best effort: a failed write only loses accuracy across a later restart. */
+static void save_state_or_warn(struct sampler *s) {
+        int rc = save_state(s);
+        if (rc != 0 && !s->warned_state)
+                log_warn("sim: cannot write the energy state: %s; energy used while the daemon "
+                         "is down may be misjudged",
+                         strerror(-rc));
+        s->warned_state = rc != 0;
+}
+
+static bool parse_u64(char **p, uint64_t *out) {
+        char *end;
+        if (**p < '0' || **p > '9')
+                return false;
+        errno = 0;
+        *out = strtoull(*p, &end, 10);
+        if (errno || end == *p)
+                return false;
+        *p = end;
+        return true;
+}
+
+static bool expect(char **p, const char *lit) {
+        size_t n = strlen(lit);
+        if (strncmp(*p, lit, n) != 0)
+                return false;
+        *p += n;
+        return true;
+}
+
+/* Restore the anchor from the energy file; false if there is none (or it is unusable). */
+static bool load_state(struct sampler *s) {
         char buf[SIM_STATE_MAX];
         ssize_t n = read_small(s->dirfd, "energy", buf, sizeof buf);
         if (n == -ENOENT)
-                return;
+                return false;
         if (n < 0) {
                 log_warn("sim: cannot read the energy state: %s; counters start at 0",
                          strerror((int)-n));
-                return;
+                return false;
         }
         char *p = buf;
-        size_t ml = strlen(SIM_STATE_MAGIC);
-        uint64_t wall;
-        if (strncmp(p, SIM_STATE_MAGIC "\nwall_ns ", ml + 9) != 0)
+        uint64_t wall, mt, ino, size, done, v[2][RECORD_MAX_GPUS];
+        if (!expect(&p, SIM_STATE_MAGIC "\nwall_ns ") || !parse_u64(&p, &wall) ||
+            !expect(&p, "\nload_file ") || !parse_u64(&p, &mt) || !expect(&p, " ") ||
+            !parse_u64(&p, &ino) || !expect(&p, " ") || !parse_u64(&p, &size) ||
+            !expect(&p, "\nschedule_done_ns ") || !parse_u64(&p, &done) || !expect(&p, "\n"))
                 goto bad;
-        p += ml + 9;
-        char *end;
-        errno = 0;
-        wall = strtoull(p, &end, 10);
-        if (errno || end == p || *end != '\n')
-                goto bad;
-        p = end + 1;
-        uint64_t uj[RECORD_MAX_GPUS];
-        unsigned cnt = 0;
-        while (*p && *p != '\n') {
-                if (cnt >= RECORD_MAX_GPUS || *p < '0' || *p > '9')
-                        goto bad;
-                errno = 0;
-                uj[cnt++] = strtoull(p, &end, 10);
-                if (errno)
-                        goto bad;
-                p = end;
-                if (*p == ' ')
-                        p++;
+        for (int part = 0; part < 2; part++) {
+                for (unsigned i = 0; i < s->n; i++) {
+                        if (!parse_u64(&p, &v[part][i]) || !expect(&p, i + 1 < s->n ? " " : "\n"))
+                                goto bad;
+                        if (part == 0 && v[0][i] > 10000)
+                                goto bad;
+                }
         }
-        for (unsigned i = 0; i < cnt && i < s->n; i++)
-                s->g[i].uj = uj[i];
-        s->state_wall_ns = wall;
-        return;
+        if (*p)
+                goto bad;
+        s->anchor_ns = wall;
+        s->load_id = (struct file_id){mt, ino, size};
+        s->sched_done_ns = done;
+        for (unsigned i = 0; i < s->n; i++) {
+                s->g[i].util_cp = (uint32_t)v[0][i];
+                s->g[i].anchor_uj = v[1][i];
+        }
+        return true;
 bad:
-        log_warn("sim: energy state file is malformed; counters start at 0");
+        log_warn("sim: energy state file is malformed (or for another GPU count); counters "
+                 "start at 0");
+        return false;
+}
+
+/* The counters move to instant t (>= anchor) at the old loads; then loads change. */
+static void apply_loads(struct sampler *s, uint64_t t, const uint32_t *vals, unsigned cnt) {
+        if (t < s->anchor_ns)
+                t = s->anchor_ns;
+        for (unsigned i = 0; i < s->n; i++) {
+                s->g[i].anchor_uj = counter_uj(s, i, t);
+                s->g[i].util_cp = cnt == 0 ? 0 : vals[i < cnt ? i : cnt - 1];
+        }
+        s->anchor_ns = t;
+}
+
+/*
+ * Bring the model to instant now: apply the load changes (schedule lines
+ * and a rewritten load file) in time order, each at its own instant (but
+ * not before the previous read: what a reading reported stays true).
+ * Adds to busy_cp_ns[i] the load x time of GPU i over (last_read, now].
+ */
+static void advance(struct sampler *s, uint64_t now, uint64_t busy_cp_ns[RECORD_MAX_GPUS]) {
+        read_schedule(s);
+        char buf[SIM_LOAD_MAX + 1];
+        struct file_id id = {0, 0, 0};
+        ssize_t n = read_with_id(s->dirfd, "load", buf, sizeof buf, &id);
+        bool load_ev = false;
+        uint32_t load_vals[RECORD_MAX_GPUS];
+        unsigned load_cnt = 0;
+        uint64_t load_t = now;
+        if (n < 0 && n != -ENOENT) {
+                /* unreadable: keep the load in force */
+        } else if (!same_id(&id, &s->load_id)) {
+                s->load_id = id;
+                load_t = n < 0 ? now : id.mtime_ns; /* removed: 0 % from when we notice */
+                const char *bad = buf, *why = NULL;
+                size_t badlen = 0;
+                if (n >= 0 && (size_t)n >= SIM_LOAD_MAX)
+                        why = "file larger than 4 KiB at";
+                else if (n >= 0)
+                        why = parse_loads(buf, buf + n, false, load_vals, RECORD_MAX_GPUS,
+                                          &load_cnt, &bad, &badlen);
+                if (why)
+                        log_warn("sim: %s '%.*s' in the load file (expected percentages "
+                                 "0..100); keeping the previous load",
+                                 why, (int)(badlen > 40 ? 40 : badlen), bad);
+                else
+                        load_ev = true;
+                if (!load_ev)
+                        save_state_or_warn(s); /* remember that this content was seen */
+        }
+        uint64_t from = s->last_read_ns;
+        unsigned k = 0;
+        while (k < s->nev && s->ev[k].t_ns <= s->sched_done_ns)
+                k++;
+        for (;;) {
+                bool sched = k < s->nev && s->ev[k].t_ns <= now;
+                if (!sched && !load_ev)
+                        break;
+                bool take_load = load_ev && (!sched || load_t <= s->ev[k].t_ns);
+                uint64_t t = take_load ? load_t : s->ev[k].t_ns;
+                if (t < from)
+                        t = from;
+                if (t > now)
+                        t = now;
+                for (unsigned i = 0; i < s->n; i++)
+                        busy_cp_ns[i] += (uint64_t)s->g[i].util_cp * (t - from);
+                from = t;
+                if (take_load) {
+                        apply_loads(s, t, load_vals, load_cnt);
+                        load_ev = false;
+                } else {
+                        apply_loads(s, t, &s->vals[s->ev[k].first], s->ev[k].n);
+                        s->sched_done_ns = s->ev[k].t_ns;
+                        k++;
+                }
+                save_state_or_warn(s);
+        }
+        for (unsigned i = 0; i < s->n; i++)
+                busy_cp_ns[i] += (uint64_t)s->g[i].util_cp * (now - from);
+        s->last_read_ns = now;
 }
 
 static int sim_open(const struct sampler_config *cfg, struct sampler **out, char *err,
@@ -421,25 +692,26 @@ static int sim_open(const struct sampler_config *cfg, struct sampler **out, char
                 return rc;
         }
         derive_gpus(s, seed);
-        load_state(s);
-        read_load(s);
-        /* Energy used while nobody was looking: wall time since the persisted instant. */
-        uint64_t now = wall_now_ns();
-        if (s->state_wall_ns && now > s->state_wall_ns) {
-                uint64_t dt_us = (now - s->state_wall_ns) / 1000;
-                for (unsigned i = 0; i < s->n; i++)
-                        integrate(&s->g[i], power_mw(util_of(s, i)), dt_us);
+        uint64_t now = true_wall_ns();
+        bool restored = load_state(s) && s->anchor_ns <= now;
+        if (!restored) {
+                /* First start: the counters start at 0 now, at the load in force now. */
+                memset(&s->load_id, 0, sizeof s->load_id);
+                s->sched_done_ns = 0;
+                s->anchor_ns = now;
+                for (unsigned i = 0; i < s->n; i++) {
+                        s->g[i].anchor_uj = 0;
+                        s->g[i].util_cp = 0;
+                }
         }
-        s->state_wall_ns = now;
+        /* Energy used while nobody was looking: the loads since the anchor, in wall time. */
+        s->last_read_ns = s->anchor_ns;
+        uint64_t busy[RECORD_MAX_GPUS] = {0};
+        advance(s, now, busy);
+        if (!restored)
+                save_state_or_warn(s);
         for (unsigned i = 0; i < s->n; i++)
-                s->g[i].last_mj = s->g[i].uj / 1000;
-        rc = save_state(s);
-        if (rc != 0) {
-                snprintf(err, errlen, "sim: cannot write the energy state: %s", strerror(-rc));
-                close(s->dirfd);
-                free(s);
-                return rc;
-        }
+                s->g[i].last_mj = counter_uj(s, i, now) / 1000;
         *out = s;
         return 0;
 }
@@ -458,7 +730,7 @@ static int sim_inventory(struct sampler *s, struct sampler_inventory *out) {
                 snprintf(gi->pci_bus_id, sizeof gi->pci_bus_id, "%s", g->pci);
                 gi->mig_mode = MIG_OFF;
                 gi->flags = 0;
-                gi->energy_mj = g->uj / 1000;
+                gi->energy_mj = counter_uj(s, s->order[k], true_wall_ns()) / 1000;
         }
         return 0;
 }
@@ -470,27 +742,27 @@ static int sim_read(struct sampler *s, uint64_t dt_us, struct gpu_reading out[RE
                 struct timespec d = {0, 50 * 1000 * 1000};
                 nanosleep(&d, NULL);
         }
-        read_load(s);
-        for (unsigned i = 0; i < s->n; i++) {
-                struct sim_gpu *g = &s->g[i];
-                uint32_t u = util_of(s, i);
-                g->util_cp = u;
-                integrate(g, power_mw(u), dt_us);
-        }
-        s->state_wall_ns = wall_now_ns();
-        (void)save_state(
-                s); /* best effort: the next start integrates from the last saved instant */
+        uint64_t prev = s->last_read_ns;
+        uint64_t now = true_wall_ns();
+        if (now < prev)
+                now = prev; /* the host clock stepped back: hold the counters */
+        uint64_t busy_cp_ns[RECORD_MAX_GPUS] = {0};
+        advance(s, now, busy_cp_ns);
+        uint64_t span = now - prev;
         for (unsigned k = 0; k < s->n; k++) {
-                struct sim_gpu *g = &s->g[s->order[k]];
+                unsigned i = s->order[k];
+                struct sim_gpu *g = &s->g[i];
                 struct gpu_reading *r = &out[k];
                 memset(r, 0, sizeof *r);
                 snprintf(r->uuid, sizeof r->uuid, "%s", g->uuid);
-                uint64_t mj = g->uj / 1000;
+                uint64_t mj = counter_uj(s, i, now) / 1000;
                 r->energy_mj = mj;
                 r->energy_used_mj = mj - g->last_mj;
                 g->last_mj = mj;
-                r->busy_us = (uint64_t)g->util_cp * dt_us / 10000u;
-                r->occupied_us = g->util_cp > 0 ? dt_us : 0;
+                /* The load averaged over real time since the previous read, over dt_us. */
+                uint64_t avg_cp = span ? busy_cp_ns[i] / span : g->util_cp;
+                r->busy_us = avg_cp * dt_us / 10000u;
+                r->occupied_us = avg_cp > 0 ? dt_us : 0;
                 r->power_mw = power_mw(g->util_cp);
                 r->mem_used_bytes = SIM_MEM_BYTES / 10000u * g->util_cp;
                 r->procs = g->util_cp > 0 ? 1 : 0;
@@ -502,7 +774,7 @@ static int sim_read(struct sampler *s, uint64_t dt_us, struct gpu_reading out[RE
 static void sim_close(struct sampler *s) {
         if (!s)
                 return;
-        /* The counters stay valid at the last read; the next open integrates from there. */
+        /* The state file holds the last load change; the next open integrates from there. */
         close(s->dirfd);
         free(s);
 }

@@ -142,8 +142,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (analyzer_finish(a, &an) == 0) {
                 for (size_t g = 0; g < an.gpu_count; g++)
                         if (an.gpus[g].observed_ms + an.gpus[g].gap_ms != an.interval_ms ||
-                            an.gpus[g].observed_ms > an.interval_ms)
+                            an.gpus[g].observed_ms > an.interval_ms ||
+                            !(an.gpus[g].hidden_gpu_seconds >= 0))
                                 abort();
+                /* a piece's hidden-compute bound is never negative nor above len x GPUs */
+                for (size_t i = 0; i < an.nfindings; i++) {
+                        const struct finding *f = &an.findings[i];
+                        if (f->kind == FIND_TIME_GAP && f->has_hidden &&
+                            (!(f->gpu_seconds >= 0) ||
+                             f->gpu_seconds > (double)f->duration_ns / 1e9 *
+                                                      (double)(an.gpu_count + RECORD_MAX_GPUS) +
+                                                      1e-6))
+                                abort();
+                }
+                if (!(an.hidden_gpu_seconds >= 0) ||
+                    an.gap_seconds > (double)an.interval_ms / 1e3 + 1e-9)
+                        abort();
                 for (int by = BY_HOUR; by <= BY_GPU; by++) {
                         struct bucket *b = NULL;
                         size_t nb = 0;

@@ -69,7 +69,19 @@ def main():
     d.wait_size(2)
     rc, out, err, _ = cltest.run(["verify", d.url], env)
     tap.ok(rc in (0, 1), "verify with the pinned key (exit %d)" % rc, diag=out + err)
+    rc, out, err, _ = cltest.run(["trust", "add", "--tofu", d.url], env)
+    tap.ok(rc == 0 and "already remembered" in err,
+           "tofu on an origin with a remembered checkpoint warns", diag=out + err)
     d.stop()
+    # Another node (another key) claiming the same origin: TOFU warns loudly.
+    d2 = ghtest.Daemon(os.path.join(tmp, "node2"), gpus=1, period=1, interval=0.1)
+    d2.start()
+    rc, out, err, _ = cltest.run(["trust", "add", "--tofu", d2.url], env)
+    tap.ok(d2.vkey() != vkey and "already has another trusted key" in err and
+           "already remembered" in err,
+           "tofu on an origin that has another trusted key warns", diag=out + err)
+    d2.stop()
+    cltest.run(["trust", "remove", d2.vkey().split("+")[0]], env)
 
     # TOFU against a node whose checkpoint is not signed by the key it offers.
     liar = cltest.Key("liar.example/gpuhours")

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Energy counters across unobserved time (proto/ANALYSIS.md).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze-internal.h"
+
+/* Declared powers per GPU model (ANALYSIS.md 6): first match of the name wins. */
+static const struct {
+        const char *match;
+        double idle_w, full_w;
+} declared_powers[] = {
+        {"H100", 60, 700},   {"H200", 60, 700},   {"H800", 60, 700}, {"GH200", 60, 700},
+        {"B200", 100, 1000}, {"B100", 100, 1000}, {"A100", 50, 400}, {"L40", 35, 350},
+};
+
+void gpu_declare_model(struct gpu_acc *g, const char *name) {
+        char n[REC_NAME_MAX + 1];
+        size_t len = bounded_len(name, REC_NAME_MAX);
+
+        memcpy(n, name, len);
+        n[len] = '\0';
+        g->idle_w = g->full_w = 0;
+        for (size_t i = 0; i < sizeof(declared_powers) / sizeof(declared_powers[0]); i++)
+                if (strstr(n, declared_powers[i].match)) {
+                        g->idle_w = declared_powers[i].idle_w;
+                        g->full_w = declared_powers[i].full_w;
+                        return;
+                }
+}
+
+double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
+                          double *above, bool *implausible) {
+        double b;
+
+        *above = 0;
+        *implausible = false;
+        if (!(g->full_w > g->idle_w))
+                return -1;
+        *implausible = e_j > ENERGY_TOL_FACTOR * g->full_w * l_s + ENERGY_TOL_J;
+        *above = e_j - g->idle_w * l_s;
+        if (*above < 0)
+                *above = 0;
+        b = *above / (g->full_w - g->idle_w);
+        if (b > cap_s)
+                b = cap_s;
+        return b;
+}
+
+/*
+ * A START or INVENTORY reading of every GPU's counter: COUNTER_RESET when
+ * lower than the last reading in the same boot; at the ledger's first START
+ * the energy used since driver load (ENERGY_UNACCOUNTED "before the ledger
+ * began"); the readings become the new baselines, and a reading below the
+ * last window's end breaks the counter's continuity for the next piece.
+ */
+void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
+                      const struct gpu_info *gpus, uint32_t count, bool start) {
+        char list[160] = "";
+        size_t nreset = 0, omitted = 0;
+        uint64_t reset_leaf = leaf;
+        struct energy_gap eg = {0};
+
+        eg.first_item = a->nei;
+        for (uint32_t i = 0; i < count && !a->err; i++) {
+                const struct gpu_info *g = &gpus[i];
+                uint8_t idx = gpu_index(a, g->uuid, i, leaf, r->wall_ns);
+                struct gpu_acc *acc = idx == GPU_NONE ? NULL : &a->gpus[idx];
+                bool same_boot;
+
+                if (acc) {
+                        acc->inventoried = true;
+                        gpu_declare_model(acc, g->name);
+                        if ((g->flags & GPU_ENERGY_UNSUPPORTED) ||
+                            (memcmp(acc->lw_boot_id, r->boot_id, 16) == 0 &&
+                             g->energy_mj < acc->lw_end_mj))
+                                acc->lw_broken = true;
+                }
+                if (g->flags & GPU_ENERGY_UNSUPPORTED)
+                        continue;
+                same_boot =
+                        acc && acc->base_valid && memcmp(acc->base_boot_id, r->boot_id, 16) == 0;
+                if (same_boot && g->energy_mj < acc->base_mj) {
+                        list_append(list, sizeof(list), g->uuid, &omitted);
+                        nreset++;
+                        reset_leaf = u64_min(reset_leaf, acc->base_leaf);
+                }
+                if (start && !a->have_prev) {
+                        /* the counter counts since driver load */
+                        struct energy_item it = {
+                                .gpu = idx, .delta_mj = (double)g->energy_mj, .gap_ns = r->boot_ns};
+                        if (grow(&a->ei, &a->capei, a->nei + 1, sizeof(*a->ei)) < 0) {
+                                a->err = -ENOMEM;
+                                return;
+                        }
+                        a->ei[a->nei++] = it;
+                        eg.nitems++;
+                }
+                if (acc && (!same_boot || r->boot_ns >= acc->base_boot_ns)) {
+                        acc->base_valid = true;
+                        memcpy(acc->base_boot_id, r->boot_id, 16);
+                        acc->base_boot_ns = r->boot_ns;
+                        acc->base_wall_ns = r->wall_ns;
+                        acc->base_mj = g->energy_mj;
+                        acc->base_leaf = leaf;
+                }
+        }
+        counter_reset_finding(a, list, nreset, omitted, a->have_prev ? a->prev_wall : r->wall_ns,
+                              r->wall_ns, reset_leaf, leaf);
+        if (eg.nitems) {
+                eg.start_ns = r->wall_ns > r->boot_ns ? r->wall_ns - r->boot_ns : 0;
+                eg.end_ns = r->wall_ns;
+                eg.first_leaf = leaf;
+                eg.last_leaf = leaf;
+                eg.before_ledger = true;
+                if (grow(&a->eg, &a->capeg, a->neg + 1, sizeof(*a->eg)) < 0) {
+                        a->err = -ENOMEM;
+                        return;
+                }
+                a->eg[a->neg++] = eg;
+        }
+}
+
+/* ENERGY_UNACCOUNTED before the ledger began: energy since driver load, declared models. */
+void energy_findings(struct analyzer *a) {
+        for (size_t k = 0; k < a->neg; k++) {
+                const struct energy_gap *eg = &a->eg[k];
+                double joules = 0, gpu_s = 0, gap_max = 0;
+                size_t ngpu = 0;
+
+                for (size_t j = 0; j < eg->nitems; j++) {
+                        const struct energy_item *it = &a->ei[eg->first_item + j];
+                        double gap_s = (double)it->gap_ns / 1e9, above, b;
+                        bool bad;
+
+                        if (it->gpu == GPU_NONE)
+                                continue;
+                        b = hidden_from_energy(&a->gpus[it->gpu], it->delta_mj / 1e3, gap_s, gap_s,
+                                               &above, &bad);
+                        if (gap_s > gap_max)
+                                gap_max = gap_s;
+                        if (b <= 0)
+                                continue;
+                        joules += above;
+                        gpu_s += b;
+                        ngpu++;
+                }
+                if (gpu_s >= 1.0) {
+                        struct finding f = finding_make(
+                                FIND_ENERGY_UNACCOUNTED,
+                                "%.0f J beyond idle on %zu GPU(s) in %.3f s without records "
+                                "before the ledger began (since driver load): up to %.1f "
+                                "GPU-seconds of work",
+                                joules, ngpu, gap_max, gpu_s);
+                        set_time(&f, eg->start_ns, eg->end_ns);
+                        set_leaves(&f, eg->first_leaf, eg->last_leaf);
+                        f.has_energy = true;
+                        f.energy_joules = joules;
+                        f.has_hidden = true;
+                        f.gpu_seconds = gpu_s;
+                        add_finding(a, &f);
+                }
+        }
+}
