@@ -509,6 +509,30 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
                 goto out;
         }
         sqlite3_finalize(q);
+        q = NULL;
+        /* Every staged record is there (another gpuhours may have dropped them meanwhile). */
+        uint64_t have = 0;
+        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM record WHERE key >= ?1 AND key < ?2",
+                               -1, &q, NULL) != SQLITE_OK) {
+                db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        sqlite3_bind_int64(q, 1, rec_key(id, old_size));
+        sqlite3_bind_int64(q, 2, rec_key(id, b->size));
+        if (sqlite3_step(q) != SQLITE_ROW) {
+                db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        have = (uint64_t)sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        q = NULL;
+        if (have != b->size - old_size) {
+                fail(err, errlen,
+                     "evidence store %s: %llu of the %llu new records are staged (another "
+                     "gpuhours on the same store?); not recorded",
+                     st->path, (unsigned long long)have, (unsigned long long)(b->size - old_size));
+                goto out;
+        }
         if (sqlite3_prepare_v2(st->db,
                                "INSERT OR IGNORE INTO checkpoint(origin, size, root, note, "
                                "verified_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
