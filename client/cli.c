@@ -52,12 +52,18 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 c->extra_keys[c->nextra++] = v;
                 return 1;
         }
+        if ((r = arg_value(cmd, argc, argv, i, "--trusted-keys", &v)) != 0) {
+                c->trusted_keys = v;
+                return r;
+        }
         if ((r = arg_value(cmd, argc, argv, i, "--since", &v)) != 0) {
-                c->since = v;
+                if (r > 0)
+                        c->since = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--until", &v)) != 0) {
-                c->until = v;
+                if (r > 0)
+                        c->until = v;
                 return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--timeout", &v)) != 0) {
@@ -148,6 +154,12 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
 
 int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
                struct common_opts *c, int *rc) {
+        if (c->operands)
+                return COMMON_OPERAND;
+        if (strcmp(argv[*i], "--") == 0) {
+                c->operands = true;
+                return 1;
+        }
         int r = common_value(cmd, argc, argv, i, c);
         if (r == 0 && help && is_help(argv[*i])) {
                 fputs(help, stdout);
@@ -161,8 +173,24 @@ int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
 
 int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o) {
         char err[400];
-        if (trust_load(&c->keys, err, sizeof(err)) != 0) {
-                fprintf(stderr, PROG " %s: trusted keys: %s\n", cmd, err);
+        _cleanup_free_ char *path = c->trusted_keys ? NULL : trust_file_path();
+        if (c->trusted_keys) {
+                if (trust_load_path(c->trusted_keys, true, &c->keys, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: --trusted-keys: %s\n", cmd, err);
+                        return -1;
+                }
+        } else if (path) {
+                if (trust_load_path(path, false, &c->keys, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: trusted keys: %s\n", cmd, err);
+                        return -1;
+                }
+        } else if (c->nextra == 0) {
+                /* No user file to read (a system service has no HOME): fine
+                 * with --key, which names the keys on the command line. */
+                fprintf(stderr,
+                        PROG " %s: no trusted keys: neither XDG_CONFIG_HOME nor HOME is set "
+                             "(give --key VKEY or --trusted-keys FILE)\n",
+                        cmd);
                 return -1;
         }
         for (unsigned i = 0; i < c->nextra; i++) {

@@ -36,6 +36,8 @@ int cmd_report(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
@@ -51,7 +53,9 @@ struct common_opts {
         const char **extra_keys; /* --key values (argv strings), malloc'd */
         unsigned nextra;
         const char *since, *until;
+        const char *trusted_keys; /* --trusted-keys FILE instead of the user's file */
         bool no_state;
+        bool operands; /* after "--": every argument is an operand */
         long timeout_ms;
         long deadline_ms;       /* --deadline SECONDS (0: default) */
         long min_page;          /* --min-page RECORDS (0: default) */
@@ -66,9 +70,12 @@ struct common_opts {
 
 /*
  * A common option at argv[*i], or --help if help is not NULL (help printed to stdout).
- * 1 consumed (maybe with its value), 0 not one of them, -1 stop with exit code *rc: 0 after
- * --help, EXIT_INCOMPLETE after an error (message printed).
+ * 1 consumed (maybe with its value; also "--", after which every argument is an
+ * operand), COMMON_OPERAND for an argument after "--" (the caller takes it as
+ * an operand even if it starts with '-'), 0 not one of them, -1 stop with exit
+ * code *rc: 0 after --help, EXIT_INCOMPLETE after an error (message printed).
  */
+#define COMMON_OPERAND 2
 int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
                struct common_opts *c, int *rc);
 /*

@@ -8,8 +8,10 @@
 #include "util.h"
 
 static const char fetch_help[] =
-        "usage: " PROG " fetch URL -o FILE [--key VKEY]... [--no-state] [--timeout SECONDS]\n"
-        "       " PROG " fetch --fleet FILE -o DIR [--key VKEY]... [--no-state] [--timeout SECONDS]\n"
+        "usage: " PROG " fetch -o FILE [--key VKEY]... [--trusted-keys FILE] [--no-state]\n"
+        "                      [--timeout SECONDS] [--] URL\n"
+        "       " PROG " fetch --fleet FILE -o DIR [--key VKEY]... [--trusted-keys FILE]\n"
+        "                      [--no-state] [--timeout SECONDS]\n"
         "\n"
         "Verifies the node's ledger exactly as '" PROG " verify URL' does and, if it\n"
         "verified (exit 0 or 1), writes it as an offline bundle to FILE (atomically).\n"
@@ -27,14 +29,15 @@ int cmd_fetch(int argc, char **argv) {
                 int r = common_opt("fetch", fetch_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
-                if (r > 0)
+                if (r == 1)
                         continue;
-                if ((r = arg_value("fetch", argc, argv, &i, "-o", &v)) != 0 ||
-                    (r = arg_value("fetch", argc, argv, &i, "--output", &v)) != 0) {
+                if (r != COMMON_OPERAND &&
+                    ((r = arg_value("fetch", argc, argv, &i, "-o", &v)) != 0 ||
+                     (r = arg_value("fetch", argc, argv, &i, "--output", &v)) != 0)) {
                         if (r < 0)
                                 goto out;
                         outpath = v;
-                } else if (argv[i][0] == '-') {
+                } else if (argv[i][0] == '-' && !c.operands) {
                         fprintf(stderr, PROG " fetch: unknown option '%s'\n", argv[i]);
                         goto out;
                 } else if (url) {

@@ -12,14 +12,16 @@
 #include "util.h"
 
 static const char report_help[] =
-        "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
-        "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
-        "                       [--fleet FILE] [--timeout SECONDS] [--store PATH]\n"
-        "                       [--no-store] [--offline] [--deadline SECONDS] [--min-page N]\n"
+        "usage: " PROG " report [--by hour|day|month|gpu] [--format table|csv|json] [--quiet]\n"
+        "                       [--since TIME] [--until TIME] [--key VKEY]...\n"
+        "                       [--trusted-keys FILE] [--no-state] [--fleet FILE]\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage %% and gap seconds. Nothing\n"
-        "is reported from a source that did not verify. The verdict lines go to stderr.\n"
+        "is reported from a source that did not verify. The verdict lines go to stderr\n"
+        "(--quiet: only the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
         "section per source, json an array of report objects (each with \"source\" and\n"
         "\"origin\"); csv takes one source. Exit codes as for verify.\n"
@@ -52,6 +54,7 @@ int cmd_report(int argc, char **argv) {
         struct common_opts c = {0};
         enum report_by by = BY_DAY;
         enum report_format fmt = FMT_TABLE;
+        bool quiet = false;
         const char **names = calloc((size_t)argc, sizeof(*names));
         size_t n = 0;
         int rc = EXIT_INCOMPLETE;
@@ -64,20 +67,16 @@ int cmd_report(int argc, char **argv) {
                 int r = common_opt("report", report_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
+                if (r == COMMON_OPERAND)
+                        names[n++] = argv[i];
                 if (r > 0)
                         continue;
-                if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
+                if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+                        quiet = true;
+                } else if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
                         if (r < 0)
                                 goto out;
-                        if (strcmp(v, "hour") == 0)
-                                by = BY_HOUR;
-                        else if (strcmp(v, "day") == 0)
-                                by = BY_DAY;
-                        else if (strcmp(v, "month") == 0)
-                                by = BY_MONTH;
-                        else if (strcmp(v, "gpu") == 0)
-                                by = BY_GPU;
-                        else {
+                        if (!report_by_from_name(v, &by)) {
                                 fprintf(stderr,
                                         PROG " report: --by '%s': expected hour, day, month "
                                              "or gpu\n",
@@ -87,13 +86,7 @@ int cmd_report(int argc, char **argv) {
                 } else if ((r = arg_value("report", argc, argv, &i, "--format", &v)) != 0) {
                         if (r < 0)
                                 goto out;
-                        if (strcmp(v, "table") == 0)
-                                fmt = FMT_TABLE;
-                        else if (strcmp(v, "csv") == 0)
-                                fmt = FMT_CSV;
-                        else if (strcmp(v, "json") == 0)
-                                fmt = FMT_JSON;
-                        else {
+                        if (!report_format_from_name(v, &fmt)) {
                                 fprintf(stderr,
                                         PROG " report: --format '%s': expected table, csv or "
                                              "json\n",
@@ -119,7 +112,8 @@ int cmd_report(int argc, char **argv) {
         struct source *srcs = common_sources_new("report", &c, list, n, &o);
         if (!srcs)
                 goto out;
-        output_human(stderr, srcs, n, output_use_color(stderr));
+        if (!quiet)
+                output_human(stderr, srcs, n, output_use_color(stderr));
         rc = sources_exit_code(srcs, n);
         /* Several sources as JSON: an array of report objects with "source" and "origin". */
         json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;

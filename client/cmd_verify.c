@@ -10,9 +10,10 @@
 #include "util.h"
 
 static const char verify_help[] =
-        "usage: " PROG " verify SOURCE... [--fleet FILE] [--key VKEY]... [--since TIME] [--until TIME]\n"
-        "                       [--json] [--no-state] [--timeout SECONDS] [--store PATH]\n"
-        "                       [--no-store] [--offline] [--deadline SECONDS] [--min-page N]\n"
+        "usage: " PROG " verify [--fleet FILE] [--key VKEY]... [--trusted-keys FILE]\n"
+        "                       [--since TIME] [--until TIME] [--json] [--no-state]\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
         "written by '" PROG " fetch'): the checkpoint's signature by a trusted key named\n"
@@ -24,11 +25,13 @@ static const char verify_help[] =
         "  --fleet FILE      also verify every node of FILE (lines 'URL VKEY', '#' comments);\n"
         "                    each must serve the vkey's origin, signed by that key\n"
         "  --key VKEY        also trust this verifier key for this run\n"
+        "  --trusted-keys FILE  trust the keys in FILE instead of the user's trust file\n"
         "  --since TIME      audit from TIME: 2026-11-26T12:00:00Z, 2026-11-26, -2h, -30m, -7d\n"
         "  --until TIME      audit until TIME (same forms)\n"
         "  --json            print one JSON document (README: JSON output)\n"
         "  --no-state        neither read nor write remembered checkpoints\n"
         "  --timeout SECONDS per HTTP request (default 30)\n" COMMON_STORE_HELP
+        "  --                the arguments after it are sources, even if they start with '-'\n"
         "\n"
         "A known node is audited incrementally from the evidence store: only records after\n"
         "the stored size are fetched, every record is analysed (man gpuhours: EVIDENCE\n"
@@ -51,6 +54,8 @@ int cmd_verify(int argc, char **argv) {
                 int r = common_opt("verify", verify_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
+                if (r == COMMON_OPERAND)
+                        names[n++] = argv[i];
                 if (r > 0)
                         continue;
                 if (strcmp(argv[i], "--json") == 0) {

@@ -14,6 +14,7 @@
 #include "sha256_evp.h"
 #include "state.h"
 #include "status.h"
+#include "trust.h"
 #include "util.h"
 
 void source_init(struct source *s, const char *name) {
@@ -177,7 +178,8 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 for (size_t i = 0; i + 1 < len && !blank; i++)
                         if (note[i] == '\n' && note[i + 1] == '\n')
                                 blank = note + i;
-                if (blank && checkpoint_parse(note, (size_t)(blank - note) + 1, &c) == 0) {
+                bool parsed = blank && checkpoint_parse(note, (size_t)(blank - note) + 1, &c) == 0;
+                if (parsed) {
                         quote_bytes(c.origin, strlen(c.origin), origin, sizeof(origin));
                         memcpy(s->cp.origin, c.origin, sizeof(c.origin));
                 }
@@ -185,7 +187,19 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 if (strict && r == GH_E_NO_KEY &&
                     note_verify(note, len, o->keys, o->nkeys, false, &tl, &wh) != 0)
                         strict = false; /* not even one trusted signature: say that */
-                if (r == GH_E_NO_KEY)
+                long ren = r == GH_E_NO_KEY && !strict && parsed
+                                   ? trust_find_renamed(o->keys, o->nkeys, note, len, c.origin)
+                                   : -1;
+                char qn[NOTE_NAME_MAX + 3];
+                if (ren >= 0) {
+                        quote_bytes(o->keys[ren].name, strlen(o->keys[ren].name), qn, sizeof(qn));
+                        src_fail(s, FIND_KEY_MISMATCH,
+                                 "no trusted key is named '%s', the checkpoint's origin, but the "
+                                 "trusted key '%s' has the public key that signed it: the node "
+                                 "signs as '%s' (trust the vkey that gpuhoursd --print-key "
+                                 "prints on the node, or check its origin setting)",
+                                 origin, qn, origin);
+                } else if (r == GH_E_NO_KEY)
                         src_fail(s, FIND_KEY_MISMATCH,
                                  strict ? "the bundle's checkpoint (origin '%s') carries a "
                                           "signature that is not from a trusted key"

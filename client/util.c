@@ -395,3 +395,26 @@ bool range_header_parse(const char *s, uint64_t *start, uint64_t *end) {
         *end = b;
         return true;
 }
+
+/*
+ * A length for a human: "0.356 s", "59.000 s" below a minute, then the two
+ * largest units: "5 min 3 s", "2 h 5 min", "23 d 3 h". Negative: "-" first.
+ */
+void duration_human(double s, char *buf, size_t cap) {
+        const char *sign = s < 0 ? "-" : "";
+        double a = s < 0 ? -s : s;
+        if (a < 60.0 || a != a) {
+                snprintf(buf, cap, "%s%.3f s", sign, a);
+                return;
+        }
+        uint64_t t = (uint64_t)(a + 0.5);
+        if (t >= 86400u)
+                snprintf(buf, cap, "%s%llu d %llu h", sign, (unsigned long long)(t / 86400u),
+                         (unsigned long long)(t % 86400u / 3600u));
+        else if (t >= 3600u)
+                snprintf(buf, cap, "%s%llu h %llu min", sign, (unsigned long long)(t / 3600u),
+                         (unsigned long long)(t % 3600u / 60u));
+        else
+                snprintf(buf, cap, "%s%llu min %llu s", sign, (unsigned long long)(t / 60u),
+                         (unsigned long long)(t % 60u));
+}

@@ -43,6 +43,8 @@ bool time_parse_arg(const char *s, uint64_t now_ns, uint64_t *out);
 
 /* UTC ISO 8601 "2026-11-26T12:00:00Z" (millis: "...00.123Z"). out >= 32 bytes. */
 void time_format_iso(uint64_t ns, bool millis, char *out, size_t cap);
+/* A length for a human: "0.356 s" below a minute, else "5 min 3 s", "2 h 5 min", "23 d 3 h". */
+void duration_human(double seconds, char *buf, size_t cap);
 
 /*
  * $XDG_<what>_HOME/gpuhours, or $HOME/<fallback>/gpuhours when the variable

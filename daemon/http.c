@@ -289,8 +289,6 @@ static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connec
                 size_t len = 0;
                 uint64_t cp_size = 0;
                 int rc = ledger_checkpoint(h->ledger, &note, &len, &cp_size);
-                if (rc == GH_E_RANGE)
-                        return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
                 if (rc != 0)
                         return reply_ledger_error(c, "checkpoint", rc);
                 struct MHD_Response *r =
@@ -496,8 +494,6 @@ static enum MHD_Result serve_attest(struct http_server *h, struct MHD_Connection
         char *note = NULL;
         size_t len = 0;
         int rc = ledger_attest(h->ledger, nonce, &note, &len);
-        if (rc == GH_E_RANGE)
-                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
         if (rc != 0)
                 return reply_ledger_error(c, "attest", rc);
         struct MHD_Response *r = MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
@@ -516,10 +512,13 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         if (!params_u64(p, names, NULL, why, sizeof why))
                 return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
         uint64_t start = atomic_load(&h->stats->start_wall_ns);
+        uint64_t size = ledger_size(h->ledger);
         char *text = NULL;
         size_t len = 0;
-        int rc = metrics_render(h->stats, ledger_size(h->ledger), start ? start : h->start_wall_ns,
+        pthread_mutex_lock(&h->inv_lock); /* metrics_render only formats: no ledger call */
+        int rc = metrics_render(h->stats, h->gpus, h->ngpus, size, start ? start : h->start_wall_ns,
                                 &text, &len);
+        pthread_mutex_unlock(&h->inv_lock);
         if (rc != 0) {
                 log_err("http: rendering /metrics failed: %s", strerror(-rc));
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed");
@@ -736,22 +735,19 @@ bad:
 }
 
 static void log_listening(int fd) {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t len = sizeof ss;
         char addr[INET6_ADDRSTRLEN] = "?";
-        unsigned port = 0;
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return;
         if (ss.ss_family == AF_INET6) {
                 const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
                 inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
-                port = ntohs(a->sin6_port);
-                log_info("http: listening on [%s]:%u", addr, port);
+                log_info("http: listening on [%s]:%u", addr, (unsigned)ntohs(a->sin6_port));
         } else if (ss.ss_family == AF_INET) {
                 const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
                 inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
-                port = ntohs(a->sin_port);
-                log_info("http: listening on %s:%u", addr, port);
+                log_info("http: listening on %s:%u", addr, (unsigned)ntohs(a->sin_port));
         }
 }
 

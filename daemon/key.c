@@ -95,7 +95,7 @@ int key_load(const char *state_dir, const char *origin, struct note_signer *out,
                         rc = read_seed(cfd, KEY_FILE, shown, seed, err, errlen);
                         close(cfd);
                         if (rc == 0) {
-                                snprintf(source, sourcelen, "credential %s", shown);
+                                snprintf(source, sourcelen, "from the credential %s", shown);
                                 goto have_seed;
                         }
                         if (rc != -ENOENT)
@@ -116,9 +116,9 @@ int key_load(const char *state_dir, const char *origin, struct note_signer *out,
                 if (rc == -EEXIST) /* lost a race: use the winner's key */
                         rc = read_seed(dfd, KEY_FILE, shown, seed, err, errlen);
                 if (rc == 0)
-                        snprintf(source, sourcelen, "new key %s", shown);
+                        snprintf(source, sourcelen, "created now in %s", shown);
         } else if (rc == 0) {
-                snprintf(source, sourcelen, "%s", shown);
+                snprintf(source, sourcelen, "from %s", shown);
         }
         close(dfd);
         if (rc != 0)

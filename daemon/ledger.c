@@ -523,13 +523,11 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         writer_u32(&w, 0);
         rc = record_encode(r, &w);
         if (rc == 0) {
-                size_t body = writer_len(&w) - 4;
-                writer_put_u32_at(&w, 0, (uint32_t)body);
-        }
-        if (rc == 0)
+                writer_put_u32_at(&w, 0, (uint32_t)(writer_len(&w) - 4));
                 rc = writer_finish(&w, &frame, &flen);
-        else
+        } else {
                 writer_free(&w);
+        }
         if (rc) {
                 errf(err, errlen, "ledger: cannot encode the %s record: %s",
                      record_kind_name(r->kind) ? record_kind_name(r->kind) : "unknown",

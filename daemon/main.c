@@ -435,6 +435,7 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
                                 "recovers",
                                 d->ops->name, gh_strerror(rc));
                 d->sampler_ok = false;
+                atomic_store(&d->stats.sampler_ok, 0);
                 d->nrd = 0;
                 update_status(d, false);
         } else {
@@ -444,10 +445,12 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
                         update_status(d, false);
                 }
                 d->sampler_ok = true;
+                atomic_store(&d->stats.sampler_ok, 1);
                 d->nrd = n;
                 d->last_ok_sample_boot = boot;
                 atomic_fetch_add(&d->stats.samples_total, 1);
                 atomic_store(&d->stats.last_sample_boot_ns, boot);
+                atomic_store(&d->stats.last_sample_wall_ns, wall);
                 stats_gpus(d);
         }
         if (ok && rc == 1) {
@@ -677,7 +680,7 @@ static int run(struct daemon *d) {
 
         if ((rc = load_key(d, src, sizeof src)) != 0)
                 return rc;
-        log_info("signing as '%s' with key %s", d->signer.name, src);
+        log_info("signing as '%s' with the key %s", d->signer.name, src);
 
         if ((rc = setup_signals(d)) != 0) {
                 log_err("signal setup: %s", strerror(-rc));
@@ -693,9 +696,21 @@ static int run(struct daemon *d) {
         d->ops = strcmp(d->cfg.backend, "sim") == 0 ? &sampler_sim_ops : &sampler_nvml_ops;
         struct sampler_config scfg = {.sim_gpus = d->cfg.sim_gpus, .sim_dir = d->cfg.sim_dir};
         rc = d->ops->open(&scfg, &d->sampler, err, sizeof err);
-        if (rc) {
+        if (rc && d->ops != &sampler_nvml_ops) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
+        }
+        if (rc) {
+                /* No driver or no GPU: restarting cannot help (the unit's
+                 * RestartPreventExitStatus=3); say so instead of a restart
+                 * every RestartSec= forever. */
+                log_err("%s", err);
+                log_err("exiting with status %d: no usable GPU backend; systemd will not "
+                        "restart gpuhoursd (install the NVIDIA driver or set backend = sim, "
+                        "then: systemctl restart gpuhoursd)",
+                        EXIT_NO_GPUS);
+                notify_status("failed: no usable GPU backend (see the journal)");
+                return EXIT_NO_GPUS;
         }
         rc = d->ops->inventory(d->sampler, &d->inv);
         if (rc) {
@@ -721,7 +736,7 @@ static int run(struct daemon *d) {
         if (rc < 0)
                 return EXIT_RUNTIME;
         clocks_now(&wall, &boot);
-        if ((rc = take_sample(d, wall, boot, false)) < 0)
+        if (take_sample(d, wall, boot, false) < 0)
                 return EXIT_RUNTIME;
         d->next_tick = boot + d->interval_ns;
 
@@ -747,10 +762,11 @@ static int run(struct daemon *d) {
                 return EXIT_RUNTIME;
         }
         http_set_inventory(d->http, d->inv.gpus, d->inv.gpu_count);
-        log_info("serving on %s; sampling %u %s GPU(s) every %u.%06u s, period %u s",
-                 lfd >= 0 ? "the socket from systemd" : d->cfg.listen, d->inv.gpu_count,
-                 d->ops->name, d->cfg.sample_interval_us / 1000000u,
-                 d->cfg.sample_interval_us % 1000000u, d->cfg.period_s);
+        /* http_start logged the address it listens on: not repeated here. */
+        log_info("started: sampling %u %s GPU(s) every %u.%06u s, period %u s%s",
+                 d->inv.gpu_count, d->ops->name, d->cfg.sample_interval_us / 1000000u,
+                 d->cfg.sample_interval_us % 1000000u, d->cfg.period_s,
+                 lfd >= 0 ? "; HTTP on the socket passed by systemd" : "");
 
         uint64_t wd = notify_watchdog_usec();
         d->wd_half_ns = wd * 1000u / 2;
@@ -765,12 +781,12 @@ static int run(struct daemon *d) {
         notify_stopping();
         log_info("stopping (%s)", reason);
         clocks_now(&wall, &boot);
-        if ((rc = take_sample(d, wall, boot, true)) < 0)
+        if (take_sample(d, wall, boot, true) < 0)
                 return EXIT_RUNTIME;
         struct record *r = d->scratch;
         header(d, r, REC_STOP, wall, boot);
         snprintf(r->u.stop.reason, sizeof r->u.stop.reason, "%s", reason);
-        if ((rc = submit(d, r)) < 0)
+        if (submit(d, r) < 0)
                 return EXIT_RUNTIME;
         if (d->npending || d->nospace) {
                 log_err("ledger: exiting with %zu record(s) unwritten (no space left)",

@@ -170,12 +170,24 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
         return rc;
 }
 
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Exactly 32 hex digits, then a newline or the end of the string. */
 static bool parse_hex16(const char *s, uint8_t out[16]) {
         for (int i = 0; i < 16; i++) {
-                unsigned v;
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
+                int hi = hex_digit(s[2 * i]);
+                int lo = hi < 0 ? -1 : hex_digit(s[2 * i + 1]);
+                if (lo < 0)
                         return false;
-                out[i] = (uint8_t)v;
+                out[i] = (uint8_t)(hi << 4 | lo);
         }
         return s[32] == '\n' || s[32] == '\0';
 }

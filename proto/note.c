@@ -543,12 +543,13 @@ int checkpoint_format(const struct checkpoint *c, char *out, size_t cap, size_t 
 }
 
 int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
-        const char *p = text, *end = text + len, *l1, *l2, *l3;
+        const char *p = text, *end, *l1, *l2, *l3;
         size_t n1, n2, n3;
         struct checkpoint c;
 
         if (text == NULL || len > CHECKPOINT_TEXT_MAX)
                 return GH_E_MALFORMED;
+        end = text + len;
         if (!next_line(&p, end, &l1, &n1) || !next_line(&p, end, &l2, &n2) ||
             !next_line(&p, end, &l3, &n3) || p != end)
                 return GH_E_MALFORMED;
@@ -604,12 +605,13 @@ static bool keyed_line(const char **p, const char *end, const char *key, const c
 }
 
 int attest_parse(const char *text, size_t len, struct attest *out) {
-        const char *p = text, *end = text + len, *line, *v;
+        const char *p = text, *end, *line, *v;
         size_t n;
         struct attest a;
 
         if (text == NULL || len > ATTEST_TEXT_MAX)
                 return GH_E_MALFORMED;
+        end = text + len;
         memset(&a, 0, sizeof(a));
         if (!next_line(&p, end, &line, &n) || n != sizeof(ATTEST_TAG) - 1 ||
             memcmp(line, ATTEST_TAG, n) != 0)

@@ -95,6 +95,24 @@ static void test_time_format(void **state) {
         }
 }
 
+static void test_duration_human(void **state) {
+        (void)state;
+        static const struct {
+                double s;
+                const char *want;
+        } cases[] = {
+                {0.356, "0.356 s"},       {59.9994, "59.999 s"},    {60.0, "1 min 0 s"},
+                {303.4, "5 min 3 s"},     {3599.4, "59 min 59 s"},  {3600.0, "1 h 0 min"},
+                {7500.0, "2 h 5 min"},    {86399.0, "23 h 59 min"}, {86400.0, "1 d 0 h"},
+                {2001538.0, "23 d 3 h"},  {-0.5, "-0.500 s"},       {-7500.0, "-2 h 5 min"},
+        };
+        char buf[40];
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                duration_human(cases[i].s, buf, sizeof buf);
+                assert_string_equal(buf, cases[i].want);
+        }
+}
+
 static void test_trust_parse(void **state) {
         (void)state;
         struct trust_list l = {0};
@@ -283,6 +301,7 @@ int main(void) {
                 cmocka_unit_test(test_state_parse), cmocka_unit_test(test_names),
                 cmocka_unit_test(test_node_json),   cmocka_unit_test(test_u64),
                 cmocka_unit_test(test_sha256_evp),
+                cmocka_unit_test(test_duration_human),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,34 +155,51 @@ static void test_metrics_text(void **state) {
         strcpy(st.gpu_uuid[1], "GPU-2");
         atomic_store(&st.gpu_busy_ms_total[0], 1234567);
         atomic_store(&st.gpu_energy_mj_total[1], 5);
+        atomic_store(&st.last_sample_wall_ns, 1700000001500000000u);
+        atomic_store(&st.sampler_ok, 1);
+        static struct gpu_info inv[RECORD_MAX_GPUS];
+        memset(inv, 0, sizeof inv);
+        strcpy(inv[0].uuid, "GPU-2");
+        strcpy(inv[0].name, "NVIDIA H100 80GB HBM3");
         char *text = NULL;
         size_t len = 0;
-        assert_int_equal(metrics_render(&st, 99, 1600000000000000000u, &text, &len), 0);
+        assert_int_equal(metrics_render(&st, inv, 1, 99, 1600000000000000000u, &text, &len), 0);
         assert_int_equal(strlen(text) == len ? 0 : 1, 0);
         assert_true(len > 0 && text[len - 1] == '\n');
         assert_non_null(strstr(text, "\ngpuhours_records_appended_total 12\n"));
         assert_non_null(strstr(text, "\ngpuhours_tree_size 99\n"));
         assert_non_null(strstr(text, "\ngpuhours_appending 1\n"));
         assert_non_null(
-                strstr(text, "\ngpuhours_last_summary_timestamp_seconds 1700000000.123456789\n"));
+                strstr(text, "\ngpuhours_last_period_end_timestamp_seconds 1700000000.123456789\n"));
         assert_non_null(
-                strstr(text, "\ngpuhours_gpu_busy_seconds_total{gpu_uuid=\"GPU-a\\\"b\\\\c\\nd\"} "
-                             "1234.567\n"));
-        assert_non_null(
-                strstr(text, "\ngpuhours_gpu_energy_joules_total{gpu_uuid=\"GPU-2\"} 0.005\n"));
+                strstr(text, "\ngpuhours_last_sample_timestamp_seconds 1700000001.500000000\n"));
+        assert_non_null(strstr(text, "\ngpuhours_sampler_up 1\n"));
+        assert_non_null(strstr(text, "\ngpuhours_gpus 1\n"));
+        assert_null(strstr(text, "summary"));
+        /* An unknown GPU (not in the inventory) gets an empty model_name. */
+        assert_non_null(strstr(text, "\ngpuhours_gpu_busy_seconds_total{gpu=\"0\",UUID=\"GPU-a\\\"b"
+                                     "\\\\c\\nd\",model_name=\"\"} 1234.567\n"));
+        assert_non_null(strstr(text, "\ngpuhours_gpu_energy_joules_total{gpu=\"1\",UUID=\"GPU-2\","
+                                     "model_name=\"NVIDIA H100 80GB HBM3\"} 0.005\n"));
         assert_non_null(strstr(text, "\nprocess_start_time_seconds 1600000000.000000000\n"));
         assert_non_null(strstr(text, "# TYPE gpuhours_gpu_energy_joules_total counter\n"));
         assert_non_null(strstr(text, "# TYPE gpuhours_build_info gauge\n"));
         free(text);
 
-        /* 64 GPUs with the longest UUIDs still fit under the cap. */
+        /* 64 GPUs with the longest UUIDs and names still fit under the cap. */
         atomic_store(&st.gpu_count, RECORD_MAX_GPUS);
         for (unsigned i = 0; i < RECORD_MAX_GPUS; i++) {
                 memset(st.gpu_uuid[i], '"', REC_UUID_MAX); /* worst case: every byte escaped */
                 st.gpu_uuid[i][REC_UUID_MAX] = '\0';
                 atomic_store(&st.gpu_busy_ms_total[i], UINT64_MAX);
+                atomic_store(&st.gpu_energy_mj_total[i], UINT64_MAX);
+                memcpy(inv[i].uuid, st.gpu_uuid[i], sizeof inv[i].uuid);
+                memset(inv[i].name, '\\', REC_NAME_MAX);
+                inv[i].name[REC_NAME_MAX] = '\0';
         }
-        assert_int_equal(metrics_render(&st, UINT64_MAX, UINT64_MAX, &text, &len), 0);
+        assert_int_equal(metrics_render(&st, inv, RECORD_MAX_GPUS, UINT64_MAX, UINT64_MAX, &text,
+                                        &len),
+                         0);
         assert_true(len <= METRICS_MAX_SIZE);
         free(text);
 }

@@ -83,7 +83,8 @@ contents_d=$(dpkg-deb -c "$deb_d")
 contents_c=$(dpkg-deb -c "$deb_c")
 for f in ./usr/sbin/gpuhoursd ./lib/systemd/system/gpuhoursd.service ./lib/systemd/system/gpuhoursd.socket \
         ./usr/lib/sysusers.d/gpuhours.conf ./etc/gpuhours/gpuhoursd.conf \
-        ./usr/share/man/man8/gpuhoursd.8.gz ./usr/share/man/man5/gpuhoursd.conf.5.gz; do
+        ./usr/share/man/man8/gpuhoursd.8.gz ./usr/share/man/man5/gpuhoursd.conf.5.gz \
+        ./usr/share/doc/gpuhoursd/examples/gpuhours-alerts.yml; do
         grep -q " $f\$" <<<"$contents_d"
         ok $? "gpuhoursd.deb contains $f"
 done
