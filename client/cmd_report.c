@@ -15,7 +15,8 @@ static const char report_help[] =
         "usage: " PROG " report [--by hour|day|month|gpu] [--format table|csv|json] [--quiet]\n"
         "                       [--since TIME] [--until TIME] [--key VKEY]...\n"
         "                       [--trusted-keys FILE] [--no-state] [--fleet FILE]\n"
-        "                       [--timeout SECONDS] [--] SOURCE...\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage % and gap seconds (time\n"
@@ -27,7 +28,8 @@ static const char report_help[] =
         "totals summed), json an array of report objects (each with \"source\" and\n"
         "\"origin\"); csv one header, then the rows of every verified source, each row\n"
         "starting with its origin. A source that did not verify is named on stderr and\n"
-        "its exit code counts. Exit codes as for verify.\n";
+        "its exit code counts. Exit codes as for verify.\n"
+        "\n" COMMON_STORE_HELP;
 
 /* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
 static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,
@@ -101,13 +103,12 @@ int cmd_report(int argc, char **argv) {
         }
         if (!(names = common_names("report", &c, names, &n)))
                 goto out;
-        if (sources_count_check("report", n) != 0)
-                goto out;
         struct verify_opts o = {0};
-        if (common_finish("report", &c, &o) != 0)
+        const char **list = names;
+        if (common_finish_sources("report", &c, &o, &list, &n) != 0)
                 goto out;
         o.want_buckets = true;
-        struct source *srcs = common_sources_new("report", &c, names, n, &o);
+        struct source *srcs = common_sources_new("report", &c, list, n, &o);
         if (!srcs)
                 goto out;
         if (!quiet)
