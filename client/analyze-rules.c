@@ -34,6 +34,8 @@ static const struct {
         {FIND_FORK, "FORK", SEV_ERROR},
         {FIND_UNMEASURED, "UNMEASURED", SEV_WARNING},
         {FIND_IMPLAUSIBLE, "IMPLAUSIBLE", SEV_ERROR},
+        {FIND_WITNESS_QUORUM, "WITNESS_QUORUM", SEV_ERROR},
+        {FIND_WITNESSED, "WITNESSED", SEV_INFO},
 };
 
 const char *finding_kind_name(enum finding_kind k) {
@@ -172,7 +174,9 @@ void counter_reset_finding(struct analyzer *a, const char *list, size_t count, s
 
 void gpu_set(struct analyzer *a, const struct record *r, uint64_t leaf, const struct gpu_info *gpus,
              uint32_t count, bool always, const char *why) {
-        size_t added = 0, removed = 0;
+        size_t added = 0, removed = 0, omitted_a = 0, omitted_r = 0;
+        /* Which GPUs, as far as they fit in the finding's detail. */
+        char list_a[120] = "", list_r[120] = "";
 
         if (a->have_set) {
                 for (uint32_t i = 0; i < count; i++) {
@@ -180,18 +184,29 @@ void gpu_set(struct analyzer *a, const struct record *r, uint64_t leaf, const st
                         for (size_t j = 0; j < a->set_n && !found; j++)
                                 found = uuid_eq(gpus[i].uuid, a->set_uuid[j]);
                         added += !found;
+                        if (!found)
+                                list_append(list_a, sizeof(list_a), gpus[i].uuid, &omitted_a);
                 }
                 for (size_t j = 0; j < a->set_n; j++) {
                         bool found = false;
                         for (uint32_t i = 0; i < count && !found; i++)
                                 found = uuid_eq(gpus[i].uuid, a->set_uuid[j]);
                         removed += !found;
+                        if (!found)
+                                list_append(list_r, sizeof(list_r), a->set_uuid[j], &omitted_r);
                 }
         }
         if (always || added || removed) {
-                struct finding f =
-                        finding_make(FIND_GPU_SET_CHANGED, "%s: %u GPU(s) now, %zu added, %zu gone",
-                                     why, count, added, removed);
+                char more_a[24] = "", more_r[24] = "";
+                if (omitted_a)
+                        snprintf(more_a, sizeof(more_a), " +%zu)", omitted_a);
+                if (omitted_r)
+                        snprintf(more_r, sizeof(more_r), " +%zu)", omitted_r);
+                struct finding f = finding_make(
+                        FIND_GPU_SET_CHANGED, "%s: %u GPU(s) now, %zu added%s%s%s, %zu gone%s%s%s",
+                        why, count, added, added ? " (" : "", list_a,
+                        added ? (omitted_a ? more_a : ")") : "", removed, removed ? " (" : "",
+                        list_r, removed ? (omitted_r ? more_r : ")") : "");
                 set_time(&f, a->have_set ? a->set_wall : r->wall_ns, r->wall_ns);
                 set_leaves(&f, a->have_set ? a->set_leaf : leaf, leaf);
                 if (always || a->have_set)

@@ -114,12 +114,6 @@
 #include <string.h>
 
 #include "analyze.h"
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "analyze-internal.h"
 
 /* Table index for uuid, adding it if new; GPU_NONE beyond RECORD_MAX_GPUS. */

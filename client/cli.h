@@ -5,12 +5,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fleet.h"
 #include "trust.h"
 
 #define MAX_SOURCES 100000
 
 struct source;
 struct verify_opts;
+
+/* --help lines for the options common_opt reads about the store and the network. */
+#define COMMON_STORE_HELP                                                                       \
+        "  --store PATH      the evidence store (default $XDG_DATA_HOME/gpuhours/store.sqlite)\n" \
+        "  --no-store        neither read nor write the evidence store (--no-state implies it)\n" \
+        "  --offline         from the evidence store alone; SOURCE is an origin or a URL it\n"    \
+        "                    was audited at (none: every stored origin)\n"                        \
+        "  --deadline SECONDS overall limit per node URL (default 600)\n"                         \
+        "  --min-page N      records every page but the last must hold (default 100)\n"
 
 /* Exit codes (README): the highest wins across sources. */
 enum {
@@ -25,6 +35,9 @@ int cmd_fetch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
@@ -40,15 +53,31 @@ struct common_opts {
         const char **extra_keys; /* --key values (argv strings), malloc'd */
         unsigned nextra;
         const char *since, *until;
+        const char *trusted_keys; /* --trusted-keys FILE instead of the user's file */
         bool no_state;
+        bool operands; /* after "--": every argument is an operand */
         long timeout_ms;
+        long deadline_ms;       /* --deadline SECONDS (0: default) */
+        long min_page;          /* --min-page RECORDS (0: default) */
+        const char *store_path; /* --store PATH */
+        bool no_store, offline;
+        struct store *store; /* opened by common_finish */
+        char **stored_names; /* --offline without SOURCE: every stored origin */
+        size_t nstored;
+        const char *fleet_path; /* --fleet FILE */
+        struct fleet fleet;     /* loaded when the option is read */
+        const char *witnesses;  /* --witnesses FILE */
+        struct policy *policy;  /* loaded from it by common_finish; freed by common_free */
 };
 
 /*
  * A common option at argv[*i], or --help if help is not NULL (help printed to stdout).
- * 1 consumed (maybe with its value), 0 not one of them, -1 stop with exit code *rc: 0 after
- * --help, EXIT_INCOMPLETE after an error (message printed).
+ * 1 consumed (maybe with its value; also "--", after which every argument is an
+ * operand), COMMON_OPERAND for an argument after "--" (the caller takes it as
+ * an operand even if it starts with '-'), 0 not one of them, -1 stop with exit
+ * code *rc: 0 after --help, EXIT_INCOMPLETE after an error (message printed).
  */
+#define COMMON_OPERAND 2
 int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
                struct common_opts *c, int *rc);
 /*
@@ -58,6 +87,30 @@ int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
  */
 int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o);
 void common_free(struct common_opts *c);
+
+/*
+ * common_finish, then the SOURCE list: names[0..*n) as given, or with --offline and no
+ * SOURCE every origin in the evidence store (*names then points into c). 0 or -1 (message
+ * printed).
+ */
+int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_opts *o,
+                          const char ***names, size_t *n);
+/*
+ * names[0..*n) followed by the URL of every --fleet node: names is
+ * realloc'd (the new array returned, *n updated), NULL (message printed,
+ * names freed) if out of memory.
+ */
+const char **common_names(const char *cmd, const struct common_opts *c, const char **names,
+                          size_t *n);
+/*
+ * sources_new, then the fleet pin: each fleet node's source (the last
+ * c->fleet.n of names) must carry a checkpoint of the node's origin signed
+ * by the node's own vkey, else it fails with KEY_MISMATCH (exit 2).
+ */
+/* fetch --fleet FILE -o DIR (fleet_fetch.c): exit code. */
+int fleet_fetch(struct common_opts *c, const char *dir);
+struct source *common_sources_new(const char *cmd, const struct common_opts *c,
+                                  const char **names, size_t n, const struct verify_opts *o);
 
 /*
  * A SOURCE argument of verify or report: appended to names (*n counts them), or -1 (message

@@ -18,7 +18,8 @@
 #define CLOCK_WARN_NS (2 * NS_PER_SEC) /* |offset| beyond this (plus uncertainty): a warning */
 
 static const char attest_help[] =
-        "usage: " PROG " attest URL [--key VKEY]... [--no-state] [--timeout SECONDS] [--json]\n"
+        "usage: " PROG " attest [--key VKEY]... [--trusted-keys FILE] [--no-state]\n"
+        "                       [--timeout SECONDS] [--json] [--] URL\n"
         "\n"
         "Sends a fresh random 32-byte nonce to the node's /v1/attest and verifies the\n"
         "signed answer (a trusted key named after the origin, the same nonce). Reports\n"
@@ -216,11 +217,11 @@ int cmd_attest(int argc, char **argv) {
                 int r = common_opt("attest", attest_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
-                if (r > 0)
+                if (r == 1)
                         continue;
-                if (strcmp(argv[i], "--json") == 0) {
+                if (r != COMMON_OPERAND && strcmp(argv[i], "--json") == 0) {
                         json = true;
-                } else if (argv[i][0] == '-' || url) {
+                } else if ((argv[i][0] == '-' && !c.operands) || url) {
                         fprintf(stderr, PROG " attest: unexpected argument '%s'\n", argv[i]);
                         goto out;
                 } else {

@@ -12,17 +12,24 @@
 #include "util.h"
 
 static const char report_help[] =
-        "usage: " PROG " report SOURCE... [--by hour|day|month|gpu] [--format table|csv|json]\n"
-        "                       [--since TIME] [--until TIME] [--key VKEY]... [--no-state]\n"
-        "                       [--timeout SECONDS]\n"
+        "usage: " PROG " report [--by hour|day|month|gpu] [--format table|csv|json] [--quiet]\n"
+        "                       [--since TIME] [--until TIME] [--key VKEY]...\n"
+        "                       [--trusted-keys FILE] [--no-state] [--fleet FILE]\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage % and gap seconds (time\n"
         "unobserved, as verify counts it; proto/ANALYSIS.md). Nothing is reported from\n"
-        "a source that did not verify. The verdict lines go to stderr.\n"
+        "a source that did not verify. The verdict lines go to stderr (--quiet: only\n"
+        "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
-        "section per source, json an array of report objects (each with \"source\" and\n"
-        "\"origin\"); csv takes one source. Exit codes as for verify.\n";
+        "section per source and a final '# total' section (the verified sources'\n"
+        "totals summed), json an array of report objects (each with \"source\" and\n"
+        "\"origin\"); csv one header, then the rows of every verified source, each row\n"
+        "starting with its origin. A source that did not verify is named on stderr and\n"
+        "its exit code counts. Exit codes as for verify.\n"
+        "\n" COMMON_STORE_HELP;
 
 /* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
 static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,
@@ -51,6 +58,7 @@ int cmd_report(int argc, char **argv) {
         struct common_opts c = {0};
         enum report_by by = BY_DAY;
         enum report_format fmt = FMT_TABLE;
+        bool quiet = false;
         const char **names = calloc((size_t)argc, sizeof(*names));
         size_t n = 0;
         int rc = EXIT_INCOMPLETE;
@@ -63,20 +71,16 @@ int cmd_report(int argc, char **argv) {
                 int r = common_opt("report", report_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
+                if (r == COMMON_OPERAND)
+                        names[n++] = argv[i];
                 if (r > 0)
                         continue;
-                if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
+                if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+                        quiet = true;
+                } else if ((r = arg_value("report", argc, argv, &i, "--by", &v)) != 0) {
                         if (r < 0)
                                 goto out;
-                        if (strcmp(v, "hour") == 0)
-                                by = BY_HOUR;
-                        else if (strcmp(v, "day") == 0)
-                                by = BY_DAY;
-                        else if (strcmp(v, "month") == 0)
-                                by = BY_MONTH;
-                        else if (strcmp(v, "gpu") == 0)
-                                by = BY_GPU;
-                        else {
+                        if (!report_by_from_name(v, &by)) {
                                 fprintf(stderr,
                                         PROG " report: --by '%s': expected hour, day, month "
                                              "or gpu\n",
@@ -86,13 +90,7 @@ int cmd_report(int argc, char **argv) {
                 } else if ((r = arg_value("report", argc, argv, &i, "--format", &v)) != 0) {
                         if (r < 0)
                                 goto out;
-                        if (strcmp(v, "table") == 0)
-                                fmt = FMT_TABLE;
-                        else if (strcmp(v, "csv") == 0)
-                                fmt = FMT_CSV;
-                        else if (strcmp(v, "json") == 0)
-                                fmt = FMT_JSON;
-                        else {
+                        if (!report_format_from_name(v, &fmt)) {
                                 fprintf(stderr,
                                         PROG " report: --format '%s': expected table, csv or "
                                              "json\n",
@@ -103,24 +101,23 @@ int cmd_report(int argc, char **argv) {
                         goto out;
                 }
         }
-        if (sources_count_check("report", n) != 0)
+        if (!(names = common_names("report", &c, names, &n)))
                 goto out;
-        if (n > 1 && fmt == FMT_CSV) {
-                fprintf(stderr, PROG " report: --format csv takes one SOURCE (run it once per "
-                                     "node, or use --format json)\n");
-                goto out;
-        }
         struct verify_opts o = {0};
-        if (common_finish("report", &c, &o) != 0)
+        const char **list = names;
+        if (common_finish_sources("report", &c, &o, &list, &n) != 0)
                 goto out;
         o.want_buckets = true;
-        struct source *srcs = sources_new("report", names, n, &o);
+        struct source *srcs = common_sources_new("report", &c, list, n, &o);
         if (!srcs)
                 goto out;
-        output_human(stderr, srcs, n, output_use_color(stderr));
+        if (!quiet)
+                output_human(stderr, srcs, n, output_use_color(stderr));
         rc = sources_exit_code(srcs, n);
         /* Several sources as JSON: an array of report objects with "source" and "origin". */
         json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;
+        bool csv_header = true;
+        struct report_totals total = {0};
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
                 if (!s->have_analysis || !s->az) {
@@ -138,13 +135,19 @@ int cmd_report(int argc, char **argv) {
                 if (n > 1 && fmt == FMT_TABLE)
                         printf("%s# %s (%s)\n", i ? "\n" : "", s->cp.origin, s->name);
                 int r = n > 1 && fmt == FMT_JSON ? append_json(all, s, b, nb, by)
-                                                 : report_write(stdout, &s->an, b, nb, by, fmt);
+                        : fmt == FMT_CSV ? report_write_csv(stdout, s->cp.origin, b, nb, by,
+                                                            csv_header)
+                                         : report_write(stdout, &s->an, b, nb, by, fmt);
+                csv_header = false;
+                report_totals_add(&total, &s->an, b, nb, by);
                 if (r != 0) {
                         fprintf(stderr, PROG " report: cannot write the report\n");
                         rc = EXIT_INCOMPLETE;
                 }
                 free(b);
         }
+        if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
+                rc = EXIT_INCOMPLETE;
         if (all) {
                 if (json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
                     fputc('\n', stdout) == EOF)

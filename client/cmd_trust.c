@@ -42,7 +42,9 @@ static int load_text(const char *path, char **text, size_t *len, struct trust_li
         char err[200];
         r = trust_parse(*text, *len, keys, err, sizeof(err));
         if (r != 0) {
+                /* Keys before the bad line were added: free them too. */
                 fprintf(stderr, PROG " trust: %s: %s\n", path, r < 0 ? strerror(-r) : err);
+                trust_list_free(keys);
                 free(*text);
                 *text = NULL;
         }
@@ -241,6 +243,7 @@ static int list_keys(void) {
         char err[400];
         if (trust_load(&keys, err, sizeof(err)) != 0) {
                 fprintf(stderr, PROG " trust: %s\n", err);
+                trust_list_free(&keys);
                 return EXIT_INCOMPLETE;
         }
         for (size_t i = 0; i < keys.n; i++) {

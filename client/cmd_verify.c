@@ -5,12 +5,15 @@
 
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 #include "source.h"
 #include "util.h"
 
 static const char verify_help[] =
-        "usage: " PROG " verify SOURCE... [--key VKEY]... [--since TIME] [--until TIME]\n"
-        "                       [--json] [--no-state] [--timeout SECONDS]\n"
+        "usage: " PROG " verify [--fleet FILE] [--key VKEY]... [--trusted-keys FILE]\n"
+        "                       [--since TIME] [--until TIME] [--json] [--no-state]\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
         "written by '" PROG " fetch'): the checkpoint's signature by a trusted key named\n"
@@ -19,12 +22,22 @@ static const char verify_help[] =
         "reports GPU-hours, coverage and every finding. Node URLs are fetched\n"
         "concurrently.\n"
         "\n"
+        "  --fleet FILE      also verify every node of FILE (lines 'URL VKEY', '#' comments);\n"
+        "                    each must serve the vkey's origin, signed by that key\n"
         "  --key VKEY        also trust this verifier key for this run\n"
+        "  --trusted-keys FILE  trust the keys in FILE instead of the user's trust file\n"
         "  --since TIME      audit from TIME: 2026-11-26T12:00:00Z, 2026-11-26, -2h, -30m, -7d\n"
         "  --until TIME      audit until TIME (same forms)\n"
         "  --json            print one JSON document (README: JSON output)\n"
         "  --no-state        neither read nor write remembered checkpoints\n"
-        "  --timeout SECONDS per HTTP request (default 30)\n"
+        "  --witnesses FILE  require the cosignatures of this C2SP tlog-policy file\n"
+        "                    (README: Witnesses); WITNESS_QUORUM otherwise\n"
+        "  --timeout SECONDS per HTTP request (default 30)\n" COMMON_STORE_HELP
+        "  --                the arguments after it are sources, even if they start with '-'\n"
+        "\n"
+        "A known node is audited incrementally from the evidence store: only records after\n"
+        "the stored size are fetched, every record is analysed (man gpuhours: EVIDENCE\n"
+        "STORE). With several sources a summary line ends the run (stderr).\n"
         "\n"
         "Exit: 0 verified, 1 verified with findings, 2 integrity failure, 3 could not\n"
         "complete; with several sources the highest wins.\n";
@@ -43,6 +56,8 @@ int cmd_verify(int argc, char **argv) {
                 int r = common_opt("verify", verify_help, argc, argv, &i, &c, &rc);
                 if (r < 0)
                         goto out;
+                if (r == COMMON_OPERAND)
+                        names[n++] = argv[i];
                 if (r > 0)
                         continue;
                 if (strcmp(argv[i], "--json") == 0) {
@@ -51,12 +66,13 @@ int cmd_verify(int argc, char **argv) {
                         goto out;
                 }
         }
-        if (sources_count_check("verify", n) != 0)
+        if (!(names = common_names("verify", &c, names, &n)))
                 goto out;
         struct verify_opts o = {0};
-        if (common_finish("verify", &c, &o) != 0)
+        const char **list = names;
+        if (common_finish_sources("verify", &c, &o, &list, &n) != 0)
                 goto out;
-        struct source *srcs = sources_new("verify", names, n, &o);
+        struct source *srcs = common_sources_new("verify", &c, list, n, &o);
         if (!srcs)
                 goto out;
         if (json) {
@@ -66,6 +82,8 @@ int cmd_verify(int argc, char **argv) {
                 output_human(stdout, srcs, n, output_use_color(stdout));
         }
         rc = sources_exit_code(srcs, n);
+        if (n > 1)
+                sources_summary_line(stderr, srcs, n);
         for (size_t i = 0; i < n; i++) {
                 if (srcs[i].status == SRC_ERROR && json)
                         fprintf(stderr, PROG " verify: %s: %s\n", srcs[i].name, srcs[i].error);

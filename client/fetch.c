@@ -153,7 +153,7 @@ int fetch_add(struct fetch *f, const char *url, size_t cap, fetch_done_fn cb, vo
                          f->timeout_ms / 1000 > 10 ? 10L : (f->timeout_ms + 999) / 1000);
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
         curl_easy_setopt(e, CURLOPT_USERAGENT, PROG "/" GH_VERSION);
-        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, (char *)NULL);
 #if LIBCURL_VERSION_NUM >= 0x075500
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -13,6 +13,10 @@ bool output_use_color(FILE *out) {
         const char *nc = getenv("NO_COLOR");
         if (nc && nc[0])
                 return false;
+        /* A terminal without escape sequences (TERM=dumb, Emacs shells) or none. */
+        const char *term = getenv("TERM");
+        if (!term || !term[0] || strcmp(term, "dumb") == 0)
+                return false;
         return isatty(fileno(out)) == 1;
 }
 
@@ -94,16 +98,20 @@ static void human_gpus(FILE *out, const struct finding *f, const struct analysis
 
 static void human_finding(FILE *out, const struct finding *f, const struct analysis *an,
                           bool color) {
-        char a[40], b[40];
+        char a[40], b[40], d[40];
         fprintf(out, "  %s%-7s%s %-19s", color ? severity_color(f->severity) : "",
                 severity_name(f->severity), color ? "\033[0m" : "", finding_kind_name(f->kind));
         if (f->has_time) {
                 time_human(f->start_ns, a, sizeof(a));
                 time_human(f->end_ns, b, sizeof(b));
-                fprintf(out, " %s .. %s (%.3f s)", a, b, finding_seconds(f));
+                duration_human(finding_seconds(f), d, sizeof(d));
+                fprintf(out, " %s .. %s (%s)", a, b, d);
         }
-        if (f->has_leaves)
-                fprintf(out, " leaves %llu-%llu", (unsigned long long)f->first_leaf,
+        /* Ledger positions as `gpuhours show --record N` numbers them. */
+        if (f->has_leaves && f->first_leaf == f->last_leaf)
+                fprintf(out, " record %llu", (unsigned long long)f->first_leaf);
+        else if (f->has_leaves)
+                fprintf(out, " records %llu-%llu", (unsigned long long)f->first_leaf,
                         (unsigned long long)f->last_leaf);
         if (f->has_step)
                 fprintf(out, " step %+.3f s", f->step_seconds);

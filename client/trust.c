@@ -91,6 +91,24 @@ int trust_parse(const char *buf, size_t len, struct trust_list *list, char *err,
         return 0;
 }
 
+long trust_find_renamed(const struct note_verifier *keys, size_t n, const char *note, size_t len,
+                        const char *origin) {
+        size_t olen = strlen(origin);
+        if (olen == 0 || olen > NOTE_NAME_MAX)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(keys[i].name, origin) == 0)
+                        continue;
+                struct note_verifier v = keys[i];
+                memcpy(v.name, origin, olen + 1);
+                v.key_id = note_key_id(v.name, v.pk);
+                size_t tl, wh;
+                if (note_verify(note, len, &v, 1, false, &tl, &wh) == 0)
+                        return (long)i;
+        }
+        return -1;
+}
+
 char *trust_file_path(void) {
         _cleanup_free_ char *dir = xdg_dir("XDG_CONFIG_HOME", ".config");
         if (!dir)
@@ -104,10 +122,15 @@ int trust_load(struct trust_list *list, char *err, size_t errlen) {
                 snprintf(err, errlen, "neither XDG_CONFIG_HOME nor HOME is set");
                 return -ENOENT;
         }
+        return trust_load_path(path, false, list, err, errlen);
+}
+
+int trust_load_path(const char *path, bool must_exist, struct trust_list *list, char *err,
+                    size_t errlen) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r = read_file_capped(path, TRUST_FILE_MAX, &buf, &len);
-        if (r == -ENOENT)
+        if (r == -ENOENT && !must_exist)
                 return 0;
         if (r < 0) {
                 snprintf(err, errlen, "%s: %s", path,

@@ -31,10 +31,24 @@ void trust_list_free(struct trust_list *list);
 /* Index of the key with this name and key id, or -1. */
 long trust_list_find(const struct trust_list *list, const char *name, uint32_t key_id);
 
+/*
+ * Index of a key in keys[0..n) not named origin whose public key, named
+ * origin, verifies a signature on the note: the node's key trusted under
+ * another name (a --print-key of another configuration, a typo). -1 if none.
+ */
+long trust_find_renamed(const struct note_verifier *keys, size_t n, const char *note, size_t len,
+                        const char *origin);
+
 /* Path of the trust file (malloc'd), NULL if no config dir can be found. */
 char *trust_file_path(void);
 /* Load the trust file (a missing file is an empty list). Errors as trust_parse, -errno. */
 int trust_load(struct trust_list *list, char *err, size_t errlen);
+/*
+ * Load the trust file at path (--trusted-keys); a missing file is an error
+ * (-ENOENT) when must_exist, else an empty list. Errors as trust_load.
+ */
+int trust_load_path(const char *path, bool must_exist, struct trust_list *list, char *err,
+                    size_t errlen);
 
 /*
  * The file's text without the vkey lines whose key name is name (comments

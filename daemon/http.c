@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h" /* GH_VERSION (generated) */
+#include "connguard.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
@@ -36,6 +37,11 @@
 /* Record bodies held in memory by all connections together. */
 #define HTTP_MAX_RECORD_BYTES_IN_FLIGHT (64u * 1024u * 1024u)
 #define HTTP_LOG_PER_SECOND 5u
+/* Slowloris: request headers must arrive within this much of the connection (or of the
+ * previous request on a kept-alive connection), and connections waiting for headers may
+ * hold at most this share of the slots: the rest stay free for new clients. */
+#define HTTP_HEADER_DEADLINE_S 5u
+#define HTTP_WAITING_MAX (HTTP_CONNECTION_LIMIT * 3u / 4u)
 
 #define CT_TEXT "text/plain; charset=utf-8"
 
@@ -44,9 +50,11 @@ struct http_server {
         int own_fd; /* the socket we bound ourselves, or -1 */
         struct ledger *ledger;
         struct daemon_stats *stats;
+        struct push *push;
         char *origin, *vkey, *backend;
         unsigned period_s;
         double sample_interval_s;
+        uint64_t key_created_ns;
         uint64_t start_wall_ns; /* fallback for process_start_time_seconds */
         size_t max_records;
         atomic_size_t record_bytes_in_flight;
@@ -55,6 +63,13 @@ struct http_server {
         struct gpu_info *gpus;
         size_t ngpus;
 
+        /* The slowloris guard: MHD's thread and the sweeper, under guard_lock. */
+        pthread_mutex_t guard_lock;
+        struct connguard guard;
+        pthread_t sweeper;
+        bool sweeper_running, stopping;
+        pthread_cond_t stop_cond; /* with guard_lock */
+
         pthread_mutex_t log_lock; /* guards the log rate limit */
         uint64_t log_second;
         unsigned log_count, log_suppressed;
@@ -62,6 +77,7 @@ struct http_server {
         /* Touched only by MHD's single internal thread. */
         struct MHD_Response *cp_resp;
         uint64_t cp_size;
+        uint64_t cp_gen; /* push_generation() the cached response was built at */
 };
 
 /* *con_cls values: the URL exceeded HTTP_MAX_URL (see uri_log); the headers were seen. */
@@ -284,15 +300,22 @@ static bool params_u64(const struct params *p, const char *const *names, uint64_
 
 static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connection *c) {
         uint64_t size = ledger_size(h->ledger);
-        if (!h->cp_resp || size != h->cp_size) {
+        uint64_t gen = h->push ? push_generation(h->push) : 0;
+        if (!h->cp_resp || size != h->cp_size || gen != h->cp_gen) {
                 char *note = NULL;
                 size_t len = 0;
                 uint64_t cp_size = 0;
                 int rc = ledger_checkpoint(h->ledger, &note, &len, &cp_size);
-                if (rc == GH_E_RANGE)
-                        return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
                 if (rc != 0)
                         return reply_ledger_error(c, "checkpoint", rc);
+                if (h->push) { /* append the witnesses' cosignatures of this checkpoint */
+                        char *cosigned = NULL;
+                        rc = push_decorate(h->push, note, len, &cosigned, &len);
+                        free(note);
+                        if (rc != 0)
+                                return MHD_NO;
+                        note = cosigned;
+                }
                 struct MHD_Response *r =
                         MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
                 if (!r) {
@@ -306,6 +329,7 @@ static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connec
                         MHD_destroy_response(h->cp_resp);
                 h->cp_resp = r;
                 h->cp_size = cp_size;
+                h->cp_gen = gen;
         }
         return MHD_queue_response(c, MHD_HTTP_OK, h->cp_resp);
 }
@@ -324,10 +348,12 @@ static const char *mig_name(uint8_t m) {
 static enum MHD_Result serve_node(struct http_server *h, struct MHD_Connection *c) {
         uint64_t size = ledger_size(h->ledger);
         json_t *gpus = json_array();
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:o}", "origin", h->origin,
-                                "vkey", h->vkey, "version", GH_VERSION, "backend", h->backend,
-                                "period_s", (json_int_t)h->period_s, "sample_interval_s",
-                                h->sample_interval_s, "tree_size", (json_int_t)size, "gpus", gpus);
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:o}", "origin",
+                                h->origin, "vkey", h->vkey, "version", GH_VERSION, "backend",
+                                h->backend, "period_s", (json_int_t)h->period_s,
+                                "sample_interval_s", h->sample_interval_s, "tree_size",
+                                (json_int_t)size, "key_created_s",
+                                (json_int_t)(h->key_created_ns / 1000000000u), "gpus", gpus);
         if (!doc)
                 return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
         bool ok = true;
@@ -411,11 +437,16 @@ static enum MHD_Result serve_records(struct http_server *h, struct MHD_Connectio
         return queue(c, MHD_HTTP_OK, r, "application/octet-stream");
 }
 
+static long guard_index(struct MHD_Connection *c);
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-        (void)c;
         (void)toe;
         struct http_server *h = cls;
+        long gi = guard_index(c);
+        pthread_mutex_lock(&h->guard_lock);
+        connguard_waiting(&h->guard, gi, now_ns(CLOCK_BOOTTIME));
+        pthread_mutex_unlock(&h->guard_lock);
         if (*con_cls && *con_cls != &url_too_long_marker && *con_cls != &headers_seen_marker) {
                 struct records_hold *hold = *con_cls;
                 atomic_fetch_sub(&h->record_bytes_in_flight, hold->len);
@@ -496,8 +527,6 @@ static enum MHD_Result serve_attest(struct http_server *h, struct MHD_Connection
         char *note = NULL;
         size_t len = 0;
         int rc = ledger_attest(h->ledger, nonce, &note, &len);
-        if (rc == GH_E_RANGE)
-                return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no checkpoint yet");
         if (rc != 0)
                 return reply_ledger_error(c, "attest", rc);
         struct MHD_Response *r = MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
@@ -516,10 +545,15 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         if (!params_u64(p, names, NULL, why, sizeof why))
                 return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
         uint64_t start = atomic_load(&h->stats->start_wall_ns);
+        uint64_t size = ledger_size(h->ledger);
         char *text = NULL;
         size_t len = 0;
-        int rc = metrics_render(h->stats, ledger_size(h->ledger), start ? start : h->start_wall_ns,
+        pthread_mutex_lock(&h->inv_lock); /* metrics_render only formats: no ledger call */
+        int rc = metrics_render(h->stats, h->gpus, h->ngpus, size, start ? start : h->start_wall_ns,
                                 &text, &len);
+        pthread_mutex_unlock(&h->inv_lock);
+        if (rc == 0 && h->push)
+                rc = push_metrics(h->push, &text, &len);
         if (rc != 0) {
                 log_err("http: rendering /metrics failed: %s", strerror(-rc));
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed");
@@ -590,6 +624,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         (void)upload_data;
         struct http_server *h = cls;
 
+        long gi = guard_index(c);
+        pthread_mutex_lock(&h->guard_lock);
+        connguard_serving(&h->guard, gi); /* the headers are in */
+        pthread_mutex_unlock(&h->guard_lock);
         if (*con_cls == &url_too_long_marker)
                 return reply_error(c, MHD_HTTP_URI_TOO_LONG, "URL longer than %u bytes",
                                    HTTP_MAX_URL);
@@ -649,6 +687,70 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
 }
 
+/* ---- connection guard (slowloris) ---- */
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len) {
+        struct http_server *h = cls;
+        int evict[CONNGUARD_EVICT_MAX];
+        size_t n = 0;
+        pthread_mutex_lock(&h->guard_lock);
+        bool ok = connguard_admit(&h->guard, addr, len, now_ns(CLOCK_BOOTTIME), evict, &n);
+        for (size_t i = 0; i < n; i++)
+                (void)shutdown(evict[i], SHUT_RDWR); /* MHD sees EOF and closes it */
+        pthread_mutex_unlock(&h->guard_lock);
+        return ok ? MHD_YES : MHD_NO;
+}
+
+static long guard_index(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci && ci->socket_context ? (long)(intptr_t)ci->socket_context - 1 : -1;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        struct http_server *h = cls;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *fi =
+                        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *ai =
+                        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                const struct sockaddr *sa = ai ? ai->client_addr : NULL;
+                socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                : sizeof(struct sockaddr_in);
+                pthread_mutex_lock(&h->guard_lock);
+                long idx = connguard_add(&h->guard, fi ? fi->connect_fd : -1, sa, len,
+                                         now_ns(CLOCK_BOOTTIME));
+                pthread_mutex_unlock(&h->guard_lock);
+                *socket_context = idx >= 0 ? (void *)(intptr_t)(idx + 1) : NULL;
+        } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                /* Before MHD closes the socket: the sweeper never sees a reused fd. */
+                pthread_mutex_lock(&h->guard_lock);
+                if (*socket_context)
+                        connguard_remove(&h->guard, (long)(intptr_t)*socket_context - 1);
+                pthread_mutex_unlock(&h->guard_lock);
+                *socket_context = NULL;
+        }
+}
+
+/* Once a second: shut down connections still waiting for headers past the deadline. */
+static void *sweep_loop(void *arg) {
+        struct http_server *h = arg;
+        pthread_mutex_lock(&h->guard_lock);
+        while (!h->stopping) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += 1;
+                pthread_cond_timedwait(&h->stop_cond, &h->guard_lock, &ts);
+                int evict[64];
+                size_t n = connguard_expired(&h->guard, now_ns(CLOCK_BOOTTIME), evict, 64);
+                for (size_t i = 0; i < n; i++)
+                        (void)shutdown(evict[i], SHUT_RDWR);
+        }
+        pthread_mutex_unlock(&h->guard_lock);
+        return NULL;
+}
+
 /* ---- listening socket ---- */
 
 static bool parse_port(const char *s, uint16_t *out) {
@@ -663,7 +765,7 @@ static bool parse_port(const char *s, uint16_t *out) {
  * "A.B.C.D:PORT", "[V6]:PORT", "[::]:PORT" (IPv6 and IPv4) or "*:PORT"
  * (every address: IPv6 and IPv4, or IPv4 alone where IPv6 is missing).
  */
-static int bind_listen(const char *listen_spec, int *out, char *err, size_t errlen) {
+int http_bind(const char *listen_spec, int *out, char *err, size_t errlen) {
         struct sockaddr_storage ss = {0};
         socklen_t sslen = 0;
         bool dual = false, any = false;
@@ -736,22 +838,19 @@ bad:
 }
 
 static void log_listening(int fd) {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t len = sizeof ss;
         char addr[INET6_ADDRSTRLEN] = "?";
-        unsigned port = 0;
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return;
         if (ss.ss_family == AF_INET6) {
                 const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
                 inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
-                port = ntohs(a->sin6_port);
-                log_info("http: listening on [%s]:%u", addr, port);
+                log_info("http: listening on [%s]:%u", addr, (unsigned)ntohs(a->sin6_port));
         } else if (ss.ss_family == AF_INET) {
                 const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
                 inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
-                port = ntohs(a->sin_port);
-                log_info("http: listening on %s:%u", addr, port);
+                log_info("http: listening on %s:%u", addr, (unsigned)ntohs(a->sin_port));
         }
 }
 
@@ -762,6 +861,16 @@ static void server_free(struct http_server *h) {
                 MHD_destroy_response(h->cp_resp);
         if (h->own_fd >= 0)
                 close(h->own_fd);
+        if (h->sweeper_running) {
+                pthread_mutex_lock(&h->guard_lock);
+                h->stopping = true;
+                pthread_cond_signal(&h->stop_cond);
+                pthread_mutex_unlock(&h->guard_lock);
+                pthread_join(h->sweeper, NULL);
+        }
+        connguard_free(&h->guard);
+        pthread_cond_destroy(&h->stop_cond);
+        pthread_mutex_destroy(&h->guard_lock);
         pthread_mutex_destroy(&h->inv_lock);
         pthread_mutex_destroy(&h->log_lock);
         free(h->gpus);
@@ -780,10 +889,18 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         h->own_fd = -1;
         pthread_mutex_init(&h->inv_lock, NULL);
         pthread_mutex_init(&h->log_lock, NULL);
+        pthread_mutex_init(&h->guard_lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&h->stop_cond, &ca);
+        pthread_condattr_destroy(&ca);
         h->ledger = cfg->ledger;
         h->stats = cfg->stats;
+        h->push = cfg->push;
         h->period_s = cfg->node.period_s;
         h->sample_interval_s = cfg->node.sample_interval_s;
+        h->key_created_ns = cfg->node.key_created_ns;
         h->start_wall_ns = now_ns(CLOCK_REALTIME);
         h->max_records = HTTP_MAX_RECORDS;
         /* Test hook (API.md): a lower per-response record cap to exercise paging. */
@@ -802,16 +919,24 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
 
         int fd = cfg->listen_fd;
         if (fd < 0) {
-                int rc = bind_listen(cfg->listen ? cfg->listen : "", &fd, err, errlen);
+                int rc = http_bind(cfg->listen ? cfg->listen : "", &fd, err, errlen);
                 if (rc < 0) {
                         server_free(h);
                         return rc;
                 }
                 h->own_fd = fd;
+        } else if (cfg->own_listen_fd) {
+                h->own_fd = fd;
         }
 
+        if (connguard_init(&h->guard, HTTP_CONNECTION_LIMIT, HTTP_PER_IP_LIMIT, HTTP_WAITING_MAX,
+                           (uint64_t)HTTP_HEADER_DEADLINE_S * 1000000000u) != 0) {
+                snprintf(err, errlen, "http: out of memory");
+                server_free(h);
+                return -ENOMEM;
+        }
         h->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
-                                  NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                                  accept_policy, h, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                                   MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                                   (unsigned)HTTP_CONNECTION_LIMIT,
@@ -819,12 +944,21 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
                                   MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)HTTP_LISTEN_BACKLOG,
                                   MHD_OPTION_URI_LOG_CALLBACK, uri_log, h,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
         if (!h->mhd) {
                 snprintf(err, errlen, "http: libmicrohttpd failed to start (see the log above)");
                 server_free(h);
                 return -EIO;
         }
+        if (pthread_create(&h->sweeper, NULL, sweep_loop, h) != 0) {
+                snprintf(err, errlen, "http: cannot start the connection sweeper");
+                MHD_stop_daemon(h->mhd);
+                h->own_fd = -1; /* MHD_stop_daemon closed it */
+                server_free(h);
+                return -EAGAIN;
+        }
+        h->sweeper_running = true;
         log_listening(fd);
         *out = h;
         return 0;

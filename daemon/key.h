@@ -18,5 +18,5 @@
  * 0, or -errno / a positive gh_status with a one-line message in err.
  * *source receives a short description of where the key came from.
  */
-int key_load(const char *state_dir, const char *origin, struct note_signer *out, char *source,
+int key_load(const char *state_dir, const char *origin, struct signer *out, char *source,
              size_t sourcelen, char *err, size_t errlen);

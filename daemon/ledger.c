@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,17 @@
 
 struct ledger {
         int dirfd, rec_fd, hash_fd;
-        const struct note_signer *signer;
+        char *dir;          /* the state directory, for messages */
+        int dir_fsync_errno; /* why the last directory fsync failed (write_checkpoint's -EIO) */
+        const struct signer *signer; /* checkpoints: the sampling thread only */
+        struct signer attest_signer; /* attest notes: the HTTP thread's own instance */
         /* writer state (sampling thread only) */
-        uint64_t n;       /* records in the file, all signed and published */
+        uint64_t n;       /* durable records in the file; n > pub_size while publishing waits */
         uint64_t rec_end; /* bytes */
         struct merkle_border border;
+        bool hashes_ok;   /* the hashes file holds the stored hashes of records [0, n) */
+        char *signed_note; /* signed checkpoint of size n, not yet in the checkpoint file */
+        size_t signed_len;
         /* published state, under lock */
         pthread_rwlock_t lock;
         uint64_t pub_size;
@@ -140,9 +147,15 @@ static int offsets_reserve(struct ledger *l, size_t need) {
         return 0;
 }
 
+/*
+ * Replace the checkpoint atomically. -EIO when the directory fsync after the
+ * rename failed (the new checkpoint may be in place: fatal for the caller);
+ * l->dir_fsync_errno then says why, and cp_strerror reports it.
+ */
 static int write_checkpoint(struct ledger *l, const char *note, size_t len) {
-        int fd = openat(l->dirfd, CP_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                        0640);
+        l->dir_fsync_errno = 0;
+        int fd = openat(l->dirfd, CP_TMP,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
         if (fd < 0)
                 return -errno;
         int rc = pwrite_all(fd, note, len, 0);
@@ -155,8 +168,60 @@ static int write_checkpoint(struct ledger *l, const char *note, size_t len) {
                 (void)unlinkat(l->dirfd, CP_TMP, 0);
                 return rc;
         }
-        if (fsync(l->dirfd) != 0)
+        if (fsync(l->dirfd) != 0) {
+                l->dir_fsync_errno = errno;
                 return -EIO; /* the rename happened; durability unknown: fatal */
+        }
+        return 0;
+}
+
+/* The reason for a write_checkpoint failure, naming a failed directory fsync as such. */
+static const char *cp_strerror(const struct ledger *l, int rc, char *buf, size_t len) {
+        if (rc == -EIO && l->dir_fsync_errno) {
+                snprintf(buf, len,
+                         "fsync of the directory '%s' after the rename: %s (durability unknown)",
+                         l->dir, strerror(l->dir_fsync_errno));
+                return buf;
+        }
+        return rc < 0 ? strerror(-rc) : gh_strerror(rc);
+}
+
+/*
+ * Open a ledger file: never through a symlink, never blocking on a FIFO,
+ * and only if it is a regular file (a FIFO or a directory named 'checkpoint'
+ * must not hang or confuse the daemon). 0 with *out, or -ENOENT (when
+ * !create), or a negative errno with the file named in err.
+ */
+static int open_ledger_file(struct ledger *l, const char *name, int flags, int *out, char *err,
+                            size_t errlen) {
+        int fd = openat(l->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+                        0640);
+        if (fd < 0) {
+                int e = errno;
+                if (e != ENOENT || (flags & O_CREAT))
+                        errf(err, errlen, "ledger: '%s/%s': %s", l->dir, name,
+                             e == ELOOP ? "is a symbolic link; refusing it" : strerror(e));
+                return -e;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+                int e = errno;
+                errf(err, errlen, "ledger: '%s/%s': %s", l->dir, name, strerror(e));
+                close(fd);
+                return -e;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                errf(err, errlen, "ledger: '%s/%s' %s; refusing it", l->dir, name,
+                     S_ISDIR(st.st_mode) ? "is a directory, not a file"
+                                         : "is not a regular file (a FIFO, socket or device)");
+                close(fd);
+                return -EINVAL;
+        }
+        /* Back to blocking I/O for a regular file (O_NONBLOCK is meaningless there anyway). */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+                (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        *out = fd;
         return 0;
 }
 
@@ -177,14 +242,12 @@ static int sign_checkpoint(const struct ledger *l, uint64_t size, const merkle_h
 static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, char **note,
                            size_t *note_len, char *err, size_t errlen) {
         *have = false;
-        int fd = openat(l->dirfd, CP_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                int e = errno;
-                errf(err, errlen, "ledger: cannot read the checkpoint: %s", strerror(e));
-                return -e;
-        }
+        int fd;
+        int rc = open_ledger_file(l, CP_FILE, O_RDONLY, &fd, err, errlen);
+        if (rc == -ENOENT)
+                return 0;
+        if (rc)
+                return rc;
         char *buf = malloc(NOTE_MAX_SIZE + 1);
         if (!buf) {
                 close(fd);
@@ -195,13 +258,21 @@ static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, 
         close(fd);
         if (n < 0) {
                 free(buf);
-                errf(err, errlen, "ledger: cannot read the checkpoint: %s", strerror(e));
+                errf(err, errlen, "ledger: cannot read '%s/%s': %s", l->dir, CP_FILE, strerror(e));
                 return -e;
+        }
+        if (n == 0) {
+                free(buf);
+                errf(err, errlen,
+                     "ledger: '%s/%s' is empty (truncated or damaged, not a key problem); "
+                     "refusing to sign",
+                     l->dir, CP_FILE);
+                return GH_E_MALFORMED;
         }
         struct note_verifier v;
         size_t text_len = 0, which = 0;
-        note_signer_verifier(l->signer, &v);
-        int rc = (size_t)n > NOTE_MAX_SIZE
+        signer_verifier(l->signer, &v);
+        rc = (size_t)n > NOTE_MAX_SIZE
                          ? GH_E_TOO_LARGE
                          : note_verify(buf, (size_t)n, &v, 1, false, &text_len, &which);
         if (rc == 0)
@@ -226,7 +297,8 @@ static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, 
  * Pass 2 of recovery: make the hashes file exactly the stored hashes of
  * records [0, n), rewriting from the first wrong or missing hash.
  */
-static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, char *err, size_t errlen) {
+static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, uint64_t *valid, char *err,
+                         size_t errlen) {
         uint64_t have = 0;
         int rc = file_size(l->hash_fd, &have);
         bool rewriting = false;
@@ -263,9 +335,13 @@ static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, char *err, 
                 rc = -errno;
         if (rc == 0 && fdatasync(l->hash_fd) != 0)
                 rc = -errno;
+        /* Records whose stored hashes are intact (what proofs can be served for). */
+        *valid = rewriting ? rewritten_from : n;
         if (rc != 0) {
                 errf(err, errlen, "ledger: cannot rebuild the hash file: %s",
                      rc < 0 ? strerror(-rc) : gh_strerror(rc));
+                if (rc == -EDQUOT)
+                        return -ENOSPC;
                 return rc < 0 ? rc : -EIO;
         }
         if (rewriting)
@@ -274,6 +350,76 @@ static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, char *err, 
         else if (have != want)
                 log_notice("ledger: cut %" PRIu64 " stale bytes from the hash file", have - want);
         return 0;
+}
+
+/* Hand the durable, signed tree of size l->n to readers; takes ownership of note. */
+static void publish(struct ledger *l, const merkle_hash root, char *note, size_t note_len) {
+        pthread_rwlock_wrlock(&l->lock);
+        char *old_note = l->cp_note;
+        l->cp_note = note;
+        l->cp_len = note_len;
+        memcpy(l->pub_root, root, MERKLE_HASH_LEN);
+        l->pub_size = l->n;
+        pthread_rwlock_unlock(&l->lock);
+        free(old_note);
+}
+
+static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, uint64_t *valid, char *err,
+                         size_t errlen);
+
+/*
+ * Finish what a full disk interrupted: the stored hashes of an unfinished
+ * recovery, then the checkpoint of size l->n. A tree that was signed once is
+ * only ever published with that same note (two signatures for one size must
+ * never exist). 0 when the ledger is published up to l->n; -ENOSPC to retry
+ * later; -EIO fatal.
+ */
+static int finish_publish(struct ledger *l, char *err, size_t errlen) {
+        int rc = 0;
+        if (!l->hashes_ok) {
+                uint8_t *buf = malloc(FRAME_MAX);
+                uint64_t valid = 0;
+                if (!buf)
+                        return -ENOMEM;
+                rc = repair_hashes(l, l->n, buf, &valid, err, errlen);
+                free(buf);
+                if (rc)
+                        return rc;
+                l->hashes_ok = true;
+        }
+        merkle_hash root;
+        merkle_border_root(&l->border, root);
+        if (!l->signed_note) {
+                rc = sign_checkpoint(l, l->n, root, &l->signed_note, &l->signed_len);
+                if (rc) {
+                        errf(err, errlen, "ledger: cannot sign the checkpoint: %s",
+                             rc < 0 ? strerror(-rc) : gh_strerror(rc));
+                        return -EIO;
+                }
+        }
+        rc = write_checkpoint(l, l->signed_note, l->signed_len);
+        if (rc) {
+                char why[1400];
+                errf(err, errlen,
+                     "ledger: cannot write the signed checkpoint of size %" PRIu64 ": %s%s", l->n,
+                     cp_strerror(l, rc, why, sizeof why),
+                     rc == -ENOSPC || rc == -EDQUOT ? " (kept; the same note is retried)" : "");
+                return rc == -ENOSPC || rc == -EDQUOT ? -ENOSPC : -EIO;
+        }
+        publish(l, root, l->signed_note, l->signed_len);
+        l->signed_note = NULL;
+        l->signed_len = 0;
+        return 0;
+}
+
+int ledger_publish_pending(struct ledger *l, char *err, size_t errlen) {
+        if (l->pub_size == l->n && l->hashes_ok)
+                return 0;
+        return finish_publish(l, err, errlen);
+}
+
+bool ledger_unpublished(struct ledger *l) {
+        return l->pub_size != l->n || !l->hashes_ok;
 }
 
 static int recover(struct ledger *l, char *err, size_t errlen) {
@@ -396,8 +542,8 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
                 goto fail;
         }
         if (pos < rec_size) {
-                log_warn("ledger: cut a torn tail of %" PRIu64 " bytes after record %" PRIu64
-                         " (an interrupted append)",
+                log_warn("ledger: cut a torn tail of %" PRIu64 " bytes after the %" PRIu64
+                         " intact records (an interrupted append)",
                          rec_size - pos, i);
                 if ((rc = cut_back(l->rec_fd, pos))) {
                         errf(err, errlen, "ledger: cannot cut the torn tail: %s", strerror(-rc));
@@ -408,29 +554,61 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
         l->rec_end = pos;
 
         /* Pass 2: the stored hashes proofs are served from. */
-        if ((rc = repair_hashes(l, i, buf, err, errlen)))
+        uint64_t valid = 0;
+        rc = repair_hashes(l, i, buf, &valid, err, errlen);
+        l->hashes_ok = rc == 0;
+        if (rc && !(rc == -ENOSPC && have_cp && valid >= cp.size))
                 goto fail;
-
-        merkle_hash root;
-        merkle_border_root(&l->border, root);
-        if (!have_cp || i > cp.size) {
-                free(note);
-                note = NULL;
-                if ((rc = sign_checkpoint(l, i, root, &note, &note_len)) ||
-                    (rc = write_checkpoint(l, note, note_len))) {
-                        errf(err, errlen, "ledger: cannot write the checkpoint: %s",
+        if (rc == 0 && (!have_cp || i > cp.size)) {
+                merkle_hash root;
+                merkle_border_root(&l->border, root);
+                if ((rc = sign_checkpoint(l, i, root, &l->signed_note, &l->signed_len))) {
+                        errf(err, errlen, "ledger: cannot sign the checkpoint: %s",
                              rc < 0 ? strerror(-rc) : gh_strerror(rc));
                         goto fail;
                 }
-                if (have_cp)
-                        log_notice("ledger: signed %" PRIu64 " durable records appended after "
-                                   "the last checkpoint (size %" PRIu64 ")",
-                                   i - cp.size, cp.size);
+                rc = write_checkpoint(l, l->signed_note, l->signed_len);
+                if (rc == -EDQUOT)
+                        rc = -ENOSPC;
+                if (rc && !(rc == -ENOSPC && have_cp)) {
+                        char why[1400];
+                        errf(err, errlen, "ledger: cannot write the checkpoint: %s",
+                             cp_strerror(l, rc, why, sizeof why));
+                        goto fail;
+                }
+                if (rc == 0) {
+                        free(note);
+                        note = l->signed_note;
+                        note_len = l->signed_len;
+                        l->signed_note = NULL;
+                        if (have_cp)
+                                log_notice("ledger: signed %" PRIu64 " durable records appended "
+                                           "after the last checkpoint (size %" PRIu64 ")",
+                                           i - cp.size, cp.size);
+                }
         }
-        l->pub_size = i;
-        memcpy(l->pub_root, root, MERKLE_HASH_LEN);
+        bool degraded = rc != 0;
+        if (degraded) {
+                /*
+                 * No space to finish the recovery: serve the signed prefix now
+                 * and finish (hashes, then this very checkpoint) at the next append.
+                 */
+                log_warn("%s; serving the %" PRIu64 " signed records and finishing the "
+                         "recovery of %" PRIu64 " more when space returns",
+                         err, cp.size, i - cp.size);
+                if (err && errlen)
+                        err[0] = '\0';
+                rc = 0;
+        }
+        pthread_rwlock_wrlock(&l->lock);
+        l->pub_size = degraded ? cp.size : i;
+        if (degraded)
+                memcpy(l->pub_root, cp.root, MERKLE_HASH_LEN);
+        else
+                merkle_border_root(&l->border, l->pub_root);
         l->cp_note = note;
         l->cp_len = note_len;
+        pthread_rwlock_unlock(&l->lock);
         free(buf);
         return 0;
 fail:
@@ -439,7 +617,7 @@ fail:
         return rc ? rc : -EIO;
 }
 
-int ledger_open(const char *state_dir, const struct note_signer *signer, struct ledger **out,
+int ledger_open(const char *state_dir, const struct signer *signer, struct ledger **out,
                 char *err, size_t errlen) {
         struct ledger *l = calloc(1, sizeof *l);
         if (!l) {
@@ -456,6 +634,18 @@ int ledger_open(const char *state_dir, const struct note_signer *signer, struct 
         pthread_rwlockattr_destroy(&attr);
 
         int rc;
+        l->dir = strdup(state_dir);
+        if (!l->dir) {
+                errf(err, errlen, "ledger: out of memory");
+                ledger_close(l);
+                return -ENOMEM;
+        }
+        rc = signer_dup(signer, &l->attest_signer);
+        if (rc) {
+                errf(err, errlen, "ledger: cannot duplicate the signer: %s",
+                     rc < 0 ? strerror(-rc) : gh_strerror(rc));
+                goto fail;
+        }
         l->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (l->dirfd < 0) {
                 rc = -errno;
@@ -463,16 +653,9 @@ int ledger_open(const char *state_dir, const struct note_signer *signer, struct 
                 goto fail;
         }
         (void)unlinkat(l->dirfd, CP_TMP, 0);
-        l->rec_fd = openat(l->dirfd, REC_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (l->rec_fd >= 0)
-                l->hash_fd = openat(l->dirfd, HASH_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                                    0640);
-        if (l->rec_fd < 0 || l->hash_fd < 0) {
-                rc = -errno;
-                errf(err, errlen, "ledger: cannot open the ledger files in '%s': %s", state_dir,
-                     strerror(errno));
+        if ((rc = open_ledger_file(l, REC_FILE, O_RDWR | O_CREAT, &l->rec_fd, err, errlen)) ||
+            (rc = open_ledger_file(l, HASH_FILE, O_RDWR | O_CREAT, &l->hash_fd, err, errlen)))
                 goto fail;
-        }
         if (fsync(l->dirfd) != 0) {
                 rc = -errno;
                 errf(err, errlen, "ledger: fsync '%s': %s", state_dir, strerror(errno));
@@ -497,7 +680,10 @@ void ledger_close(struct ledger *l) {
         if (l->dirfd >= 0)
                 close(l->dirfd);
         pthread_rwlock_destroy(&l->lock);
+        signer_free(&l->attest_signer);
         free(l->cp_note);
+        free(l->signed_note);
+        free(l->dir);
         free(l->offsets);
         free(l);
 }
@@ -509,6 +695,10 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         char *note = NULL;
         size_t note_len = 0;
         int rc;
+
+        /* A tree signed earlier goes out first, with its own note. */
+        if (ledger_unpublished(l) && (rc = finish_publish(l, err, errlen)) != 0)
+                return rc;
 
         /* Reserve first: nothing may fail after the checkpoint is replaced. */
         pthread_rwlock_wrlock(&l->lock);
@@ -523,13 +713,11 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         writer_u32(&w, 0);
         rc = record_encode(r, &w);
         if (rc == 0) {
-                size_t body = writer_len(&w) - 4;
-                writer_put_u32_at(&w, 0, (uint32_t)body);
-        }
-        if (rc == 0)
+                writer_put_u32_at(&w, 0, (uint32_t)(writer_len(&w) - 4));
                 rc = writer_finish(&w, &frame, &flen);
-        else
+        } else {
                 writer_free(&w);
+        }
         if (rc) {
                 errf(err, errlen, "ledger: cannot encode the %s record: %s",
                      record_kind_name(r->kind) ? record_kind_name(r->kind) : "unknown",
@@ -568,31 +756,37 @@ int ledger_append(struct ledger *l, const struct record *r, char *err, size_t er
         }
         if (rc)
                 goto undo;
-        stage = "write the checkpoint";
-        rc = write_checkpoint(l, note, note_len);
-        if (rc == -EIO) {
-                /* The new checkpoint may be in place: the records stay, the caller exits. */
-                free(frame);
-                free(note);
-                errf(err, errlen, "ledger: cannot %s: %s", stage, strerror(EIO));
-                return -EIO;
-        }
-        if (rc)
-                goto undo;
-
+        /*
+         * Signed: from here on the record stays. Cutting it back would let a
+         * different record be signed at this size later, two valid signatures
+         * for one size. If the checkpoint cannot be written, the same note is
+         * retried (ledger_publish_pending, or the next append) and a restart
+         * signs the same tree again (Ed25519 is deterministic: the same note).
+         */
         free(frame);
         l->n = n + 1;
         l->rec_end = old_end + flen;
         l->border = border;
         pthread_rwlock_wrlock(&l->lock);
-        char *old_note = l->cp_note;
-        l->cp_note = note;
-        l->cp_len = note_len;
         l->offsets[n + 1] = l->rec_end;
-        memcpy(l->pub_root, root, MERKLE_HASH_LEN);
-        l->pub_size = n + 1;
         pthread_rwlock_unlock(&l->lock);
-        free(old_note);
+        rc = write_checkpoint(l, note, note_len);
+        if (rc) {
+                bool nospace = rc == -ENOSPC || rc == -EDQUOT;
+                char why[1400];
+                errf(err, errlen, "ledger: cannot write the checkpoint of size %" PRIu64 ": %s%s",
+                     n + 1, cp_strerror(l, rc, why, sizeof why),
+                     nospace ? " (the signed record is kept; the same checkpoint is retried)"
+                             : "");
+                if (!nospace) {
+                        free(note);
+                        return -EIO;
+                }
+                l->signed_note = note;
+                l->signed_len = note_len;
+                return -EINPROGRESS;
+        }
+        publish(l, root, note, note_len);
         return 0;
 
 undo:
@@ -733,5 +927,5 @@ int ledger_attest(struct ledger *l, const uint8_t nonce[32], char **note, size_t
         int rc = attest_format(&a, text, sizeof text, &n);
         if (rc)
                 return rc;
-        return note_sign(text, n, l->signer, note, len);
+        return note_sign(text, n, &l->attest_signer, note, len);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +27,14 @@ struct ledger;
  * Open or create the ledger in state_dir, recover (truncate a torn tail,
  * rebuild what proofs need) and check that the stored records reproduce
  * the last signed checkpoint: if not, fail with a message naming the first
- * bad leaf. The signer stays owned by the caller and must outlive the ledger.
+ * bad leaf. The signer stays owned by the caller and must outlive the ledger;
+ * it signs checkpoints, on the sampling thread only. The ledger keeps its
+ * own duplicate of it (signer_dup) for attest notes, which the HTTP thread
+ * signs, so that a flood of /v1/attest never waits on or delays the
+ * checkpoint signer; the only shared step is a short read lock to copy the
+ * tree head, and the lock prefers the writer.
  */
-int ledger_open(const char *state_dir, const struct note_signer *signer, struct ledger **out,
+int ledger_open(const char *state_dir, const struct signer *signer, struct ledger **out,
                 char *err, size_t errlen);
 void ledger_close(struct ledger *l);
 
@@ -37,8 +43,18 @@ void ledger_close(struct ledger *l);
  * sign the new checkpoint, replace the checkpoint file atomically, then
  * publish to readers. Nothing is published unless everything before it is
  * durable. On -ENOSPC the ledger is unchanged (a partial write is cut back).
+ * -EINPROGRESS: the record is durable and its tree signed, but the
+ * checkpoint could not be written (no space): the record is kept (never cut
+ * back once signed) and the same note is published by ledger_publish_pending
+ * or the next append. A ledger opened on a full disk serves its signed
+ * prefix and finishes the recovery the same way.
  */
 int ledger_append(struct ledger *l, const struct record *r, char *err, size_t errlen);
+
+/* True while durable records wait for their checkpoint (a full disk). Writer thread. */
+bool ledger_unpublished(struct ledger *l);
+/* Retry publishing them: 0 done (or nothing to do), -ENOSPC later, -EIO fatal. Writer thread. */
+int ledger_publish_pending(struct ledger *l, char *err, size_t errlen);
 
 /* Published tree size (what /checkpoint says). */
 uint64_t ledger_size(struct ledger *l);

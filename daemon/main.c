@@ -24,14 +24,17 @@
 #include <unistd.h>
 
 #include "accum.h"
+#include "fsutil.h"
 #include "config.h" /* GH_VERSION (generated) */
 #include "http.h"
 #include "key.h"
 #include "ledger.h"
 #include "log.h"
 #include "notify.h"
+#include "push.h"
 #include "sampler.h"
 #include "settings.h"
+#include "statedir.h"
 #include "stats.h"
 #include "status.h"
 
@@ -42,16 +45,20 @@
 
 struct daemon {
         struct config cfg;
-        struct note_signer signer;
+        struct signer signer;
         char vkey[VKEY_MAX_LEN + 1];
         struct ledger *ledger;
         const struct sampler_ops *ops;
         struct sampler *sampler;
         struct http_server *http;
+        struct push *push; /* NULL without --witnesses */
         struct daemon_stats stats;
         struct accum acc;
         uint8_t boot_id[16];
         int sfd;
+        int state_fd;      /* the state directory, locked for the process lifetime */
+        int own_listen_fd; /* bound by us, not yet handed to http_start; or -1 */
+        uint64_t key_created_ns; /* node.key's mtime (its creation), 0 when unknown */
         uint64_t interval_ns, period_ns;
 
         /* sampling state */
@@ -103,31 +110,15 @@ static void read_boot_id(uint8_t out[16]) {
                 log_warn("cannot read the boot ID; records carry an all-zero boot ID");
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[CONFIG_PATH_MAX];
-        size_t n = strlen(path);
-        if (n == 0 || n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (size_t i = 1; i <= n; i++) {
-                if (buf[i] == '/' || buf[i] == '\0') {
-                        char c = buf[i];
-                        buf[i] = '\0';
-                        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                                return -errno;
-                        buf[i] = c;
-                }
-        }
-        return 0;
-}
-
 static void update_status(struct daemon *d, bool ready) {
-        char st[256];
+        char st[256], wst[64] = "";
         uint64_t size = ledger_size(d->ledger);
-        snprintf(st, sizeof st, "records %" PRIu64 ", checkpoint size %" PRIu64 ", sampler %s%s",
+        if (d->push)
+                push_status(d->push, wst, sizeof wst);
+        snprintf(st, sizeof st, "records %" PRIu64 ", checkpoint size %" PRIu64 ", sampler %s%s%s",
                  atomic_load(&d->stats.records_appended_total), size,
                  d->sampler_ok ? "ok" : "failing",
-                 d->nospace ? ", appends paused: no space left" : "");
+                 d->nospace ? ", appends paused: no space left" : "", wst);
         if (ready)
                 notify_ready(st);
         else
@@ -194,6 +185,11 @@ static int append_one(struct daemon *d, const struct record *r) {
                 episode_fail(d, err);
                 return 1;
         }
+        if (rc == -EINPROGRESS) { /* kept and signed; its checkpoint waits for space */
+                stats_after_append(d, r);
+                episode_fail(d, err);
+                return 0;
+        }
         log_err("%s", err);
         return rc < 0 ? rc : -EIO;
 }
@@ -218,6 +214,18 @@ static void enqueue(struct daemon *d, const struct record *r) {
 
 /* Try the records waiting for space. 0 all done; 1 still no space; negative fatal. */
 static int flush_pending(struct daemon *d) {
+        if (ledger_unpublished(d->ledger)) {
+                char err[512];
+                int rc = ledger_publish_pending(d->ledger, err, sizeof err);
+                if (rc == -ENOSPC) {
+                        episode_fail(d, err);
+                        return 1;
+                }
+                if (rc) {
+                        log_err("%s", err);
+                        return rc < 0 ? rc : -EIO;
+                }
+        }
         while (d->npending) {
                 int rc = append_one(d, d->pending[0]);
                 if (rc)
@@ -248,7 +256,7 @@ static int submit(struct daemon *d, const struct record *r) {
                         return rc;
         }
         if (rc == 0) {
-                if (d->npending == 0)
+                if (d->npending == 0 && !ledger_unpublished(d->ledger))
                         episode_end(d);
                 update_status(d, false);
                 return 0;
@@ -380,36 +388,32 @@ static void log_stall(uint64_t from_boot, uint64_t to_boot) {
 /*
  * At start-up, against the ledger's last record of the same boot ID: a boot
  * clock behind it (a time namespace, a tampered clock) is impossible within
- * one boot and is logged (the start record's header is the evidence); a
- * wall clock that moved against the boot clock since then beyond the step
- * tolerance gets a clock-step record right after the start record, whose
- * prev_* are that last record's clock readings. Returns 0 or a negative
- * errno (fatal, from submit).
+ * one boot; a wall clock that moved against the boot clock since then beyond
+ * the step tolerance is a clock step. Both are logged; the start record's
+ * header is the record of them (the client judges every header's
+ * wall - boot offset against the boot's first reading, proto/ANALYSIS.md
+ * section 5, and a backwards boot clock is its rule B2). A clock-step record
+ * here would make the client count the same step twice.
  */
-static int check_clock_since_last(struct daemon *d, const struct record *last, uint64_t wall,
-                                  uint64_t boot) {
+static void check_clock_since_last(const struct daemon *d, const struct record *last, uint64_t wall,
+                                   uint64_t boot) {
         if (memcmp(last->boot_id, d->boot_id, 16) != 0)
-                return 0; /* a reboot (or the first record): nothing to compare with */
+                return; /* a reboot: no common boot clock to compare with */
         if (boot < last->boot_ns) {
                 uint64_t back = last->boot_ns - boot;
                 log_warn("clock: the boot clock is %" PRIu64 ".%03" PRIu64 " s behind the "
                          "ledger's last record of this boot (boot ID unchanged): impossible "
                          "within one boot; the start record shows it",
                          back / NS, back % NS / 1000000);
-                return 0;
+                return;
         }
         int64_t moved = clock_offset(wall, boot) - clock_offset(last->wall_ns, last->boot_ns);
         uint64_t amoved = moved < 0 ? (uint64_t)-moved : (uint64_t)moved;
-        if (amoved <= step_threshold_ns(d))
-                return 0;
-        log_warn("clock: wall time moved %s%" PRIu64 ".%03" PRIu64 " s against boot time "
-                 "since the ledger's last record of this boot; writing a clock-step record",
-                 moved < 0 ? "-" : "+", amoved / NS, amoved % NS / 1000000);
-        struct record *r = d->scratch;
-        header(d, r, REC_CLOCK_STEP, wall, boot);
-        r->u.clock_step.prev_wall_ns = last->wall_ns;
-        r->u.clock_step.prev_boot_ns = last->boot_ns;
-        return submit(d, r);
+        if (amoved > step_threshold_ns(d))
+                log_warn("clock: wall time moved %s%" PRIu64 ".%03" PRIu64 " s against boot "
+                         "time since the ledger's last record of this boot; the start record "
+                         "shows it",
+                         moved < 0 ? "-" : "+", amoved / NS, amoved % NS / 1000000);
 }
 
 /*
@@ -435,6 +439,7 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
                                 "recovers",
                                 d->ops->name, gh_strerror(rc));
                 d->sampler_ok = false;
+                atomic_store(&d->stats.sampler_ok, 0);
                 d->nrd = 0;
                 update_status(d, false);
         } else {
@@ -444,10 +449,12 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
                         update_status(d, false);
                 }
                 d->sampler_ok = true;
+                atomic_store(&d->stats.sampler_ok, 1);
                 d->nrd = n;
                 d->last_ok_sample_boot = boot;
                 atomic_fetch_add(&d->stats.samples_total, 1);
                 atomic_store(&d->stats.last_sample_boot_ns, boot);
+                atomic_store(&d->stats.last_sample_wall_ns, wall);
                 stats_gpus(d);
         }
         if (ok && rc == 1) {
@@ -597,7 +604,8 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
                     d->next_boundary - wall < 1000000000u) {
                         continue; /* wall time lags: wake again at the corrected instant */
                 }
-                if (d->nospace && d->npending && boot >= d->retry_at) {
+                if (d->nospace && (d->npending || ledger_unpublished(d->ledger)) &&
+                    boot >= d->retry_at) {
                         int rc = submit(d, NULL);
                         if (rc < 0)
                                 return rc;
@@ -619,24 +627,19 @@ static int run_loop(struct daemon *d, char *reason, size_t reasonlen) {
 /* ---------------------------------------------------------------- main */
 
 /*
- * Create the state directory and load (or create) the node key into d->signer and d->vkey;
- * src tells where the key came from. 0 or EXIT_RUNTIME (logged).
+ * Load (or create) the node key into d->signer and d->vkey; src tells where
+ * the key came from. 0 or EXIT_RUNTIME (logged).
  */
 static int load_key(struct daemon *d, char *src, size_t src_size) {
         char err[1024];
-        int rc = mkdir_p(d->cfg.state_dir, 0750);
-        if (rc) {
-                log_err("cannot create the state directory '%s': %s", d->cfg.state_dir,
-                        strerror(-rc));
-                return EXIT_RUNTIME;
-        }
-        rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, err, sizeof err);
+        int rc = key_load(d->cfg.state_dir, d->cfg.origin, &d->signer, src, src_size, err,
+                          sizeof err);
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
         struct note_verifier v;
-        note_signer_verifier(&d->signer, &v);
+        signer_verifier(&d->signer, &v);
         size_t vlen;
         rc = vkey_format(&v, d->vkey, sizeof d->vkey, &vlen);
         if (rc) {
@@ -647,8 +650,14 @@ static int load_key(struct daemon *d, char *src, size_t src_size) {
 }
 
 static int print_key(struct daemon *d) {
-        char src[1300];
-        int rc = load_key(d, src, sizeof src);
+        char src[1300], err[1300];
+        /* No lock: --print-key runs beside the daemon that holds it. */
+        int rc = statedir_open_unlocked(d->cfg.state_dir, &d->state_fd, err, sizeof err);
+        if (rc) {
+                log_err("%s", err);
+                return EXIT_RUNTIME;
+        }
+        rc = load_key(d, src, sizeof src);
         if (rc)
                 return rc;
         printf("%s\n", d->vkey);
@@ -671,31 +680,87 @@ static int setup_signals(struct daemon *d) {
         return 0;
 }
 
+/*
+ * Start-up, in order, so that a typo never reaches the ledger: the settings
+ * were parsed and validated by config_load; then the listening socket is
+ * bound, the state directory locked, the key and the ledger opened (with
+ * recovery) and the sampler opened; only then is the first record written
+ * and the API served (connections wait in the bound socket's backlog).
+ */
 static int run(struct daemon *d) {
         char err[1024], src[1300];
         int rc;
-
-        if ((rc = load_key(d, src, sizeof src)) != 0)
-                return rc;
-        log_info("signing as '%s' with key %s", d->signer.name, src);
 
         if ((rc = setup_signals(d)) != 0) {
                 log_err("signal setup: %s", strerror(-rc));
                 return EXIT_RUNTIME;
         }
+        int lfd = notify_listen_fd(err, sizeof err);
+        if (lfd == -2) {
+                log_err("%s", err);
+                return EXIT_RUNTIME;
+        }
+        bool own_fd = lfd < 0;
+        if (own_fd && (rc = http_bind(d->cfg.listen, &lfd, err, sizeof err)) != 0) {
+                log_err("%s", err);
+                return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+        }
+        if (own_fd)
+                d->own_listen_fd = lfd; /* closed by cleanup until http_start takes it */
+        if ((rc = statedir_open(d->cfg.state_dir, &d->state_fd, err, sizeof err)) != 0) {
+                log_err("%s", err);
+                return EXIT_RUNTIME;
+        }
+        if ((rc = load_key(d, src, sizeof src)) != 0)
+                return rc;
+        if (strncmp(src, "created now", 11) == 0)
+                log_warn("created a NEW node key (%s): this is a new identity for '%s'; "
+                         "auditors who trusted an earlier key for this origin will see a "
+                         "different key (if the state directory was moved, deleted or "
+                         "unmounted, stop and restore it)",
+                         src, d->signer.name);
+        else
+                log_info("signing as '%s' with the key %s", d->signer.name, src);
+        struct stat kst;
+        if (fstatat(d->state_fd, KEY_FILE, &kst, AT_SYMLINK_NOFOLLOW) == 0 &&
+            strncmp(src, "from the credential", 19) != 0)
+                d->key_created_ns = (uint64_t)kst.st_mtim.tv_sec * NS + (uint64_t)kst.st_mtim.tv_nsec;
+
         rc = ledger_open(d->cfg.state_dir, &d->signer, &d->ledger, err, sizeof err);
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
         log_info("ledger: %" PRIu64 " records in '%s'", ledger_size(d->ledger), d->cfg.state_dir);
+        if (d->cfg.witnesses[0]) {
+                struct note_verifier nv;
+                signer_verifier(&d->signer, &nv);
+                rc = push_start(d->cfg.witnesses, d->cfg.state_dir, d->ledger, &nv, d->cfg.period_s,
+                                &d->push, err, sizeof err);
+                if (rc) {
+                        log_err("%s", err);
+                        return rc == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+                }
+        }
 
         d->ops = strcmp(d->cfg.backend, "sim") == 0 ? &sampler_sim_ops : &sampler_nvml_ops;
         struct sampler_config scfg = {.sim_gpus = d->cfg.sim_gpus, .sim_dir = d->cfg.sim_dir};
         rc = d->ops->open(&scfg, &d->sampler, err, sizeof err);
-        if (rc) {
+        if (rc && d->ops != &sampler_nvml_ops) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
+        }
+        if (rc) {
+                /* No driver or no GPU: restarting cannot help (the unit's
+                 * RestartPreventExitStatus=3); say so instead of a restart
+                 * every RestartSec= forever. */
+                log_err("%s", err);
+                log_err("exiting with status %d: no usable GPU backend; systemd will not "
+                        "restart gpuhoursd (install the NVIDIA driver or set backend = sim, "
+                        "then: systemctl restart gpuhoursd)",
+                        EXIT_NO_GPUS);
+                notify_status("failed: no usable GPU backend (see the journal)");
+                return EXIT_NO_GPUS;
         }
         rc = d->ops->inventory(d->sampler, &d->inv);
         if (rc) {
@@ -714,43 +779,46 @@ static int run(struct daemon *d) {
         uint64_t wall, boot;
         clocks_now(&wall, &boot);
         atomic_store(&d->stats.start_wall_ns, wall);
-        rc = write_start(d, wall, boot);
-        if (rc >= 0 && have_last)
-                rc = check_clock_since_last(d, last, wall, boot);
+        if (have_last)
+                check_clock_since_last(d, last, wall, boot);
         free(last);
+        rc = write_start(d, wall, boot);
         if (rc < 0)
                 return EXIT_RUNTIME;
         clocks_now(&wall, &boot);
-        if ((rc = take_sample(d, wall, boot, false)) < 0)
+        if (take_sample(d, wall, boot, false) < 0)
                 return EXIT_RUNTIME;
         d->next_tick = boot + d->interval_ns;
-
-        int lfd = notify_listen_fd(err, sizeof err);
-        if (lfd == -2) {
-                log_err("%s", err);
-                return EXIT_RUNTIME;
-        }
         struct http_config hc = {
                 .listen = d->cfg.listen,
                 .listen_fd = lfd,
+                .own_listen_fd = own_fd,
                 .ledger = d->ledger,
                 .stats = &d->stats,
+                .push = d->push,
                 .node = {.origin = d->cfg.origin,
                          .vkey = d->vkey,
                          .backend = d->ops->name,
                          .period_s = d->cfg.period_s,
+                         .key_created_ns = d->key_created_ns,
                          .sample_interval_s = (double)d->cfg.sample_interval_us / 1e6},
         };
         rc = http_start(&hc, &d->http, err, sizeof err);
+        d->own_listen_fd = -1; /* http_start owns it now, even when it fails */
         if (rc) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
         http_set_inventory(d->http, d->inv.gpus, d->inv.gpu_count);
-        log_info("serving on %s; sampling %u %s GPU(s) every %u.%06u s, period %u s",
-                 lfd >= 0 ? "the socket from systemd" : d->cfg.listen, d->inv.gpu_count,
-                 d->ops->name, d->cfg.sample_interval_us / 1000000u,
-                 d->cfg.sample_interval_us % 1000000u, d->cfg.period_s);
+        if (d->push && (rc = push_run(d->push)) != 0) {
+                log_err("witnesses: cannot start the push thread: %s", strerror(-rc));
+                return EXIT_RUNTIME;
+        }
+        /* http_start logged the address it listens on: not repeated here. */
+        log_info("started: sampling %u %s GPU(s) every %u.%06u s, period %u s%s",
+                 d->inv.gpu_count, d->ops->name, d->cfg.sample_interval_us / 1000000u,
+                 d->cfg.sample_interval_us % 1000000u, d->cfg.period_s,
+                 !own_fd ? "; HTTP on the socket passed by systemd" : "");
 
         uint64_t wd = notify_watchdog_usec();
         d->wd_half_ns = wd * 1000u / 2;
@@ -764,17 +832,24 @@ static int run(struct daemon *d) {
 
         notify_stopping();
         log_info("stopping (%s)", reason);
+        /* Stopping during a no-space backoff: one last attempt for each record. */
+        d->retry_at = 0;
         clocks_now(&wall, &boot);
-        if ((rc = take_sample(d, wall, boot, true)) < 0)
+        if (take_sample(d, wall, boot, true) < 0)
                 return EXIT_RUNTIME;
         struct record *r = d->scratch;
         header(d, r, REC_STOP, wall, boot);
+        d->retry_at = 0;
         snprintf(r->u.stop.reason, sizeof r->u.stop.reason, "%s", reason);
-        if ((rc = submit(d, r)) < 0)
+        if (submit(d, r) < 0)
                 return EXIT_RUNTIME;
-        if (d->npending || d->nospace) {
-                log_err("ledger: exiting with %zu record(s) unwritten (no space left)",
-                        d->npending);
+        if (d->npending || d->nospace || ledger_unpublished(d->ledger)) {
+                log_err("ledger: exiting with %zu record(s) unwritten (no space left)%s",
+                        d->npending,
+                        ledger_unpublished(d->ledger)
+                                ? "; signed records wait for their checkpoint (the next start "
+                                  "publishes the same tree)"
+                                : "");
                 return EXIT_RUNTIME;
         }
         return 0;
@@ -782,15 +857,20 @@ static int run(struct daemon *d) {
 
 static void cleanup(struct daemon *d) {
         http_stop(d->http);
+        push_stop(d->push);
         if (d->sampler)
                 d->ops->close(d->sampler);
         ledger_close(d->ledger);
-        note_signer_free(&d->signer);
+        signer_free(&d->signer);
         for (size_t i = 0; i < d->npending; i++)
                 free(d->pending[i]);
         free(d->scratch);
         if (d->sfd >= 0)
                 close(d->sfd);
+        if (d->own_listen_fd >= 0)
+                close(d->own_listen_fd);
+        if (d->state_fd >= 0)
+                close(d->state_fd);
 }
 
 int main(int argc, char **argv) {
@@ -801,7 +881,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "gpuhoursd: out of memory\n");
                 return EXIT_RUNTIME;
         }
-        d->sfd = -1;
+        d->sfd = d->state_fd = d->own_listen_fd = -1;
         int rc = config_load(argc, argv, &d->cfg, err, sizeof err);
         if (rc) {
                 fprintf(stderr, "gpuhoursd: %s\n", err);
@@ -828,7 +908,9 @@ int main(int argc, char **argv) {
         }
         if (d->cfg.action == CONFIG_PRINT_KEY) {
                 rc = print_key(d);
-                note_signer_free(&d->signer);
+                signer_free(&d->signer);
+                if (d->state_fd >= 0)
+                        close(d->state_fd);
                 free(d);
                 return rc;
         }

@@ -193,10 +193,10 @@ static int rc_class(nvmlReturn_t rc) {
         }
 }
 
-/* Copy a driver string into a record field: printable ASCII only, capped. */
+/* Copy a driver string into a record field of cap + 1 bytes: printable ASCII only, capped. */
 static void copy_printable(char *dst, size_t cap, const char *src) {
         size_t i = 0;
-        for (; src[i] && i < cap; i++) {
+        for (; i < cap && src[i]; i++) {
                 unsigned char c = (unsigned char)src[i];
                 dst[i] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
         }
@@ -364,7 +364,7 @@ static int gpu_probe(struct sampler *s, struct nvml_gpu *g) {
         char serial_rc[48] = "n/a", energy_rc[48] = "n/a", samples_rc[48] = "n/a",
              util_rc[48] = "n/a", power_rc[48] = "n/a", mem_rc[48] = "n/a", procs_rc[48] = "n/a",
              mig_rc[48] = "n/a";
-#define NOTE(buf, r) snprintf(buf, sizeof buf, "%s", (r) == NVML_SUCCESS ? "ok" : rc_text(s, r))
+#define NOTE(buf, r) snprintf(buf, sizeof(buf), "%s", (r) == NVML_SUCCESS ? "ok" : rc_text(s, r))
 #define PROBE_CHECK(r)                                                                             \
         do {                                                                                       \
                 int e_ = rc_class(r);                                                              \

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "settings.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "note.h"
+#include "text.h"
 
 /* The setting names, shared by the file (key) and the command line (--key with '-'). */
 enum setting {
@@ -20,6 +24,7 @@ enum setting {
         SET_PERIOD,
         SET_INTERVAL,
         SET_ORIGIN,
+        SET_WITNESSES,
         SET_COUNT,
 };
 
@@ -27,6 +32,7 @@ static const char *const setting_key[SET_COUNT] = {
         [SET_STATE_DIR] = "state_dir",      [SET_LISTEN] = "listen",   [SET_BACKEND] = "backend",
         [SET_SIM_GPUS] = "sim_gpus",        [SET_SIM_DIR] = "sim_dir", [SET_PERIOD] = "period",
         [SET_INTERVAL] = "sample_interval", [SET_ORIGIN] = "origin",
+        [SET_WITNESSES] = "witnesses",
 };
 
 void config_usage(FILE *f) {
@@ -48,13 +54,16 @@ void config_usage(FILE *f) {
                 "  --sample-interval SECONDS  sampling interval, 0.05..60, fractions allowed\n"
                 "                           (default 1)\n"
                 "  --origin NAME            log origin and key name (default HOSTNAME/gpuhours)\n"
+                "  --witnesses FILE         push checkpoints to the witnesses of this C2SP\n"
+                "                           tlog-policy file ('witness NAME VKEY URL' lines)\n"
                 "  --print-key              print the node's verifier key (vkey) and exit;\n"
                 "                           creates the key if absent\n"
                 "  --help                   show this help and exit\n"
                 "  --version                show the version and exit\n"
                 "\n"
                 "The config file takes the same settings as keys: state_dir, listen, backend,\n"
-                "sim_gpus, sim_dir, period, sample_interval, origin. Command-line options\n"
+                "sim_gpus, sim_dir, period, sample_interval, origin, witnesses. Command-line\n"
+                "options "
                 "override the file. Exit status: 0 ok, 1 runtime failure, 2 bad usage or "
                 "config.\n");
 }
@@ -69,18 +78,8 @@ static void errf(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 bool config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out) {
-        unsigned long v = 0;
-        size_t i = 0;
-        if (!s[0] || strlen(s) > 10)
-                return false;
-        for (; s[i]; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (unsigned long)(s[i] - '0');
-        }
-        if (i > 1 && s[0] == '0')
-                return false;
-        if (v < min || v > max)
+        uint64_t v;
+        if (!parse_u64(s, strlen(s), &v) || v < min || v > max)
                 return false;
         *out = (unsigned)v;
         return true;
@@ -117,22 +116,32 @@ bool config_parse_interval(const char *s, uint32_t *out_us) {
         return true;
 }
 
-/* "HOST:PORT" or "[V6]:PORT" with PORT 1..65535 and a non-empty host. */
+/*
+ * "A.B.C.D:PORT", "[V6]:PORT" or "*:PORT" with a numeric address and PORT
+ * 1..65535: the forms http_bind accepts, so that a name such as
+ * "localhost:9477" is refused here, before anything is written.
+ */
 bool config_listen_valid(const char *s) {
         const char *colon = strrchr(s, ':');
         unsigned port;
-        if (!colon || colon == s || strlen(s) > 255)
+        char host[64];
+        size_t hl = colon ? (size_t)(colon - s) : 0;
+        if (!colon || hl == 0 || hl >= sizeof host)
                 return false;
-        if (s[0] == '[' && colon[-1] != ']')
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+        if (!config_parse_uint(colon + 1, 1, 65535, &port))
                 return false;
-        if (s[0] != '[' && memchr(s, ':', (size_t)(colon - s)))
-                return false; /* a bare IPv6 address needs brackets */
-        if (s[0] == '[' && colon - s < 3)
-                return false;
-        for (const char *p = s; p < colon; p++)
-                if (*p <= ' ' || *p > '~')
+        if (strcmp(host, "*") == 0)
+                return true;
+        unsigned char addr[sizeof(struct in6_addr)];
+        if (host[0] == '[') {
+                if (hl < 3 || host[hl - 1] != ']')
                         return false;
-        return config_parse_uint(colon + 1, 1, 65535, &port);
+                host[hl - 1] = '\0';
+                return inet_pton(AF_INET6, host + 1, addr) == 1;
+        }
+        return inet_pton(AF_INET, host, addr) == 1;
 }
 
 static bool set_path(char *dst, const char *v) {
@@ -153,7 +162,8 @@ static bool apply(struct config *cfg, enum setting k, const char *v, const char 
                 *why = "expected a directory path (1..1023 bytes)";
                 return set_path(cfg->sim_dir, v);
         case SET_LISTEN:
-                *why = "expected ADDR:PORT or [IPV6]:PORT with PORT 1..65535";
+                *why = "expected a numeric A.B.C.D:PORT, [IPV6]:PORT or *:PORT with PORT 1..65535 "
+                       "(no host names)";
                 return config_listen_valid(v) && set_path(cfg->listen, v);
         case SET_BACKEND:
                 *why = "expected 'sim' or 'nvml'";
@@ -176,6 +186,9 @@ static bool apply(struct config *cfg, enum setting k, const char *v, const char 
                         return false;
                 strcpy(cfg->origin, v);
                 return true;
+        case SET_WITNESSES:
+                *why = "expected a file path (1..1023 bytes)";
+                return set_path(cfg->witnesses, v);
         case SET_COUNT:
                 break;
         }
@@ -243,9 +256,26 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
         struct ini_state st = {.cfg = cfg};
         char qp[300];
         quote(qp, sizeof qp, path);
-        FILE *f = fopen(path, "re");
+        /* O_NONBLOCK: a FIFO named as the config must not hang start-up. */
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        struct stat fst;
+        if (fd < 0 || fstat(fd, &fst) != 0) {
+                errf(err, errlen, "config '%s': %s", qp, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return EXIT_USAGE;
+        }
+        if (!S_ISREG(fst.st_mode)) {
+                errf(err, errlen, "config '%s': %s", qp,
+                     S_ISDIR(fst.st_mode) ? "is a directory, not a configuration file"
+                                         : "is not a regular file");
+                close(fd);
+                return EXIT_USAGE;
+        }
+        FILE *f = fdopen(fd, "r");
         if (!f) {
                 errf(err, errlen, "config '%s': %s", qp, strerror(errno));
+                close(fd);
                 return EXIT_USAGE;
         }
         int line = ini_parse_file(f, config_ini_handler, &st);
@@ -287,6 +317,7 @@ int config_load(int argc, char **argv, struct config *cfg, char *err, size_t err
                 {"period", required_argument, NULL, SET_PERIOD},
                 {"sample-interval", required_argument, NULL, SET_INTERVAL},
                 {"origin", required_argument, NULL, SET_ORIGIN},
+                {"witnesses", required_argument, NULL, SET_WITNESSES},
                 {"print-key", no_argument, NULL, OPT_PRINT_KEY},
                 {"help", no_argument, NULL, OPT_HELP},
                 {"version", no_argument, NULL, OPT_VERSION},

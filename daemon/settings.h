@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "record.h"
+
 /*
  * gpuhoursd settings: defaults, then the INI file ([gpuhoursd] section),
  * then the command line (which wins).
@@ -19,15 +21,17 @@
 #define CONFIG_DEFAULT_PERIOD 300u
 #define CONFIG_DEFAULT_INTERVAL_US 1000000u
 #define CONFIG_PATH_MAX 1024u
-#define CONFIG_PERIOD_MAX 86400u
-#define CONFIG_INTERVAL_MIN_US 50000u
-#define CONFIG_INTERVAL_MAX_US 60000000u
-#define CONFIG_SIM_GPUS_MAX 64u
+/* The record format's bounds (proto/record.h): a setting outside them could not be recorded. */
+#define CONFIG_PERIOD_MAX REC_PERIOD_MAX_S
+#define CONFIG_INTERVAL_MIN_US REC_INTERVAL_MIN_US
+#define CONFIG_INTERVAL_MAX_US REC_INTERVAL_MAX_US
+#define CONFIG_SIM_GPUS_MAX RECORD_MAX_GPUS
 
 /* Exit codes of gpuhoursd. */
 enum {
         EXIT_RUNTIME = 1, /* a failure while running (storage, key, sampler, network) */
         EXIT_USAGE = 2,   /* bad command line or configuration */
+        EXIT_NO_GPUS = 3, /* the GPU backend cannot start (no NVML, no GPU): not restarted */
 };
 
 enum config_action {
@@ -48,6 +52,7 @@ struct config {
         unsigned period_s;
         uint32_t sample_interval_us;
         char origin[256]; /* defaults to <hostname>/gpuhours */
+        char witnesses[CONFIG_PATH_MAX]; /* tlog-policy file of witnesses to push to; "" = none */
 };
 
 /*

@@ -170,18 +170,30 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
         return rc;
 }
 
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Exactly 32 hex digits, then a newline or the end of the string. */
 static bool parse_hex16(const char *s, uint8_t out[16]) {
         for (int i = 0; i < 16; i++) {
-                unsigned v;
-                if (sscanf(s + 2 * i, "%2x", &v) != 1)
+                int hi = hex_digit(s[2 * i]);
+                int lo = hi < 0 ? -1 : hex_digit(s[2 * i + 1]);
+                if (lo < 0)
                         return false;
-                out[i] = (uint8_t)v;
+                out[i] = (uint8_t)(hi << 4 | lo);
         }
         return s[32] == '\n' || s[32] == '\0';
 }
 
 static int load_seed(struct sampler *s, uint8_t seed[16], char *err, size_t errlen) {
-        char buf[128];
+        char buf[128] = "";
         for (int attempt = 0; attempt < 2; attempt++) {
                 ssize_t n = read_small(s->dirfd, "seed", buf, sizeof buf);
                 if (n >= 32) {
@@ -389,7 +401,7 @@ static bool parse_instant(const char *t, size_t len, uint64_t *out) {
  * before it are kept and the rest is ignored (warned once per change).
  */
 static void read_schedule(struct sampler *s) {
-        char *buf = malloc(SIM_SCHED_MAX + 1);
+        char *buf = calloc(1, SIM_SCHED_MAX + 1);
         if (!buf)
                 return;
         struct file_id id = {0, 0, 0};
@@ -540,7 +552,7 @@ static bool expect(char **p, const char *lit) {
 
 /* Restore the anchor from the energy file; false if there is none (or it is unusable). */
 static bool load_state(struct sampler *s) {
-        char buf[SIM_STATE_MAX];
+        char buf[SIM_STATE_MAX] = "";
         ssize_t n = read_small(s->dirfd, "energy", buf, sizeof buf);
         if (n == -ENOENT)
                 return false;
@@ -599,7 +611,7 @@ static void apply_loads(struct sampler *s, uint64_t t, const uint32_t *vals, uns
  */
 static void advance(struct sampler *s, uint64_t now, uint64_t busy_cp_ns[RECORD_MAX_GPUS]) {
         read_schedule(s);
-        char buf[SIM_LOAD_MAX + 1];
+        char buf[SIM_LOAD_MAX + 1] = "";
         struct file_id id = {0, 0, 0};
         ssize_t n = read_with_id(s->dirfd, "load", buf, sizeof buf, &id);
         bool load_ev = false;

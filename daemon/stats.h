@@ -18,6 +18,8 @@ struct daemon_stats {
         atomic_uint_fast64_t sampler_errors_total;
         atomic_uint_fast64_t samples_total;
         atomic_uint_fast64_t last_sample_boot_ns;    /* CLOCK_BOOTTIME of the last sample */
+        atomic_uint_fast64_t last_sample_wall_ns;    /* CLOCK_REALTIME of the last good sample */
+        atomic_uint_fast32_t sampler_ok;             /* 1 while sampler reads succeed */
         atomic_uint_fast64_t last_checkpoint_boot_ns;
         atomic_uint_fast64_t last_summary_wall_ns;   /* end of the last summary window */
         atomic_uint_fast64_t next_summary_due_boot_ns;

@@ -55,9 +55,9 @@ void writer_u8(struct writer *w, uint8_t v);
 void writer_u16(struct writer *w, uint16_t v);
 void writer_u32(struct writer *w, uint32_t v);
 void writer_u64(struct writer *w, uint64_t v);
-void writer_bytes(struct writer *w, const void *p, size_t n);
+void writer_bytes(struct writer *w, const void *src, size_t n);
 /* u32 big-endian length then the bytes. */
-void writer_vec32(struct writer *w, const void *p, size_t n);
+void writer_vec32(struct writer *w, const void *src, size_t n);
 /* Overwrite 4 bytes at offset off (for back-patched lengths). */
 void writer_put_u32_at(struct writer *w, size_t off, uint32_t v);
 /* Sets the sticky error to err (a gh_status or -errno, non-zero) unless one is set already. */

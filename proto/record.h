@@ -8,7 +8,7 @@
 #include "buf.h"
 
 /*
- * Ledger records: semantic content in DESIGN.md, byte layout in FORMAT.md.
+ * Ledger records: semantic content in docs/DESIGN.md, byte layout in FORMAT.md.
  *
  * Encoding: canonical binary, big-endian fixed-width integers, no floats,
  * strings as u32 length + bytes (printable ASCII 0x20..0x7e only, capped),
@@ -31,6 +31,14 @@
 #define REC_VERSION_MAX 80u /* daemon, driver and NVML version strings */
 #define REC_BACKEND_MAX 16u
 #define REC_REASON_MAX 128u
+
+/* Bounds on start.period_s, summary.period_s and start.sample_interval_us:
+ * records outside them do not encode or decode, and the daemon refuses
+ * settings outside them. */
+#define REC_PERIOD_MIN_S 1u
+#define REC_PERIOD_MAX_S 86400u
+#define REC_INTERVAL_MIN_US 50000u
+#define REC_INTERVAL_MAX_US 60000000u
 
 enum record_kind {
         REC_START = 1,
@@ -87,8 +95,8 @@ struct gpu_summary {
 struct rec_start {
         char daemon_version[REC_VERSION_MAX + 1];
         char backend[REC_BACKEND_MAX + 1]; /* "sim" or "nvml" */
-        uint32_t period_s;                 /* 1..86400 */
-        uint32_t sample_interval_us;       /* 50000..60000000 */
+        uint32_t period_s;                 /* REC_PERIOD_MIN_S..REC_PERIOD_MAX_S */
+        uint32_t sample_interval_us;       /* REC_INTERVAL_MIN_US..REC_INTERVAL_MAX_US */
         char driver_version[REC_VERSION_MAX + 1];
         char nvml_version[REC_VERSION_MAX + 1];
         uint32_t gpu_count; /* <= RECORD_MAX_GPUS */

@@ -148,7 +148,13 @@ static void test_parse_uint_and_listen(void **state) {
         assert_false(config_parse_uint("", 0, 10, &v));
         assert_true(config_listen_valid("[::]:9477"));
         assert_true(config_listen_valid("127.0.0.1:1"));
-        assert_true(config_listen_valid("node17.example:65535"));
+        assert_true(config_listen_valid("*:65535"));
+        assert_true(config_listen_valid("[::1]:9477"));
+        /* http_bind takes numeric addresses only: refuse names before anything is written. */
+        assert_false(config_listen_valid("node17.example:65535"));
+        assert_false(config_listen_valid("localhost:9477"));
+        assert_false(config_listen_valid("[localhost]:9477"));
+        assert_false(config_listen_valid("127.0.0.1.5:9477"));
         assert_false(config_listen_valid("::1:9477"));
         assert_false(config_listen_valid("9477"));
         assert_false(config_listen_valid(":9477"));

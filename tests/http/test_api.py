@@ -56,8 +56,11 @@ def main():
     tap.ok(st == 200 and hdr.get("content-type") == "application/json", "/v1/node is 200 JSON",
            diag=(st, hdr, body[:200]))
     keys = {"origin", "vkey", "version", "backend", "period_s", "sample_interval_s", "tree_size",
-            "gpus"}
+            "key_created_s", "gpus"}
     tap.ok(set(node) == keys, "/v1/node has exactly the documented keys", diag=sorted(node))
+    kst = os.stat(os.path.join(d.state_dir, "node.key"))
+    tap.ok(node.get("key_created_s") == int(kst.st_mtime),
+           "/v1/node key_created_s is the key file's creation time", diag=node.get("key_created_s"))
     tap.ok(node.get("origin") == origin and node.get("vkey") == vkey and
            node.get("backend") == "sim" and node.get("period_s") == 1 and
            abs(node.get("sample_interval_s", 0) - 0.1) < 1e-9 and node.get("tree_size", 0) >= size
@@ -209,7 +212,9 @@ def main():
             "gpuhours_checkpoints_signed_total": "counter",
             "gpuhours_append_errors_total": "counter",
             "gpuhours_sampler_errors_total": "counter", "gpuhours_samples_total": "counter",
-            "gpuhours_tree_size": "gauge", "gpuhours_last_summary_timestamp_seconds": "gauge",
+            "gpuhours_tree_size": "gauge", "gpuhours_last_period_end_timestamp_seconds": "gauge",
+            "gpuhours_last_sample_timestamp_seconds": "gauge", "gpuhours_sampler_up": "gauge",
+            "gpuhours_gpus": "gauge",
             "gpuhours_appending": "gauge", "gpuhours_gpu_busy_seconds_total": "counter",
             "gpuhours_gpu_energy_joules_total": "counter", "gpuhours_build_info": "gauge",
             "process_start_time_seconds": "gauge"}
@@ -224,16 +229,22 @@ def main():
     tap.ok((val("gpuhours_records_appended_total") or 0) >= 9 and
            (val("gpuhours_tree_size") or 0) >= n2 and (val("gpuhours_samples_total") or 0) >= 50
            and val("gpuhours_appending") == 1 and val("gpuhours_append_errors_total") == 0 and
-           now - 5 < (val("gpuhours_last_summary_timestamp_seconds") or 0) <= now + 1 and
+           now - 5 < (val("gpuhours_last_period_end_timestamp_seconds") or 0) <= now + 1 and
+           now - 5 < (val("gpuhours_last_sample_timestamp_seconds") or 0) <= now + 1 and
+           val("gpuhours_sampler_up") == 1 and val("gpuhours_gpus") == len(gpus) and
            now - 600 < (val("process_start_time_seconds") or 0) <= now,
            "metric values reflect a healthy running daemon",
            diag={k: val(k) for k in want if not k.startswith("gpuhours_gpu_")})
     busy = fams.get("gpuhours_gpu_busy_seconds_total", {}).get("samples", [])
     energy = fams.get("gpuhours_gpu_energy_joules_total", {}).get("samples", [])
     uuids = sorted(g["uuid"] for g in gpus)
-    tap.ok(sorted(l["gpu_uuid"] for l, _ in busy) == uuids and
-           sorted(l["gpu_uuid"] for l, _ in energy) == uuids,
-           "per-GPU counters carry the GPUs' UUIDs as gpu_uuid", diag=(busy, energy, uuids))
+    names = {g["uuid"]: g["name"] for g in gpus}
+    tap.ok(sorted(l["UUID"] for l, _ in busy) == uuids and
+           sorted(l["UUID"] for l, _ in energy) == uuids and
+           sorted(l["gpu"] for l, _ in busy) == [str(i) for i in range(len(uuids))] and
+           all(l["model_name"] == names[l["UUID"]] for l, _ in busy + energy),
+           "per-GPU counters carry the labels gpu and UUID (as dcgm-exporter) and model_name",
+           diag=(busy, energy, uuids))
     tap.ok(max((v for _, v in busy), default=0) >= 3 and min((v for _, v in energy), default=0) > 0,
            "busy seconds and energy joules advance under load", diag=(busy, energy))
     bi = fams.get("gpuhours_build_info", {}).get("samples", [])

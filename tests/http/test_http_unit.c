@@ -122,7 +122,7 @@ static void test_bind_listen(void **state) {
                              "::1:9477",   "[::1]9477", "1.2.3.4:94 77"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 err[0] = '\0';
-                assert_int_equal(bind_listen(bad[i], &fd, err, sizeof err), -EINVAL);
+                assert_int_equal(http_bind(bad[i], &fd, err, sizeof err), -EINVAL);
                 assert_non_null(strstr(err, "invalid listen address"));
                 assert_int_equal(fd, -1);
         }
@@ -135,10 +135,10 @@ static void test_bind_listen(void **state) {
         close(probe); /* its port is very likely free again */
         char spec[64];
         snprintf(spec, sizeof spec, "127.0.0.1:%u", ntohs(a.sin_port));
-        assert_int_equal(bind_listen(spec, &fd, err, sizeof err), 0);
+        assert_int_equal(http_bind(spec, &fd, err, sizeof err), 0);
         assert_true(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK));
         int fd2 = -1;
-        assert_int_equal(bind_listen(spec, &fd2, err, sizeof err), -EADDRINUSE);
+        assert_int_equal(http_bind(spec, &fd2, err, sizeof err), -EADDRINUSE);
         assert_non_null(strstr(err, spec));
         assert_int_equal(fd2, -1);
         close(fd);
@@ -155,43 +155,118 @@ static void test_metrics_text(void **state) {
         strcpy(st.gpu_uuid[1], "GPU-2");
         atomic_store(&st.gpu_busy_ms_total[0], 1234567);
         atomic_store(&st.gpu_energy_mj_total[1], 5);
+        atomic_store(&st.last_sample_wall_ns, 1700000001500000000u);
+        atomic_store(&st.sampler_ok, 1);
+        static struct gpu_info inv[RECORD_MAX_GPUS];
+        memset(inv, 0, sizeof inv);
+        strcpy(inv[0].uuid, "GPU-2");
+        strcpy(inv[0].name, "NVIDIA H100 80GB HBM3");
         char *text = NULL;
         size_t len = 0;
-        assert_int_equal(metrics_render(&st, 99, 1600000000000000000u, &text, &len), 0);
+        assert_int_equal(metrics_render(&st, inv, 1, 99, 1600000000000000000u, &text, &len), 0);
         assert_int_equal(strlen(text) == len ? 0 : 1, 0);
         assert_true(len > 0 && text[len - 1] == '\n');
         assert_non_null(strstr(text, "\ngpuhours_records_appended_total 12\n"));
         assert_non_null(strstr(text, "\ngpuhours_tree_size 99\n"));
         assert_non_null(strstr(text, "\ngpuhours_appending 1\n"));
         assert_non_null(
-                strstr(text, "\ngpuhours_last_summary_timestamp_seconds 1700000000.123456789\n"));
+                strstr(text, "\ngpuhours_last_period_end_timestamp_seconds 1700000000.123456789\n"));
         assert_non_null(
-                strstr(text, "\ngpuhours_gpu_busy_seconds_total{gpu_uuid=\"GPU-a\\\"b\\\\c\\nd\"} "
-                             "1234.567\n"));
-        assert_non_null(
-                strstr(text, "\ngpuhours_gpu_energy_joules_total{gpu_uuid=\"GPU-2\"} 0.005\n"));
+                strstr(text, "\ngpuhours_last_sample_timestamp_seconds 1700000001.500000000\n"));
+        assert_non_null(strstr(text, "\ngpuhours_sampler_up 1\n"));
+        assert_non_null(strstr(text, "\ngpuhours_gpus 1\n"));
+        assert_null(strstr(text, "summary"));
+        /* An unknown GPU (not in the inventory) gets an empty model_name. */
+        assert_non_null(strstr(text, "\ngpuhours_gpu_busy_seconds_total{gpu=\"0\",UUID=\"GPU-a\\\"b"
+                                     "\\\\c\\nd\",model_name=\"\"} 1234.567\n"));
+        assert_non_null(strstr(text, "\ngpuhours_gpu_energy_joules_total{gpu=\"1\",UUID=\"GPU-2\","
+                                     "model_name=\"NVIDIA H100 80GB HBM3\"} 0.005\n"));
         assert_non_null(strstr(text, "\nprocess_start_time_seconds 1600000000.000000000\n"));
         assert_non_null(strstr(text, "# TYPE gpuhours_gpu_energy_joules_total counter\n"));
         assert_non_null(strstr(text, "# TYPE gpuhours_build_info gauge\n"));
         free(text);
 
-        /* 64 GPUs with the longest UUIDs still fit under the cap. */
+        /* 64 GPUs with the longest UUIDs and names still fit under the cap. */
         atomic_store(&st.gpu_count, RECORD_MAX_GPUS);
         for (unsigned i = 0; i < RECORD_MAX_GPUS; i++) {
                 memset(st.gpu_uuid[i], '"', REC_UUID_MAX); /* worst case: every byte escaped */
                 st.gpu_uuid[i][REC_UUID_MAX] = '\0';
                 atomic_store(&st.gpu_busy_ms_total[i], UINT64_MAX);
+                atomic_store(&st.gpu_energy_mj_total[i], UINT64_MAX);
+                memcpy(inv[i].uuid, st.gpu_uuid[i], sizeof inv[i].uuid);
+                memset(inv[i].name, '\\', REC_NAME_MAX);
+                inv[i].name[REC_NAME_MAX] = '\0';
         }
-        assert_int_equal(metrics_render(&st, UINT64_MAX, UINT64_MAX, &text, &len), 0);
+        assert_int_equal(metrics_render(&st, inv, RECORD_MAX_GPUS, UINT64_MAX, UINT64_MAX, &text,
+                                        &len),
+                         0);
         assert_true(len <= METRICS_MAX_SIZE);
         free(text);
+}
+
+static struct sockaddr_in6 v6(const char *text) {
+        struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+        assert_int_equal(inet_pton(AF_INET6, text, &a.sin6_addr), 1);
+        return a;
+}
+
+static struct sockaddr_in v4(const char *text) {
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, text, &a.sin_addr), 1);
+        return a;
+}
+
+/* Slowloris accounting: one /64 is one source, the header deadline, the waiting share. */
+static void test_connguard(void **state) {
+        (void)state;
+        struct connguard g;
+        int ev[CONNGUARD_EVICT_MAX];
+        size_t n;
+        const uint64_t s = 1000000000u;
+        assert_int_equal(connguard_init(&g, 8, 2, 6, 5 * s), 0);
+        struct sockaddr_in6 a = v6("2001:db8:1:2::1"), b = v6("2001:db8:1:2:ffff::9"),
+                            c = v6("2001:db8:1:3::1");
+        assert_true(connguard_admit(&g, (struct sockaddr *)&a, sizeof a, 0, ev, &n));
+        assert_true(connguard_add(&g, 10, (struct sockaddr *)&a, sizeof a, 0) >= 0);
+        assert_true(connguard_admit(&g, (struct sockaddr *)&b, sizeof b, 0, ev, &n));
+        assert_true(connguard_add(&g, 11, (struct sockaddr *)&b, sizeof b, 0) >= 0);
+        /* A third address in the same /64 is refused; the next /64 is not. */
+        assert_false(connguard_admit(&g, (struct sockaddr *)&b, sizeof b, 0, ev, &n));
+        assert_true(connguard_admit(&g, (struct sockaddr *)&c, sizeof c, 0, ev, &n));
+        assert_int_equal(n, 0);
+        /* An IPv4-mapped address counts as its IPv4 address. */
+        struct sockaddr_in p = v4("127.0.0.5");
+        struct sockaddr_in6 pm = v6("::ffff:127.0.0.5");
+        long i1 = connguard_add(&g, 12, (struct sockaddr *)&p, sizeof p, s);
+        connguard_add(&g, 13, (struct sockaddr *)&pm, sizeof pm, s);
+        assert_false(connguard_admit(&g, (struct sockaddr *)&p, sizeof p, s, ev, &n));
+        /* Serving connections are not subject to the deadline; waiting ones are. */
+        connguard_serving(&g, i1);
+        assert_int_equal(connguard_expired(&g, 6 * s + 1, ev, CONNGUARD_EVICT_MAX), 3);
+        assert_int_equal(connguard_expired(&g, 6 * s + 1, ev, CONNGUARD_EVICT_MAX), 0);
+        connguard_free(&g);
+
+        /* The waiting share: a newcomer beyond it evicts the oldest waiting connection. */
+        assert_int_equal(connguard_init(&g, 8, 8, 3, 100 * s), 0);
+        for (int i = 0; i < 3; i++) {
+                struct sockaddr_in q = v4("127.0.0.9");
+                assert_true(connguard_admit(&g, (struct sockaddr *)&q, sizeof q, (uint64_t)i, ev,
+                                            &n));
+                assert_int_equal(n, 0);
+                connguard_add(&g, 20 + i, (struct sockaddr *)&q, sizeof q, (uint64_t)i);
+        }
+        struct sockaddr_in q = v4("127.0.0.10");
+        assert_true(connguard_admit(&g, (struct sockaddr *)&q, sizeof q, 10, ev, &n));
+        assert_int_equal(n, 1);
+        assert_int_equal(ev[0], 20);
+        connguard_free(&g);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_u64_strict), cmocka_unit_test(test_sanitize),
                 cmocka_unit_test(test_healthz_rules),    cmocka_unit_test(test_bind_listen),
-                cmocka_unit_test(test_metrics_text),
+                cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_connguard),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

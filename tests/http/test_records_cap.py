@@ -34,7 +34,7 @@ def main():
     d = ghtest.Daemon(tmp, gpus=2, extra_args=["--origin", ORIGIN])
     os.makedirs(d.state_dir, mode=0o700)
     gen = os.path.join(ghtest.build_root(), "tests", "http", "genledger")
-    out = subprocess.run([gen, d.state_dir, ORIGIN, "10000", "8"], capture_output=True, timeout=120)
+    out = subprocess.run([gen, d.state_dir, ORIGIN, "10000", "8"], capture_output=True, timeout=480)
     tap.ok(out.returncode == 0, "genledger wrote 10,000 records", diag=out.stderr)
     d.start()
     st, hdr, body = d.get("/v1/records?start=0&end=10000", timeout=30)

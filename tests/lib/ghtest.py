@@ -22,6 +22,8 @@ import sys
 import time
 import traceback
 
+import ghrecord  # the one record reader; tests/lib is on sys.path wherever ghtest is
+
 __all__ = ["Tap", "Daemon", "daemon_bin", "client_bin", "build_root", "source_root", "free_port"]
 
 
@@ -494,75 +496,11 @@ def verify_checkpoint(note, vkey):
 
 
 # ---------------------------------------------------------------- record decoding (proto/FORMAT.md)
-# A small independent decoder for tests: returns dicts; raises ValueError on bad input.
-
-class _R:
-    def __init__(self, b):
-        self.b = b
-        self.i = 0
-
-    def take(self, n):
-        if self.i + n > len(self.b):
-            raise ValueError("truncated record")
-        v = self.b[self.i:self.i + n]
-        self.i += n
-        return v
-
-    def u8(self):
-        return self.take(1)[0]
-
-    def u32(self):
-        return struct.unpack(">I", self.take(4))[0]
-
-    def u64(self):
-        return struct.unpack(">Q", self.take(8))[0]
-
-    def s(self):
-        n = self.u32()
-        if n > 65536:
-            raise ValueError("string too long")
-        return self.take(n).decode("ascii")
-
-
-def _gpu_infos(r):
-    out = []
-    for _ in range(r.u32()):
-        out.append(dict(uuid=r.s(), serial=r.s(), name=r.s(), pci_bus_id=r.s(), mig_mode=r.u8(),
-                        flags=r.u8(), energy_mj=r.u64()))
-    return out
-
-
-KINDS = {1: "start", 2: "summary", 3: "stop", 4: "clock_step", 5: "inventory"}
-
 
 def decode_record(b):
-    """Decode one record (without its frame) into a dict with 'kind' as a name."""
-    r = _R(b)
-    d = dict(version=r.u8(), kind=KINDS.get(r.u8(), "unknown"), wall_ns=r.u64(), boot_ns=r.u64(),
-             boot_id=r.take(16).hex())
-    k = d["kind"]
-    if k == "start":
-        d.update(daemon_version=r.s(), backend=r.s(), period_s=r.u32(), sample_interval_us=r.u32(),
-                 driver_version=r.s(), nvml_version=r.s(), gpus=_gpu_infos(r))
-    elif k == "summary":
-        d.update(period_start_ns=r.u64(), period_s=r.u32(), flags=r.u8(), obs_start_wall_ns=r.u64(),
-                 obs_end_wall_ns=r.u64(), obs_start_boot_ns=r.u64(), obs_end_boot_ns=r.u64(),
-                 samples_taken=r.u32(), samples_expected=r.u32())
-        gpus = []
-        for _ in range(r.u32()):
-            gpus.append(dict(uuid=r.s(), flags=r.u8(), observed_ms=r.u64(), busy_ms=r.u64(),
-                             occupied_ms=r.u64(), energy_start_mj=r.u64(), energy_end_mj=r.u64(),
-                             energy_used_mj=r.u64(), power_avg_mw=r.u32(), power_max_mw=r.u32(),
-                             mem_used_max_bytes=r.u64(), procs_max=r.u32(), xid_count=r.u32()))
-        d["gpus"] = gpus
-    elif k == "stop":
-        d["reason"] = r.s()
-    elif k == "clock_step":
-        d.update(prev_wall_ns=r.u64(), prev_boot_ns=r.u64())
-    elif k == "inventory":
-        d.update(reason=r.u8(), driver_version=r.s(), nvml_version=r.s(), gpus=_gpu_infos(r))
-    else:
-        raise ValueError("unknown record kind")
-    if r.i != len(b):
-        raise ValueError("trailing bytes in record")
-    return d
+    """Decode one record (without its frame) into a dict with 'kind' as a name.
+
+    Strict (tests/lib/ghrecord.py, the one Python record reader): raises
+    ValueError on anything proto's record_decode would reject.
+    """
+    return ghrecord.decode(b)[0]

@@ -83,15 +83,18 @@ contents_d=$(dpkg-deb -c "$deb_d")
 contents_c=$(dpkg-deb -c "$deb_c")
 for f in ./usr/sbin/gpuhoursd ./lib/systemd/system/gpuhoursd.service ./lib/systemd/system/gpuhoursd.socket \
         ./usr/lib/sysusers.d/gpuhours.conf ./etc/gpuhours/gpuhoursd.conf \
-        ./usr/share/man/man8/gpuhoursd.8.gz ./usr/share/man/man5/gpuhoursd.conf.5.gz; do
+        ./usr/share/man/man8/gpuhoursd.8.gz ./usr/share/man/man5/gpuhoursd.conf.5.gz \
+        ./usr/share/doc/gpuhoursd/examples/gpuhours-alerts.yml; do
         grep -q " $f\$" <<<"$contents_d"
         ok $? "gpuhoursd.deb contains $f"
 done
-for f in ./usr/bin/gpuhours ./usr/share/man/man1/gpuhours.1.gz; do
+for f in ./usr/bin/gpuhours ./usr/share/man/man1/gpuhours.1.gz ./usr/share/man/man1/gpuhours-check.1.gz \
+        ./lib/systemd/system/gpuhours-check.service ./lib/systemd/system/gpuhours-check.timer \
+        ./usr/share/gpuhours/gpuhours-check.rules.yml; do
         grep -q " $f\$" <<<"$contents_c"
         ok $? "gpuhours.deb contains $f"
 done
-! grep -q 'gpuhoursd\|sysusers\|systemd' <<<"$(grep -v '/doc/' <<<"$contents_c")"
+! grep -q 'gpuhoursd\|sysusers\|systemd' <<<"$(grep -v '/doc/\|/gpuhours-check\.\|/lib/systemd/\(system/\)\?$' <<<"$contents_c")"
 ok $? "the client package holds no daemon files"
 
 lint=$(lintian --fail-on error --tag-display-limit 0 -I "$deb_d" "$deb_c" 2>&1)

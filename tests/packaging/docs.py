@@ -78,7 +78,7 @@ def check_daemon():
     tap.ok(rc == 0, "gpuhoursd --help exits 0", diag=help_text)
     opts = long_options(help_text)
     tap.ok({"config", "state-dir", "listen", "backend", "period", "sample-interval", "origin",
-            "print-key", "help", "version"} <= opts, "gpuhoursd --help lists the options of issue 3",
+            "print-key", "help", "version"} <= opts, "gpuhoursd --help lists its documented options",
            diag=sorted(opts))
     page = man_text("gpuhoursd.8")
     in_page = long_options(page)
@@ -132,7 +132,7 @@ def check_client():
     tap.ok(rc == 0, "gpuhours --help exits 0", diag=help_text)
     page = man_text("gpuhours.1")
     commands = [c for c in CLIENT_COMMANDS if re.search(r"(?<![\w-])%s(?![\w-])" % c, help_text)]
-    tap.ok(commands == CLIENT_COMMANDS, "gpuhours --help lists the commands of issue 4", diag=help_text)
+    tap.ok(commands == CLIENT_COMMANDS, "gpuhours --help lists every client command", diag=help_text)
     # Any other command-looking word at the start of an indented --help line must be documented too.
     listed = set(re.findall(r"(?m)^\s{2,}([a-z][a-z-]+)\b", help_text)) | set(commands)
     listed -= {"gpuhours"}

@@ -3,7 +3,7 @@
 # The systemd units and the sysusers.d entry as meson builds them:
 # systemd-analyze verify (with ExecStart pointing at the built daemon), the
 # exposure score of systemd-analyze security --offline (<= 1.5), the
-# directives issue 6 asks for, and systemd-sysusers --dry-run.
+# hardening directives every unit must carry, and systemd-sysusers --dry-run.
 import os
 import re
 import shutil

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/* Text, JSON and Prometheus output of `gpuhours check` (check.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "util.h"
+
+static void fmt_num(double v, const char *unit, char *out, size_t cap) {
+        if (isinf(v))
+                snprintf(out, cap, "unbounded");
+        else if (strcmp(unit, "flop") == 0)
+                snprintf(out, cap, "%.3e", v);
+        else if (strcmp(unit, "gpus") == 0)
+                snprintf(out, cap, "%.0f", v);
+        else if (strcmp(unit, "%") == 0)
+                snprintf(out, cap, "%.2f%%", v);
+        else if (fabs(v) >= 100)
+                snprintf(out, cap, "%.1f", v);
+        else
+                snprintf(out, cap, "%.4g", v);
+}
+
+static void fmt_t(uint64_t ns, char *out, size_t cap) {
+        time_format_iso(ns, false, out, cap);
+}
+
+/* Does piece/GPU evidence in [s, e) matter to a rule that is not PASS? */
+static bool overlaps(uint64_t s, uint64_t e, const struct rule_result *r) {
+        return s < r->end_ns && e > r->start_ns;
+}
+
+void check_write_text(FILE *out, const struct evidence *ev, const struct rule_result *r,
+                      size_t n) {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+                if (strlen(r[i].rule->text) > w)
+                        w = strlen(r[i].rule->text);
+        if (w > 60)
+                w = 60;
+        for (size_t i = 0; i < n; i++) {
+                char lo[400], hi[400];
+                fmt_num(r[i].lower, r[i].unit, lo, sizeof(lo));
+                fmt_num(r[i].upper, r[i].unit, hi, sizeof(hi));
+                fprintf(out, "%-*s  %-7s  %s%s%s .. %s %s", (int)w, r[i].rule->text,
+                        verdict_name(r[i].verdict), r[i].where, r[i].where[0] ? ": " : "", lo,
+                        hi,
+                        r[i].rule->kind == RULE_COVERAGE ? "observed"
+                        : r[i].rule->kind == RULE_PAUSE  ? "busy (max per GPU and window)"
+                                                         : r[i].unit);
+                if (r[i].has_flop && !isinf(r[i].upper))
+                        fprintf(out, " (%.3g of 1e25, %.3g of 1e26)", r[i].upper / 1e25,
+                                r[i].upper / 1e26);
+                fprintf(out, "  # %s\n", r[i].why);
+        }
+        bool header = false;
+#define HEADER()                                                                   \
+        do {                                                                       \
+                if (!header)                                                       \
+                        fputs("\nevidence that decided a verdict other than PASS:\n", out); \
+                header = true;                                                     \
+        } while (0)
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                if (nd->state == NODE_OK)
+                        continue;
+                HEADER();
+                fprintf(out, "  %s %s: %s: %s\n", nd->name, nd->origin[0] ? nd->origin : "-",
+                        nd->state == NODE_FAILED ? "integrity failure (FAIL)"
+                                                 : "no evidence (UNKNOWN)",
+                        nd->error);
+        }
+        for (size_t i = 0; i < ev->nconflicts; i++) {
+                const struct ev_conflict *c = &ev->conflicts[i];
+                char t1[40], t2[40];
+                fmt_t(c->start_ns, t1, sizeof(t1));
+                fmt_t(c->end_ns, t2, sizeof(t2));
+                HEADER();
+                fprintf(out, "  error GPU_ON_TWO_NODES %s seen on %s and %s at once, %s .. %s\n",
+                        ev->gpus[c->gpu_a].uuid, ev->nodes[ev->gpus[c->gpu_a].node].origin,
+                        ev->nodes[ev->gpus[c->gpu_b].node].origin, t1, t2);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (r[i].verdict != V_UNKNOWN)
+                        continue;
+                HEADER();
+                fprintf(out, "  %s (line %u): %.1f GPU-seconds unobserved, up to %.1f busy "
+                             "GPU-seconds hidden\n",
+                        r[i].rule->text, r[i].rule->line, r[i].missing_gpu_s, r[i].hidden_gpu_s);
+                size_t listed = 0, more = 0;
+                for (size_t k = 0; k < ev->ngpus; k++) {
+                        const struct ev_gpu *g = &ev->gpus[k];
+                        for (size_t p = 0; p < g->np; p++) {
+                                const struct ev_piece *pc = &g->p[p];
+                                if (pc->hidden_s <= 0 || !overlaps(pc->start_ns, pc->end_ns, &r[i]))
+                                        continue;
+                                if (listed >= CHECK_LIST_MAX) {
+                                        more++;
+                                        continue;
+                                }
+                                char t1[40], t2[40];
+                                fmt_t(pc->start_ns, t1, sizeof(t1));
+                                fmt_t(pc->end_ns, t2, sizeof(t2));
+                                fprintf(out, "    %s GPU %s: %s .. %s (%.3f s, hidden <= %.3f s, %s",
+                                        ev->nodes[g->node].origin, g->uuid, t1, t2,
+                                        (double)(pc->end_ns - pc->start_ns) / 1e9, pc->hidden_s,
+                                        piece_bound_name(pc->bound));
+                                if (pc->bound == PB_ENERGY)
+                                        fprintf(out, " %.1f J", pc->energy_j);
+                                fputs(")\n", out);
+                                listed++;
+                        }
+                        if (r[i].rule->kind == RULE_CAP_FLOP && !g->peak_known) {
+                                fprintf(out, "    %s GPU %s: model '%s' has no known peak\n",
+                                        ev->nodes[g->node].origin, g->uuid, g->name);
+                        }
+                }
+                if (more)
+                        fprintf(out, "    … and %zu more unobserved pieces (--json lists all)\n",
+                                more);
+        }
+#undef HEADER
+}
+
+/* --- JSON --- */
+
+static void set(json_t *o, const char *k, json_t *v, bool *bad) {
+        if (!v || json_object_set_new(o, k, v) != 0)
+                *bad = true;
+}
+
+static json_t *jtime(uint64_t ns) {
+        char b[40];
+        time_format_iso(ns, true, b, sizeof(b));
+        return json_string(b);
+}
+
+static json_t *jnum(double v) {
+        return isfinite(v) ? json_real(v) : json_null();
+}
+
+int check_write_json(FILE *out, const struct evidence *ev, const struct rule_result *r, size_t n,
+                     int exit_code) {
+        bool bad = false;
+        json_t *doc = json_object();
+        if (!doc)
+                return -ENOMEM;
+        static const char *const vnames[] = {"PASS", "UNKNOWN", "FAIL", "ERROR"};
+        set(doc, "schema", json_string(CHECK_SCHEMA), &bad);
+        set(doc, "verdict", json_string(vnames[exit_code < 4 ? exit_code : 3]), &bad);
+        set(doc, "exit", json_integer(exit_code), &bad);
+        set(doc, "now", jtime(ev->now_ns), &bad);
+        json_t *iv = json_object();
+        set(iv, "start", jtime(ev->start_ns), &bad);
+        set(iv, "end", jtime(ev->end_ns), &bad);
+        set(doc, "interval", iv, &bad);
+        json_t *rules = json_array();
+        for (size_t i = 0; rules && i < n; i++) {
+                const struct rule_result *x = &r[i];
+                json_t *o = json_object();
+                set(o, "line", json_integer(x->rule->line), &bad);
+                set(o, "rule", json_string(x->rule->text), &bad);
+                set(o, "kind", json_string(rule_kind_name(x->rule->kind)), &bad);
+                set(o, "verdict", json_string(verdict_name(x->verdict)), &bad);
+                set(o, "lower", jnum(x->lower), &bad);
+                set(o, "upper", jnum(x->upper), &bad);
+                set(o, "unit", json_string(x->unit), &bad);
+                set(o, "period", json_string(x->where), &bad);
+                set(o, "start", jtime(x->start_ns), &bad);
+                set(o, "end", jtime(x->end_ns), &bad);
+                set(o, "why", json_string(x->why), &bad);
+                set(o, "unobserved_gpu_seconds", json_real(x->missing_gpu_s), &bad);
+                set(o, "hidden_gpu_seconds", json_real(x->hidden_gpu_s), &bad);
+                if (x->has_flop) {
+                        set(o, "upper_fraction_of_1e25", jnum(x->upper / 1e25), &bad);
+                        set(o, "upper_fraction_of_1e26", jnum(x->upper / 1e26), &bad);
+                }
+                json_t *srcs = json_array();
+                for (size_t k = 0; srcs && k < ev->nnodes; k++)
+                        if (json_array_append_new(srcs, json_string(ev->nodes[k].name)) != 0)
+                                bad = true;
+                set(o, "sources", srcs, &bad);
+                if (json_array_append_new(rules, o) != 0)
+                        bad = true;
+        }
+        set(doc, "rules", rules, &bad);
+        json_t *nodes = json_array();
+        for (size_t i = 0; nodes && i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                static const char *const st[] = {"ok", "failed", "missing"};
+                json_t *o = json_object();
+                set(o, "source", json_string(nd->name), &bad);
+                set(o, "origin", nd->origin[0] ? json_string(nd->origin) : json_null(), &bad);
+                set(o, "state", json_string(st[nd->state]), &bad);
+                if (nd->state != NODE_OK)
+                        set(o, "error", json_string(nd->error), &bad);
+                else
+                        set(o, "last_record", jtime(nd->last_ns), &bad);
+                json_t *gpus = json_array();
+                for (size_t k = 0; gpus && k < ev->ngpus; k++) {
+                        const struct ev_gpu *g = &ev->gpus[k];
+                        if (g->node != i)
+                                continue;
+                        json_t *go = json_object();
+                        set(go, "uuid", json_string(g->uuid), &bad);
+                        set(go, "name", json_string(g->name), &bad);
+                        set(go, "peak_flops", g->peak_known ? json_real(g->peak_flops) : json_null(),
+                            &bad);
+                        set(go, "peak_source", json_string(g->peak_known ? g->peak_source : ""),
+                            &bad);
+                        set(go, "observed_seconds", json_real(g->observed_s), &bad);
+                        set(go, "unobserved_seconds", json_real(g->unobserved_s), &bad);
+                        set(go, "hidden_gpu_seconds", jnum(g->hidden_s), &bad);
+                        json_t *pcs = json_array();
+                        for (size_t p = 0; pcs && p < g->np; p++) {
+                                json_t *po = json_object();
+                                set(po, "start", jtime(g->p[p].start_ns), &bad);
+                                set(po, "end", jtime(g->p[p].end_ns), &bad);
+                                set(po, "hidden_gpu_seconds", json_real(g->p[p].hidden_s), &bad);
+                                set(po, "bound", json_string(piece_bound_name(g->p[p].bound)),
+                                    &bad);
+                                if (g->p[p].bound <= PB_ENERGY)
+                                        set(po, "energy_joules", json_real(g->p[p].energy_j),
+                                            &bad);
+                                if (json_array_append_new(pcs, po) != 0)
+                                        bad = true;
+                        }
+                        set(go, "unobserved", pcs, &bad);
+                        if (json_array_append_new(gpus, go) != 0)
+                                bad = true;
+                }
+                set(o, "gpus", gpus, &bad);
+                if (json_array_append_new(nodes, o) != 0)
+                        bad = true;
+        }
+        set(doc, "sources", nodes, &bad);
+        json_t *cf = json_array();
+        for (size_t i = 0; cf && i < ev->nconflicts; i++) {
+                const struct ev_conflict *c = &ev->conflicts[i];
+                json_t *o = json_object();
+                set(o, "kind", json_string("GPU_ON_TWO_NODES"), &bad);
+                set(o, "uuid", json_string(ev->gpus[c->gpu_a].uuid), &bad);
+                set(o, "sources", json_pack("[ss]", ev->nodes[ev->gpus[c->gpu_a].node].name,
+                                            ev->nodes[ev->gpus[c->gpu_b].node].name),
+                    &bad);
+                set(o, "start", jtime(c->start_ns), &bad);
+                set(o, "end", jtime(c->end_ns), &bad);
+                if (json_array_append_new(cf, o) != 0)
+                        bad = true;
+        }
+        set(doc, "conflicts", cf, &bad);
+        int rc = bad ? -ENOMEM : 0;
+        if (!bad && (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+                     fputc('\n', out) == EOF))
+                rc = -EIO;
+        json_decref(doc);
+        return rc;
+}
+
+/* --- Prometheus text format --- */
+
+static void label(FILE *f, const char *s) {
+        for (; *s; s++) {
+                if (*s == '\\' || *s == '"')
+                        fputc('\\', f), fputc(*s, f);
+                else if (*s == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*s, f);
+        }
+}
+
+static void pnum(FILE *f, double v) {
+        if (isinf(v))
+                fputs(v > 0 ? "+Inf" : "-Inf", f);
+        else if (isnan(v))
+                fputs("NaN", f);
+        else
+                fprintf(f, "%.17g", v);
+}
+
+static void rule_labels(FILE *f, const struct rule_result *x) {
+        fprintf(f, "{line=\"%u\",kind=\"%s\",rule=\"", x->rule->line,
+                rule_kind_name(x->rule->kind));
+        label(f, x->rule->text);
+        fputs("\"}", f);
+}
+
+int check_metrics_text(const struct evidence *ev, const struct rule_result *r, size_t n,
+                       int exit_code, char **out, size_t *len) {
+        FILE *f = open_memstream(out, len);
+        if (!f)
+                return -ENOMEM;
+        static const struct {
+                const char *name, *help;
+        } m[] = {
+                {"gpuhours_check_verdict", "Verdict of the rule: 0 PASS, 1 UNKNOWN, 2 FAIL."},
+                {"gpuhours_check_lower", "Verified lower bound of the rule's quantity (unit label)."},
+                {"gpuhours_check_upper", "Upper bound of the rule's quantity with hidden time."},
+                {"gpuhours_check_unobserved_gpu_seconds", "Unobserved GPU-seconds in the rule's window."},
+                {"gpuhours_check_hidden_gpu_seconds", "Busy GPU-seconds that could hide in the rule's window."},
+        };
+        for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
+                fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", m[k].name, m[k].help, m[k].name);
+                for (size_t i = 0; i < n; i++) {
+                        fputs(m[k].name, f);
+                        rule_labels(f, &r[i]);
+                        fputc(' ', f);
+                        double v = k == 0   ? (double)r[i].verdict
+                                   : k == 1 ? r[i].lower
+                                   : k == 2 ? r[i].upper
+                                   : k == 3 ? r[i].missing_gpu_s
+                                            : r[i].hidden_gpu_s;
+                        pnum(f, v);
+                        fputc('\n', f);
+                }
+        }
+        fputs("# HELP gpuhours_check_source_up 1 if the source verified, 0 if not (failed or "
+              "unreachable).\n# TYPE gpuhours_check_source_up gauge\n",
+              f);
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                fputs("gpuhours_check_source_up{source=\"", f);
+                label(f, ev->nodes[i].name);
+                fprintf(f, "\"} %d\n", ev->nodes[i].state == NODE_OK);
+        }
+        fputs("# HELP gpuhours_check_evidence_age_seconds Seconds from the source's last record "
+              "to this run.\n# TYPE gpuhours_check_evidence_age_seconds gauge\n",
+              f);
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                if (ev->nodes[i].state != NODE_OK)
+                        continue;
+                fputs("gpuhours_check_evidence_age_seconds{source=\"", f);
+                label(f, ev->nodes[i].name);
+                fputs("\"} ", f);
+                pnum(f, ev->now_ns > ev->nodes[i].last_ns
+                                ? (double)(ev->now_ns - ev->nodes[i].last_ns) / 1e9
+                                : 0);
+                fputc('\n', f);
+        }
+        fprintf(f, "# HELP gpuhours_check_exit_code Exit code of the run (0 PASS, 1 UNKNOWN, 2 "
+                   "FAIL).\n# TYPE gpuhours_check_exit_code gauge\ngpuhours_check_exit_code %d\n",
+                exit_code);
+        fputs("# HELP gpuhours_check_last_run_timestamp_seconds When this file was written.\n"
+              "# TYPE gpuhours_check_last_run_timestamp_seconds gauge\n"
+              "gpuhours_check_last_run_timestamp_seconds ",
+              f);
+        pnum(f, (double)(ev->now_ns - ev->now_ns % 1000000u) / 1e9); /* whole milliseconds */
+        fputc('\n', f);
+        return fclose(f) == 0 ? 0 : -ENOMEM;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+#include "rules.h"
+
+/*
+ * Per-model figures used by `gpuhours check` (gpuhours(1) "PEAK TABLE"):
+ * the dense tensor peak of the highest-throughput precision mode (the sound
+ * upper bound on operations per second), and the idle and full-load board
+ * power that turn energy across an unobserved piece into hidden busy time.
+ * A model matches when its name (as the node reports it) contains the
+ * entry's substring; the first match wins: the rules file's peak lines in
+ * file order, then the built-in table (more specific names first).
+ */
+
+struct gpu_model {
+        const char *substring;
+        const char *label;   /* "H100 SXM" */
+        double peak_flops;   /* dense, highest-throughput precision mode */
+        const char *precision; /* "FP8", "INT4", "FP4" */
+};
+
+/* The built-in table (static, in match order) and its length. */
+const struct gpu_model *peaks_table(unsigned *n);
+
+/*
+ * Peak FLOP/s for a GPU name: the rules' peak lines first, then the table.
+ * false when nothing matches (UNKNOWN: never zero). *source says which:
+ * "rules:LINE" or the table label.
+ */
+bool peak_lookup(const struct rules *rs, const char *gpu_name, double *flops, char *source,
+                 unsigned source_cap);
+
+/* Declared idle and full-load power (ANALYSIS.md §6) for a GPU name; false if not declared. */
+bool power_lookup(const char *gpu_name, double *idle_w, double *full_w);

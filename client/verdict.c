@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Verdicts on the rules (check.h, FORMAT.md "Verdicts"): every quantity is an
+ * interval [lower, upper]; lower from verified busy time only, upper with
+ * every unobserved second at its hidden-busy bound.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "util.h"
+
+const char *verdict_name(enum verdict v) {
+        static const char *const names[] = {"PASS", "UNKNOWN", "FAIL"};
+        return (unsigned)v < ARRAY_SIZE(names) ? names[v] : "?";
+}
+
+int verdicts_exit_code(const struct rule_result *r, size_t n) {
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+                int c = r[i].verdict == V_FAIL ? 2 : r[i].verdict == V_UNKNOWN ? 1 : 0;
+                if (c > rc)
+                        rc = c;
+        }
+        return rc;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b) {
+        return a > b ? a : b;
+}
+static uint64_t min64(uint64_t a, uint64_t b) {
+        return a < b ? a : b;
+}
+
+/* Busy seconds of GPU g inside [s, e) ⊆ [A, B): the sound lower and upper bounds. */
+static void gpu_bounds(const struct ev_gpu *g, uint64_t s, uint64_t e, double *lo, double *hi) {
+        *lo = *hi = 0;
+        for (size_t i = 0; i < g->nw; i++) {
+                const struct ev_window *w = &g->w[i];
+                if (w->end_ns <= s)
+                        continue;
+                if (w->start_ns >= e)
+                        break;
+                double len = (double)(w->end_ns - w->start_ns) / 1e9;
+                double ov = (double)(min64(w->end_ns, e) - max64(w->start_ns, s)) / 1e9;
+                if (w->busy_s < 0) {
+                        *hi += ov;
+                        continue;
+                }
+                *lo += fmax(0, w->busy_s - (len - ov));
+                *hi += fmin(ov, w->busy_s + (len - w->obs_s));
+        }
+        for (size_t i = 0; i < g->np; i++) {
+                const struct ev_piece *p = &g->p[i];
+                if (p->end_ns <= s || p->start_ns >= e)
+                        continue;
+                double ov = (double)(min64(p->end_ns, e) - max64(p->start_ns, s)) / 1e9;
+                *hi += fmin(p->hidden_s, ov);
+        }
+}
+
+/* Unobserved GPU-seconds of g inside [s, e) and their hidden bound. */
+static void gpu_missing(const struct ev_gpu *g, uint64_t s, uint64_t e, double *miss,
+                        double *hidden) {
+        for (size_t i = 0; i < g->nw; i++) {
+                const struct ev_window *w = &g->w[i];
+                if (w->end_ns <= s || w->start_ns >= e)
+                        continue;
+                double len = (double)(w->end_ns - w->start_ns) / 1e9;
+                double ov = (double)(min64(w->end_ns, e) - max64(w->start_ns, s)) / 1e9;
+                double m = w->busy_s < 0 ? ov : fmin(ov, len - w->obs_s);
+                *miss += m;
+                *hidden += m;
+        }
+        for (size_t i = 0; i < g->np; i++) {
+                const struct ev_piece *p = &g->p[i];
+                if (p->end_ns <= s || p->start_ns >= e)
+                        continue;
+                double ov = (double)(min64(p->end_ns, e) - max64(p->start_ns, s)) / 1e9;
+                *miss += ov;
+                *hidden += fmin(p->hidden_s, ov);
+        }
+}
+
+struct judge {
+        const struct evidence *ev;
+        bool failed_node, missing_node;
+};
+
+/* The rule's window, and whether part of it lies outside the audited interval or ahead. */
+static void rule_window(const struct judge *j, const struct rule *r, struct rule_result *res,
+                        bool *outside, bool *future) {
+        uint64_t A = j->ev->start_ns, B = j->ev->end_ns;
+        res->start_ns = r->from_ns ? r->from_ns : A;
+        res->end_ns = r->to_ns ? r->to_ns : B;
+        *future = res->end_ns > j->ev->now_ns;
+        *outside = res->start_ns < A || res->end_ns > B;
+}
+
+static void missing_in(const struct judge *j, struct rule_result *res, uint64_t s, uint64_t e) {
+        s = max64(s, j->ev->start_ns);
+        e = min64(e, j->ev->end_ns);
+        for (size_t i = 0; s < e && i < j->ev->ngpus; i++)
+                gpu_missing(&j->ev->gpus[i], s, e, &res->missing_gpu_s, &res->hidden_gpu_s);
+}
+
+static void fmt_time(uint64_t ns, char *out, size_t cap) {
+        time_format_iso(ns, false, out, cap);
+}
+
+/* Why a result is not PASS, from the general conditions; false if none applies. */
+static bool general_unknown(const struct judge *j, bool outside, bool future, char *why,
+                            size_t cap) {
+        if (future) {
+                snprintf(why, cap, "the window reaches into the future");
+                return true;
+        }
+        if (outside) {
+                snprintf(why, cap, "the window reaches outside the audited interval");
+                return true;
+        }
+        if (j->missing_node) {
+                snprintf(why, cap, "a node gave no evidence");
+                return true;
+        }
+        return false;
+}
+
+/* --- periods --- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        unsigned yoe = (unsigned)(y - era * 400);
+        unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+        z += 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t yy = (int64_t)yoe + era * 400;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        *d = doy - (153 * mp + 2) / 5 + 1;
+        *m = mp < 10 ? mp + 3 : mp - 9;
+        *y = yy + (*m <= 2);
+}
+
+#define DAY_NS (86400ull * NS_PER_SEC)
+
+/* The period holding t: [*s, *e) and its label. */
+static void period_of(enum rule_per per, uint64_t t, uint64_t *s, uint64_t *e, char *label,
+                      size_t cap) {
+        int64_t day = (int64_t)(t / DAY_NS);
+        int64_t y;
+        unsigned m, d;
+        switch (per) {
+        case PER_DAY:
+                *s = (uint64_t)day * DAY_NS;
+                *e = *s + DAY_NS;
+                civil_from_days(day, &y, &m, &d);
+                snprintf(label, cap, "%04lld-%02u-%02u", (long long)y, m, d);
+                return;
+        case PER_WEEK: {
+                int64_t mon = day - (day + 3) % 7; /* 1970-01-01 was a Thursday */
+                *s = (uint64_t)mon * DAY_NS;
+                *e = *s + 7 * DAY_NS;
+                /* ISO 8601 week: the year of its Thursday, counted from that year's first. */
+                civil_from_days(mon + 3, &y, &m, &d);
+                int64_t jan1 = days_from_civil(y, 1, 1);
+                snprintf(label, cap, "%04lld-W%02lld", (long long)y,
+                         (long long)((mon + 3 - jan1) / 7 + 1));
+                return;
+        }
+        case PER_MONTH: {
+                civil_from_days(day, &y, &m, &d);
+                *s = (uint64_t)days_from_civil(y, m, 1) * DAY_NS;
+                *e = (uint64_t)(m == 12 ? days_from_civil(y + 1, 1, 1)
+                                        : days_from_civil(y, m + 1, 1)) *
+                     DAY_NS;
+                snprintf(label, cap, "%04lld-%02u", (long long)y, m);
+                return;
+        }
+        case PER_NONE:
+                break;
+        }
+        *s = 0;
+        *e = UINT64_MAX;
+        label[0] = '\0';
+}
+
+/* --- the rule kinds --- */
+
+static void judge_cap(const struct judge *j, const struct rule *r, struct rule_result *res) {
+        bool outside, future;
+        rule_window(j, r, res, &outside, &future);
+        bool flop = r->kind == RULE_CAP_FLOP;
+        res->unit = flop ? "flop" : "gpu-hours";
+        res->has_flop = flop;
+        uint64_t Rs = res->start_ns, Re = res->end_ns;
+        uint64_t A = j->ev->start_ns, B = j->ev->end_ns;
+        enum verdict worst = V_PASS;
+        double best_lo = -1, best_hi = -1;
+        bool any = false;
+        uint64_t t = Rs;
+        while (t < Re) {
+                uint64_t ps, pe;
+                char label[96];
+                period_of(r->per, t, &ps, &pe, label, sizeof(label));
+                uint64_t s = max64(ps, Rs), e = min64(pe, Re);
+                uint64_t cs = max64(s, A), ce = min64(e, B);
+                double lo = 0, hi = 0;
+                bool unknown_peak = false;
+                for (size_t i = 0; cs < ce && i < j->ev->ngpus; i++) {
+                        const struct ev_gpu *g = &j->ev->gpus[i];
+                        double l, h;
+                        gpu_bounds(g, cs, ce, &l, &h);
+                        if (flop) {
+                                if (!g->peak_known) {
+                                        unknown_peak |= h > 0;
+                                        continue;
+                                }
+                                l *= g->peak_flops;
+                                h *= g->peak_flops;
+                        } else {
+                                l /= 3600;
+                                h /= 3600;
+                        }
+                        lo += l;
+                        hi += h;
+                }
+                bool out_here = s < A || e > B;
+                if (out_here || unknown_peak || j->missing_node)
+                        hi = HUGE_VAL;
+                enum verdict v = lo > r->n ? V_FAIL : hi > r->n ? V_UNKNOWN : V_PASS;
+                if (v == V_PASS && e > j->ev->now_ns)
+                        v = V_UNKNOWN;
+                bool better = !any || v > worst ||
+                              (v == worst && (v == V_FAIL ? lo > best_lo : hi > best_hi));
+                if (better) {
+                        worst = v;
+                        best_lo = lo;
+                        best_hi = hi;
+                        res->start_ns = s;
+                        res->end_ns = e;
+                        snprintf(res->where, sizeof(res->where), "%s", label);
+                        if (v == V_FAIL)
+                                snprintf(res->why, sizeof(res->why),
+                                         "the verified busy time alone exceeds the cap");
+                        else if (v == V_UNKNOWN && !general_unknown(j, out_here, e > j->ev->now_ns,
+                                                                    res->why, sizeof(res->why)))
+                                snprintf(res->why, sizeof(res->why), "%s",
+                                         unknown_peak ? "a GPU model without a known peak "
+                                                        "(add a peak line)"
+                                                      : "only the unobserved time could exceed "
+                                                        "the cap");
+                        else if (v == V_PASS)
+                                snprintf(res->why, sizeof(res->why),
+                                         "the upper bound is within the cap");
+                }
+                any = true;
+                if (pe >= Re || r->per == PER_NONE)
+                        break;
+                t = pe;
+        }
+        res->verdict = worst;
+        res->lower = any ? best_lo : 0;
+        res->upper = any ? best_hi : 0;
+        missing_in(j, res, res->start_ns, res->end_ns);
+}
+
+static void judge_pause(const struct judge *j, const struct rule *r, struct rule_result *res) {
+        bool outside, future;
+        rule_window(j, r, res, &outside, &future);
+        res->unit = "%";
+        uint64_t s = max64(res->start_ns, j->ev->start_ns), e = min64(res->end_ns, j->ev->end_ns);
+        double max_lo = 0, max_hi = 0, lim = r->pct / 100.0;
+        char at_lo[700] = "", at_hi[700] = "";
+        for (size_t i = 0; s < e && i < j->ev->ngpus; i++) {
+                const struct ev_gpu *g = &j->ev->gpus[i];
+                const char *origin = j->ev->nodes[g->node].origin;
+                for (size_t k = 0; k < g->nw; k++) {
+                        const struct ev_window *w = &g->w[k];
+                        if (w->end_ns <= s || w->start_ns >= e)
+                                continue;
+                        uint64_t ws = max64(w->start_ns, s), we = min64(w->end_ns, e);
+                        double ov = (double)(we - ws) / 1e9;
+                        double len = (double)(w->end_ns - w->start_ns) / 1e9;
+                        /* shares of the whole window: a sliver at an edge weighs little */
+                        double lo = w->busy_s < 0 ? 0 : fmax(0, w->busy_s - (len - ov));
+                        double hi = w->busy_s < 0 ? ov : fmin(ov, w->busy_s + (len - w->obs_s));
+                        char t1[40], t2[40];
+                        if (lo / len > max_lo) {
+                                max_lo = lo / len;
+                                fmt_time(ws, t1, sizeof(t1));
+                                fmt_time(we, t2, sizeof(t2));
+                                snprintf(at_lo, sizeof(at_lo), "%s GPU %s busy in %s .. %s",
+                                         origin, g->uuid, t1, t2);
+                        }
+                        if (hi / len > max_hi) {
+                                max_hi = hi / len;
+                                fmt_time(ws, t1, sizeof(t1));
+                                fmt_time(we, t2, sizeof(t2));
+                                snprintf(at_hi, sizeof(at_hi), "%s GPU %s: window %s .. %s",
+                                         origin, g->uuid, t1, t2);
+                        }
+                }
+                for (size_t k = 0; k < g->np; k++) {
+                        const struct ev_piece *p = &g->p[k];
+                        if (p->end_ns <= s || p->start_ns >= e)
+                                continue;
+                        uint64_t ps = max64(p->start_ns, s), pe = min64(p->end_ns, e);
+                        double ov = (double)(pe - ps) / 1e9;
+                        double plen = (double)(p->end_ns - p->start_ns) / 1e9;
+                        double hi = fmin(p->hidden_s, ov);
+                        if (hi / plen > max_hi) {
+                                char t1[40], t2[40];
+                                max_hi = hi / plen;
+                                fmt_time(ps, t1, sizeof(t1));
+                                fmt_time(pe, t2, sizeof(t2));
+                                snprintf(at_hi, sizeof(at_hi), "%s GPU %s: unobserved %s .. %s (%s)",
+                                         origin, g->uuid, t1, t2, piece_bound_name(p->bound));
+                        }
+                }
+        }
+        res->lower = max_lo * 100;
+        res->upper = max_hi * 100;
+        if (max_lo > lim) {
+                res->verdict = V_FAIL;
+                snprintf(res->why, sizeof(res->why), "%s", at_lo);
+        } else if (general_unknown(j, outside, future, res->why, sizeof(res->why))) {
+                res->verdict = V_UNKNOWN;
+                res->upper = 100;
+        } else if (max_hi > lim) {
+                res->verdict = V_UNKNOWN;
+                snprintf(res->why, sizeof(res->why), "could be busy: %s", at_hi);
+        } else {
+                res->verdict = V_PASS;
+                snprintf(res->why, sizeof(res->why), "every GPU idle in every window");
+        }
+        missing_in(j, res, res->start_ns, res->end_ns);
+}
+
+/* The largest k such that cnt[] >= k on some run of m consecutive slots (monotonic deque). */
+static unsigned sustained(const unsigned *cnt, size_t n, size_t m, size_t *dq) {
+        if (m == 0 || n < m)
+                return 0;
+        size_t h = 0, t = 0;
+        unsigned best = 0;
+        for (size_t i = 0; i < n; i++) {
+                while (t > h && cnt[dq[t - 1]] >= cnt[i])
+                        t--;
+                dq[t++] = i;
+                if (dq[h] + m <= i)
+                        h++;
+                if (i + 1 >= m && cnt[dq[h]] > best)
+                        best = cnt[dq[h]];
+        }
+        return best;
+}
+
+static int judge_concurrency(const struct judge *j, const struct rule *r,
+                             struct rule_result *res) {
+        bool outside, future;
+        rule_window(j, r, res, &outside, &future);
+        res->unit = "gpus";
+        uint64_t A = j->ev->start_ns, B = j->ev->end_ns;
+        uint64_t S = (uint64_t)j->ev->period_s * NS_PER_SEC;
+        while ((B - A) / S + 2 > CHECK_SLOTS_MAX)
+                S *= 2;
+        uint64_t g0 = A / S * S;
+        size_t n = (size_t)((B - g0 + S - 1) / S);
+        unsigned *clo = calloc(n, sizeof(*clo)), *chi = calloc(n, sizeof(*chi));
+        double *lo = calloc(n, sizeof(*lo)), *hi = calloc(n, sizeof(*hi));
+        size_t *dq = malloc(n * sizeof(*dq));
+        if (!clo || !chi || !lo || !hi || !dq) {
+                free(clo), free(chi), free(lo), free(hi), free(dq);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < j->ev->ngpus; i++) {
+                const struct ev_gpu *g = &j->ev->gpus[i];
+                memset(lo, 0, n * sizeof(*lo));
+                memset(hi, 0, n * sizeof(*hi));
+                for (size_t k = 0; k < g->nw + g->np; k++) {
+                        bool is_w = k < g->nw;
+                        uint64_t s = is_w ? g->w[k].start_ns : g->p[k - g->nw].start_ns;
+                        uint64_t e = is_w ? g->w[k].end_ns : g->p[k - g->nw].end_ns;
+                        s = max64(s, A);
+                        e = min64(e, B);
+                        for (uint64_t t = s; t < e;) {
+                                size_t sl = (size_t)((t - g0) / S);
+                                uint64_t se = min64(g0 + (sl + 1) * S, e);
+                                double ov = (double)(se - t) / 1e9;
+                                if (is_w) {
+                                        const struct ev_window *w = &g->w[k];
+                                        double len = (double)(w->end_ns - w->start_ns) / 1e9;
+                                        if (w->busy_s < 0) {
+                                                hi[sl] += ov;
+                                        } else {
+                                                lo[sl] += fmax(0, w->busy_s - (len - ov));
+                                                hi[sl] += fmin(ov, w->busy_s + (len - w->obs_s));
+                                        }
+                                } else {
+                                        hi[sl] += fmin(g->p[k - g->nw].hidden_s, ov);
+                                }
+                                t = se;
+                        }
+                }
+                for (size_t sl = 0; sl < n; sl++) {
+                        uint64_t ss = max64(g0 + sl * S, A), se = min64(g0 + (sl + 1) * S, B);
+                        double half = (double)(se - ss) / 2e9;
+                        clo[sl] += lo[sl] >= half && half > 0;
+                        chi[sl] += hi[sl] >= half && half > 0;
+                }
+        }
+        /* Only the slots inside the rule's window count (it is the audited interval). */
+        size_t m = (size_t)(r->for_ns / S) + 1;
+        unsigned sl_lo = sustained(clo, n, m, dq), sl_hi = sustained(chi, n, m, dq);
+        free(clo), free(chi), free(lo), free(hi), free(dq);
+        res->lower = sl_lo;
+        res->upper = j->missing_node ? HUGE_VAL : sl_hi;
+        if (sl_lo > r->n) {
+                res->verdict = V_FAIL;
+                snprintf(res->why, sizeof(res->why),
+                         "%u GPUs verified busy (>= 50 %% of each %llu s window) for longer "
+                         "than the limit",
+                         sl_lo, (unsigned long long)(S / NS_PER_SEC));
+        } else if (general_unknown(j, outside, future, res->why, sizeof(res->why))) {
+                res->verdict = V_UNKNOWN;
+                res->upper = HUGE_VAL;
+        } else if (sl_hi > r->n) {
+                res->verdict = V_UNKNOWN;
+                snprintf(res->why, sizeof(res->why),
+                         "up to %u GPUs could have been busy at once for longer than the limit "
+                         "in unobserved time",
+                         sl_hi);
+        } else {
+                res->verdict = V_PASS;
+                snprintf(res->why, sizeof(res->why), "at most %u GPUs busy at once for that long",
+                         sl_hi);
+        }
+        missing_in(j, res, res->start_ns, res->end_ns);
+        return 0;
+}
+
+static void judge_coverage(const struct judge *j, const struct rule *r, struct rule_result *res) {
+        bool outside, future;
+        rule_window(j, r, res, &outside, &future);
+        res->unit = "%";
+        double obs = 0, total = 0, len = (double)(j->ev->end_ns - j->ev->start_ns) / 1e9;
+        for (size_t i = 0; i < j->ev->ngpus; i++) {
+                obs += j->ev->gpus[i].observed_s;
+                total += len;
+        }
+        double pct = total > 0 ? 100.0 * obs / total : 0;
+        res->upper = pct;
+        res->lower = j->missing_node ? 0 : pct;
+        if (pct < r->pct) {
+                res->verdict = V_FAIL;
+                snprintf(res->why, sizeof(res->why), "observed %.1f of %.1f GPU-seconds", obs,
+                         total);
+        } else if (j->missing_node || total == 0) {
+                res->verdict = V_UNKNOWN;
+                snprintf(res->why, sizeof(res->why), "%s",
+                         total == 0 ? "no GPU in the evidence" : "a node gave no evidence");
+        } else {
+                res->verdict = V_PASS;
+                snprintf(res->why, sizeof(res->why), "observed %.1f of %.1f GPU-seconds", obs,
+                         total);
+        }
+        missing_in(j, res, res->start_ns, res->end_ns);
+}
+
+int verdicts_judge(const struct evidence *ev, const struct rules *rs, struct rule_result **out,
+                   size_t *nout) {
+        struct judge j = {ev, false, false};
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                j.failed_node |= ev->nodes[i].state == NODE_FAILED;
+                j.missing_node |= ev->nodes[i].state == NODE_MISSING;
+        }
+        struct rule_result *res = calloc(rs->n ? rs->n : 1, sizeof(*res));
+        if (!res)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < rs->n; i++) {
+                const struct rule *r = &rs->r[i];
+                if (r->kind == RULE_PEAK)
+                        continue;
+                struct rule_result *x = &res[n++];
+                x->rule = r;
+                switch (r->kind) {
+                case RULE_PAUSE:
+                        judge_pause(&j, r, x);
+                        break;
+                case RULE_CAP_GPU_HOURS:
+                case RULE_CAP_FLOP:
+                        judge_cap(&j, r, x);
+                        break;
+                case RULE_CONCURRENCY:
+                        if (judge_concurrency(&j, r, x) != 0) {
+                                free(res);
+                                return -ENOMEM;
+                        }
+                        break;
+                case RULE_COVERAGE:
+                        judge_coverage(&j, r, x);
+                        break;
+                case RULE_PEAK:
+                        break;
+                }
+                /* Integrity failures and one GPU on two nodes decide every rule. */
+                if (j.failed_node || ev->nconflicts) {
+                        x->verdict = V_FAIL;
+                        snprintf(x->why, sizeof(x->why), "%s",
+                                 j.failed_node ? "a source failed integrity verification"
+                                               : "a GPU UUID was seen on two nodes at once");
+                }
+        }
+        *out = res;
+        *nout = n;
+        return 0;
+}

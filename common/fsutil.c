@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int mkdir_p(const char *path, mode_t mode) {
+        size_t len = strlen(path);
+        if (len == 0 || len >= PATH_MAX)
+                return -EINVAL;
+        char buf[PATH_MAX];
+        memcpy(buf, path, len + 1);
+        for (size_t i = 1; i <= len; i++) {
+                if (buf[i] != '/' && buf[i] != '\0')
+                        continue;
+                char c = buf[i];
+                buf[i] = '\0';
+                if (mkdir(buf, mode) != 0 && errno != EEXIST)
+                        return -errno;
+                buf[i] = c;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int fsync_dir_of(const char *path) {
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        if (!slash) {
+                strcpy(dir, ".");
+        } else {
+                size_t n = (size_t)(slash - path);
+                if (n == 0)
+                        n = 1;
+                if (n >= sizeof(dir))
+                        return -ENAMETOOLONG;
+                memcpy(dir, path, n);
+                dir[n] = '\0';
+        }
+        int fd = open(dir, O_RDONLY);
+        if (fd < 0)
+                return -errno;
+        int r = fsync(fd) != 0 && errno != EINVAL ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode) {
+        char tmp[PATH_MAX];
+        int n = snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
+        if (n < 0 || (size_t)n >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        int fd = mkstemp(tmp);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        const uint8_t *p = data;
+        size_t left = len;
+        if (fchmod(fd, mode) != 0)
+                r = -errno;
+        while (r == 0 && left > 0) {
+                ssize_t w = write(fd, p, left);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                p += w;
+                left -= (size_t)w;
+        }
+        if (r == 0 && fsync(fd) != 0)
+                r = -errno;
+        if (close(fd) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) != 0)
+                r = -errno;
+        if (r != 0) {
+                unlink(tmp);
+                return r;
+        }
+        return fsync_dir_of(path);
+}
