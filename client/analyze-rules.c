@@ -34,6 +34,8 @@ static const struct {
         {FIND_FORK, "FORK", SEV_ERROR},
         {FIND_UNMEASURED, "UNMEASURED", SEV_WARNING},
         {FIND_IMPLAUSIBLE, "IMPLAUSIBLE", SEV_ERROR},
+        {FIND_WITNESS_QUORUM, "WITNESS_QUORUM", SEV_ERROR},
+        {FIND_WITNESSED, "WITNESSED", SEV_INFO},
 };
 
 const char *finding_kind_name(enum finding_kind k) {

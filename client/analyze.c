@@ -279,6 +279,9 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
                            struct piece *p) {
         const struct rec_summary *s = &r->u.summary;
         double cap = (double)p->cl / 1e9, len_s = (double)p->len / 1e9;
+        double win_s = s->obs_end_boot_ns > s->obs_start_boot_ns
+                               ? (double)(s->obs_end_boot_ns - s->obs_start_boot_ns) / 1e9
+                               : 0;
 
         for (size_t k = 0; k < a->ngpus + a->set_n; k++) {
                 /* table GPUs of the piece's sets, then set GPUs beyond the table */
@@ -292,11 +295,27 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
                     memcmp(g->lw_boot_id, r->boot_id, 16) == 0 &&
                     !(e->flags & (GPU_ENERGY_UNSUPPORTED | GPU_COUNTER_RESET)) &&
                     e->energy_start_mj >= g->lw_end_mj) {
-                        double above = 0;
-                        bool bad = false;
-                        double eb = hidden_from_energy(
-                                g, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3, len_s, cap,
-                                &above, &bad);
+                        double above = 0, ab, e_win;
+                        bool bad = false, bad2;
+                        /*
+                         * A daemon stopped right after a reading stamps it late, which
+                         * moves energy of the gap into the next window: the window's
+                         * energy beyond its own power maximum x time (all of it when
+                         * power is not measured) counts with the gap (ANALYSIS.md 6).
+                         */
+                        double e_gap = (double)(e->energy_start_mj - g->lw_end_mj) / 1e3;
+                        double l_e = len_s;
+                        if (e->flags & GPU_POWER_UNSUPPORTED) {
+                                e_win = (double)e->energy_used_mj / 1e3;
+                                l_e += win_s;
+                        } else {
+                                e_win = (double)e->energy_used_mj / 1e3 -
+                                        (double)e->power_max_mw / 1e3 * win_s;
+                                if (e_win < 0)
+                                        e_win = 0;
+                        }
+                        double eb = hidden_from_energy(g, e_gap + e_win, l_e, cap, &above, &bad2);
+                        (void)hidden_from_energy(g, e_gap, len_s, cap, &ab, &bad);
                         if (bad)
                                 rule_implausible(
                                         a, p->ws, p->we, p->leaf0, p->leaf1,
@@ -406,6 +425,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
         double node_busy = 0, node_occ = 0, node_energy = 0, frac, hidden_in = 0;
         double above_in = 0, energy_gs_in = 0;
         bool energy_in = false;
+        bool after_gap = false; /* a gap of this boot ends where this window starts */
 
         a->nsummaries++;
         rule_partial_period(a, s, len, leaf);
@@ -432,6 +452,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                                 p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
                                 hidden_between(a, r, n, &p);
                                 add_piece(a, &p, true);
+                                after_gap = p.len > a->sample_ns * 2 + NS_PER_MS;
                         }
                         if (bs < a->frontier_boot)
                                 overlap = a->frontier_boot - bs;
@@ -497,7 +518,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                                          "summary lists GPU %s that no start or inventory record "
                                          "names",
                                          acc->uuid);
-                rule_gpu_plausible(a, r, g, len, credit == len, leaf);
+                rule_gpu_plausible(a, r, g, len, credit == len && !after_gap, leaf);
                 if (g->flags & GPU_UTIL_UNSUPPORTED) {
                         busy = 0;
                         unm |= UNM_BUSY;

@@ -43,6 +43,13 @@ enum finding_kind {
          * (proto/ANALYSIS.md section 7): an integrity failure (error).
          */
         FIND_IMPLAUSIBLE,
+        /*
+         * Witnesses (--witnesses, client/witness.c): WITNESS_QUORUM (error) the
+         * checkpoint's cosignatures do not satisfy the policy's quorum;
+         * WITNESSED (info) the newest cosignature time of one witness.
+         */
+        FIND_WITNESS_QUORUM,
+        FIND_WITNESSED,
         FIND__COUNT
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
+#include "witness.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "fetch.h"
 #include "source.h"
+#include "store.h"
 #include "util.h"
 
 bool is_help(const char *arg) {
@@ -50,6 +52,11 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 }
                 c->extra_keys[c->nextra++] = v;
                 return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--witnesses", &v)) != 0) {
+                if (r > 0)
+                        c->witnesses = v;
+                return r;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--trusted-keys", &v)) != 0) {
                 if (r > 0)
@@ -99,6 +106,54 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
         }
         if (strcmp(argv[*i], "--no-state") == 0) {
                 c->no_state = true;
+                return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--deadline", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                char *end;
+                errno = 0;
+                double s = strtod(v, &end);
+                if (errno || end == v || *end || !(s >= 1 && s <= 86400)) {
+                        fprintf(stderr,
+                                PROG " %s: --deadline '%s': expected seconds between 1 and "
+                                     "86400\n",
+                                cmd, v);
+                        return -1;
+                }
+                c->deadline_ms = (long)(s * 1000.0);
+                return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--min-page", &v)) != 0) {
+                if (r < 0)
+                        return -1;
+                char *end;
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || end == v || *end || n < 1 || n > 10000) {
+                        fprintf(stderr,
+                                PROG " %s: --min-page '%s': expected records between 1 and "
+                                     "10000\n",
+                                cmd, v);
+                        return -1;
+                }
+                c->min_page = n;
+                return 1;
+        }
+        if ((r = arg_value(cmd, argc, argv, i, "--store", &v)) != 0) {
+                if (r > 0 && v[0] == '\0') {
+                        fprintf(stderr, PROG " %s: --store needs a file name\n", cmd);
+                        return -1;
+                }
+                c->store_path = v;
+                return r;
+        }
+        if (strcmp(argv[*i], "--no-store") == 0) {
+                c->no_store = true;
+                return 1;
+        }
+        if (strcmp(argv[*i], "--offline") == 0) {
+                c->offline = true;
                 return 1;
         }
         return 0;
@@ -206,14 +261,69 @@ int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o)
         o->nkeys = c->keys.n;
         o->no_state = c->no_state;
         o->timeout_ms = c->timeout_ms;
+        o->deadline_ms = c->deadline_ms ? c->deadline_ms : SOURCE_DEFAULT_DEADLINE_MS;
+        o->min_page = c->min_page ? (uint32_t)c->min_page : SOURCE_DEFAULT_MIN_PAGE;
         o->progress = isatty(STDERR_FILENO) == 1;
+        if (c->witnesses && witness_policy_load(cmd, c->witnesses, &c->policy) != 0)
+                return -1;
+        o->policy = c->policy;
+        /* The evidence store remembers like the state file: --no-state leaves it alone too. */
+        if (c->offline && strcmp(cmd, "verify") != 0 && strcmp(cmd, "report") != 0) {
+                fprintf(stderr, PROG " %s: --offline is for verify and report (archive a node "
+                                     "with '" PROG " store export')\n",
+                        cmd);
+                return -1;
+        }
+        if (c->offline && (c->no_store || c->no_state)) {
+                fprintf(stderr, PROG " %s: --offline reads the evidence store: not with %s\n", cmd,
+                        c->no_store ? "--no-store" : "--no-state");
+                return -1;
+        }
+        if (!c->no_store && !c->no_state) {
+                if (store_open(c->store_path, &c->store, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " %s: %s\n", cmd, err);
+                        return -1;
+                }
+        }
+        o->store = c->store;
+        o->offline = c->offline;
+        return 0;
+}
+
+int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_opts *o,
+                          const char ***names, size_t *n) {
+        if (!(c->offline && *n == 0) && sources_count_check(cmd, *n) != 0)
+                return -1;
+        if (common_finish(cmd, c, o) != 0)
+                return -1;
+        if (*n > 0)
+                return 0;
+        char err[600];
+        if (store_origin_names(c->store, &c->stored_names, &c->nstored, err, sizeof(err)) != 0) {
+                fprintf(stderr, PROG " %s: %s\n", cmd, err);
+                return -1;
+        }
+        if (c->nstored == 0) {
+                fprintf(stderr, PROG " %s: the evidence store %s holds no verified origin\n", cmd,
+                        store_path(c->store));
+                return -1;
+        }
+        *names = (const char **)c->stored_names;
+        *n = c->nstored;
         return 0;
 }
 
 void common_free(struct common_opts *c) {
+        store_names_free(c->stored_names, c->nstored);
+        c->stored_names = NULL;
+        c->nstored = 0;
+        store_close(c->store);
+        c->store = NULL;
         trust_list_free(&c->keys);
         free(c->extra_keys);
         c->extra_keys = NULL;
+        free(c->policy);
+        c->policy = NULL;
         fleet_free(&c->fleet);
 }
 

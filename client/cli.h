@@ -13,6 +13,15 @@
 struct source;
 struct verify_opts;
 
+/* --help lines for the options common_opt reads about the store and the network. */
+#define COMMON_STORE_HELP                                                                       \
+        "  --store PATH      the evidence store (default $XDG_DATA_HOME/gpuhours/store.sqlite)\n" \
+        "  --no-store        neither read nor write the evidence store (--no-state implies it)\n" \
+        "  --offline         from the evidence store alone; SOURCE is an origin or a URL it\n"    \
+        "                    was audited at (none: every stored origin)\n"                        \
+        "  --deadline SECONDS overall limit per node URL (default 600)\n"                         \
+        "  --min-page N      records every page but the last must hold (default 100)\n"
+
 /* Exit codes (README): the highest wins across sources. */
 enum {
         EXIT_VERIFIED = 0,
@@ -26,6 +35,7 @@ int cmd_fetch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
@@ -47,8 +57,17 @@ struct common_opts {
         bool no_state;
         bool operands; /* after "--": every argument is an operand */
         long timeout_ms;
+        long deadline_ms;       /* --deadline SECONDS (0: default) */
+        long min_page;          /* --min-page RECORDS (0: default) */
+        const char *store_path; /* --store PATH */
+        bool no_store, offline;
+        struct store *store; /* opened by common_finish */
+        char **stored_names; /* --offline without SOURCE: every stored origin */
+        size_t nstored;
         const char *fleet_path; /* --fleet FILE */
         struct fleet fleet;     /* loaded when the option is read */
+        const char *witnesses;  /* --witnesses FILE */
+        struct policy *policy;  /* loaded from it by common_finish; freed by common_free */
 };
 
 /*
@@ -69,6 +88,13 @@ int common_opt(const char *cmd, const char *help, int argc, char **argv, int *i,
 int common_finish(const char *cmd, struct common_opts *c, struct verify_opts *o);
 void common_free(struct common_opts *c);
 
+/*
+ * common_finish, then the SOURCE list: names[0..*n) as given, or with --offline and no
+ * SOURCE every origin in the evidence store (*names then points into c). 0 or -1 (message
+ * printed).
+ */
+int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_opts *o,
+                          const char ***names, size_t *n);
 /*
  * names[0..*n) followed by the URL of every --fleet node: names is
  * realloc'd (the new array returned, *n updated), NULL (message printed,

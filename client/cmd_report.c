@@ -15,7 +15,8 @@ static const char report_help[] =
         "usage: " PROG " report [--by hour|day|month|gpu] [--format table|csv|json] [--quiet]\n"
         "                       [--since TIME] [--until TIME] [--key VKEY]...\n"
         "                       [--trusted-keys FILE] [--no-state] [--fleet FILE]\n"
-        "                       [--timeout SECONDS] [--] SOURCE...\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE as '" PROG " verify' does, then prints GPU-hours per bucket:\n"
         "busy and occupied GPU-hours, energy (kWh), coverage % and gap seconds (time\n"
@@ -23,8 +24,12 @@ static const char report_help[] =
         "a source that did not verify. The verdict lines go to stderr (--quiet: only\n"
         "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
-        "section per source, json an array of report objects (each with \"source\" and\n"
-        "\"origin\"); csv takes one source. Exit codes as for verify.\n";
+        "section per source and a final '# total' section (the verified sources'\n"
+        "totals summed), json an array of report objects (each with \"source\" and\n"
+        "\"origin\"); csv one header, then the rows of every verified source, each row\n"
+        "starting with its origin. A source that did not verify is named on stderr and\n"
+        "its exit code counts. Exit codes as for verify.\n"
+        "\n" COMMON_STORE_HELP;
 
 /* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
 static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,
@@ -98,18 +103,12 @@ int cmd_report(int argc, char **argv) {
         }
         if (!(names = common_names("report", &c, names, &n)))
                 goto out;
-        if (sources_count_check("report", n) != 0)
-                goto out;
-        if (n > 1 && fmt == FMT_CSV) {
-                fprintf(stderr, PROG " report: --format csv takes one SOURCE (run it once per "
-                                     "node, or use --format json)\n");
-                goto out;
-        }
         struct verify_opts o = {0};
-        if (common_finish("report", &c, &o) != 0)
+        const char **list = names;
+        if (common_finish_sources("report", &c, &o, &list, &n) != 0)
                 goto out;
         o.want_buckets = true;
-        struct source *srcs = common_sources_new("report", &c, names, n, &o);
+        struct source *srcs = common_sources_new("report", &c, list, n, &o);
         if (!srcs)
                 goto out;
         if (!quiet)
@@ -117,6 +116,8 @@ int cmd_report(int argc, char **argv) {
         rc = sources_exit_code(srcs, n);
         /* Several sources as JSON: an array of report objects with "source" and "origin". */
         json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;
+        bool csv_header = true;
+        struct report_totals total = {0};
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
                 if (!s->have_analysis || !s->az) {
@@ -134,13 +135,19 @@ int cmd_report(int argc, char **argv) {
                 if (n > 1 && fmt == FMT_TABLE)
                         printf("%s# %s (%s)\n", i ? "\n" : "", s->cp.origin, s->name);
                 int r = n > 1 && fmt == FMT_JSON ? append_json(all, s, b, nb, by)
-                                                 : report_write(stdout, &s->an, b, nb, by, fmt);
+                        : fmt == FMT_CSV ? report_write_csv(stdout, s->cp.origin, b, nb, by,
+                                                            csv_header)
+                                         : report_write(stdout, &s->an, b, nb, by, fmt);
+                csv_header = false;
+                report_totals_add(&total, &s->an, b, nb, by);
                 if (r != 0) {
                         fprintf(stderr, PROG " report: cannot write the report\n");
                         rc = EXIT_INCOMPLETE;
                 }
                 free(b);
         }
+        if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
+                rc = EXIT_INCOMPLETE;
         if (all) {
                 if (json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
                     fputc('\n', stdout) == EOF)

@@ -5,13 +5,15 @@
 
 #include "cli.h"
 #include "output.h"
+#include "progress.h"
 #include "source.h"
 #include "util.h"
 
 static const char verify_help[] =
         "usage: " PROG " verify [--fleet FILE] [--key VKEY]... [--trusted-keys FILE]\n"
         "                       [--since TIME] [--until TIME] [--json] [--no-state]\n"
-        "                       [--timeout SECONDS] [--] SOURCE...\n"
+        "                       [--timeout SECONDS] [--store PATH] [--no-store] [--offline]\n"
+        "                       [--deadline SECONDS] [--min-page N] [--] SOURCE...\n"
         "\n"
         "Verifies each SOURCE (a node URL such as http://node17:9477, or a bundle file\n"
         "written by '" PROG " fetch'): the checkpoint's signature by a trusted key named\n"
@@ -28,8 +30,14 @@ static const char verify_help[] =
         "  --until TIME      audit until TIME (same forms)\n"
         "  --json            print one JSON document (README: JSON output)\n"
         "  --no-state        neither read nor write remembered checkpoints\n"
-        "  --timeout SECONDS per HTTP request (default 30)\n"
+        "  --witnesses FILE  require the cosignatures of this C2SP tlog-policy file\n"
+        "                    (README: Witnesses); WITNESS_QUORUM otherwise\n"
+        "  --timeout SECONDS per HTTP request (default 30)\n" COMMON_STORE_HELP
         "  --                the arguments after it are sources, even if they start with '-'\n"
+        "\n"
+        "A known node is audited incrementally from the evidence store: only records after\n"
+        "the stored size are fetched, every record is analysed (man gpuhours: EVIDENCE\n"
+        "STORE). With several sources a summary line ends the run (stderr).\n"
         "\n"
         "Exit: 0 verified, 1 verified with findings, 2 integrity failure, 3 could not\n"
         "complete; with several sources the highest wins.\n";
@@ -60,12 +68,11 @@ int cmd_verify(int argc, char **argv) {
         }
         if (!(names = common_names("verify", &c, names, &n)))
                 goto out;
-        if (sources_count_check("verify", n) != 0)
-                goto out;
         struct verify_opts o = {0};
-        if (common_finish("verify", &c, &o) != 0)
+        const char **list = names;
+        if (common_finish_sources("verify", &c, &o, &list, &n) != 0)
                 goto out;
-        struct source *srcs = common_sources_new("verify", &c, names, n, &o);
+        struct source *srcs = common_sources_new("verify", &c, list, n, &o);
         if (!srcs)
                 goto out;
         if (json) {
@@ -75,6 +82,8 @@ int cmd_verify(int argc, char **argv) {
                 output_human(stdout, srcs, n, output_use_color(stdout));
         }
         rc = sources_exit_code(srcs, n);
+        if (n > 1)
+                sources_summary_line(stderr, srcs, n);
         for (size_t i = 0; i < n; i++) {
                 if (srcs[i].status == SRC_ERROR && json)
                         fprintf(stderr, PROG " verify: %s: %s\n", srcs[i].name, srcs[i].error);

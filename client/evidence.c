@@ -249,6 +249,75 @@ static enum piece_bound gap_bound(const struct ev_gpu *g, const struct ev_window
         return *hidden > 0 ? PB_ENERGY : PB_ENERGY_IDLE;
 }
 
+static int boot_order_cmp(const void *a, const void *b) {
+        const struct ev_window *x = *(const struct ev_window *const *)a;
+        const struct ev_window *y = *(const struct ev_window *const *)b;
+        if (x->boot != y->boot)
+                return x->boot < y->boot ? -1 : 1;
+        return x->start_boot_ns < y->start_boot_ns ? -1 : x->start_boot_ns > y->start_boot_ns;
+}
+
+/*
+ * VERDICTS.md §2, "clock moved": the wall clock places windows on the
+ * calendar, but within one boot the boot clock measures the time between
+ * them. An operator who stops the daemon, works the GPUs and sets the wall
+ * clock back before restarting makes the windows touch or overlap in wall
+ * time, so the walk in wall order sees no gap. For every pair of windows
+ * consecutive on the boot clock whose wall distance differs from their boot
+ * distance L by more than CLOCK_MOVED_TOL_NS (across a reboot: L is the new
+ * boot's uptime at b's start, and only a wall distance shorter than L
+ * counts), one more piece of at least L
+ * is added, placed over both readings of where the time lies (after a's end
+ * by the old clock, before b's start by the new one), with the bound of the
+ * gap between a and b. Its hidden time may overlap other pieces or windows:
+ * it only raises upper bounds.
+ */
+#define CLOCK_MOVED_TOL_NS 1000000000ull
+static int clock_moved_pieces(struct evidence *ev, struct ev_gpu *g) {
+        uint64_t A = ev->start_ns, B = ev->end_ns;
+        if (g->nw < 2)
+                return 0;
+        const struct ev_window **o = malloc(g->nw * sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < g->nw; i++)
+                o[i] = &g->w[i];
+        qsort(o, g->nw, sizeof(*o), boot_order_cmp);
+        int rc = 0;
+        for (size_t i = 1; i < g->nw && rc == 0; i++) {
+                const struct ev_window *a = o[i - 1], *b = o[i];
+                uint64_t l;
+                if (a->boot == b->boot) {
+                        if (b->start_boot_ns <= a->end_boot_ns)
+                                continue;
+                        l = b->start_boot_ns - a->end_boot_ns;
+                } else {
+                        /* a reboot: the new boot had been up this long at b's start */
+                        l = b->start_boot_ns;
+                }
+                uint64_t wall = b->start_ns > a->end_ns ? b->start_ns - a->end_ns : 0;
+                uint64_t diff = wall > l ? wall - l : l - wall;
+                if (b->start_ns >= a->end_ns &&
+                    (a->boot == b->boot ? diff <= CLOCK_MOVED_TOL_NS : wall + CLOCK_MOVED_TOL_NS >= l))
+                        continue; /* the wall walk measured this gap */
+                uint64_t s = b->start_ns > l ? b->start_ns - l : 0;
+                if (a->end_ns < s)
+                        s = a->end_ns;
+                uint64_t e = a->end_ns + l;
+                if (b->start_ns > e)
+                        e = b->start_ns;
+                s = s > A ? s : A;
+                e = e < B ? e : B;
+                double hidden = HUGE_VAL, energy = 0;
+                enum piece_bound pb = a->boot == b->boot ? gap_bound(g, a, b, &hidden, &energy)
+                                                         : PB_NO_COUNTER;
+                hidden = fmin(hidden, (double)l / 1e9);
+                rc = piece_add(g, s, e, hidden, energy, pb);
+        }
+        free(o);
+        return rc;
+}
+
 static int lay_out(struct evidence *ev, struct ev_gpu *g) {
         uint64_t A = ev->start_ns, B = ev->end_ns;
         qsort(g->w, g->nw, sizeof(*g->w), window_cmp);
@@ -284,6 +353,8 @@ static int lay_out(struct evidence *ev, struct ev_gpu *g) {
                 prev = w;
         }
         if (cur < B && piece_add(g, cur, B, HUGE_VAL, 0, PB_NO_RECORD) != 0)
+                return -ENOMEM;
+        if (clock_moved_pieces(ev, g) != 0)
                 return -ENOMEM;
         for (size_t i = 0; i < g->np; i++)
                 g->hidden_s += g->p[i].hidden_s;

@@ -17,6 +17,7 @@ static const struct {
         {"fetch", cmd_fetch, "verify a node's ledger and save it as an offline bundle"},
         {"report", cmd_report, "GPU-hours by hour, day, month or GPU from verified ledgers"},
         {"trust", cmd_trust, "add, list or remove trusted node keys"},
+        {"store", cmd_store, "check, export or list the evidence store of verified ledgers"},
         {"check", cmd_check, "judge pause, cap, concurrency and coverage rules over a fleet"},
         {"attest", cmd_attest, "challenge a node with a fresh nonce: liveness, clock, consistency"},
         {"show", cmd_show, "print the records of a verified ledger, decoded (all, or one in full)"},

@@ -133,6 +133,30 @@ static struct totals totals_of(const struct analysis *an, const struct bucket *b
         return t;
 }
 
+void report_totals_add(struct report_totals *acc, const struct analysis *an,
+                       const struct bucket *b, size_t n, enum report_by by) {
+        struct totals t = totals_of(an, b, n, by);
+
+        acc->sources++;
+        acc->busy_gpu_hours += t.busy;
+        acc->occupied_gpu_hours += t.occupied;
+        acc->energy_kwh += t.energy;
+        acc->gap_seconds += t.gap;
+        acc->observed_seconds += t.observed;
+}
+
+int report_write_total_table(FILE *f, const struct report_totals *t) {
+        double iv = t->observed_seconds + t->gap_seconds;
+        double cov = iv > 0 ? 100.0 * t->observed_seconds / iv : 0.0;
+
+        fprintf(f, "\n# total (%zu source%s)\n", t->sources, t->sources == 1 ? "" : "s");
+        fprintf(f, "%10s  %14s  %10s  %10s  %s\n", "busy GPU-h", "occupied GPU-h", "energy kWh",
+                "coverage %", "gap s");
+        fprintf(f, "%10.3f  %14.3f  %10.3f  %10.2f  %.3f\n", t->busy_gpu_hours,
+                t->occupied_gpu_hours, t->energy_kwh, cov, t->gap_seconds);
+        return fflush(f) != 0 || ferror(f) ? -EIO : 0;
+}
+
 /* Cells of one row; cells[0] = gpu (BY_GPU only). */
 static void row_cells(const struct bucket *b, enum report_by by, bool csv,
                       char cells[NCOLS][CELL_MAX]) {
@@ -226,20 +250,36 @@ static void csv_field(FILE *f, const char *s, bool first) {
                 fputc('"', f);
 }
 
-static int write_csv(FILE *f, const struct bucket *b, size_t n, enum report_by by) {
+/* origin NULL: no origin column; header false: rows only (a further source). */
+static int write_csv(FILE *f, const char *origin, const struct bucket *b, size_t n,
+                     enum report_by by, bool header) {
         size_t c0 = by == BY_GPU ? 0 : 1;
         char cells[NCOLS][CELL_MAX];
 
-        for (size_t c = c0; c < NCOLS; c++)
-                csv_field(f, csv_head[c], c == c0);
-        fputs("\r\n", f);
+        if (header) {
+                if (origin)
+                        csv_field(f, "origin", true);
+                for (size_t c = c0; c < NCOLS; c++)
+                        csv_field(f, csv_head[c], c == c0 && !origin);
+                fputs("\r\n", f);
+        }
         for (size_t i = 0; i < n; i++) {
                 row_cells(&b[i], by, true, cells);
+                if (origin)
+                        csv_field(f, origin, true);
                 for (size_t c = c0; c < NCOLS; c++)
-                        csv_field(f, cells[c], c == c0);
+                        csv_field(f, cells[c], c == c0 && !origin);
                 fputs("\r\n", f);
         }
         return 0;
+}
+
+int report_write_csv(FILE *f, const char *origin, const struct bucket *b, size_t n,
+                     enum report_by by, bool header) {
+        if ((unsigned)by > BY_GPU || !origin)
+                return -EINVAL;
+        write_csv(f, origin, b, n, by, header);
+        return fflush(f) != 0 || ferror(f) ? -EIO : 0;
 }
 
 /* json_object_set_new that reports failure (jansson steals the value either way). */
@@ -322,7 +362,7 @@ int report_write(FILE *f, const struct analysis *an, const struct bucket *b, siz
                 r = write_table(f, an, b, n, by);
                 break;
         case FMT_CSV:
-                r = write_csv(f, b, n, by);
+                r = write_csv(f, NULL, b, n, by, true);
                 break;
         case FMT_JSON:
                 r = write_json(f, an, b, n, by);

@@ -32,6 +32,28 @@ int report_write(FILE *f, const struct analysis *an, const struct bucket *b, siz
                  enum report_by by, enum report_format fmt);
 
 /* ns since the epoch as UTC ISO 8601 into buf (at least 32 bytes; truncated otherwise). */
+/*
+ * CSV of one source of a multi-source report: an "origin" column first (origin
+ * quoted and formula-neutralised like any cell), the header only if header.
+ * 0, -EINVAL (bad by, NULL origin) or -EIO.
+ */
+int report_write_csv(FILE *f, const char *origin, const struct bucket *b, size_t n,
+                     enum report_by by, bool header);
+
+/*
+ * The fleet total of a multi-source report: each verified source's total row
+ * (as its own section prints it) summed; coverage is observed / (observed + gap)
+ * over the sum, gap seconds are summed over the sources.
+ */
+struct report_totals {
+        size_t sources;
+        double busy_gpu_hours, occupied_gpu_hours, energy_kwh, gap_seconds, observed_seconds;
+};
+void report_totals_add(struct report_totals *acc, const struct analysis *an,
+                       const struct bucket *b, size_t n, enum report_by by);
+/* "# total (N sources)" and one row, after the sections; 0 or -EIO. */
+int report_write_total_table(FILE *f, const struct report_totals *t);
+
 void report_time_iso(uint64_t ns, char *buf, size_t size);
 
 /* "hour", "day", "month", "gpu" and back; false for anything else. */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "source.h"
+#include "source_internal.h"
+#include "witness.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +10,9 @@
 #include "bundle.h"
 #include "fetch.h"
 #include "merkle.h"
+#include "progress.h"
 #include "record.h"
+#include "sha256_evp.h"
 #include "state.h"
 #include "status.h"
 #include "trust.h"
@@ -65,12 +69,11 @@ const char *source_status_name(enum source_status st) {
 
 /* --- outcomes --- */
 
-static bool source_done(const struct source *s) {
+bool source_done(const struct source *s) {
         return s->status == SRC_FAILED || s->status == SRC_ERROR;
 }
 
-__attribute__((format(printf, 3, 4))) static void src_fail(struct source *s, enum finding_kind k,
-                                                           const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) void src_fail(struct source *s, enum finding_kind k, const char *fmt, ...) {
         if (source_done(s))
                 return;
         char buf[sizeof(s->error) - 32];
@@ -99,8 +102,7 @@ static void src_fail_leaf(struct source *s, enum finding_kind k, uint64_t leaf,
         }
 }
 
-__attribute__((format(printf, 2, 3))) static void src_error(struct source *s, const char *fmt,
-                                                            ...) {
+__attribute__((format(printf, 2, 3))) void src_error(struct source *s, const char *fmt, ...) {
         if (source_done(s))
                 return;
         va_list ap;
@@ -112,20 +114,8 @@ __attribute__((format(printf, 2, 3))) static void src_error(struct source *s, co
 
 /* --- the checks every source goes through --- */
 
-struct ledger_check {
-        struct merkle_border border;
-        uint64_t m; /* remembered size (0: none) */
-        merkle_hash m_root;
-        bool have_m_root;
-        struct analyzer *az;
-        struct record *rec;
-        bool decode_failed;
-        uint64_t bad_leaf;
-        int bad_err;
-        int sys_err;
-};
 
-static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *o, uint64_t now_ns,
+int ledger_check_init(struct ledger_check *lc, const struct verify_opts *o, uint64_t now_ns,
                              uint64_t m) {
         memset(lc, 0, sizeof(*lc));
         merkle_border_init(&lc->border);
@@ -134,30 +124,38 @@ static int ledger_check_init(struct ledger_check *lc, const struct verify_opts *
                 .since_ns = o->since_ns, .until_ns = o->until_ns, .now_ns = now_ns};
         lc->az = analyzer_new(&ao);
         lc->rec = malloc(sizeof(*lc->rec));
-        if (!lc->az || !lc->rec)
+        lc->sha = sha256_evp_new();
+        if (!lc->az || !lc->rec || !lc->sha)
                 return -ENOMEM;
         return 0;
 }
 
-static void ledger_check_free(struct ledger_check *lc) {
+void ledger_check_free(struct ledger_check *lc) {
         analyzer_free(lc->az);
         free(lc->rec);
+        sha256_evp_free(lc->sha);
         lc->az = NULL;
         lc->rec = NULL;
+        lc->sha = NULL;
 }
 
-static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t len) {
+void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t len) {
         merkle_hash h;
         uint64_t leaf = lc->border.size;
-        merkle_leaf_hash(p, len, h);
-        if (merkle_border_append(&lc->border, h) != 0) {
+        const struct gh_sha256 *hs = sha256_evp_hasher(lc->sha);
+        merkle_leaf_hash_with(hs, p, len, h);
+        if (merkle_border_append_with(&lc->border, hs, h) != 0) {
                 lc->sys_err = -EOVERFLOW;
                 return;
         }
         if (lc->border.size == lc->m) {
-                merkle_border_root(&lc->border, lc->m_root);
+                merkle_border_root_with(&lc->border, hs, lc->m_root);
                 lc->have_m_root = true;
         }
+        ledger_check_record(lc, leaf, p, len);
+}
+
+void ledger_check_record(struct ledger_check *lc, uint64_t leaf, const uint8_t *p, size_t len) {
         if (lc->decode_failed || lc->sys_err)
                 return;
         int r = record_decode(p, len, lc->rec);
@@ -177,10 +175,17 @@ static void ledger_check_leaf(struct ledger_check *lc, const uint8_t *p, size_t 
  * signature line must be a trusted key's). On success the checkpoint and a
  * copy of the note are stored in s.
  */
-static int check_note(struct source *s, const struct verify_opts *o, const char *note, size_t len,
+int check_note(struct source *s, const struct verify_opts *o, const char *note, size_t len,
                       bool strict) {
         size_t text_len = 0, which = 0;
-        int r = note_verify(note, len, o->keys, o->nkeys, strict, &text_len, &which);
+        char *logpart = NULL;
+        size_t loglen = 0;
+        /* Strict (bundles) covers the log's own signature lines; cosignatures: witness_check. */
+        if (strict && witness_log_part(note, len, &logpart, &loglen) != 0)
+                logpart = NULL;
+        int r = note_verify(logpart ? logpart : note, logpart ? loglen : len, o->keys, o->nkeys,
+                            strict, &text_len, &which);
+        free(logpart);
         if (r < 0) {
                 src_error(s, "verifying the checkpoint: %s", gh_strerror(r));
                 return r;
@@ -275,6 +280,27 @@ static int check_note(struct source *s, const struct verify_opts *o, const char 
                 return r;
         }
         s->cp = cp;
+        if (o->policy) {
+                struct finding fail, *info = NULL;
+                size_t ninfo = 0;
+                r = witness_check(o->policy, note, len, &fail, &info, &ninfo);
+                for (size_t i = 0; i < ninfo; i++) {
+                        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+                        if (f) {
+                                s->integrity = f;
+                                f[s->nintegrity++] = info[i];
+                        }
+                }
+                free(info);
+                if (r < 0) {
+                        src_error(s, "out of memory");
+                        return r;
+                }
+                if (r > 0) {
+                        src_fail(s, fail.kind, "%s", fail.detail);
+                        return GH_E_NO_KEY;
+                }
+        }
         s->note = malloc(len + 1);
         if (!s->note) {
                 src_error(s, "out of memory");
@@ -288,7 +314,7 @@ static int check_note(struct source *s, const struct verify_opts *o, const char 
 }
 
 /* The remembered checkpoint: 0 (with *have set), or the source failed. */
-static int load_remembered(struct source *s, const struct verify_opts *o, struct checkpoint *rem,
+int load_remembered(struct source *s, const struct verify_opts *o, struct checkpoint *rem,
                            bool *have) {
         *have = false;
         if (o->no_state)
@@ -303,7 +329,7 @@ static int load_remembered(struct source *s, const struct verify_opts *o, struct
 }
 
 /* After every leaf was checked: roots, prefix, decoding, analysis, state. */
-static void complete(struct source *s, const struct verify_opts *o, struct ledger_check *lc,
+void source_complete(struct source *s, const struct verify_opts *o, struct ledger_check *lc,
                      const struct checkpoint *rem, bool have_rem, bool may_save) {
         if (source_done(s))
                 return;
@@ -312,7 +338,11 @@ static void complete(struct source *s, const struct verify_opts *o, struct ledge
                 return;
         }
         merkle_hash root;
-        merkle_border_root(&lc->border, root);
+        merkle_border_root_with(&lc->border, sha256_evp_hasher(lc->sha), root);
+        if (sha256_evp_failed(lc->sha)) {
+                src_error(s, "SHA-256 failed inside libcrypto");
+                return;
+        }
         if (lc->border.size != s->cp.size) {
                 src_fail(s, FIND_MALFORMED, "got %llu records for a checkpoint of size %llu",
                          (unsigned long long)lc->border.size, (unsigned long long)s->cp.size);
@@ -433,7 +463,7 @@ static void verify_bundle(struct source *s, const struct verify_opts *o) {
                 }
                 ledger_check_leaf(&lc, rec, rlen);
         }
-        complete(s, o, &lc, &rem, have_rem, true);
+        source_complete(s, o, &lc, &rem, have_rem, true);
         ledger_check_free(&lc);
 }
 
@@ -453,7 +483,54 @@ struct online {
         bool proof_wanted, proof_done;
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
+        struct store_audit sa;
+        uint64_t started_ns; /* first request, for the deadline */
+        uint64_t asked_end;  /* end= of the records request in flight */
+        struct progress *pg;
+        struct online_window *win;
+        bool counted; /* finished: in pg's nodes done, its ledger check freed */
+        struct online_req {
+                struct online *on;
+                fetch_done_fn cb;
+        } req[3]; /* checkpoint, records, proof: at most one of each in flight */
 };
+
+static void on_checkpoint(void *ctx, struct fetch_result *res);
+static void on_records(void *ctx, struct fetch_result *res);
+static void online_get(struct online *on, const char *path, size_t cap, fetch_done_fn cb);
+
+/*
+ * Node URLs are audited FETCH_MAX_ACTIVE at a time: the next one starts when
+ * one finishes, so memory (ledger checks, pages in flight) stays flat in the
+ * number of nodes.
+ */
+struct online_window {
+        struct online *ons;
+        size_t n, next;
+};
+
+static void window_start_next(struct online_window *w) {
+        if (w->next < w->n) {
+                struct online *on = &w->ons[w->next++];
+                online_get(on, "/checkpoint", SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
+        }
+}
+
+/* Every answer of a node: its callback, then the progress bar's count of nodes done. */
+static void on_answer(void *ctx, struct fetch_result *res) {
+        struct online_req *rq = ctx;
+        struct online *on = rq->on;
+        rq->cb(on, res);
+        if (!on->counted &&
+            (source_done(on->s) || (on->records_done && (!on->proof_wanted || on->proof_done)))) {
+                on->counted = true;
+                progress_add(on->pg, 0, 1);
+                store_audit_abort(&on->sa, on->o); /* nothing, if it was committed */
+                if (on->lc_ready)
+                        ledger_check_free(&on->lc);
+                window_start_next(on->win);
+        }
+}
 
 /* 0 when res is a 200 response; else the source has the error. */
 static int http_ok(struct online *on, const struct fetch_result *res) {
@@ -474,17 +551,30 @@ static int http_ok(struct online *on, const struct fetch_result *res) {
 }
 
 static void online_get(struct online *on, const char *path, size_t cap, fetch_done_fn cb) {
+        uint64_t now = wall_now_ns();
+        if (!on->started_ns)
+                on->started_ns = now;
+        if (on->o->deadline_ms > 0 && now - on->started_ns > (uint64_t)on->o->deadline_ms * 1000000u) {
+                src_error(on->s, "%s: deadline of %.0f s passed with %llu of %llu records fetched",
+                          on->s->name, (double)on->o->deadline_ms / 1000.0,
+                          (unsigned long long)on->next, (unsigned long long)on->s->cp.size);
+                return;
+        }
+        struct online_req *rq = &on->req[cb == on_checkpoint ? 0 : cb == on_records ? 1 : 2];
+        rq->on = on;
+        rq->cb = cb;
         _cleanup_free_ char *url = url_join(on->s->url ? on->s->url : on->s->name, path);
-        if (!url || fetch_add(on->f, url, cap, cb, on) != 0)
+        if (!url || fetch_add(on->f, url, cap, on_answer, rq) != 0)
                 src_error(on->s, "out of memory");
 }
 
-static void on_records(void *ctx, struct fetch_result *res);
-
 static void request_records(struct online *on) {
         char path[96];
+        /* Bounded pages: memory in flight stays at most 16 pages, whatever the tree size. */
+        uint64_t left = on->s->cp.size - on->next;
+        on->asked_end = on->next + (left < SOURCE_PAGE_RECORDS ? left : SOURCE_PAGE_RECORDS);
         snprintf(path, sizeof(path), "/v1/records?start=%llu&end=%llu",
-                 (unsigned long long)on->next, (unsigned long long)on->s->cp.size);
+                 (unsigned long long)on->next, (unsigned long long)on->asked_end);
         online_get(on, path, SOURCE_PAGE_MAX_BYTES, on_records);
 }
 
@@ -501,7 +591,8 @@ static void maybe_complete(struct online *on) {
                          (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
                 return;
         }
-        complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
+        source_complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
+        store_audit_end(&on->sa, s, on->o, &on->lc);
         if (!source_done(s) && on->o->keep_bundle) {
                 size_t len;
                 if (writer_finish(&s->bundle, &s->bundle_data, &len) != 0)
@@ -532,6 +623,27 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 return;
         if (check_note(s, on->o, (const char *)res->body, res->len, false) != 0)
                 return;
+        if (on->o->policy) { /* the node's history against what it showed the witnesses */
+                struct finding fail, *info = NULL;
+                size_t ninfo = 0, k = 0;
+                while (k < on->o->nkeys && strcmp(on->o->keys[k].name, s->cp.origin) != 0)
+                        k++;
+                int wr = witness_fork_check(on->o->policy, s->name, &s->cp, s->note, s->note_len,
+                                            &on->o->keys[k], on->o->timeout_ms, &fail, &info,
+                                            &ninfo);
+                for (size_t i = 0; i < ninfo; i++) {
+                        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+                        if (f) {
+                                s->integrity = f;
+                                f[s->nintegrity++] = info[i];
+                        }
+                }
+                free(info);
+                if (wr > 0) {
+                        src_fail(s, fail.kind, "%s", fail.detail);
+                        return;
+                }
+        }
         if (load_remembered(s, on->o, &on->rem, &on->have_rem) != 0)
                 return;
         if (on->have_rem && on->rem.size > s->cp.size) {
@@ -559,6 +671,10 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 writer_init(&s->bundle, SOURCE_RECORDS_MAX_BYTES + NOTE_MAX_SIZE + 64);
                 bundle_write_header(&s->bundle, s->note, s->note_len, s->cp.size);
         }
+        /* A known origin: resume from the evidence store, fetch only what is new. */
+        if (store_audit_begin(&on->sa, s, on->o, &on->lc, &on->rem, &on->have_rem) != 0)
+                return;
+        on->next = on->lc.border.size;
         if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
                 char path[96];
                 snprintf(path, sizeof(path), "/v1/proof/consistency?old=%llu&new=%llu",
@@ -566,7 +682,7 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 on->proof_wanted = true;
                 online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
         }
-        if (s->cp.size == 0)
+        if (on->next == s->cp.size)
                 on->records_done = true;
         else
                 request_records(on);
@@ -578,7 +694,7 @@ static void on_records(void *ctx, struct fetch_result *res) {
         struct source *s = on->s;
         if (source_done(s) || http_ok(on, res) != 0)
                 return;
-        uint64_t want_end = s->cp.size, start = on->next, end = 0;
+        uint64_t want_end = on->asked_end, start = on->next, end = 0;
         if (res->range[0]) {
                 if (!range_header_parse(res->range, &start, &end) || start != on->next ||
                     end > want_end) {
@@ -621,10 +737,22 @@ static void on_records(void *ctx, struct fetch_result *res) {
                          (unsigned long long)got, res->range[0] ? res->range : "nothing");
                 return;
         }
+        uint32_t min_page = on->o->min_page ? on->o->min_page : 1;
+        if (on->next + got < s->cp.size && got < min_page) {
+                src_error(s,
+                          "%s: a records page for [%llu, %llu) holds %llu records, fewer than "
+                          "--min-page %u, and is not the last",
+                          s->name, (unsigned long long)on->next, (unsigned long long)want_end,
+                          (unsigned long long)got, min_page);
+                return;
+        }
         if (on->o->keep_bundle)
                 writer_bytes(&s->bundle, res->body, res->len);
+        if (store_audit_page(&on->sa, s, on->o, on->next, res->body, res->len) != 0)
+                return;
+        progress_add(on->pg, got, 0);
         on->next += got;
-        if (on->next < want_end)
+        if (on->next < s->cp.size)
                 request_records(on);
         else
                 on->records_done = true;
@@ -632,6 +760,8 @@ static void on_records(void *ctx, struct fetch_result *res) {
 }
 
 int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
+        if (o->offline)
+                return store_sources_verify(srcs, n, o);
         size_t nurl = 0;
         for (size_t i = 0; i < n; i++) {
                 if (srcs[i].is_url)
@@ -642,12 +772,15 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
         if (nurl == 0)
                 return 0;
         struct online *ons = calloc(nurl, sizeof(*ons));
-        struct fetch *f = fetch_new(o->timeout_ms, o->progress);
+        struct fetch *f = fetch_new(o->timeout_ms, false);
+        struct progress pg;
+        progress_init(&pg, nurl, o->progress);
         if (!ons || !f) {
                 free(ons);
                 fetch_free(f);
                 return -ENOMEM;
         }
+        struct online_window win = {.ons = ons, .n = nurl};
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
                 if (!srcs[i].is_url)
@@ -656,12 +789,19 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
                 on->s = &srcs[i];
                 on->o = o;
                 on->f = f;
-                online_get(on, "/checkpoint", SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
+                on->pg = &pg;
+                on->win = &win;
         }
+        for (size_t i = 0; i < FETCH_MAX_ACTIVE; i++)
+                window_start_next(&win);
         int r = fetch_run(f);
+        progress_end(&pg);
         for (size_t i = 0; i < nurl; i++) {
                 if (!source_done(ons[i].s) && !ons[i].records_done && r != 0)
                         src_error(ons[i].s, "transfer engine failed");
+                if (!source_done(ons[i].s) && i >= win.next)
+                        src_error(ons[i].s, "not audited: an earlier transfer failed");
+                store_audit_abort(&ons[i].sa, o);
                 if (ons[i].lc_ready)
                         ledger_check_free(&ons[i].lc);
         }

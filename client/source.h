@@ -9,6 +9,8 @@
 #include "buf.h"
 #include "note.h"
 
+struct store;
+
 /*
  * One SOURCE of evidence (a node URL or a bundle file) and its verification:
  * signature with a trusted key whose name is the origin, Merkle root over
@@ -21,6 +23,9 @@
 #define SOURCE_CHECKPOINT_MAX_BYTES 8192u     /* /checkpoint */
 #define SOURCE_PROOF_MAX_BYTES 16384u         /* proof text: 128 lines of 45 bytes */
 #define SOURCE_BUNDLE_MAX_BYTES (4ull << 30)  /* bundle file */
+#define SOURCE_DEFAULT_DEADLINE_MS 600000L   /* --deadline: 10 minutes per node */
+#define SOURCE_DEFAULT_MIN_PAGE 100u         /* --min-page */
+#define SOURCE_PAGE_RECORDS 2048u            /* records asked for per /v1/records request */
 
 enum source_status { SRC_OK, SRC_FINDINGS, SRC_FAILED, SRC_ERROR };
 
@@ -33,6 +38,11 @@ struct verify_opts {
         bool progress;
         bool keep_bundle;  /* keep the framed records to write a bundle (fetch) */
         bool want_buckets; /* keep the analyzer for analyzer_buckets (report) */
+        const struct policy *policy; /* --witnesses: required cosignatures (client/witness.h) */
+        long deadline_ms;  /* per node URL, from its first request; 0: none */
+        uint32_t min_page; /* records a page must hold unless it is the last (0: 1) */
+        struct store *store; /* evidence store (store.h); NULL: none */
+        bool offline;        /* from the store alone (needs store) */
 };
 
 struct source {

@@ -50,6 +50,7 @@ struct http_server {
         int own_fd; /* the socket we bound ourselves, or -1 */
         struct ledger *ledger;
         struct daemon_stats *stats;
+        struct push *push;
         char *origin, *vkey, *backend;
         unsigned period_s;
         double sample_interval_s;
@@ -76,6 +77,7 @@ struct http_server {
         /* Touched only by MHD's single internal thread. */
         struct MHD_Response *cp_resp;
         uint64_t cp_size;
+        uint64_t cp_gen; /* push_generation() the cached response was built at */
 };
 
 /* *con_cls values: the URL exceeded HTTP_MAX_URL (see uri_log); the headers were seen. */
@@ -298,13 +300,22 @@ static bool params_u64(const struct params *p, const char *const *names, uint64_
 
 static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connection *c) {
         uint64_t size = ledger_size(h->ledger);
-        if (!h->cp_resp || size != h->cp_size) {
+        uint64_t gen = h->push ? push_generation(h->push) : 0;
+        if (!h->cp_resp || size != h->cp_size || gen != h->cp_gen) {
                 char *note = NULL;
                 size_t len = 0;
                 uint64_t cp_size = 0;
                 int rc = ledger_checkpoint(h->ledger, &note, &len, &cp_size);
                 if (rc != 0)
                         return reply_ledger_error(c, "checkpoint", rc);
+                if (h->push) { /* append the witnesses' cosignatures of this checkpoint */
+                        char *cosigned = NULL;
+                        rc = push_decorate(h->push, note, len, &cosigned, &len);
+                        free(note);
+                        if (rc != 0)
+                                return MHD_NO;
+                        note = cosigned;
+                }
                 struct MHD_Response *r =
                         MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
                 if (!r) {
@@ -318,6 +329,7 @@ static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connec
                         MHD_destroy_response(h->cp_resp);
                 h->cp_resp = r;
                 h->cp_size = cp_size;
+                h->cp_gen = gen;
         }
         return MHD_queue_response(c, MHD_HTTP_OK, h->cp_resp);
 }
@@ -540,6 +552,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         int rc = metrics_render(h->stats, h->gpus, h->ngpus, size, start ? start : h->start_wall_ns,
                                 &text, &len);
         pthread_mutex_unlock(&h->inv_lock);
+        if (rc == 0 && h->push)
+                rc = push_metrics(h->push, &text, &len);
         if (rc != 0) {
                 log_err("http: rendering /metrics failed: %s", strerror(-rc));
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "rendering metrics failed");
@@ -883,6 +897,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         pthread_condattr_destroy(&ca);
         h->ledger = cfg->ledger;
         h->stats = cfg->stats;
+        h->push = cfg->push;
         h->period_s = cfg->node.period_s;
         h->sample_interval_s = cfg->node.sample_interval_s;
         h->key_created_ns = cfg->node.key_created_ns;

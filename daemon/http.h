@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "push.h"
 #include "stats.h"
 
 /* Read-only HTTP API (daemon/API.md) on libmicrohttpd's internal thread. */
@@ -26,6 +27,7 @@ struct http_config {
         bool own_listen_fd;    /* listen_fd came from http_bind: closed by http_stop */
         struct ledger *ledger; /* not owned */
         struct daemon_stats *stats; /* not owned */
+        struct push *push;     /* witnesses (cosignatures on /checkpoint, metrics); may be NULL */
         struct http_node_info node; /* strings copied by http_start */
 };
 

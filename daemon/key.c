@@ -124,7 +124,7 @@ static bool ledger_exists(int dirfd) {
         return fstatat(dirfd, "records", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size > 0;
 }
 
-int key_load(const char *state_dir, const char *origin, struct note_signer *out, char *source,
+int key_load(const char *state_dir, const char *origin, struct signer *out, char *source,
              size_t sourcelen, bool *created, char *err, size_t errlen) {
         char shown[1200];
         if (created)
@@ -186,7 +186,7 @@ int key_load(const char *state_dir, const char *origin, struct note_signer *out,
                 goto out;
 
 have_seed:
-        rc = note_signer_init(out, origin, seed);
+        rc = signer_init_ed25519(out, origin, seed);
         if (rc != 0)
                 snprintf(err, errlen, "key: cannot make a signer for origin '%s': %s", origin,
                          gh_strerror(rc));

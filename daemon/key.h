@@ -20,5 +20,5 @@
  * *source receives a short description of where the key came from; *created
  * (may be NULL) is set to true only when this call created a new key file.
  */
-int key_load(const char *state_dir, const char *origin, struct note_signer *out, char *source,
+int key_load(const char *state_dir, const char *origin, struct signer *out, char *source,
              size_t sourcelen, bool *created, char *err, size_t errlen);

@@ -41,7 +41,8 @@ struct ledger {
         int dirfd, rec_fd, hash_fd;
         char *dir;          /* the state directory, for messages */
         int dir_fsync_errno; /* why the last directory fsync failed (write_checkpoint's -EIO) */
-        const struct note_signer *signer;
+        const struct signer *signer; /* checkpoints: the sampling thread only */
+        struct signer attest_signer; /* attest notes: the HTTP thread's own instance */
         /* writer state (sampling thread only) */
         uint64_t n;       /* durable records in the file; n > pub_size while publishing waits */
         uint64_t rec_end; /* bytes */
@@ -270,7 +271,7 @@ static int load_checkpoint(struct ledger *l, struct checkpoint *cp, bool *have, 
         }
         struct note_verifier v;
         size_t text_len = 0, which = 0;
-        note_signer_verifier(l->signer, &v);
+        signer_verifier(l->signer, &v);
         rc = (size_t)n > NOTE_MAX_SIZE
                          ? GH_E_TOO_LARGE
                          : note_verify(buf, (size_t)n, &v, 1, false, &text_len, &which);
@@ -616,7 +617,7 @@ fail:
         return rc ? rc : -EIO;
 }
 
-int ledger_open(const char *state_dir, const struct note_signer *signer, struct ledger **out,
+int ledger_open(const char *state_dir, const struct signer *signer, struct ledger **out,
                 char *err, size_t errlen) {
         struct ledger *l = calloc(1, sizeof *l);
         if (!l) {
@@ -638,6 +639,12 @@ int ledger_open(const char *state_dir, const struct note_signer *signer, struct 
                 errf(err, errlen, "ledger: out of memory");
                 ledger_close(l);
                 return -ENOMEM;
+        }
+        rc = signer_dup(signer, &l->attest_signer);
+        if (rc) {
+                errf(err, errlen, "ledger: cannot duplicate the signer: %s",
+                     rc < 0 ? strerror(-rc) : gh_strerror(rc));
+                goto fail;
         }
         l->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (l->dirfd < 0) {
@@ -673,6 +680,7 @@ void ledger_close(struct ledger *l) {
         if (l->dirfd >= 0)
                 close(l->dirfd);
         pthread_rwlock_destroy(&l->lock);
+        signer_free(&l->attest_signer);
         free(l->cp_note);
         free(l->signed_note);
         free(l->dir);
@@ -919,5 +927,5 @@ int ledger_attest(struct ledger *l, const uint8_t nonce[32], char **note, size_t
         int rc = attest_format(&a, text, sizeof text, &n);
         if (rc)
                 return rc;
-        return note_sign(text, n, l->signer, note, len);
+        return note_sign(text, n, &l->attest_signer, note, len);
 }

@@ -27,9 +27,14 @@ struct ledger;
  * Open or create the ledger in state_dir, recover (truncate a torn tail,
  * rebuild what proofs need) and check that the stored records reproduce
  * the last signed checkpoint: if not, fail with a message naming the first
- * bad leaf. The signer stays owned by the caller and must outlive the ledger.
+ * bad leaf. The signer stays owned by the caller and must outlive the ledger;
+ * it signs checkpoints, on the sampling thread only. The ledger keeps its
+ * own duplicate of it (signer_dup) for attest notes, which the HTTP thread
+ * signs, so that a flood of /v1/attest never waits on or delays the
+ * checkpoint signer; the only shared step is a short read lock to copy the
+ * tree head, and the lock prefers the writer.
  */
-int ledger_open(const char *state_dir, const struct note_signer *signer, struct ledger **out,
+int ledger_open(const char *state_dir, const struct signer *signer, struct ledger **out,
                 char *err, size_t errlen);
 void ledger_close(struct ledger *l);
 

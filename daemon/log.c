@@ -9,6 +9,9 @@
 
 static int log_max = LOG_INFO;
 static bool log_stamp = true;
+static const char *log_ident = "gpuhoursd";
+
+void log_set_ident(const char *ident) { log_ident = ident; }
 
 void log_init(void) {
         /* systemd sets JOURNAL_STREAM when stderr is connected to the journal. */
@@ -36,8 +39,8 @@ void log_msg(int priority, const char *fmt, ...) {
                 clock_gettime(CLOCK_REALTIME, &ts);
                 if (gmtime_r(&ts.tv_sec, &tm))
                         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-                fprintf(stderr, "<%d>%s.%03ldZ gpuhoursd: %s\n", priority, when,
-                        ts.tv_nsec / 1000000, msg);
+                fprintf(stderr, "<%d>%s.%03ldZ %s: %s\n", priority, when,
+                        ts.tv_nsec / 1000000, log_ident, msg);
         } else {
                 fprintf(stderr, "<%d>%s\n", priority, msg);
         }

@@ -11,6 +11,7 @@
  * Quote user-controlled values: log_err("bad value '%s'", v).
  */
 void log_init(void);
+void log_set_ident(const char *ident); /* program name in stamped lines; default "gpuhoursd" */
 void log_set_level(int max_priority); /* LOG_DEBUG … LOG_ERR; default LOG_INFO */
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -31,6 +31,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "notify.h"
+#include "push.h"
 #include "sampler.h"
 #include "settings.h"
 #include "statedir.h"
@@ -44,12 +45,13 @@
 
 struct daemon {
         struct config cfg;
-        struct note_signer signer;
+        struct signer signer;
         char vkey[VKEY_MAX_LEN + 1];
         struct ledger *ledger;
         const struct sampler_ops *ops;
         struct sampler *sampler;
         struct http_server *http;
+        struct push *push; /* NULL without --witnesses */
         struct daemon_stats stats;
         struct accum acc;
         uint8_t boot_id[16];
@@ -109,12 +111,14 @@ static void read_boot_id(uint8_t out[16]) {
 }
 
 static void update_status(struct daemon *d, bool ready) {
-        char st[256];
+        char st[256], wst[64] = "";
         uint64_t size = ledger_size(d->ledger);
-        snprintf(st, sizeof st, "records %" PRIu64 ", checkpoint size %" PRIu64 ", sampler %s%s",
+        if (d->push)
+                push_status(d->push, wst, sizeof wst);
+        snprintf(st, sizeof st, "records %" PRIu64 ", checkpoint size %" PRIu64 ", sampler %s%s%s",
                  atomic_load(&d->stats.records_appended_total), size,
                  d->sampler_ok ? "ok" : "failing",
-                 d->nospace ? ", appends paused: no space left" : "");
+                 d->nospace ? ", appends paused: no space left" : "", wst);
         if (ready)
                 notify_ready(st);
         else
@@ -635,7 +639,7 @@ static int load_key(struct daemon *d, char *src, size_t src_size, bool *created)
                 return EXIT_RUNTIME;
         }
         struct note_verifier v;
-        note_signer_verifier(&d->signer, &v);
+        signer_verifier(&d->signer, &v);
         size_t vlen;
         rc = vkey_format(&v, d->vkey, sizeof d->vkey, &vlen);
         if (rc) {
@@ -729,6 +733,16 @@ static int run(struct daemon *d) {
                 return EXIT_RUNTIME;
         }
         log_info("ledger: %" PRIu64 " records in '%s'", ledger_size(d->ledger), d->cfg.state_dir);
+        if (d->cfg.witnesses[0]) {
+                struct note_verifier nv;
+                signer_verifier(&d->signer, &nv);
+                rc = push_start(d->cfg.witnesses, d->cfg.state_dir, d->ledger, &nv, d->cfg.period_s,
+                                &d->push, err, sizeof err);
+                if (rc) {
+                        log_err("%s", err);
+                        return rc == EXIT_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+                }
+        }
 
         d->ops = strcmp(d->cfg.backend, "sim") == 0 ? &sampler_sim_ops : &sampler_nvml_ops;
         struct sampler_config scfg = {.sim_gpus = d->cfg.sim_gpus, .sim_dir = d->cfg.sim_dir};
@@ -782,6 +796,7 @@ static int run(struct daemon *d) {
                 .own_listen_fd = own_fd,
                 .ledger = d->ledger,
                 .stats = &d->stats,
+                .push = d->push,
                 .node = {.origin = d->cfg.origin,
                          .vkey = d->vkey,
                          .backend = d->ops->name,
@@ -796,6 +811,10 @@ static int run(struct daemon *d) {
                 return EXIT_RUNTIME;
         }
         http_set_inventory(d->http, d->inv.gpus, d->inv.gpu_count);
+        if (d->push && (rc = push_run(d->push)) != 0) {
+                log_err("witnesses: cannot start the push thread: %s", strerror(-rc));
+                return EXIT_RUNTIME;
+        }
         /* http_start logged the address it listens on: not repeated here. */
         log_info("started: sampling %u %s GPU(s) every %u.%06u s, period %u s%s",
                  d->inv.gpu_count, d->ops->name, d->cfg.sample_interval_us / 1000000u,
@@ -839,10 +858,11 @@ static int run(struct daemon *d) {
 
 static void cleanup(struct daemon *d) {
         http_stop(d->http);
+        push_stop(d->push);
         if (d->sampler)
                 d->ops->close(d->sampler);
         ledger_close(d->ledger);
-        note_signer_free(&d->signer);
+        signer_free(&d->signer);
         for (size_t i = 0; i < d->npending; i++)
                 free(d->pending[i]);
         free(d->scratch);
@@ -889,7 +909,7 @@ int main(int argc, char **argv) {
         }
         if (d->cfg.action == CONFIG_PRINT_KEY) {
                 rc = print_key(d);
-                note_signer_free(&d->signer);
+                signer_free(&d->signer);
                 if (d->state_fd >= 0)
                         close(d->state_fd);
                 free(d);

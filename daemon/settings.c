@@ -24,6 +24,7 @@ enum setting {
         SET_PERIOD,
         SET_INTERVAL,
         SET_ORIGIN,
+        SET_WITNESSES,
         SET_COUNT,
 };
 
@@ -31,6 +32,7 @@ static const char *const setting_key[SET_COUNT] = {
         [SET_STATE_DIR] = "state_dir",      [SET_LISTEN] = "listen",   [SET_BACKEND] = "backend",
         [SET_SIM_GPUS] = "sim_gpus",        [SET_SIM_DIR] = "sim_dir", [SET_PERIOD] = "period",
         [SET_INTERVAL] = "sample_interval", [SET_ORIGIN] = "origin",
+        [SET_WITNESSES] = "witnesses",
 };
 
 void config_usage(FILE *f) {
@@ -52,13 +54,16 @@ void config_usage(FILE *f) {
                 "  --sample-interval SECONDS  sampling interval, 0.05..60, fractions allowed\n"
                 "                           (default 1)\n"
                 "  --origin NAME            log origin and key name (default HOSTNAME/gpuhours)\n"
+                "  --witnesses FILE         push checkpoints to the witnesses of this C2SP\n"
+                "                           tlog-policy file ('witness NAME VKEY URL' lines)\n"
                 "  --print-key              print the node's verifier key (vkey) and exit;\n"
                 "                           creates the key if absent\n"
                 "  --help                   show this help and exit\n"
                 "  --version                show the version and exit\n"
                 "\n"
                 "The config file takes the same settings as keys: state_dir, listen, backend,\n"
-                "sim_gpus, sim_dir, period, sample_interval, origin. Command-line options\n"
+                "sim_gpus, sim_dir, period, sample_interval, origin, witnesses. Command-line\n"
+                "options "
                 "override the file. Exit status: 0 ok, 1 runtime failure, 2 bad usage or "
                 "config.\n");
 }
@@ -181,6 +186,9 @@ static bool apply(struct config *cfg, enum setting k, const char *v, const char 
                         return false;
                 strcpy(cfg->origin, v);
                 return true;
+        case SET_WITNESSES:
+                *why = "expected a file path (1..1023 bytes)";
+                return set_path(cfg->witnesses, v);
         case SET_COUNT:
                 break;
         }
@@ -309,6 +317,7 @@ int config_load(int argc, char **argv, struct config *cfg, char *err, size_t err
                 {"period", required_argument, NULL, SET_PERIOD},
                 {"sample-interval", required_argument, NULL, SET_INTERVAL},
                 {"origin", required_argument, NULL, SET_ORIGIN},
+                {"witnesses", required_argument, NULL, SET_WITNESSES},
                 {"print-key", no_argument, NULL, OPT_PRINT_KEY},
                 {"help", no_argument, NULL, OPT_HELP},
                 {"version", no_argument, NULL, OPT_VERSION},

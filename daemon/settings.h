@@ -52,6 +52,7 @@ struct config {
         unsigned period_s;
         uint32_t sample_interval_us;
         char origin[256]; /* defaults to <hostname>/gpuhours */
+        char witnesses[CONFIG_PATH_MAX]; /* tlog-policy file of witnesses to push to; "" = none */
 };
 
 /*

@@ -14,23 +14,29 @@
 
 #define MERKLE_SIZE_LIMIT (UINT64_C(1) << 63) /* tree sizes stay below this */
 
-void merkle_leaf_hash(const uint8_t *data, size_t len, merkle_hash out) {
-        crypto_hash_sha256_state st;
+void merkle_leaf_hash_with(const struct gh_sha256 *h, const uint8_t *data, size_t len,
+                           merkle_hash out) {
         static const uint8_t prefix = 0x00;
 
-        crypto_hash_sha256_init(&st);
-        crypto_hash_sha256_update(&st, &prefix, 1);
-        crypto_hash_sha256_update(&st, data, len);
-        crypto_hash_sha256_final(&st, out);
+        h->hash2(h->ctx, &prefix, 1, data, len, out);
 }
 
-void merkle_node_hash(const merkle_hash left, const merkle_hash right, merkle_hash out) {
+void merkle_node_hash_with(const struct gh_sha256 *h, const merkle_hash left,
+                           const merkle_hash right, merkle_hash out) {
         uint8_t buf[1 + 2 * MERKLE_HASH_LEN];
 
         buf[0] = 0x01;
         memcpy(buf + 1, left, MERKLE_HASH_LEN);
         memcpy(buf + 1 + MERKLE_HASH_LEN, right, MERKLE_HASH_LEN);
-        crypto_hash_sha256(out, buf, sizeof(buf));
+        h->hash2(h->ctx, buf, sizeof(buf), NULL, 0, out);
+}
+
+void merkle_leaf_hash(const uint8_t *data, size_t len, merkle_hash out) {
+        merkle_leaf_hash_with(gh_sha256_sodium(), data, len, out);
+}
+
+void merkle_node_hash(const merkle_hash left, const merkle_hash right, merkle_hash out) {
+        merkle_node_hash_with(gh_sha256_sodium(), left, right, out);
 }
 
 void merkle_empty_root(merkle_hash out) {
@@ -43,7 +49,8 @@ void merkle_border_init(struct merkle_border *b) {
         memset(b, 0, sizeof(*b));
 }
 
-int merkle_border_append(struct merkle_border *b, const merkle_hash leaf) {
+int merkle_border_append_with(struct merkle_border *b, const struct gh_sha256 *hs,
+                              const merkle_hash leaf) {
         merkle_hash h;
         unsigned i;
 
@@ -52,13 +59,18 @@ int merkle_border_append(struct merkle_border *b, const merkle_hash leaf) {
         memcpy(h, leaf, MERKLE_HASH_LEN);
         /* Each set low bit of size is a complete subtree that the new leaf closes. */
         for (i = 0; (b->size >> i) & 1; i++)
-                merkle_node_hash(b->level[i], h, h);
+                merkle_node_hash_with(hs, b->level[i], h, h);
         memcpy(b->level[i], h, MERKLE_HASH_LEN);
         b->size++;
         return 0;
 }
 
-void merkle_border_root(const struct merkle_border *b, merkle_hash out) {
+int merkle_border_append(struct merkle_border *b, const merkle_hash leaf) {
+        return merkle_border_append_with(b, gh_sha256_sodium(), leaf);
+}
+
+void merkle_border_root_with(const struct merkle_border *b, const struct gh_sha256 *hs,
+                             merkle_hash out) {
         merkle_hash h;
         unsigned i;
 
@@ -70,8 +82,12 @@ void merkle_border_root(const struct merkle_border *b, merkle_hash out) {
         memcpy(h, b->level[i], MERKLE_HASH_LEN);
         for (i++; i < MERKLE_MAX_LEVELS; i++)
                 if ((b->size >> i) & 1)
-                        merkle_node_hash(b->level[i], h, h);
+                        merkle_node_hash_with(hs, b->level[i], h, h);
         memcpy(out, h, MERKLE_HASH_LEN);
+}
+
+void merkle_border_root(const struct merkle_border *b, merkle_hash out) {
+        merkle_border_root_with(b, gh_sha256_sodium(), out);
 }
 
 void merkle_root_of(const merkle_hash *leaves, uint64_t n, merkle_hash out) {

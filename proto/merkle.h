@@ -4,8 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hash.h"
+
 /*
- * RFC 6962 Merkle tree over SHA-256 (libsodium crypto_hash_sha256).
+ * RFC 6962 Merkle tree over SHA-256 (libsodium crypto_hash_sha256, or any
+ * struct gh_sha256 through the *_with functions).
  *   leaf hash = SHA-256(0x00 || leaf bytes)
  *   node hash = SHA-256(0x01 || left || right)
  *   empty tree root = SHA-256("")
@@ -26,6 +29,11 @@ typedef uint8_t merkle_hash[MERKLE_HASH_LEN];
 void merkle_leaf_hash(const uint8_t *data, size_t len, merkle_hash out);
 void merkle_node_hash(const merkle_hash left, const merkle_hash right, merkle_hash out);
 void merkle_empty_root(merkle_hash out);
+/* The same through the SHA-256 implementation h (hash.h). */
+void merkle_leaf_hash_with(const struct gh_sha256 *h, const uint8_t *data, size_t len,
+                           merkle_hash out);
+void merkle_node_hash_with(const struct gh_sha256 *h, const merkle_hash left,
+                           const merkle_hash right, merkle_hash out);
 
 /* Root of n leaf hashes held in memory (n may be 0). */
 void merkle_root_of(const merkle_hash *leaves, uint64_t n, merkle_hash out);
@@ -39,6 +47,11 @@ void merkle_border_init(struct merkle_border *b);
 /* GH_E_TOO_LARGE if size would reach 2^63; else 0. */
 int merkle_border_append(struct merkle_border *b, const merkle_hash leaf);
 void merkle_border_root(const struct merkle_border *b, merkle_hash out);
+/* The same through the SHA-256 implementation h (hash.h). */
+int merkle_border_append_with(struct merkle_border *b, const struct gh_sha256 *h,
+                              const merkle_hash leaf);
+void merkle_border_root_with(const struct merkle_border *b, const struct gh_sha256 *h,
+                             merkle_hash out);
 
 /* --- stored-hash model --- */
 /* Index of the hash of the subtree of 2^level leaves starting at leaf n<<level. */

@@ -108,16 +108,7 @@ static bool note_chars_valid(const uint8_t *s, size_t len) {
 }
 
 uint32_t note_key_id(const char *name, const uint8_t pk[32]) {
-        crypto_hash_sha256_state st;
-        static const uint8_t sep[2] = {'\n', ALG_ED25519};
-        uint8_t h[crypto_hash_sha256_BYTES];
-
-        crypto_hash_sha256_init(&st);
-        crypto_hash_sha256_update(&st, (const uint8_t *)name, strlen(name));
-        crypto_hash_sha256_update(&st, sep, sizeof(sep));
-        crypto_hash_sha256_update(&st, pk, 32);
-        crypto_hash_sha256_final(&st, h);
-        return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        return signer_key_id(name, ALG_ED25519, pk);
 }
 
 /* --- base64: libsodium ORIGINAL variant, canonical only --- */
@@ -169,39 +160,7 @@ static bool hash_decode(const char *s, size_t len, uint8_t out[32]) {
 
 /* --- keys --- */
 
-int note_signer_init(struct note_signer *s, const char *name, const uint8_t seed[32]) {
-        size_t len;
-
-        memset(s, 0, sizeof(*s));
-        if (name == NULL)
-                return GH_E_MALFORMED;
-        len = strnlen(name, NOTE_NAME_MAX + 1);
-        if (!note_name_valid(name, len))
-                return GH_E_MALFORMED;
-        if (sodium_init() < 0)
-                return -ENOMEM;
-        s->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-        if (s->sk == NULL)
-                return -ENOMEM;
-        if (crypto_sign_seed_keypair(s->pk, s->sk, seed) != 0) {
-                note_signer_free(s);
-                return GH_E_MALFORMED;
-        }
-        memcpy(s->name, name, len);
-        s->name[len] = '\0';
-        s->key_id = note_key_id(s->name, s->pk);
-        return 0;
-}
-
-void note_signer_free(struct note_signer *s) {
-        if (s == NULL)
-                return;
-        if (s->sk != NULL)
-                sodium_free(s->sk); /* wipes before unmapping */
-        sodium_memzero(s, sizeof(*s));
-}
-
-void note_signer_verifier(const struct note_signer *s, struct note_verifier *out) {
+void signer_verifier(const struct signer *s, struct note_verifier *out) {
         memset(out, 0, sizeof(*out));
         memcpy(out->name, s->name, sizeof(out->name));
         out->key_id = s->key_id;
@@ -370,7 +329,7 @@ int note_verify(const char *note, size_t len, const struct note_verifier *keys, 
         return 0;
 }
 
-int note_sign(const char *text, size_t len, const struct note_signer *s, char **out,
+int note_sign(const char *text, size_t len, const struct signer *s, char **out,
               size_t *outlen) {
         struct note_verifier v;
         uint8_t sig[4 + SIG_LEN];
@@ -378,7 +337,8 @@ int note_sign(const char *text, size_t len, const struct note_signer *s, char **
         char *note, *p;
         int r;
 
-        if (text == NULL || s == NULL || s->sk == NULL || len == 0 || text[len - 1] != '\n')
+        if (text == NULL || s == NULL || s->type != SIG_TYPE_ED25519 || len == 0 ||
+            text[len - 1] != '\n')
                 return GH_E_MALFORMED;
         name_len = strnlen(s->name, sizeof(s->name));
         if (!note_name_valid(s->name, name_len))
@@ -396,7 +356,11 @@ int note_sign(const char *text, size_t len, const struct note_signer *s, char **
         sig[1] = (uint8_t)(s->key_id >> 16);
         sig[2] = (uint8_t)(s->key_id >> 8);
         sig[3] = (uint8_t)s->key_id;
-        crypto_sign_detached(sig + 4, NULL, (const uint8_t *)text, len, s->sk);
+        r = signer_sign(s, (const uint8_t *)text, len, sig + 4);
+        if (r != 0) {
+                free(note);
+                return r;
+        }
 
         p = note;
         memcpy(p, text, len);
@@ -413,7 +377,7 @@ int note_sign(const char *text, size_t len, const struct note_signer *s, char **
         *p = '\0';
 
         /* Re-verify what we signed; it must split back into exactly this text. */
-        note_signer_verifier(s, &v);
+        signer_verifier(s, &v);
         r = note_verify(note, total, &v, 1, true, &tlen, NULL);
         if (r == 0 && tlen != len)
                 r = GH_E_MALFORMED;
@@ -560,6 +524,25 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
         memcpy(c.origin, l1, n1);
         *out = c;
         return 0;
+}
+
+bool note_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *outlen) {
+        return s != NULL && b64_decode(s, len, out, cap, outlen);
+}
+
+bool note_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out) {
+        return s != NULL && parse_decimal(s, len, max, out);
+}
+
+bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off) {
+        size_t split;
+
+        if (note == NULL || len > NOTE_MAX_SIZE || !note_chars_valid((const uint8_t *)note, len) ||
+            !find_split(note, len, &split) || split + 2 >= len || note[len - 1] != '\n')
+                return false;
+        *text_len = split + 1;
+        *sigs_off = split + 2;
+        return true;
 }
 
 /* --- attest note --- */

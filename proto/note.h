@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "merkle.h"
+#include "signer.h"
 
 /*
  * C2SP signed notes with Ed25519 (c2sp.org/signed-note), verifier keys,
@@ -30,23 +31,13 @@ struct note_verifier {
         uint8_t pk[32];
 };
 
-/* A signer. sk (64 bytes, libsodium layout) lives in sodium_malloc memory. */
-struct note_signer {
-        char name[NOTE_NAME_MAX + 1];
-        uint32_t key_id;
-        uint8_t pk[32];
-        uint8_t *sk;
-};
 
 /* Key name rules: 1..NOTE_NAME_MAX bytes, no space, no '+', no control chars, valid UTF-8. */
 bool note_name_valid(const char *name, size_t len);
 uint32_t note_key_id(const char *name, const uint8_t pk[32]);
 
-/* From a 32-byte seed (node.key holds exactly these 32 bytes). -ENOMEM or GH_E_MALFORMED (bad name). */
-int note_signer_init(struct note_signer *s, const char *name, const uint8_t seed[32]);
-/* Wipes and frees sk; accepts a zeroed struct. */
-void note_signer_free(struct note_signer *s);
-void note_signer_verifier(const struct note_signer *s, struct note_verifier *out);
+/* The verifier of a signer (its name, key ID and public key). */
+void signer_verifier(const struct signer *s, struct note_verifier *out);
 
 /* Parse a vkey string of exactly len bytes (no trailing newline). GH_E_MALFORMED if bad. */
 int vkey_parse(const char *s, size_t len, struct note_verifier *out);
@@ -58,11 +49,12 @@ int vkey_parse(const char *s, size_t len, struct note_verifier *out);
 int vkey_format(const struct note_verifier *v, char *out, size_t cap, size_t *ret_len);
 
 /*
- * Sign text (must be a valid note text ending in '\n') and return the full
+ * Sign text (must be a valid note text ending in '\n') with a SIG_TYPE_ED25519
+ * signer (GH_E_MALFORMED for any other type) and return the full
  * note (text, blank line, one signature line), malloc'd. Verifies the new
  * signature before returning it.
  */
-int note_sign(const char *text, size_t len, const struct note_signer *s, char **out,
+int note_sign(const char *text, size_t len, const struct signer *s, char **out,
               size_t *outlen);
 
 /*
@@ -80,6 +72,19 @@ int note_sign(const char *text, size_t len, const struct note_signer *s, char **
  */
 int note_verify(const char *note, size_t len, const struct note_verifier *keys, size_t nkeys,
                 bool strict, size_t *text_len, size_t *which);
+
+/* Helpers shared with cosig.c and policy.c. */
+/* Canonical padded standard base64 of s[0..len) into out (cap bytes); false on anything else. */
+bool note_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *outlen);
+/* Decimal without leading zeros ("0" alone is zero), at most 20 digits, value <= max. */
+bool note_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out);
+/*
+ * Splits a note at its last blank line after checking its characters (UTF-8,
+ * no control characters but '\n'): *text_len is the signed text's length
+ * (with its final '\n'), *sigs_off where the signature lines begin. False if
+ * the note has no blank line, no signature or does not end in '\n'.
+ */
+bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off);
 
 /* --- checkpoints --- */
 struct checkpoint {

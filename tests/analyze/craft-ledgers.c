@@ -172,14 +172,14 @@ static struct record *stop(struct craft *c) {
 }
 
 static int write_bundle(const char *dir, const char *name, struct craft *c) {
-        struct note_signer s;
+        struct signer s;
         uint8_t *recs[MAXREC], *out = NULL;
         size_t lens[MAXREC], outlen = 0;
         char path[4096];
         int rc;
 
         memset(&s, 0, sizeof(s));
-        rc = note_signer_init(&s, ORIGIN, seed);
+        rc = signer_init_ed25519(&s, ORIGIN, seed);
         for (size_t i = 0; i < c->n; i++)
                 recs[i] = NULL;
         for (size_t i = 0; rc == 0 && i < c->n; i++) {
@@ -198,7 +198,7 @@ static int write_bundle(const char *dir, const char *name, struct craft *c) {
                 free(c->recs[i]);
         }
         free(out);
-        note_signer_free(&s);
+        signer_free(&s);
         if (rc != 0)
                 fprintf(stderr, "craft: %s: %s\n", name, gh_strerror(rc));
         return rc;
@@ -449,7 +449,7 @@ int main(int argc, char **argv) {
                 {"a5-enospc", a5_enospc},
         };
         static struct craft c;
-        struct note_signer s;
+        struct signer s;
         struct note_verifier v;
         char vkey[VKEY_MAX_LEN + 2], path[4096];
         size_t n = 0;
@@ -464,10 +464,10 @@ int main(int argc, char **argv) {
                 fail |= write_bundle(argv[1], cases[i].name, &c) != 0;
         }
         memset(&s, 0, sizeof(s));
-        if (note_signer_init(&s, ORIGIN, seed) != 0)
+        if (signer_init_ed25519(&s, ORIGIN, seed) != 0)
                 return 1;
-        note_signer_verifier(&s, &v);
-        note_signer_free(&s);
+        signer_verifier(&s, &v);
+        signer_free(&s);
         snprintf(path, sizeof(path), "%s/craft.vkey", argv[1]);
         if (vkey_format(&v, vkey, sizeof(vkey) - 1, &n) != 0 ||
             write_whole_file(path, (const uint8_t *)vkey, n) != 0)

@@ -57,7 +57,10 @@ def run(n, mnt):
     sums = [r for r in recs if r["kind"] == "summary"]
     holes = [(a["obs_end_wall_ns"] / 1e9, b["obs_start_wall_ns"] / 1e9) for a, b in zip(sums, sums[1:])
              if b["obs_start_wall_ns"] != a["obs_end_wall_ns"]]
-    tap.ok(len(holes) == 1 and holes[0][1] - holes[0][0] >= FULL - 1,
+    # The daemon keeps what it could not write pending and writes it when space
+    # returns, so the hole can be shorter than the full stretch; at least one
+    # period must have been dropped for this test to measure a disk-full gap.
+    tap.ok(len(holes) == 1 and holes[0][1] - holes[0][0] >= 1.0,
            "the dropped summaries left one hole between summaries", diag=holes)
     rc, doc, text = n.verify(label=" (state directory full for %.0f s, loads 100 %% and 40 %%)" % FULL)
     tap.ok(rc == 1, "verify exits 1 (exit %d)" % rc, diag=text[-2000:])

@@ -25,6 +25,7 @@ def client_env(tmp, extra=None):
     e = dict(os.environ)
     e["XDG_CONFIG_HOME"] = os.path.join(tmp, "config")
     e["XDG_STATE_HOME"] = os.path.join(tmp, "state")
+    e["XDG_DATA_HOME"] = os.path.join(tmp, "data")
     e["HOME"] = os.path.join(tmp, "home")
     e["NO_COLOR"] = "1"
     if extra:

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "merkle.h"
+#include "sha256_evp.h"
 #include "state.h"
 #include "status.h"
 #include "trust.h"
@@ -242,6 +244,43 @@ static void test_node_json(void **state) {
         }
 }
 
+/* OpenSSL's EVP SHA-256 behind the proto seam hashes exactly as libsodium's. */
+static void test_sha256_evp(void **state) {
+        (void)state;
+        struct sha256_evp *e = sha256_evp_new();
+        assert_non_null(e);
+        const struct gh_sha256 *evp = sha256_evp_hasher(e), *na = gh_sha256_sodium();
+        uint8_t data[2100];
+        randombytes_buf_deterministic(data, sizeof(data), (const uint8_t[32]){7});
+        struct merkle_border b1, b2;
+        merkle_border_init(&b1);
+        merkle_border_init(&b2);
+        for (size_t len = 0; len < sizeof(data); len += 1 + len / 3) {
+                merkle_hash x, y;
+                evp->hash2(evp->ctx, data, len, data + len, sizeof(data) - len, x);
+                na->hash2(na->ctx, data, len, data + len, sizeof(data) - len, y);
+                assert_memory_equal(x, y, sizeof(x));
+                merkle_leaf_hash_with(evp, data, len, x);
+                merkle_leaf_hash(data, len, y);
+                assert_memory_equal(x, y, sizeof(x));
+                assert_int_equal(merkle_border_append_with(&b1, evp, x), 0);
+                assert_int_equal(merkle_border_append(&b2, y), 0);
+                merkle_border_root_with(&b1, evp, x);
+                merkle_border_root(&b2, y);
+                assert_memory_equal(x, y, sizeof(x));
+        }
+        /* A known answer, so that both cannot be wrong the same way: SHA-256("abc"). */
+        merkle_hash h;
+        evp->hash2(evp->ctx, (const uint8_t *)"ab", 2, (const uint8_t *)"c", 1, h);
+        static const uint8_t abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                        0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                        0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+        assert_memory_equal(h, abc, sizeof(h));
+        assert_false(sha256_evp_failed(e));
+        sha256_evp_free(e);
+}
+
 static void test_u64(void **state) {
         (void)state;
         uint64_t v;
@@ -261,6 +300,7 @@ int main(void) {
                 cmocka_unit_test(test_trust_parse), cmocka_unit_test(test_trust_without),
                 cmocka_unit_test(test_state_parse), cmocka_unit_test(test_names),
                 cmocka_unit_test(test_node_json),   cmocka_unit_test(test_u64),
+                cmocka_unit_test(test_sha256_evp),
                 cmocka_unit_test(test_duration_human),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

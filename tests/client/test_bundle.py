@@ -33,14 +33,16 @@ def main():
     d.start()
     vkey = d.vkey()
     d.wait_size(8)
+    # 3-record pages are short on purpose here: admit them (the default --min-page is 100).
+    pg = ["--min-page", "1"]
 
     # Missing key, then a wrong key of the same name: KEY_MISMATCH, exit 2.
-    rc, doc, text = cltest.verify_json([d.url], env)
+    rc, doc, text = cltest.verify_json(pg + [d.url], env)
     tap.ok(rc == 2 and doc and doc["sources"][0]["findings"][0]["kind"] == "KEY_MISMATCH",
            "no trusted key: exit %d KEY_MISMATCH" % rc, diag=text)
     origin = d.checkpoint()["origin"]
     wrong = cltest.Key(origin)
-    rc, doc, text = cltest.verify_json(["--key", wrong.vkey, d.url], env)
+    rc, doc, text = cltest.verify_json(pg + ["--key", wrong.vkey, d.url], env)
     tap.ok(rc == 2 and doc and doc["sources"][0]["findings"][0]["kind"] == "KEY_MISMATCH",
            "wrong key: exit %d KEY_MISMATCH" % rc, diag=text)
     tap.ok(not os.path.exists(os.path.join(tmp, "state", "gpuhours", "checkpoints")),
@@ -48,7 +50,7 @@ def main():
 
     # fetch -o, then the same result offline.
     bundle = os.path.join(tmp, "node.bundle")
-    rc, out, err, _ = cltest.run(["fetch", d.url, "--key", vkey, "-o", bundle], env)
+    rc, out, err, _ = cltest.run(["fetch"] + pg + [d.url, "--key", vkey, "-o", bundle], env)
     tap.ok(rc in (0, 1) and os.path.getsize(bundle) > 0, "fetch -o: exit %d" % rc,
            diag=out + err)
     online_lines = [l.split(None, 1)[1] for l in out.splitlines()
@@ -96,16 +98,17 @@ def main():
     tap.ok(not bad, "truncated bundles: all exit 2", diag=bad[:5])
 
     # --since/--until clip the audited interval; bad values are a usage error.
-    rc, doc, text = cltest.verify_json(["--key", vkey, "--since", "-3s", d.url], env)
-    full = cltest.verify_json(["--key", vkey, d.url], env)[1]
+    rc, doc, text = cltest.verify_json(pg + ["--key", vkey, "--since", "-3s", d.url], env)
+    full = cltest.verify_json(pg + ["--key", vkey, d.url], env)[1]
     tap.ok(rc in (0, 1) and doc and full and
            doc["sources"][0]["observed_seconds"] < full["sources"][0]["observed_seconds"],
            "--since -3s audits less than everything", diag=text)
-    rc, out, err, _ = cltest.run(["verify", "--key", vkey, "--since", "yesterday", d.url], env)
+    rc, out, err, _ = cltest.run(["verify"] + pg + ["--key", vkey, "--since", "yesterday",
+                                                    d.url], env)
     tap.ok(rc == 3 and "--since" in err, "bad --since: exit 3, clear message", diag=err)
 
     # --json document: the documented fields and types.
-    rc, doc, text = cltest.verify_json(["--key", vkey, d.url, bundle], env)
+    rc, doc, text = cltest.verify_json(pg + ["--key", vkey, d.url, bundle], env)
     ok = doc is not None and doc["verdict"] in ("ok", "findings") and len(doc["sources"]) == 2
     for s in (doc or {}).get("sources", []):
         for k, t in (("source", str), ("origin", str), ("status", str), ("tree_size", int),
@@ -127,13 +130,13 @@ def main():
     d.start()
     size = d.checkpoint()["size"]
     d.wait_size(size + 6)
-    rc, out, err, _ = cltest.run(["verify", "--key", vkey, d.url], env)
+    rc, out, err, _ = cltest.run(["verify"] + pg + ["--key", vkey, d.url], env)
     tap.ok(rc in (0, 1), "grown node verifies (exit %d)" % rc, diag=out + err)
     d.stop()
     shutil.rmtree(d.state_dir)
     shutil.copytree(saved, d.state_dir)
     d.start()
-    rc, doc, text = cltest.verify_json(["--key", vkey, d.url], env)
+    rc, doc, text = cltest.verify_json(pg + ["--key", vkey, d.url], env)
     kinds = doc and [f["kind"] for f in doc["sources"][0]["findings"]]
     tap.ok(rc == 2 and kinds and kinds[0] in ("ROLLBACK", "FORK"),
            "restored old state: exit %d %s" % (rc, kinds), diag=text)
@@ -142,7 +145,7 @@ def main():
     tap.ok(rc == 2 and ("ROLLBACK" in out or "FORK" in out),
            "attest on the rolled-back node: exit %d" % rc, diag=out + err)
     # --no-state does not know about the past: it verifies.
-    rc, out, err, _ = cltest.run(["verify", "--no-state", "--key", vkey, d.url], env)
+    rc, out, err, _ = cltest.run(["verify"] + pg + ["--no-state", "--key", vkey, d.url], env)
     tap.ok(rc in (0, 1), "--no-state ignores the remembered checkpoint (exit %d)" % rc,
            diag=out + err)
     d.stop()

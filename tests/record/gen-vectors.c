@@ -34,7 +34,7 @@ static int put(const char *dir, const char *sub, const char *name, const uint8_t
 
 int main(int argc, char **argv) {
         struct record *r = malloc(sizeof(*r));
-        struct note_signer s;
+        struct signer s;
         struct note_verifier v;
         char vkey[VKEY_MAX_LEN + 2];
         uint8_t *buf;
@@ -72,12 +72,12 @@ int main(int argc, char **argv) {
         free(buf);
 
         memset(&s, 0, sizeof(s));
-        if (note_signer_init(&s, GOLDEN_ORIGIN, golden_seed) != 0) {
+        if (signer_init_ed25519(&s, GOLDEN_ORIGIN, golden_seed) != 0) {
                 fprintf(stderr, "signer init failed\n");
                 return 1;
         }
-        note_signer_verifier(&s, &v);
-        note_signer_free(&s);
+        signer_verifier(&s, &v);
+        signer_free(&s);
         if (vkey_format(&v, vkey, sizeof(vkey) - 1, &n) != 0) {
                 fprintf(stderr, "vkey_format failed\n");
                 return 1;

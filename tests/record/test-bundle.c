@@ -65,7 +65,7 @@ static int bundle_verify_for_test(const uint8_t *p, size_t len, const struct not
 
 struct ctx {
         struct note_verifier key;
-        struct note_signer signer;
+        struct signer signer;
         uint8_t *bundle;
         size_t len;
         struct record scratch;
@@ -77,9 +77,9 @@ static int setup(void **state) {
         if (!c)
                 return -1;
         *state = c;
-        if (note_signer_init(&c->signer, GOLDEN_ORIGIN, golden_seed) != 0)
+        if (signer_init_ed25519(&c->signer, GOLDEN_ORIGIN, golden_seed) != 0)
                 return -1;
-        note_signer_verifier(&c->signer, &c->key);
+        signer_verifier(&c->signer, &c->key);
         return golden_bundle_build(&c->bundle, &c->len) == 0 ? 0 : -1;
 }
 
@@ -87,7 +87,7 @@ static int teardown(void **state) {
         struct ctx *c = *state;
 
         if (c) {
-                note_signer_free(&c->signer);
+                signer_free(&c->signer);
                 free(c->bundle);
                 free(c);
         }
@@ -220,7 +220,7 @@ static void test_structural(void **state) {
 static void test_unknown_cosignature(void **state) {
         struct ctx *c = *state;
         struct bundle_view v;
-        struct note_signer other;
+        struct signer other;
         uint8_t seed[32];
         char *note2 = NULL;
         size_t note2_len = 0, text_len, which;
@@ -232,9 +232,9 @@ static void test_unknown_cosignature(void **state) {
         memset(&other, 0, sizeof(other));
         assert_int_equal(bundle_parse(c->bundle, c->len, &v), 0);
         assert_int_equal(note_verify(v.note, v.note_len, &c->key, 1, true, &text_len, &which), 0);
-        assert_int_equal(note_signer_init(&other, "witness.example", seed), 0);
+        assert_int_equal(signer_init_ed25519(&other, "witness.example", seed), 0);
         assert_int_equal(note_sign(v.note, text_len, &other, &note2, &note2_len), 0);
-        note_signer_free(&other);
+        signer_free(&other);
 
         /* original note + the witness's signature line */
         writer_init(&w, 1 << 20);

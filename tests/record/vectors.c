@@ -301,7 +301,7 @@ int encode_alloc(const struct record *r, uint8_t **out, size_t *len) {
         return writer_finish(&w, out, len);
 }
 
-int bundle_build(const struct note_signer *s, const char *origin, uint8_t *const *recs,
+int bundle_build(const struct signer *s, const char *origin, uint8_t *const *recs,
                  const size_t *lens, size_t n, uint8_t **out, size_t *outlen) {
         struct checkpoint cp;
         char text[CHECKPOINT_TEXT_MAX + 1];
@@ -339,7 +339,7 @@ int bundle_build(const struct note_signer *s, const char *origin, uint8_t *const
 }
 
 int golden_bundle_build(uint8_t **out, size_t *outlen) {
-        struct note_signer s;
+        struct signer s;
         uint8_t *recs[3] = {NULL, NULL, NULL};
         size_t lens[3] = {0, 0, 0};
         struct record *r = malloc(sizeof(*r));
@@ -348,7 +348,7 @@ int golden_bundle_build(uint8_t **out, size_t *outlen) {
         if (!r)
                 return -ENOMEM;
         memset(&s, 0, sizeof(s));
-        rc = note_signer_init(&s, GOLDEN_ORIGIN, golden_seed);
+        rc = signer_init_ed25519(&s, GOLDEN_ORIGIN, golden_seed);
         for (size_t i = 0; rc == 0 && i < 3; i++) {
                 golden_records[golden_bundle_records[i]].fill(r);
                 rc = encode_alloc(r, &recs[i], &lens[i]);
@@ -357,7 +357,7 @@ int golden_bundle_build(uint8_t **out, size_t *outlen) {
                 rc = bundle_build(&s, GOLDEN_ORIGIN, recs, lens, 3, out, outlen);
         for (size_t i = 0; i < 3; i++)
                 free(recs[i]);
-        note_signer_free(&s);
+        signer_free(&s);
         free(r);
         return rc;
 }

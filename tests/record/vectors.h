@@ -46,12 +46,12 @@ int record_equal(const struct record *a, const struct record *b);
 /* Encode r into a fresh malloc'd buffer. 0 or the record_encode error. */
 int encode_alloc(const struct record *r, uint8_t **out, size_t *len);
 
-struct note_signer;
+struct signer;
 /*
  * A complete bundle of n encoded records: checkpoint (origin, n, root)
  * signed by s, then the frames. 0 or an error from proto.
  */
-int bundle_build(const struct note_signer *s, const char *origin, uint8_t *const *recs,
+int bundle_build(const struct signer *s, const char *origin, uint8_t *const *recs,
                  const size_t *lens, size_t n, uint8_t **out, size_t *outlen);
 /* The golden bundle (golden_bundle_records under golden_seed / GOLDEN_ORIGIN). */
 int golden_bundle_build(uint8_t **out, size_t *outlen);

@@ -68,9 +68,11 @@ h=$(curl -sS --max-time 5 "$url/healthz" 2>&1)
 ok $? "GET /healthz says ok ($h)"
 
 lines=$(journal_since "" -p info..info)
-grep -q "^signing as 'gh-node/gpuhours' with the key created now in /var/lib/gpuhours/node.key" <<<"$lines" &&
+warns=$(journal_since "" -p warning..warning)
+grep -q "^created a NEW node key (created now in /var/lib/gpuhours/node.key): this is a new identity for 'gh-node/gpuhours'" <<<"$warns" &&
         grep -q "^http: listening on \[::\]:9477" <<<"$lines" && grep -q "^started: sampling 2 sim" <<<"$lines"
-ok $? "journal: start-up lines at priority info (6), the key created at first start" "$lines"
+ok $? "journal: start-up lines at priority info (6), the new key at first start a warning (4)" "$lines
+$warns"
 starts=$(grep -c "^started:" <<<"$lines")
 listens=$(grep -c "listening on" <<<"$lines")
 [ "$starts" -eq 1 ] && [ "$listens" -eq 1 ]

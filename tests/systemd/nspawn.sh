@@ -51,7 +51,7 @@ done
 # against (dpkg -i below refuses if one is missing), curl for the checks.
 suite=bookworm
 mirror=${GH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-pkgs="systemd,systemd-sysv,dbus,libsodium23,libmicrohttpd12,libinih1,libjansson4,libcurl4,curl"
+pkgs="systemd,systemd-sysv,dbus,libsodium23,libmicrohttpd12,libinih1,libjansson4,libcurl4,curl,libsqlite3-0,libssl3"
 key=$(printf '%s\n' "$suite" "$mirror" "$pkgs" minbase | sha256sum | cut -c 1-12)
 cache_dir=${GH_SYSTEMD_CACHE:-/var/cache/gpuhours-test}
 cache="$cache_dir/$suite-$key.tar"

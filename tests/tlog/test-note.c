@@ -19,8 +19,8 @@
 #define VEC_LEAVES 1100
 #define VEC_TIME UINT64_C(1764201600123456789)
 
-static struct note_signer signer; /* seed 00 01 .. 1f, name ORIGIN */
-static struct note_signer other;  /* seed ff .. ff, name "witness.example" */
+static struct signer signer; /* seed 00 01 .. 1f, name ORIGIN */
+static struct signer other;  /* seed ff .. ff, name "witness.example" */
 static struct note_verifier vkey; /* of signer */
 static struct note_verifier vother;
 
@@ -32,20 +32,20 @@ static int setup(void **state) {
                 return -1;
         for (int i = 0; i < 32; i++)
                 seed[i] = (uint8_t)i;
-        if (note_signer_init(&signer, ORIGIN, seed) != 0)
+        if (signer_init_ed25519(&signer, ORIGIN, seed) != 0)
                 return -1;
         memset(seed, 0xff, sizeof(seed));
-        if (note_signer_init(&other, "witness.example", seed) != 0)
+        if (signer_init_ed25519(&other, "witness.example", seed) != 0)
                 return -1;
-        note_signer_verifier(&signer, &vkey);
-        note_signer_verifier(&other, &vother);
+        signer_verifier(&signer, &vkey);
+        signer_verifier(&other, &vother);
         return 0;
 }
 
 static int teardown(void **state) {
         (void)state;
-        note_signer_free(&signer);
-        note_signer_free(&other);
+        signer_free(&signer);
+        signer_free(&other);
         return 0;
 }
 
@@ -103,7 +103,7 @@ static void vector_root(merkle_hash out) {
         merkle_border_root(&b, out);
 }
 
-static char *sign_text(const char *text, const struct note_signer *s, size_t *len) {
+static char *sign_text(const char *text, const struct signer *s, size_t *len) {
         char *note = NULL;
 
         assert_int_equal(note_sign(text, strlen(text), s, &note, len), 0);
@@ -153,21 +153,21 @@ static void test_names(void **state) {
 }
 
 static void test_signer_init(void **state) {
-        struct note_signer s;
-        struct note_signer zero;
+        struct signer s;
+        struct signer zero;
         uint8_t seed[32] = {0};
 
         (void)state;
-        assert_int_equal(note_signer_init(&s, "bad name", seed), GH_E_MALFORMED);
-        assert_null(s.sk);
-        assert_int_equal(note_signer_init(&s, "", seed), GH_E_MALFORMED);
+        assert_int_equal(signer_init_ed25519(&s, "bad name", seed), GH_E_MALFORMED);
+        assert_null(s.ctx);
+        assert_int_equal(signer_init_ed25519(&s, "", seed), GH_E_MALFORMED);
         memset(&zero, 0, sizeof(zero));
-        note_signer_free(&zero); /* accepts a zeroed struct */
-        note_signer_free(&zero);
-        assert_int_equal(note_signer_init(&s, "ok", seed), 0);
-        assert_non_null(s.sk);
-        note_signer_free(&s);
-        assert_null(s.sk);
+        signer_free(&zero); /* accepts a zeroed struct */
+        signer_free(&zero);
+        assert_int_equal(signer_init_ed25519(&s, "ok", seed), 0);
+        assert_non_null(s.ctx);
+        signer_free(&s);
+        assert_null(s.ctx);
         assert_int_equal(s.key_id, 0);
 }
 
@@ -191,7 +191,7 @@ static void test_go_vectors(void **state) {
                                                0x84, 0xf2, 0x44, 0x33, 0x30, 0xf5, 0x40, 0x80,
                                                0xeb, 0xf9, 0x8e, 0xe1, 0x7d, 0x9c, 0x74, 0xf6,
                                                0x25, 0x2f, 0xc5, 0xd5, 0xc7, 0x28, 0x31, 0x73};
-        struct note_signer peter;
+        struct signer peter;
         struct note_verifier pv, ev, keys[2];
         char out[VKEY_MAX_LEN + 1];
         char *note;
@@ -207,14 +207,14 @@ static void test_go_vectors(void **state) {
         assert_string_equal(out, PETER_VKEY);
         assert_int_equal(vkey_parse(ENOCH_VKEY, strlen(ENOCH_VKEY), &ev), 0);
 
-        assert_int_equal(note_signer_init(&peter, "PeterNeumann", peter_seed), 0);
+        assert_int_equal(signer_init_ed25519(&peter, "PeterNeumann", peter_seed), 0);
         assert_int_equal(peter.key_id, 0xc74f20a3);
         assert_memory_equal(peter.pk, pv.pk, 32);
         note = sign_text(PETER_TEXT, &peter, &len);
         assert_int_equal(len, strlen(PETER_TEXT "\n" PETER_SIG));
         assert_memory_equal(note, PETER_TEXT "\n" PETER_SIG, len);
         free(note);
-        note_signer_free(&peter);
+        signer_free(&peter);
 
         /* One known key, one unknown: the unknown one is ignored. */
         assert_int_equal(note_verify(both, strlen(both), &pv, 1, false, &tlen, &which), 0);
@@ -366,7 +366,7 @@ static void test_sign_verify(void **state) {
 }
 
 /* Appends a signature line by another key to a signed note. */
-static char *cosign(const char *note, size_t len, const struct note_signer *s, size_t *outlen) {
+static char *cosign(const char *note, size_t len, const struct signer *s, size_t *outlen) {
         size_t tlen = 0, l2;
         char *text, *n2, *out;
 

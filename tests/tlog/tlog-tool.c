@@ -15,6 +15,9 @@
  *   tlog-tool verify VKEY [VKEY...]      note on stdin; prints the status, exit 0 iff valid
  *   tlog-tool checkpoint SEEDHEX ORIGIN SIZE ROOTB64
  *   tlog-tool attest SEEDHEX ORIGIN NONCEHEX TIME SIZE ROOTB64
+ *   tlog-tool cosig-vkey SEEDHEX NAME    cosigner vkey (type 0x04)
+ *   tlog-tool cosign SEEDHEX NAME TIME   checkpoint text on stdin, cosignature line on stdout
+ *   tlog-tool cosig-verify VKEY          note on stdin; prints the verified timestamp or the status
  */
 #include <errno.h>
 #include <sodium.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosig.h"
 #include "merkle.h"
 #include "note.h"
 #include "status.h"
@@ -147,19 +151,19 @@ static char *read_stdin(size_t *len) {
 }
 
 static int sign_and_print(const char *seedhex, const char *name, const char *text, size_t len) {
-        struct note_signer s;
+        struct signer s;
         uint8_t seed[32];
         char *note = NULL;
         size_t nlen = 0;
         int r;
 
         seed_from_hex(seedhex, seed);
-        r = note_signer_init(&s, name, seed);
+        r = signer_init_ed25519(&s, name, seed);
         sodium_memzero(seed, sizeof(seed));
         if (r != 0)
                 die("bad key name");
         r = note_sign(text, len, &s, &note, &nlen);
-        note_signer_free(&s);
+        signer_free(&s);
         if (r != 0) {
                 fprintf(stderr, "tlog-tool: sign: %s\n", gh_strerror(r));
                 return 1;
@@ -190,21 +194,78 @@ int main(int argc, char **argv) {
         if (argc == 3 && strcmp(argv[1], "tree") == 0)
                 return cmd_tree(strtoull(argv[2], NULL, 10));
         if (argc == 4 && strcmp(argv[1], "vkey") == 0) {
-                struct note_signer s;
+                struct signer s;
                 struct note_verifier v;
                 uint8_t seed[32];
                 char out[VKEY_MAX_LEN + 1];
 
                 seed_from_hex(argv[2], seed);
-                if (note_signer_init(&s, argv[3], seed) != 0)
+                if (signer_init_ed25519(&s, argv[3], seed) != 0)
                         die("bad key name");
-                note_signer_verifier(&s, &v);
-                note_signer_free(&s);
+                signer_verifier(&s, &v);
+                signer_free(&s);
                 size_t len;
                 if (vkey_format(&v, out, sizeof(out), &len) != 0)
                         die("vkey_format failed");
                 printf("%s\n", out);
                 return 0;
+        }
+        if (argc == 4 && strcmp(argv[1], "cosig-vkey") == 0) {
+                struct signer s;
+                struct note_verifier v;
+                uint8_t seed[32];
+                char out[VKEY_MAX_LEN + 1];
+                size_t n = 0;
+
+                seed_from_hex(argv[2], seed);
+                if (signer_init_cosigner(&s, argv[3], seed) != 0)
+                        die("bad key name");
+                signer_verifier(&s, &v);
+                signer_free(&s);
+                if (cosig_vkey_format(&v, out, sizeof(out), &n) != 0)
+                        die("cosig_vkey_format failed");
+                printf("%s\n", out);
+                return 0;
+        }
+        if (argc == 5 && strcmp(argv[1], "cosign") == 0) {
+                struct signer s;
+                uint8_t seed[32];
+                char line[COSIG_LINE_MAX + 1];
+                size_t len, n = 0;
+                char *text = read_stdin(&len);
+                int r;
+
+                seed_from_hex(argv[2], seed);
+                if (signer_init_cosigner(&s, argv[3], seed) != 0)
+                        die("bad key name");
+                r = cosig_sign(&s, text, len, strtoull(argv[4], NULL, 10), line, sizeof(line), &n);
+                signer_free(&s);
+                free(text);
+                if (r != 0) {
+                        fprintf(stderr, "tlog-tool: cosign: %s\n", gh_strerror(r));
+                        return 1;
+                }
+                fwrite(line, 1, n, stdout);
+                return 0;
+        }
+        if (argc == 3 && strcmp(argv[1], "cosig-verify") == 0) {
+                struct note_verifier v;
+                uint64_t t = 0;
+                size_t len;
+                char *note;
+                int r;
+
+                if (cosig_vkey_parse(argv[2], strlen(argv[2]), &v) != 0)
+                        die("bad cosigner vkey");
+                note = read_stdin(&len);
+                r = cosig_verify(note, len, &v, 1, &t);
+                free(note);
+                if (r != 0) {
+                        printf("%s\n", gh_strerror(r));
+                        return 1;
+                }
+                printf("%llu\n", (unsigned long long)t);
+                return t != 0 ? 0 : 1;
         }
         if (argc == 4 && strcmp(argv[1], "sign") == 0) {
                 size_t len;

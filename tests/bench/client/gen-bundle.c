@@ -31,8 +31,8 @@ int main(int argc, char **argv) {
                 return 2;
         uint8_t seed[32];
         memset(seed, 0x42, sizeof(seed));
-        struct note_signer signer = {0};
-        if (note_signer_init(&signer, ORIGIN, seed) != 0)
+        struct signer signer = {0};
+        if (signer_init_ed25519(&signer, ORIGIN, seed) != 0)
                 return 1;
         struct record *r = calloc(1, sizeof(*r));
         struct writer frames;
@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
         }
         struct note_verifier v;
         char vkey[VKEY_MAX_LEN + 1];
-        note_signer_verifier(&signer, &v);
+        signer_verifier(&signer, &v);
         size_t vlen;
         if (vkey_format(&v, vkey, sizeof(vkey), &vlen) != 0) {
                 fprintf(stderr, "vkey_format failed\n");
@@ -146,6 +146,6 @@ int main(int argc, char **argv) {
         free(ob);
         free(note);
         free(r);
-        note_signer_free(&signer);
+        signer_free(&signer);
         return 0;
 }

@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
                 return 1;
         log_init();
         char err[512], source[256];
-        struct note_signer signer = {0};
+        struct signer signer = {0};
         int rc = key_load(argv[1], argv[2], &signer, source, sizeof source, NULL, err,
                           sizeof err);
         if (rc != 0) {
@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
         rc = ledger_open(argv[1], &signer, &l, err, sizeof err);
         if (rc != 0) {
                 fprintf(stderr, "genledger: %s\n", err);
-                note_signer_free(&signer);
+                signer_free(&signer);
                 return 1;
         }
         struct record *r = calloc(1, sizeof *r);
@@ -121,6 +121,6 @@ int main(int argc, char **argv) {
                 printf("%llu\n", (unsigned long long)ledger_size(l));
         free(r);
         ledger_close(l);
-        note_signer_free(&signer);
+        signer_free(&signer);
         return rc ? 1 : 0;
 }

@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
         uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
         double best_proto = 1e9, best_bare = 1e9;
         merkle_hash r1, r2;
-        struct note_signer s;
+        struct signer s;
         struct note_verifier v;
         uint8_t seed[32];
         char text[CHECKPOINT_TEXT_MAX + 1];
@@ -125,9 +125,9 @@ int main(int argc, char **argv) {
 
         for (int i = 0; i < 32; i++)
                 seed[i] = (uint8_t)i;
-        if (note_signer_init(&s, "node17.example.org/gpuhours", seed) != 0)
+        if (signer_init_ed25519(&s, "node17.example.org/gpuhours", seed) != 0)
                 return 1;
-        note_signer_verifier(&s, &v);
+        signer_verifier(&s, &v);
         memset(&c, 0, sizeof(c));
         strcpy(c.origin, s.name);
         c.size = n;
@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
 
                 t = now();
                 for (int i = 0; i < iters; i++)
-                        crypto_sign_detached(sig, NULL, (const uint8_t *)text, (size_t)tl, s.sk);
+                        crypto_sign_detached(sig, NULL, (const uint8_t *)text, (size_t)tl, s.ctx);
                 t = now() - t;
                 printf("bare crypto_sign_detached:                      %8.0f sigs/s\n", iters / t);
                 t = now();
@@ -167,6 +167,6 @@ int main(int argc, char **argv) {
                        iters / t);
         }
         free(note);
-        note_signer_free(&s);
+        signer_free(&s);
         return 0;
 }

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "merkle.h"
+
+/*
+ * The auditor's evidence store: one SQLite file (default
+ * $XDG_DATA_HOME/gpuhours/store.sqlite, else ~/.local/share/gpuhours/...).
+ * Per origin it holds every verified record (the bytes are the evidence),
+ * every verified checkpoint note (with whatever cosignatures it carried) and
+ * the Merkle border of the last verified tree. Schema (user_version 1):
+ *
+ *   origin(id, name UNIQUE, url, size, root, border, note)
+ *       size: verified tree size; only records [0, size) are evidence.
+ *       root: 32 bytes, the signed root for size (NULL when size is 0).
+ *       border: 32 bytes per set bit of size, lowest bit first (merkle.h).
+ *       note: the latest verified checkpoint note, exactly as signed.
+ *   checkpoint(origin, size, root, note, verified_ns), key (origin, size)
+ *   record(key, data): key = origin id * 2^40 + leaf index, data the record.
+ *
+ * Writes: records of an audit in progress are staged at leaves >= size, each
+ * page in its own transaction; only the final transaction (store_commit)
+ * moves size, root, border and note, so a crash or a full disk at any point
+ * leaves the verified part exactly as it was, and staged rows past size are
+ * never read and are deleted when that origin is next audited. WAL journal,
+ * synchronous=NORMAL: a killed process loses no committed audit; a power
+ * loss may lose the audits of the run in progress (SQLite syncs the WAL at
+ * every checkpoint and when the store is closed), never what an earlier run
+ * committed, and never leaves a half-written audit.
+ *
+ * Every function returns 0 or -1 with a one-line reason in err.
+ */
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_LEAF_BITS 40 /* leaves per origin below 2^40 */
+#define STORE_MAX_ORIGINS (1ll << 22)
+
+struct store;
+
+struct store_origin {
+        int64_t id;
+        char name[256];
+        char url[512]; /* last URL it was audited at ("" for none) */
+        uint64_t size;
+        merkle_hash root;
+        struct merkle_border border;
+        char *note; /* malloc'd, NUL-terminated; NULL when size is 0 */
+        size_t note_len;
+};
+
+/* path NULL: the default location (created 0700). Creates or checks the schema. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+void store_close(struct store *st);
+const char *store_path(const struct store *st);
+
+/* *found false (and o untouched but zeroed) when the origin is unknown or has size 0. */
+int store_origin_load(struct store *st, const char *origin, struct store_origin *o, bool *found,
+                      char *err, size_t errlen);
+/* The origin last audited at url. */
+int store_origin_by_url(struct store *st, const char *url, struct store_origin *o, bool *found,
+                        char *err, size_t errlen);
+void store_origin_free(struct store_origin *o);
+/*
+ * Cheap checks of a loaded origin: its note is a checkpoint signed by one of
+ * keys named after the origin, with the stored size and root, and the stored
+ * border hashes to that root. 0, or -1 with the reason in why.
+ */
+struct note_verifier;
+int store_origin_check(const struct store_origin *so, const struct note_verifier *keys,
+                       size_t nkeys, char *why, size_t whylen);
+/* Names of every origin with size > 0, sorted (malloc'd array of malloc'd strings). */
+int store_origin_names(struct store *st, char ***names, size_t *n, char *err, size_t errlen);
+void store_names_free(char **names, size_t n);
+
+/*
+ * Calls fn(ctx, leaf, bytes, len) for every record in [from, to) in order; a
+ * missing record is an error (the store is damaged). fn returning non-zero
+ * stops the walk and is returned as is.
+ */
+typedef int (*store_record_fn)(void *ctx, uint64_t leaf, const uint8_t *p, size_t len);
+int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, store_record_fn fn,
+                  void *ctx, char *err, size_t errlen);
+/* Rows staged past the origin's size (left by an interrupted audit). */
+int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
+                       size_t errlen);
+
+/* Every stored checkpoint of an origin, by size. */
+typedef int (*store_checkpoint_fn)(void *ctx, uint64_t size, const uint8_t *root, size_t root_len,
+                                   const char *note, size_t note_len);
+int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void *ctx, char *err,
+                      size_t errlen);
+
+/*
+ * Starts an audit of origin: creates its row (size 0) if new, records url,
+ * deletes rows staged past its size. *id and *size receive its state.
+ */
+int store_stage_begin(struct store *st, const char *origin, const char *url, int64_t *id,
+                      uint64_t *size, char *err, size_t errlen);
+/* Stages framed records (record_frame_write format) at leaves first, first+1, … */
+int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
+                       size_t len, char *err, size_t errlen);
+/*
+ * Makes leaves [0, b->size) evidence: in one transaction, if the origin's size
+ * is still old_size, sets size, root, border and note and adds the checkpoint.
+ */
+int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
+                 const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
+                 char *err, size_t errlen);
+/* Deletes rows staged past the origin's size (best effort after a failed audit). */
+void store_stage_abort(struct store *st, int64_t id);
+
+/* Border <-> blob (32 bytes per set bit of size, lowest first). 0 or -1 (bad length). */
+int store_border_decode(uint64_t size, const uint8_t *p, size_t len, struct merkle_border *b);
+size_t store_border_encode(const struct merkle_border *b, uint8_t out[MERKLE_MAX_LEVELS * 32]);

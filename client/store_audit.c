@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Audits recorded in the evidence store: incremental verification of a
+ * known origin (resume from the stored border, fetch only new records,
+ * analyse every record so the result equals a cold verify) and --offline
+ * verification from the store alone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "record.h"
+#include "source_internal.h"
+#include "state.h"
+#include "status.h"
+#include "store.h"
+#include "util.h"
+
+struct replay {
+        struct ledger_check *lc;
+        struct writer *bundle; /* NULL: no bundle */
+};
+
+static int replay_one(void *ctx, uint64_t leaf, const uint8_t *p, size_t len) {
+        struct replay *rp = ctx;
+        ledger_check_record(rp->lc, leaf, p, len);
+        if (rp->bundle)
+                record_frame_write(rp->bundle, p, len);
+        return rp->lc->sys_err ? -1 : 0;
+}
+
+struct cp_lookup {
+        uint64_t size;
+        bool found;
+        merkle_hash root;
+};
+
+static int cp_lookup_one(void *ctx, uint64_t size, const uint8_t *root, size_t root_len,
+                         const char *note, size_t note_len) {
+        struct cp_lookup *l = ctx;
+        if (size == l->size && root_len == MERKLE_HASH_LEN) {
+                l->found = true;
+                memcpy(l->root, root, MERKLE_HASH_LEN);
+                return 1;
+        }
+        return 0;
+}
+
+static void store_warn(struct store_audit *sa, const struct source *s, const char *err) {
+        if (!sa->failed)
+                fprintf(stderr, PROG ": warning: %s: not recorded in the evidence store: %s\n",
+                        s->name, err);
+        sa->failed = true;
+}
+
+int store_audit_begin(struct store_audit *sa, struct source *s, const struct verify_opts *o,
+                      struct ledger_check *lc, struct checkpoint *rem, bool *have_rem) {
+        memset(sa, 0, sizeof(*sa));
+        if (!o->store)
+                return 0;
+        char err[600];
+        uint64_t m;
+        if (store_stage_begin(o->store, s->cp.origin, s->name, &sa->id, &m, err, sizeof(err)) !=
+            0) {
+                store_warn(sa, s, err);
+                return 0; /* audit as if there were no store */
+        }
+        sa->active = true;
+        sa->old_size = m;
+        if (m == 0)
+                return 0;
+        struct store_origin so;
+        bool found;
+        if (store_origin_load(o->store, s->cp.origin, &so, &found, err, sizeof(err)) != 0) {
+                src_error(s, "%s", err);
+                return -1;
+        }
+        char why[300];
+        if (!found || store_origin_check(&so, o->keys, o->nkeys, why, sizeof(why)) != 0) {
+                src_error(s,
+                          "the evidence store %s holds origin '%s' but %s: refusing to use it "
+                          "(gpuhours store verify; or audit with --store NEW-PATH)",
+                          store_path(o->store), s->cp.origin, found ? why : "not its records");
+                store_origin_free(&so);
+                return -1;
+        }
+        int r = -1;
+        if (m > s->cp.size) {
+                src_fail(s, FIND_ROLLBACK,
+                         "the node's checkpoint has %llu records, but the evidence store holds a "
+                         "verified checkpoint with %llu",
+                         (unsigned long long)s->cp.size, (unsigned long long)m);
+                goto out;
+        }
+        if (m == s->cp.size && memcmp(so.root, s->cp.root, MERKLE_HASH_LEN) != 0) {
+                src_fail(s, FIND_FORK,
+                         "the node signed a different root for size %llu than the checkpoint in "
+                         "the evidence store",
+                         (unsigned long long)m);
+                goto out;
+        }
+        if (*have_rem && rem->size > 0 && rem->size < m) {
+                /* The state file remembers an older checkpoint: it must be one the store saw. */
+                struct cp_lookup l = {.size = rem->size};
+                if (store_checkpoints(o->store, so.id, cp_lookup_one, &l, err, sizeof(err)) < 0) {
+                        src_error(s, "%s", err);
+                        goto out;
+                }
+                if (!l.found) {
+                        src_error(s,
+                                  "the remembered checkpoint of '%s' (size %llu) is not in the "
+                                  "evidence store %s (size %llu): audit with --no-state or "
+                                  "another --store",
+                                  s->cp.origin, (unsigned long long)rem->size,
+                                  store_path(o->store), (unsigned long long)m);
+                        goto out;
+                }
+                if (memcmp(l.root, rem->root, MERKLE_HASH_LEN) != 0) {
+                        src_fail(s, FIND_FORK,
+                                 "the remembered checkpoint of size %llu and the evidence store's "
+                                 "checkpoint of that size have different roots",
+                                 (unsigned long long)rem->size);
+                        goto out;
+                }
+        }
+        if (!*have_rem || rem->size <= m) {
+                /* The stored checkpoint is the newest one seen: the node must extend it. */
+                memset(rem, 0, sizeof(*rem));
+                memcpy(rem->origin, s->cp.origin, sizeof(rem->origin));
+                rem->size = m;
+                memcpy(rem->root, so.root, MERKLE_HASH_LEN);
+                *have_rem = true;
+                lc->m = m;
+                lc->have_m_root = true;
+                memcpy(lc->m_root, so.root, MERKLE_HASH_LEN);
+        }
+        /* else rem->size > m: the border passes rem->size while the new records extend it. */
+        lc->border = so.border;
+        struct replay rp = {.lc = lc, .bundle = o->keep_bundle ? &s->bundle : NULL};
+        if (store_records(o->store, so.id, 0, m, replay_one, &rp, err, sizeof(err)) != 0) {
+                src_error(s, "%s", lc->sys_err ? "out of memory" : err);
+                goto out;
+        }
+        r = 0;
+out:
+        store_origin_free(&so);
+        return r;
+}
+
+int store_audit_page(struct store_audit *sa, struct source *s, const struct verify_opts *o,
+                     uint64_t first, const uint8_t *frames, size_t len) {
+        if (!sa->active || sa->failed)
+                return 0;
+        char err[600];
+        if (store_stage_frames(o->store, sa->id, first, frames, len, err, sizeof(err)) != 0)
+                store_warn(sa, s, err);
+        return 0;
+}
+
+void store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
+                     const struct ledger_check *lc) {
+        if (!sa->active)
+                return;
+        if (!sa->failed && (s->status == SRC_OK || s->status == SRC_FINDINGS) &&
+            lc->border.size == s->cp.size) {
+                char err[600];
+                if (store_commit(o->store, sa->id, sa->old_size, &lc->border, s->cp.root, s->note,
+                                 s->note_len, wall_now_ns(), err, sizeof(err)) != 0)
+                        store_warn(sa, s, err);
+                else
+                        sa->active = false;
+        }
+        store_audit_abort(sa, o);
+}
+
+void store_audit_abort(struct store_audit *sa, const struct verify_opts *o) {
+        if (!sa->active)
+                return;
+        store_stage_abort(o->store, sa->id);
+        sa->active = false;
+}
+
+/* --- --offline --- */
+
+static void offline_source(struct source *s, const struct verify_opts *o) {
+        char err[600];
+        struct store_origin so;
+        bool found;
+        int r = s->is_url ? store_origin_by_url(o->store, s->name, &so, &found, err, sizeof(err))
+                          : store_origin_load(o->store, s->name, &so, &found, err, sizeof(err));
+        if (r != 0) {
+                src_error(s, "%s", err);
+                return;
+        }
+        if (!found) {
+                src_error(s, "'%s' is not in the evidence store %s (audit it online first)",
+                          s->name, store_path(o->store));
+                return;
+        }
+        struct ledger_check lc;
+        char why[300];
+        if (store_origin_check(&so, o->keys, o->nkeys, why, sizeof(why)) != 0) {
+                src_error(s, "the evidence store %s holds origin '%s' but %s: refusing to use it",
+                          store_path(o->store), so.name, why);
+                goto out_so;
+        }
+        /* Signature, key name and checkpoint syntax exactly as online. */
+        if (check_note(s, o, so.note, so.note_len, false) != 0)
+                goto out_so;
+        if (ledger_check_init(&lc, o, 0, 0) != 0) {
+                src_error(s, "out of memory");
+                goto out;
+        }
+        lc.border = so.border;
+        struct replay rp = {.lc = &lc, .bundle = NULL};
+        if (store_records(o->store, so.id, 0, so.size, replay_one, &rp, err, sizeof(err)) != 0) {
+                src_error(s, "%s", lc.sys_err ? "out of memory" : err);
+                goto out;
+        }
+        struct checkpoint none = {0};
+        source_complete(s, o, &lc, &none, false, false);
+out:
+        ledger_check_free(&lc);
+out_so:
+        store_origin_free(&so);
+}
+
+int store_sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
+        for (size_t i = 0; i < n; i++)
+                offline_source(&srcs[i], o);
+        return 0;
+}

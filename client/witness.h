@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze.h"
+#include "note.h"
+#include "policy.h"
+
+/*
+ * The auditor's witness policy (--witnesses FILE, C2SP tlog-policy; parser
+ * in proto/policy.c). With a policy, every verified checkpoint must carry
+ * cosignatures (C2SP tlog-cosignature) that satisfy its quorum, else
+ * WITNESS_QUORUM; cosignatures by witnesses the policy does not name are
+ * ignored; each witness's newest verified cosignature time is reported
+ * (WITNESSED, info: "history fixed as of"). With witness URLs, a node's
+ * checkpoint is also compared with each witness's latest cosigned
+ * checkpoint of the origin (GET <url>/<hex sha256(origin)>/checkpoint) and
+ * must be consistent with it (consistency proof from the node): else FORK,
+ * with both signed notes printed to stderr as evidence.
+ */
+
+/* Reads and parses FILE; 0, or -1 with a one-line message on stderr naming cmd. */
+int witness_policy_load(const char *cmd, const char *path, struct policy **out);
+
+/*
+ * The note with only the signature lines named after its origin (the log's
+ * own): what a bundle's strict signature check covers; cosignature lines are
+ * checked by witness_check. malloc'd. 0, -ENOMEM, or GH_E_MALFORMED.
+ */
+int witness_log_part(const char *note, size_t len, char **out, size_t *outlen);
+
+/*
+ * Cosignatures of a verified checkpoint note against the policy. Appends
+ * WITNESSED info findings to *info (malloc'd array, *ninfo entries). Returns
+ * 0, or 1 with *fail set (WITNESS_QUORUM, or BAD_SIGNATURE for a policy
+ * witness's cosignature that does not verify), or -ENOMEM.
+ */
+int witness_check(const struct policy *p, const char *note, size_t len, struct finding *fail,
+                  struct finding **info, size_t *ninfo);
+
+/*
+ * Online only: for each witness with a URL, fetch its latest cosigned
+ * checkpoint of cp's origin and check it against the node's (cp, root) by a
+ * consistency proof from node_url. 0 consistent (or nothing to compare:
+ * info findings say why), 1 FORK (*fail set; evidence on stderr), -ENOMEM.
+ */
+int witness_fork_check(const struct policy *p, const char *node_url, const struct checkpoint *cp,
+                       const char *node_note, size_t node_len, const struct note_verifier *node_key,
+                       long timeout_ms, struct finding *fail, struct finding **info,
+                       size_t *ninfo);

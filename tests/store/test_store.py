@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The evidence store: incremental audits equal cold ones on random ledgers
+(findings, totals, JSON, reports), only new records are fetched, history
+rewritten between two audits is FORK (ROLLBACK when shrunk), kill -9 during
+an audit loses nothing, a corrupted store is refused, store export writes a
+bundle that verifies, and hostile nodes (drip, a tree of 2^62) cannot hold
+the auditor past --deadline. Nodes: ledgerserver.py on 127.0.0.1."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ledgerserver  # noqa: E402
+from ledgerserver import cltest, ghtest  # noqa: E402
+
+tap = ghtest.Tap()
+GEN = sys.argv[1]
+
+
+def gen(tmp, seed, count, gpus, period=60):
+    path = os.path.join(tmp, "ledger-%d-%d.bin" % (seed, count))
+    subprocess.run([GEN, str(seed), str(count), str(gpus), str(period), path], check=True)
+    return ghtest.split_frames(open(path, "rb").read())
+
+
+def verify_doc(args, env):
+    rc, out, err, _ = cltest.run(["verify", "--json"] + args, env)
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    return rc, doc, out + err
+
+
+def strip_volatile(doc):
+    """STALE depends on 'now': drop it (both runs have it) and nothing else."""
+    if doc is None:
+        return None
+    doc = json.loads(json.dumps(doc))
+    for s in doc.get("sources", []):
+        s.pop("source", None)
+        s["findings"] = [f for f in s.get("findings", []) if f.get("kind") != "STALE"]
+    return doc
+
+
+def store_rows(path, sql):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def incremental_equals_cold(tmp):
+    for seed in (1, 2, 3, 4, 5):
+        recs = gen(tmp, seed, 400 + 37 * seed, 1 + seed % 4)
+        node = ledgerserver.Node("seed%d.test/gpuhours" % seed, recs, page=50 + seed)
+        srv = ledgerserver.LedgerServer([node])
+        env = cltest.client_env(os.path.join(tmp, "inc%d" % seed))
+        cold_env = cltest.client_env(os.path.join(tmp, "cold%d" % seed))
+        url = srv.node_url(0)
+        key = ["--key", node.key.vkey, "--min-page", "1"]
+        sizes = sorted({1, 2, 3, 60 + seed, 61 + seed, 200, 333, len(recs)})
+        same = True
+        fetched_only_new = True
+        diag = ""
+        prev = 0
+        try:
+            for n in sizes:
+                node.size = n
+                node.starts = []
+                rc_i, doc_i, text_i = verify_doc(key + [url], env)
+                starts = list(node.starts)
+                rc_c, doc_c, text_c = verify_doc(key + ["--no-state", "--no-store", url],
+                                                 cold_env)
+                if rc_i != rc_c or strip_volatile(doc_i) != strip_volatile(doc_c) or \
+                        doc_i is None:
+                    same = False
+                    diag += "size %d: incremental exit %d, cold exit %d\n%s\n%s\n" % (
+                        n, rc_i, rc_c, text_i[-1500:], text_c[-1500:])
+                if prev and starts and min(starts) < prev:
+                    fetched_only_new = False
+                    diag += "size %d: fetched from %d, stored %d\n" % (n, min(starts), prev)
+                prev = n
+            # Report by day and by gpu: store-backed online, offline and cold agree.
+            for by in ("day", "gpu"):
+                a = cltest.run(["report", "--by", by, "--format", "json"] + key + [url], env)
+                b = cltest.run(["report", "--by", by, "--format", "json", "--offline"] + key +
+                               [node.origin], env)
+                c = cltest.run(["report", "--by", by, "--format", "json", "--no-state",
+                                "--no-store"] + key + [url], cold_env)
+                if not (a[1] == b[1] == c[1]) or a[0] != c[0] or not a[1]:
+                    same = False
+                    diag += "report --by %s differs:\n%s\n%s\n%s\n" % (by, a[1][-800:],
+                                                                       b[1][-800:], c[1][-800:])
+            rc_o, doc_o, text_o = verify_doc(["--offline"] + key + [node.origin], env)
+            rc_c, doc_c, _ = verify_doc(key + ["--no-state", "--no-store", url], cold_env)
+            doc_o = strip_volatile(doc_o)
+            doc_c = strip_volatile(doc_c)
+            # Offline has no 'now', so no STALE either; everything else is the same.
+            if rc_o > 1 or doc_o != doc_c:
+                same = False
+                diag += "offline differs: %s\n" % text_o[-1500:]
+        finally:
+            srv.close()
+        tap.ok(same, "seed %d (%d records, audits at %s): incremental = cold = offline "
+               "(exit, findings, totals, JSON, reports)" % (seed, len(recs), sizes), diag=diag)
+        tap.ok(fetched_only_new, "seed %d: each incremental audit fetched only records after "
+               "the stored size" % seed, diag=diag)
+
+
+def fork_and_rollback(tmp):
+    recs = gen(tmp, 7, 300, 2)
+    other = gen(tmp, 8, 300, 2)
+    node = ledgerserver.Node("fork.test/gpuhours", recs, page=100)
+    srv = ledgerserver.LedgerServer([node])
+    env = cltest.client_env(os.path.join(tmp, "fork"))
+    key = ["--key", node.key.vkey, "--min-page", "1"]
+    url = srv.node_url(0)
+    statedir = os.path.join(tmp, "fork", "state", "gpuhours", "checkpoints")
+    try:
+        node.size = 150
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc in (0, 1), "fork: first audit of 150 records (exit %d)" % rc, diag=out + err)
+        # Rewrite history: record 10 replaced, the tree grown to 200 and signed anew.
+        node.set_records(recs[:10] + [other[10]] + recs[11:])
+        node.size = 200
+        # The state file would catch it too: remove it, so only the store decides.
+        for f in os.listdir(statedir):
+            os.unlink(os.path.join(statedir, f))
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc == 2 and "FORK" in out + err,
+               "history rewritten between two incremental audits: FORK, exit %d" % rc,
+               diag=out + err)
+        rows = store_rows(os.path.join(tmp, "fork", "data", "gpuhours", "store.sqlite"),
+                          "SELECT size FROM origin")
+        tap.ok(rows == [(150,)], "the forked audit recorded nothing (store size %s)" % rows)
+        # Same size, different root.
+        node.size = 150
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc == 2 and "FORK" in out + err, "same size, another root: FORK, exit %d" % rc,
+               diag=out + err)
+        node.set_records(recs)
+        node.size = 100
+        for f in os.listdir(statedir):
+            os.unlink(os.path.join(statedir, f))
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc == 2 and "ROLLBACK" in out + err, "tree shrunk below the stored size: "
+               "ROLLBACK, exit %d" % rc, diag=out + err)
+        node.size = 300
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc in (0, 1), "the honest history grows on: verified (exit %d)" % rc,
+               diag=out + err)
+    finally:
+        srv.close()
+
+
+def kill9_and_corruption(tmp):
+    recs = gen(tmp, 9, 2000, 4)
+    node = ledgerserver.Node("crash.test/gpuhours", recs, page=100)
+    srv = ledgerserver.LedgerServer([node])
+    home = os.path.join(tmp, "crash")
+    env = cltest.client_env(home)
+    db = os.path.join(home, "data", "gpuhours", "store.sqlite")
+    key = ["--key", node.key.vkey, "--min-page", "1"]
+    url = srv.node_url(0)
+    try:
+        node.size = 500
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc in (0, 1), "crash: first audit of 500 records (exit %d)" % rc, diag=out + err)
+        node.size = 2000
+        node.delay = 0.3
+        p = subprocess.Popen([ghtest.client_bin(), "verify"] + key + [url], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        staged = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                staged = store_rows(db, "SELECT count(*) FROM record")[0][0] - 500
+            except sqlite3.Error:
+                staged = 0
+            if staged >= 300:
+                break
+            time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        tap.ok(staged >= 300, "kill -9 with %d records staged mid-audit" % staged)
+        node.delay = 0
+        rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
+        tap.ok(rc == 0 and "ok crash.test/gpuhours: 500 records" in out and
+               "interrupted audit ignored" in out,
+               "after kill -9: store verify passes, 500 verified records, staged ones ignored "
+               "(exit %d)" % rc, diag=out + err)
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        tap.ok(rc in (0, 1), "re-audit after the crash completes (exit %d)" % rc, diag=out + err)
+        rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
+        tap.ok(rc == 0 and "2000 records" in out and "interrupted" not in out,
+               "store verify after the re-audit: 2000 records, nothing staged", diag=out + err)
+
+        # Export: a standard bundle that verifies like the node.
+        bundle = os.path.join(tmp, "export.bundle")
+        rc, out, err, _ = cltest.run(["store", "export", node.origin, "-o", bundle] + key[:2],
+                                     env)
+        rc_b, doc_b, text_b = verify_doc(key + ["--no-state", "--no-store", bundle], env)
+        rc_n, doc_n, _ = verify_doc(key + ["--no-state", "--no-store", url], env)
+        tap.ok(rc == 0 and rc_b in (0, 1) and doc_b and doc_b["sources"][0]["tree_size"] == 2000,
+               "store export writes a bundle that verifies (exit %d, %d)" % (rc, rc_b),
+               diag=out + err + text_b[-800:])
+
+        good = open(db, "rb").read()
+        cases = [
+            ("a byte of a stored record", "UPDATE record SET data = "
+             "substr(data, 1, 40) || char((unicode(substr(data, 41, 1)) + 1) % 256) || "
+             "substr(data, 42) WHERE key = (SELECT min(key) FROM record) + 777"),
+            ("a byte of the border", "UPDATE origin SET border = "
+             "x'00' || substr(border, 2)"),
+            ("a byte of the latest checkpoint note", "UPDATE origin SET note = "
+             "replace(note, '2000', '2001')"),
+            ("an older stored checkpoint's note", "UPDATE checkpoint SET root = "
+             "zeroblob(32) WHERE size = 500"),
+            ("a missing record", "DELETE FROM record WHERE key = "
+             "(SELECT min(key) FROM record) + 1234"),
+        ]
+        for what, sql in cases:
+            with open(db, "wb") as f:
+                f.write(good)
+            for ext in ("-wal", "-shm"):
+                if os.path.exists(db + ext):
+                    os.unlink(db + ext)
+            con = sqlite3.connect(db)
+            con.execute(sql)
+            con.commit()
+            con.close()
+            rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
+            tap.ok(rc == 2 and "DAMAGED crash.test/gpuhours" in out,
+                   "corrupted store (%s): store verify exit %d, DAMAGED" % (what, rc),
+                   diag=out + err)
+        # The border or note damaged: audits refuse the store instead of trusting it.
+        with open(db, "wb") as f:
+            f.write(good)
+        con = sqlite3.connect(db)
+        con.execute(cases[1][1])
+        con.commit()
+        con.close()
+        rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
+        rc2, out2, err2, _ = cltest.run(["verify", "--offline"] + key + [node.origin], env)
+        tap.ok(rc == 3 and rc2 == 3 and "refusing" in out + err and "refusing" in out2 + err2,
+               "damaged border: online and --offline audits refuse the store (exit %d, %d)" %
+               (rc, rc2), diag=out + err + out2 + err2)
+    finally:
+        srv.close()
+
+
+def hostile_deadlines(tmp):
+    recs = gen(tmp, 11, 400, 1)
+    drip = ledgerserver.Node("drip.test/gpuhours", recs)
+    drip.mode = "drip"
+    huge = ledgerserver.Node("huge.test/gpuhours", recs)
+    huge.mode = "huge"
+    srv = ledgerserver.LedgerServer([drip, huge])
+    env = cltest.client_env(os.path.join(tmp, "hostile"))
+    try:
+        for node, i in ((drip, 0), (huge, 1)):
+            args = ["verify", "--key", node.key.vkey, srv.node_url(i)]
+            rc, out, err, secs = cltest.run(args, env, timeout=60)
+            tap.ok(rc == 3 and "--min-page" in out + err and secs < 10,
+                   "%s: a short page is refused (exit %d in %.1f s)" % (node.origin, rc, secs),
+                   diag=out + err)
+            rc, out, err, secs = cltest.run(args + ["--min-page", "1", "--deadline", "3",
+                                                    "--timeout", "2"], env, timeout=60)
+            tap.ok(rc == 3 and "deadline" in out + err and secs < 3 + 2 + 3,
+                   "%s with --min-page 1: stopped by --deadline 3 (exit %d in %.1f s)" %
+                   (node.origin, rc, secs), diag=out + err)
+        rows = store_rows(os.path.join(tmp, "hostile", "data", "gpuhours", "store.sqlite"),
+                          "SELECT count(*) FROM record")
+        tap.ok(rows == [(0,)], "nothing of the hostile nodes stays in the store (%s)" % rows)
+    finally:
+        srv.close()
+
+
+def fleet_file(tmp):
+    """--fleet with the store: 40 nodes (one unreachable, one forked), the summary line,
+    the progress bar only on a terminal, and a warm second audit."""
+    import pty
+    recs = gen(tmp, 12, 120, 2)
+    nodes = [ledgerserver.Node("f%02d.test/gpuhours" % i, recs, page=60) for i in range(40)]
+    srv = ledgerserver.LedgerServer(nodes)
+    env = cltest.client_env(os.path.join(tmp, "fleet"))
+    fleet = os.path.join(tmp, "fleet.txt")
+    dead = "http://127.0.0.1:%d" % ghtest.free_port()
+    with open(fleet, "w") as f:
+        f.write("# test fleet\n")
+        for i, n in enumerate(nodes[:-1]):
+            f.write("%s %s\n" % (srv.node_url(i), n.key.vkey))
+        f.write("%s %s\n" % (dead, nodes[-1].key.vkey))
+    try:
+        rc, out, err, secs = cltest.run(["verify", "--fleet", fleet, "--min-page", "1",
+                                         "--timeout", "2"], env, timeout=120)
+        tap.ok(rc == 3 and "40 sources: 0 verified, 39 with findings, 0 failed integrity, "
+               "1 unreachable or incomplete" in err and "\r" not in err,
+               "--fleet: summary line, no progress bar without a terminal (exit %d, %.1f s)" %
+               (rc, secs), diag=err[-1500:])
+        node_starts = [list(n.starts) for n in nodes]
+        for n in nodes:
+            n.starts = []
+            n.size = 120
+        nodes[3].set_records(gen(tmp, 13, 120, 2))
+        rc, out, err, secs = cltest.run(["verify", "--fleet", fleet, "--min-page", "1",
+                                         "--timeout", "2"], env, timeout=120)
+        tap.ok(rc == 3 and "38 with findings, 1 failed integrity, 1 unreachable" in err and
+               "FORK" in out and all(not n.starts for n in nodes[:3]),
+               "second --fleet audit: nothing new fetched, the rewritten node is FORK",
+               diag=err[-800:] + str(node_starts[:2]))
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(ghtest.client_bin(), [ghtest.client_bin(), "verify", "--no-state",
+                                            "--min-page", "1", "--timeout", "2",
+                                            "--fleet", fleet], env)
+        text = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+        os.waitpid(pid, 0)
+        t = text.decode("utf-8", "replace")
+        tap.ok("/40 nodes" in t and "records/s" in t and "\r" in t,
+               "on a terminal: a progress bar with nodes done/total and records/s",
+               diag=t[-600:])
+    finally:
+        srv.close()
+
+
+def main():
+    tmp = ghtest.tmpdir("gh-store-")
+    tap.run(lambda: incremental_equals_cold(tmp), lambda: fork_and_rollback(tmp),
+            lambda: kill9_and_corruption(tmp), lambda: hostile_deadlines(tmp),
+            lambda: fleet_file(tmp))
+
+
+if __name__ == "__main__":
+    main()

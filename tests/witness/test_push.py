@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""A real gpuhoursd pushing to two real gpuhours-witness processes on
+127.0.0.1: cosignatures appear on /checkpoint (verified with PyNaCl), are
+stored durably, /metrics shows gpuhours_witness_*; a witness restored from
+an older state file answers 409 and the node recovers from the size it
+returns; a node restored from a snapshot (a rewritten history) is refused by
+the witness and the failure shows in /metrics."""
+
+import os
+import re
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ["GH_SOURCE_ROOT"], "tests", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ghtest  # noqa: E402
+import wtest  # noqa: E402
+
+tap = ghtest.Tap()
+T = {}
+
+
+def cosigs(note, witnesses):
+    """{name: timestamp} of the valid cosignatures of note by the witnesses."""
+    text, _, sigs = note.partition("\n\n")
+    text += "\n"
+    out = {}
+    for line in sigs.splitlines(True):
+        for name, pk in witnesses:
+            t = wtest.verify_cosig_line(line, name, pk, text)
+            if t:
+                out[name] = t
+    return out
+
+
+def wait_for(cond, timeout=30, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def metric(d, name, label):
+    st, _, body = d.get("/metrics")
+    m = re.search(r'^%s\{witness="%s"\} (\d+)$' % (name, re.escape(label)), body.decode(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def setup():
+    tmp = ghtest.tmpdir("gh-push-")
+    T["tmp"] = tmp
+    d = ghtest.Daemon(os.path.join(tmp, "node"), gpus=1, period=1, interval=0.1,
+                      extra_args=["--origin", "lab.example/n1", "--witnesses", os.path.join(tmp, "policy")],
+                      env={"GPUHOURSD_TEST_WITNESS_REFRESH_S": "2"})
+    T["d"] = d
+    node_vkey = d.vkey()
+    ws = []
+    for i in range(2):
+        wdir = os.path.join(tmp, "w%d" % i)
+        os.makedirs(wdir)
+        w = wtest.Witness(wdir, name="witness%d.test/w" % i)
+        with open(w.logs_file, "w") as f:
+            f.write("logs/v0\nvkey %s\nqpd 86400\ncontact test\n" % node_vkey)
+        vk = w.print_key()
+        w.vk = vk
+        w.start()
+        ws.append(w)
+    T["ws"] = ws
+    T["keys"] = [wtest.parse_cosigner_vkey(w.vk) for w in ws]
+    with open(os.path.join(tmp, "policy"), "w") as f:
+        for i, w in enumerate(ws):
+            f.write("witness w%d %s %s\n" % (i, w.vk, w.url))
+        f.write("group both all w0 w1\nquorum both\n")
+    d.start()
+    T["vkey"] = node_vkey
+
+
+def cosigned():
+    d, ws, keys = T["d"], T["ws"], T["keys"]
+    got = wait_for(lambda: (lambda cp: cp if len(cosigs(cp["note"], keys)) == 2 else None)(d.checkpoint()))
+    tap.ok(got is not None, "/checkpoint carries cosignatures from both witnesses (PyNaCl verifies them)",
+           diag=d.checkpoint()["note"] + d.log_tail())
+    if got:
+        ghtest.verify_checkpoint(got["note"], T["vkey"])
+        tap.ok(True, "the cosigned /checkpoint still verifies with the node key")
+    size1 = d.checkpoint()["size"]
+    later = wait_for(lambda: (lambda cp: cp if cp["size"] >= size1 + 3 and len(cosigs(cp["note"], keys)) == 2
+                              else None)(d.checkpoint()))
+    tap.ok(later is not None, "new checkpoints keep being cosigned (size %d -> %s)"
+           % (size1, later and later["size"]))
+    for i in range(2):
+        tap.ok(metric(d, "gpuhours_witness_up", "w%d" % i) == 1, "/metrics: gpuhours_witness_up{w%d} 1" % i)
+    cs = metric(d, "gpuhours_witness_cosigned_size", "w0")
+    tap.ok(cs is not None and cs >= size1, "/metrics: gpuhours_witness_cosigned_size", diag=cs)
+    files = [f for f in os.listdir(d.state_dir) if f.endswith(".cosigned")]
+    tap.ok(len(files) == 2, "cosignatures are stored in the state directory", diag=files)
+    wm = ws[0].metrics()
+    tap.ok(re.search(r'^gpuhours_witness_cosigned_size\{origin="lab.example/n1"\} (\d+)$', wm, re.M),
+           "the witness's /metrics shows the node's cosigned size", diag=wm)
+
+
+def monitoring():
+    """The witness's monitoring endpoint serves the node's cosigned checkpoint."""
+    d, ws = T["d"], T["ws"]
+    w = ws[0]
+    st, _, body = w.latest("lab.example/n1")
+    t0 = wtest.verify_cosig_line(body.decode().partition("\n\n")[2].splitlines(True)[-1],
+                                 *T["keys"][0], body.decode().partition("\n\n")[0] + "\n")
+    tap.ok(t0, "the witness serves its latest cosigned checkpoint of the node")
+
+
+def restored_witness():
+    d, ws = T["d"], T["ws"]
+    w = ws[1]
+    hexname = wtest.hashlib.sha256(b"lab.example/n1").hexdigest()
+    path = os.path.join(w.state_dir, "logs", hexname + ".checkpoint")
+    old = open(path).read()
+    old_size = int(old.split("\n")[1])
+    # Let the node move on, then roll the witness back to the old file.
+    target = old_size + 4
+    wait_for(lambda: metric(d, "gpuhours_witness_cosigned_size", "w1") and
+             metric(d, "gpuhours_witness_cosigned_size", "w1") >= target, timeout=40)
+    w.stop()
+    with open(path, "w") as f:
+        f.write(old)
+    w.start()
+    st, _, body = w.latest("lab.example/n1")
+    tap.ok(int(body.decode().split("\n")[1]) == old_size, "the witness restarted from an older state (%d)" % old_size)
+    before = d.checkpoint()["size"]
+    ok = wait_for(lambda: (lambda s: s if s and s > before else None)(
+        int(w.latest("lab.example/n1")[2].decode().split("\n")[1])), timeout=40)
+    tap.ok(ok, "after a 409 the node retried from the returned size and was cosigned again (%s > %d)"
+           % (ok, before), diag=d.log_tail())
+    tap.ok(re.search(r'^gpuhours_witness_requests_total\{code="409"\} [1-9]', w.metrics(), re.M),
+           "the restored witness answered 409", diag=w.metrics())
+
+
+def client(args, timeout=120):
+    import subprocess
+    p = subprocess.run([ghtest.client_bin()] + args, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, HOME=T["tmp"], XDG_CONFIG_HOME=os.path.join(T["tmp"], "cfg"),
+                                XDG_STATE_HOME=os.path.join(T["tmp"], "st")))
+    return p.returncode, p.stdout + p.stderr
+
+
+def auditor():
+    d = T["d"]
+    pol = os.path.join(T["tmp"], "policy")
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", pol, "--no-state"])
+    tap.ok(rc in (0, 1) and "WITNESSED" in out and "WITNESS_QUORUM" not in out,
+           "verify with a quorum of both witnesses passes and reports their times", diag=out[-1500:])
+    strict = os.path.join(T["tmp"], "policy-3")
+    import nacl.signing
+    extra = nacl.signing.SigningKey(b"\x33" * 32)
+    with open(pol) as f, open(strict, "w") as g:
+        body = f.read().replace("group both all w0 w1\nquorum both\n", "")
+        g.write(body + "witness w2 %s\ngroup all3 all w0 w1 w2\nquorum all3\n"
+                % wtest.vkey("absent.test/w", 4, bytes(extra.verify_key)))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", strict, "--no-state"])
+    tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "verify fails with WITNESS_QUORUM (exit 2) when a required "
+           "witness has not cosigned", diag=(rc, out[-1500:]))
+    T["pol"] = pol
+
+
+def split_view():
+    """Restore the node from a snapshot: it then signs a different history
+    for sizes the witnesses already cosigned. The witness refuses it."""
+    d, ws = T["d"], T["ws"]
+    snap = os.path.join(T["tmp"], "snapshot")
+    d.stop()
+    shutil.copytree(d.state_dir, snap)
+    d.start()
+    grown = d.checkpoint()["size"] + 5
+    d.wait_size(grown, timeout=40)
+    wait_for(lambda: (metric(d, "gpuhours_witness_cosigned_size", "w0") or 0) >= grown, timeout=40)
+    d.stop()
+    shutil.rmtree(d.state_dir)
+    shutil.copytree(snap, d.state_dir)
+    d.start()
+    down = wait_for(lambda: metric(d, "gpuhours_witness_up", "w0") == 0 and
+                    metric(d, "gpuhours_witness_push_failures_total", "w0"), timeout=40)
+    tap.ok(down, "a node restored from a snapshot is not cosigned: gpuhours_witness_up 0, failures counted",
+           diag=d.log_tail())
+    log = d.log_text()
+    tap.ok("larger than this ledger" in log or "HTTP 422" in log,
+           "the node logs why (the witness has seen a larger or different tree)", diag=log[-800:])
+    tap.ok(log.count("push failed") <= 4, "failures are logged once per episode, not per try",
+           diag=log.count("push failed"))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "the restored node's new checkpoints lack the quorum",
+           diag=(rc, out[-1000:]))
+    none = os.path.join(T["tmp"], "policy-none")
+    with open(T["pol"]) as f, open(none, "w") as g:
+        g.write(f.read().replace("quorum both", "quorum none"))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", none, "--no-state"])
+    tap.ok(rc == 2 and "FORK" in out and "FORK evidence" in out,
+           "an auditor on a first visit catches the split view through the witnesses (FORK)",
+           diag=(rc, out[-2000:]))
+    d.stop()
+    for w in ws:
+        w.stop()
+
+
+tap.run(setup, cosigned, monitoring, auditor, restored_witness, split_view)
