@@ -12,11 +12,11 @@ bool output_use_color(FILE *out);
 /* Human-readable verdicts, totals and findings, one block per source. */
 void output_human(FILE *out, const struct source *srcs, size_t n, bool color);
 
-/*
- * The --json document (README "JSON output"). 0, or -ENOMEM / -EIO.
- * verdict: the worst source status.
- */
-int output_json(FILE *out, const struct source *srcs, size_t n);
+/* The --json documents: json_out.h. */
+
+/* A finding's length in seconds: the analyzer's elapsed (boot-time) length where it
+ * knows it, else end - start in wall time (signed). */
+double finding_seconds(const struct finding *f);
 
 /* Exit code over all sources: the highest wins. */
 int sources_exit_code(const struct source *srcs, size_t n);
