@@ -148,8 +148,10 @@ static json_t *node_evidence(const struct evidence *ev, size_t i, bool *bad) {
                 if (g->node != i)
                         continue;
                 json_t *go = json_object();
-                jout_set(go, "uuid", json_string(g->uuid), bad);
-                jout_set(go, "name", json_string(g->name), bad);
+                /* signed by the node: quoted like every untrusted string */
+                jout_set(go, "uuid", jout_quoted(g->uuid, REC_UUID_MAX), bad);
+                jout_set(go, "name", g->name[0] ? jout_quoted(g->name, REC_NAME_MAX) : json_string(""),
+                         bad);
                 jout_set(go, "peak_flops", g->peak_known ? json_real(g->peak_flops) : json_null(), bad);
                 jout_set(go, "peak_source", json_string(g->peak_known ? g->peak_source : ""), bad);
                 jout_set(go, "observed_seconds", json_real(g->observed_s), bad);
@@ -212,7 +214,7 @@ int check_write_json(FILE *out, const struct evidence *ev, const struct rule_res
                 }
                 json_t *names = json_array();
                 for (size_t k = 0; names && k < ev->nnodes; k++)
-                        if (json_array_append_new(names, json_string(ev->nodes[k].name)) != 0)
+                        if (json_array_append_new(names, jout_quoted(ev->nodes[k].name, 4096)) != 0)
                                 bad = true;
                 jout_set(o, "sources", names, &bad);
                 if (json_array_append_new(rules, o) != 0)
@@ -248,9 +250,11 @@ int check_write_json(FILE *out, const struct evidence *ev, const struct rule_res
                     json_real(c->end_ns >= c->start_ns ? (double)(c->end_ns - c->start_ns) / 1e9
                                                        : 0.0),
                     &bad);
-                jout_set(o, "gpus", json_pack("[s]", ev->gpus[c->gpu_a].uuid), &bad);
-                jout_set(o, "sources", json_pack("[ss]", a, b), &bad);
-                jout_set(o, "detail", json_string(detail), &bad);
+                jout_set(o, "gpus", json_pack("[o]", jout_quoted(ev->gpus[c->gpu_a].uuid, REC_UUID_MAX)),
+                         &bad);
+                jout_set(o, "sources", json_pack("[oo]", jout_quoted(a, 4096), jout_quoted(b, 4096)),
+                         &bad);
+                jout_set(o, "detail", jout_quoted(detail, sizeof(detail)), &bad);
                 if (json_array_append_new(cf, o) != 0)
                         bad = true;
         }

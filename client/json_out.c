@@ -36,12 +36,7 @@ json_t *jout_time(uint64_t ns) {
         return json_string(buf);
 }
 
-/*
- * An untrusted string (a name given on the command line or signed by a node)
- * with every byte outside 0x20..0x7e as '?' (quote_bytes), at most max bytes;
- * null for NULL or "".
- */
-static json_t *jout_quoted(const char *s, size_t max) {
+json_t *jout_quoted(const char *s, size_t max) {
         if (!s || !s[0])
                 return json_null();
         size_t len = strnlen(s, max);

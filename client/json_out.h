@@ -41,6 +41,13 @@ json_t *jout_source_head(const char *name, const char *origin, const char *statu
                          const char *error, bool size_known, uint64_t size,
                          const struct analysis *an, bool *bad);
 
+/*
+ * An untrusted string (a name given on the command line or signed by a node)
+ * with every byte outside 0x20..0x7e as '?' (quote_bytes), at most max bytes;
+ * null for NULL or "".
+ */
+json_t *jout_quoted(const char *s, size_t max);
+
 /* One finding object; an (for the GPU names) may be NULL. */
 json_t *jout_finding(const struct finding *f, const struct analysis *an, bool *bad);
 
