@@ -24,10 +24,11 @@ static const char report_help[] =
         "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
         "section per source and a final '# total' section (the verified sources'\n"
-        "totals summed), json one document (schema \"" JSON_SCHEMA "\", proto/JSON.md)\n"
-        "with every source, its buckets and the fleet total; csv one header, then the rows of every verified source, each row\n"
-        "starting with its origin. A source that did not verify is named on stderr and\n"
-        "its exit code counts. Exit codes as for verify.\n"
+        "totals summed); json one document (schema \"" JSON_SCHEMA "\", proto/JSON.md)\n"
+        "with every source in order, the ones that did not verify included, each with\n"
+        "its buckets, and the fleet total; csv one header, then the rows of every\n"
+        "verified source, each row starting with its origin. A source that did not\n"
+        "verify is named on stderr and its exit code counts. Exit codes as for verify.\n"
         "\n" COMMON_STORE_HELP;
 
 int cmd_report(int argc, char **argv) {
