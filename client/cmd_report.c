@@ -95,7 +95,7 @@ int cmd_report(int argc, char **argv) {
         struct report_totals total = {0};
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
-                if (!s->have_analysis || !s->az) {
+                if (!source_reported(s)) {
                         fprintf(stderr, PROG " report: %s: not verified, nothing reported\n",
                                 s->name);
                         continue;
@@ -110,7 +110,7 @@ int cmd_report(int argc, char **argv) {
                         continue;
                 }
                 if (n > 1 && fmt == FMT_TABLE)
-                        printf("%s# %s (%s)\n", i ? "\n" : "", s->cp.origin, s->name);
+                        printf("%s# %s (%s)\n", total.sources ? "\n" : "", s->cp.origin, s->name);
                 int r = fmt == FMT_CSV ? report_write_csv(stdout, s->cp.origin, b, nb, by,
                                                           csv_header)
                                        : report_write(stdout, &s->an, b, nb, by, fmt);

@@ -267,7 +267,7 @@ int jout_report(FILE *out, const struct source *srcs, size_t n, enum report_by b
                 const struct source *s = &srcs[i];
                 json_t *o = jout_source(s, &bad);
                 json_t *bk = json_null();
-                if (s->have_analysis && s->az) {
+                if (source_reported(s)) {
                         struct bucket *b = NULL;
                         size_t nb = 0;
                         json_decref(bk);

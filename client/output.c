@@ -19,6 +19,10 @@ bool output_use_color(FILE *out) {
         return isatty(fileno(out)) == 1;
 }
 
+bool source_reported(const struct source *s) {
+        return s->have_analysis && s->az && s->status != SRC_FAILED;
+}
+
 int sources_exit_code(const struct source *srcs, size_t n) {
         int code = 0;
         for (size_t i = 0; i < n; i++) {

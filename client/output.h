@@ -18,5 +18,12 @@ void output_human(FILE *out, const struct source *srcs, size_t n, bool color);
  * knows it, else end - start in wall time (signed). */
 double finding_seconds(const struct finding *f);
 
+/*
+ * Whether `report` reports s (buckets, totals): analysed with its analyzer kept
+ * and verified. A source that failed (IMPLAUSIBLE keeps its analysis for
+ * verify's findings) is never reported nor summed.
+ */
+bool source_reported(const struct source *s);
+
 /* Exit code over all sources: the highest wins. */
 int sources_exit_code(const struct source *srcs, size_t n);
