@@ -125,14 +125,17 @@ int verdicts_exit_code(const struct rule_result *r, size_t n);
 
 /* --- output (check_output.c, html.c) --- */
 
-#define CHECK_SCHEMA "gpuhours-check/1"
+#define CHECK_SCHEMA "gpuhours/1" /* json_out.h JSON_SCHEMA, proto/JSON.md */
 #define CHECK_LIST_MAX 50 /* unobserved pieces listed per rule in text */
 
 /* One line per rule, then what made anything UNKNOWN or FAIL. */
 void check_write_text(FILE *out, const struct evidence *ev, const struct rule_result *r, size_t n);
-/* The --json document. 0 or -ENOMEM / -EIO. */
+/*
+ * The --json document (proto/JSON.md, command "check"): srcs[0..nsrcs) are the
+ * sources evidence_build was given, in the same order. 0 or -ENOMEM / -EIO.
+ */
 int check_write_json(FILE *out, const struct evidence *ev, const struct rule_result *r, size_t n,
-                     int exit_code);
+                     int exit_code, const struct source *srcs, size_t nsrcs);
 /* Prometheus text exposition (textfile collector) into a malloc'd buffer. 0 or -ENOMEM. */
 int check_metrics_text(const struct evidence *ev, const struct rule_result *r, size_t n,
                        int exit_code, char **out, size_t *len);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "json_out.h"
 #include "util.h"
 
 static void fmt_num(double v, const char *unit, char *out, size_t cap) {
@@ -128,137 +129,137 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
 
 /* --- JSON --- */
 
-static void set(json_t *o, const char *k, json_t *v, bool *bad) {
-        if (!v || json_object_set_new(o, k, v) != 0)
-                *bad = true;
-}
-
-static json_t *jtime(uint64_t ns) {
-        char b[40];
-        time_format_iso(ns, true, b, sizeof(b));
-        return json_string(b);
-}
 
 static json_t *jnum(double v) {
         return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* The timeline of one node (the source object's "evidence"). */
+static json_t *node_evidence(const struct evidence *ev, size_t i, bool *bad) {
+        const struct ev_node *nd = &ev->nodes[i];
+        static const char *const st[] = {"ok", "failed", "missing"};
+        json_t *o = json_object();
+        jout_set(o, "state", json_string(st[nd->state]), bad);
+        jout_set(o, "error", nd->state != NODE_OK ? json_string(nd->error) : json_null(), bad);
+        jout_set(o, "last_record", nd->state == NODE_OK ? jout_time(nd->last_ns) : json_null(), bad);
+        json_t *gpus = json_array();
+        for (size_t k = 0; gpus && k < ev->ngpus; k++) {
+                const struct ev_gpu *g = &ev->gpus[k];
+                if (g->node != i)
+                        continue;
+                json_t *go = json_object();
+                /* signed by the node: quoted like every untrusted string */
+                jout_set(go, "uuid", jout_quoted(g->uuid, REC_UUID_MAX), bad);
+                jout_set(go, "name", g->name[0] ? jout_quoted(g->name, REC_NAME_MAX) : json_string(""),
+                         bad);
+                jout_set(go, "peak_flops", g->peak_known ? json_real(g->peak_flops) : json_null(), bad);
+                jout_set(go, "peak_source", json_string(g->peak_known ? g->peak_source : ""), bad);
+                jout_set(go, "observed_seconds", json_real(g->observed_s), bad);
+                jout_set(go, "unobserved_seconds", json_real(g->unobserved_s), bad);
+                jout_set(go, "hidden_gpu_seconds", jnum(g->hidden_s), bad);
+                json_t *pcs = json_array();
+                for (size_t p = 0; pcs && p < g->np; p++) {
+                        json_t *po = json_object();
+                        jout_set(po, "start", jout_time(g->p[p].start_ns), bad);
+                        jout_set(po, "end", jout_time(g->p[p].end_ns), bad);
+                        jout_set(po, "hidden_gpu_seconds", json_real(g->p[p].hidden_s), bad);
+                        jout_set(po, "bound", json_string(piece_bound_name(g->p[p].bound)), bad);
+                        if (g->p[p].bound <= PB_ENERGY)
+                                jout_set(po, "energy_joules", json_real(g->p[p].energy_j), bad);
+                        if (json_array_append_new(pcs, po) != 0)
+                                *bad = true;
+                }
+                jout_set(go, "unobserved", pcs, bad);
+                if (json_array_append_new(gpus, go) != 0)
+                        *bad = true;
+        }
+        jout_set(o, "gpus", gpus, bad);
+        return o;
+}
+
 int check_write_json(FILE *out, const struct evidence *ev, const struct rule_result *r, size_t n,
-                     int exit_code) {
+                     int exit_code, const struct source *srcs, size_t nsrcs) {
         bool bad = false;
-        json_t *doc = json_object();
+        json_t *doc = jout_doc("check", ev->now_ns);
         if (!doc)
                 return -ENOMEM;
         static const char *const vnames[] = {"PASS", "UNKNOWN", "FAIL", "ERROR"};
-        set(doc, "schema", json_string(CHECK_SCHEMA), &bad);
-        set(doc, "verdict", json_string(vnames[exit_code < 4 ? exit_code : 3]), &bad);
-        set(doc, "exit", json_integer(exit_code), &bad);
-        set(doc, "now", jtime(ev->now_ns), &bad);
+        jout_set(doc, "verdict", json_string(vnames[exit_code >= 0 && exit_code < 4 ? exit_code : 3]),
+            &bad);
+        jout_set(doc, "exit", json_integer(exit_code), &bad);
         json_t *iv = json_object();
-        set(iv, "start", jtime(ev->start_ns), &bad);
-        set(iv, "end", jtime(ev->end_ns), &bad);
-        set(doc, "interval", iv, &bad);
+        jout_set(iv, "start", jout_time(ev->start_ns), &bad);
+        jout_set(iv, "end", jout_time(ev->end_ns), &bad);
+        jout_set(doc, "interval", iv, &bad);
         json_t *rules = json_array();
         for (size_t i = 0; rules && i < n; i++) {
                 const struct rule_result *x = &r[i];
                 json_t *o = json_object();
-                set(o, "line", json_integer(x->rule->line), &bad);
-                set(o, "rule", json_string(x->rule->text), &bad);
-                set(o, "kind", json_string(rule_kind_name(x->rule->kind)), &bad);
-                set(o, "verdict", json_string(verdict_name(x->verdict)), &bad);
-                set(o, "lower", jnum(x->lower), &bad);
-                set(o, "upper", jnum(x->upper), &bad);
-                set(o, "unit", json_string(x->unit), &bad);
-                set(o, "period", json_string(x->where), &bad);
-                set(o, "start", jtime(x->start_ns), &bad);
-                set(o, "end", jtime(x->end_ns), &bad);
-                set(o, "why", json_string(x->why), &bad);
-                set(o, "unobserved_gpu_seconds", json_real(x->missing_gpu_s), &bad);
-                set(o, "hidden_gpu_seconds", json_real(x->hidden_gpu_s), &bad);
+                jout_set(o, "line", json_integer(x->rule->line), &bad);
+                jout_set(o, "rule", json_string(x->rule->text), &bad);
+                jout_set(o, "kind", json_string(rule_kind_name(x->rule->kind)), &bad);
+                jout_set(o, "verdict", json_string(verdict_name(x->verdict)), &bad);
+                jout_set(o, "lower", jnum(x->lower), &bad);
+                jout_set(o, "upper", jnum(x->upper), &bad);
+                jout_set(o, "unit", json_string(x->unit), &bad);
+                jout_set(o, "period", json_string(x->where), &bad);
+                jout_set(o, "start", jout_time(x->start_ns), &bad);
+                jout_set(o, "end", jout_time(x->end_ns), &bad);
+                jout_set(o, "why", json_string(x->why), &bad);
+                jout_set(o, "unobserved_gpu_seconds", json_real(x->missing_gpu_s), &bad);
+                jout_set(o, "hidden_gpu_seconds", json_real(x->hidden_gpu_s), &bad);
                 if (x->has_flop) {
-                        set(o, "upper_fraction_of_1e25", jnum(x->upper / 1e25), &bad);
-                        set(o, "upper_fraction_of_1e26", jnum(x->upper / 1e26), &bad);
+                        jout_set(o, "upper_fraction_of_1e25", jnum(x->upper / 1e25), &bad);
+                        jout_set(o, "upper_fraction_of_1e26", jnum(x->upper / 1e26), &bad);
                 }
-                json_t *srcs = json_array();
-                for (size_t k = 0; srcs && k < ev->nnodes; k++)
-                        if (json_array_append_new(srcs, json_string(ev->nodes[k].name)) != 0)
+                json_t *names = json_array();
+                for (size_t k = 0; names && k < ev->nnodes; k++)
+                        if (json_array_append_new(names, jout_quoted(ev->nodes[k].name, 4096)) != 0)
                                 bad = true;
-                set(o, "sources", srcs, &bad);
+                jout_set(o, "sources", names, &bad);
                 if (json_array_append_new(rules, o) != 0)
                         bad = true;
         }
-        set(doc, "rules", rules, &bad);
+        jout_set(doc, "rules", rules, &bad);
+        /* the source objects of verify, each with its timeline; nodes[i] is srcs[i] */
         json_t *nodes = json_array();
-        for (size_t i = 0; nodes && i < ev->nnodes; i++) {
-                const struct ev_node *nd = &ev->nodes[i];
-                static const char *const st[] = {"ok", "failed", "missing"};
-                json_t *o = json_object();
-                set(o, "source", json_string(nd->name), &bad);
-                set(o, "origin", nd->origin[0] ? json_string(nd->origin) : json_null(), &bad);
-                set(o, "state", json_string(st[nd->state]), &bad);
-                if (nd->state != NODE_OK)
-                        set(o, "error", json_string(nd->error), &bad);
-                else
-                        set(o, "last_record", jtime(nd->last_ns), &bad);
-                json_t *gpus = json_array();
-                for (size_t k = 0; gpus && k < ev->ngpus; k++) {
-                        const struct ev_gpu *g = &ev->gpus[k];
-                        if (g->node != i)
-                                continue;
-                        json_t *go = json_object();
-                        set(go, "uuid", json_string(g->uuid), &bad);
-                        set(go, "name", json_string(g->name), &bad);
-                        set(go, "peak_flops", g->peak_known ? json_real(g->peak_flops) : json_null(),
-                            &bad);
-                        set(go, "peak_source", json_string(g->peak_known ? g->peak_source : ""),
-                            &bad);
-                        set(go, "observed_seconds", json_real(g->observed_s), &bad);
-                        set(go, "unobserved_seconds", json_real(g->unobserved_s), &bad);
-                        set(go, "hidden_gpu_seconds", jnum(g->hidden_s), &bad);
-                        json_t *pcs = json_array();
-                        for (size_t p = 0; pcs && p < g->np; p++) {
-                                json_t *po = json_object();
-                                set(po, "start", jtime(g->p[p].start_ns), &bad);
-                                set(po, "end", jtime(g->p[p].end_ns), &bad);
-                                set(po, "hidden_gpu_seconds", json_real(g->p[p].hidden_s), &bad);
-                                set(po, "bound", json_string(piece_bound_name(g->p[p].bound)),
-                                    &bad);
-                                if (g->p[p].bound <= PB_ENERGY)
-                                        set(po, "energy_joules", json_real(g->p[p].energy_j),
-                                            &bad);
-                                if (json_array_append_new(pcs, po) != 0)
-                                        bad = true;
-                        }
-                        set(go, "unobserved", pcs, &bad);
-                        if (json_array_append_new(gpus, go) != 0)
-                                bad = true;
-                }
-                set(o, "gpus", gpus, &bad);
-                if (json_array_append_new(nodes, o) != 0)
+        for (size_t i = 0; nodes && i < nsrcs; i++) {
+                json_t *o = jout_source(&srcs[i], &bad);
+                bool same = i < ev->nnodes && ev->nodes[i].name == srcs[i].name;
+                jout_set(o, "evidence", same ? node_evidence(ev, i, &bad) : NULL, &bad);
+                if (!o || json_array_append_new(nodes, o) != 0)
                         bad = true;
         }
-        set(doc, "sources", nodes, &bad);
+        jout_set(doc, "sources", nodes, &bad);
+        /* fleet-level findings: one GPU on two nodes at once */
         json_t *cf = json_array();
         for (size_t i = 0; cf && i < ev->nconflicts; i++) {
                 const struct ev_conflict *c = &ev->conflicts[i];
+                const char *a = ev->nodes[ev->gpus[c->gpu_a].node].name;
+                const char *b = ev->nodes[ev->gpus[c->gpu_b].node].name;
+                char detail[1200];
+                snprintf(detail, sizeof(detail), "GPU %s seen on %s and %s at once",
+                         ev->gpus[c->gpu_a].uuid, ev->nodes[ev->gpus[c->gpu_a].node].origin,
+                         ev->nodes[ev->gpus[c->gpu_b].node].origin);
                 json_t *o = json_object();
-                set(o, "kind", json_string("GPU_ON_TWO_NODES"), &bad);
-                set(o, "uuid", json_string(ev->gpus[c->gpu_a].uuid), &bad);
-                set(o, "sources", json_pack("[ss]", ev->nodes[ev->gpus[c->gpu_a].node].name,
-                                            ev->nodes[ev->gpus[c->gpu_b].node].name),
+                jout_set(o, "kind", json_string("GPU_ON_TWO_NODES"), &bad);
+                jout_set(o, "severity", json_string("error"), &bad);
+                jout_set(o, "start", jout_time(c->start_ns), &bad);
+                jout_set(o, "end", jout_time(c->end_ns), &bad);
+                jout_set(o, "seconds",
+                    json_real(c->end_ns >= c->start_ns ? (double)(c->end_ns - c->start_ns) / 1e9
+                                                       : 0.0),
                     &bad);
-                set(o, "start", jtime(c->start_ns), &bad);
-                set(o, "end", jtime(c->end_ns), &bad);
+                jout_set(o, "gpus", json_pack("[o]", jout_quoted(ev->gpus[c->gpu_a].uuid, REC_UUID_MAX)),
+                         &bad);
+                jout_set(o, "sources", json_pack("[oo]", jout_quoted(a, 4096), jout_quoted(b, 4096)),
+                         &bad);
+                jout_set(o, "detail", jout_quoted(detail, sizeof(detail)), &bad);
                 if (json_array_append_new(cf, o) != 0)
                         bad = true;
         }
-        set(doc, "conflicts", cf, &bad);
-        int rc = bad ? -ENOMEM : 0;
-        if (!bad && (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
-                     fputc('\n', out) == EOF))
-                rc = -EIO;
-        json_decref(doc);
-        return rc;
+        jout_set(doc, "findings", cf, &bad);
+        return jout_write(out, doc, bad);
 }
 
 /* --- Prometheus text format --- */

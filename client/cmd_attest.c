@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "fetch.h"
+#include "json_out.h"
 #include "output.h"
 #include "source.h"
 #include "state.h"
@@ -179,33 +180,70 @@ static void on_attest(void *ctx, struct fetch_result *res) {
         }
 }
 
-static void print_json(const struct attest_run *t) {
-        json_t *o = json_object();
-        char q[600], tm[40];
-        quote_bytes(t->url, strlen(t->url), q, sizeof(q));
-        json_object_set_new(o, "source", json_string(q));
-        json_object_set_new(o, "status",
-                            json_string(t->code == 0   ? "ok"
-                                        : t->code == 1 ? "findings"
-                                        : t->code == 2 ? "failed"
-                                                       : "error"));
-        if (t->have_attest) {
-                quote_bytes(t->a.origin, strlen(t->a.origin), q, sizeof(q));
-                json_object_set_new(o, "origin", json_string(q));
-                json_object_set_new(o, "tree_size", json_integer((json_int_t)t->a.size));
-                time_format_iso(t->a.time_ns, true, tm, sizeof(tm));
-                json_object_set_new(o, "node_time", json_string(tm));
-                json_object_set_new(o, "clock_offset_seconds",
-                                    json_real((double)t->offset_ns / 1e9));
-                json_object_set_new(o, "clock_uncertainty_seconds",
-                                    json_real((double)t->uncertainty_ns / 1e9));
-                json_object_set_new(o, "consistency", json_string(t->consistency));
+/*
+ * The kind of an attest failure for its finding: the leading upper-case word
+ * of the message ("FORK: ...") or, for the replayed answer, REPLAY.
+ */
+static void failure_kind(const struct attest_run *t, char *kind, size_t cap) {
+        size_t i = 0;
+        while (i + 1 < cap && ((t->msg[i] >= 'A' && t->msg[i] <= 'Z') || t->msg[i] == '_')) {
+                kind[i] = t->msg[i];
+                i++;
         }
-        if (t->code)
-                json_object_set_new(o, "error", json_string(t->msg));
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(o);
+        kind[i] = '\0';
+        if (i == 0 || t->msg[i] != ':')
+                snprintf(kind, cap, "%s", strstr(t->msg, "nonce") ? "REPLAY" : "MALFORMED");
+}
+
+/* The gpuhours/1 document (proto/JSON.md): one source object with "attest". */
+static int print_json(const struct attest_run *t, uint64_t now_ns) {
+        static const char *const st[] = {"ok", "findings", "failed", "error"};
+        const char *status = st[t->code >= 0 && t->code <= 3 ? t->code : 3];
+        bool bad = false;
+        json_t *doc = jout_doc("attest", now_ns);
+        jout_set(doc, "verdict", json_string(status), &bad);
+        jout_set(doc, "exit", json_integer(t->code), &bad);
+        json_t *o = jout_source_head(t->url, t->have_attest ? t->a.origin : NULL, status,
+                                     t->code >= EXIT_INTEGRITY ? t->msg : NULL, t->have_attest,
+                                     t->a.size, NULL, &bad);
+        json_t *fs = json_array();
+        if (t->code != 0 && t->code != EXIT_INCOMPLETE) {
+                char kind[32];
+                if (t->code == EXIT_FINDINGS)
+                        snprintf(kind, sizeof(kind), "CLOCK_OFFSET");
+                else
+                        failure_kind(t, kind, sizeof(kind));
+                json_t *f = json_object();
+                jout_set(f, "kind", json_string(kind), &bad);
+                jout_set(f, "severity", json_string(t->code == EXIT_FINDINGS ? "warning" : "error"),
+                         &bad);
+                jout_set(f, "detail", json_string(t->msg), &bad);
+                if (!fs || json_array_append_new(fs, f) != 0)
+                        bad = true;
+        }
+        jout_set(o, "findings", fs, &bad);
+        json_t *at = json_null();
+        if (t->have_attest) {
+                json_decref(at);
+                at = json_object();
+                jout_set(at, "node_time", jout_time(t->a.time_ns), &bad);
+                jout_set(at, "clock_offset_seconds", json_real((double)t->offset_ns / 1e9), &bad);
+                jout_set(at, "clock_uncertainty_seconds",
+                         json_real((double)t->uncertainty_ns / 1e9), &bad);
+                jout_set(at, "consistency", json_string(t->consistency), &bad);
+                if (t->have_rem)
+                        jout_set(at, "remembered_size", json_integer((json_int_t)t->rem.size),
+                                 &bad);
+                else
+                        jout_set(at, "remembered_size", json_null(), &bad);
+        }
+        jout_set(o, "attest", at, &bad);
+        json_t *arr = json_array();
+        if (!arr || json_array_append_new(arr, o) != 0)
+                bad = true;
+        jout_set(doc, "sources", arr, &bad);
+        jout_set(doc, "findings", json_array(), &bad);
+        return jout_write(stdout, doc, bad);
 }
 
 int cmd_attest(int argc, char **argv) {
@@ -257,7 +295,10 @@ int cmd_attest(int argc, char **argv) {
         }
         rc = t.code;
         if (json) {
-                print_json(&t);
+                if (print_json(&t, wall_now_ns()) != 0) {
+                        fprintf(stderr, PROG " attest: cannot write the JSON document\n");
+                        rc = EXIT_INCOMPLETE;
+                }
         } else {
                 char q[NOTE_NAME_MAX + 3] = "-", tm[40];
                 if (t.have_attest)

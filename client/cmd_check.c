@@ -129,7 +129,7 @@ int cmd_check(int argc, char **argv) {
         int verdict = verdicts_exit_code(res, nres);
         rc = verdict;
         if (json) {
-                if (check_write_json(stdout, &ev, res, nres, verdict) != 0) {
+                if (check_write_json(stdout, &ev, res, nres, verdict, srcs, n) != 0) {
                         fprintf(stderr, PROG " check: cannot write the JSON document\n");
                         rc = EXIT_INCOMPLETE;
                 }

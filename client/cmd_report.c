@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "output.h"
 #include "report.h"
 #include "source.h"
@@ -25,34 +24,12 @@ static const char report_help[] =
         "the line of each source that did not verify).\n"
         "Defaults: --by day --format table. With several sources, table prints one\n"
         "section per source and a final '# total' section (the verified sources'\n"
-        "totals summed), json an array of report objects (each with \"source\" and\n"
-        "\"origin\"); csv one header, then the rows of every verified source, each row\n"
-        "starting with its origin. A source that did not verify is named on stderr and\n"
-        "its exit code counts. Exit codes as for verify.\n"
+        "totals summed); json one document (schema \"" JSON_SCHEMA "\", proto/JSON.md)\n"
+        "with every source in order, the ones that did not verify included, each with\n"
+        "its buckets, and the fleet total; csv one header, then the rows of every\n"
+        "verified source, each row starting with its origin. A source that did not\n"
+        "verify is named on stderr and its exit code counts. Exit codes as for verify.\n"
         "\n" COMMON_STORE_HELP;
-
-/* report_write's JSON object for s, with "source" and "origin" first, appended to all. */
-static int append_json(json_t *all, const struct source *s, const struct bucket *b, size_t nb,
-                       enum report_by by) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&buf, &len);
-        if (!mem)
-                return -ENOMEM;
-        int r = report_write(mem, &s->an, b, nb, by, FMT_JSON);
-        if (fclose(mem) != 0 && r == 0)
-                r = -EIO;
-        json_t *doc = r == 0 ? json_loadb(buf, len, 0, NULL) : NULL;
-        free(buf);
-        json_t *o = json_object();
-        if (!doc || !o || json_object_set_new(o, "source", json_string(s->name)) != 0 ||
-            json_object_set_new(o, "origin", json_string(s->cp.origin)) != 0 ||
-            json_object_update(o, doc) != 0 || json_array_append(all, o) != 0)
-                r = r ? r : -ENOMEM;
-        json_decref(doc);
-        json_decref(o);
-        return r;
-}
 
 int cmd_report(int argc, char **argv) {
         struct common_opts c = {0};
@@ -114,17 +91,17 @@ int cmd_report(int argc, char **argv) {
         if (!quiet)
                 output_human(stderr, srcs, n, output_use_color(stderr));
         rc = sources_exit_code(srcs, n);
-        /* Several sources as JSON: an array of report objects with "source" and "origin". */
-        json_t *all = n > 1 && fmt == FMT_JSON ? json_array() : NULL;
         bool csv_header = true;
         struct report_totals total = {0};
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
-                if (!s->have_analysis || !s->az) {
+                if (!source_reported(s)) {
                         fprintf(stderr, PROG " report: %s: not verified, nothing reported\n",
                                 s->name);
                         continue;
                 }
+                if (fmt == FMT_JSON)
+                        continue; /* one document for every source, below */
                 struct bucket *b = NULL;
                 size_t nb = 0;
                 if (analyzer_buckets(s->az, by, &b, &nb) != 0) {
@@ -133,11 +110,10 @@ int cmd_report(int argc, char **argv) {
                         continue;
                 }
                 if (n > 1 && fmt == FMT_TABLE)
-                        printf("%s# %s (%s)\n", i ? "\n" : "", s->cp.origin, s->name);
-                int r = n > 1 && fmt == FMT_JSON ? append_json(all, s, b, nb, by)
-                        : fmt == FMT_CSV ? report_write_csv(stdout, s->cp.origin, b, nb, by,
-                                                            csv_header)
-                                         : report_write(stdout, &s->an, b, nb, by, fmt);
+                        printf("%s# %s (%s)\n", total.sources ? "\n" : "", s->cp.origin, s->name);
+                int r = fmt == FMT_CSV ? report_write_csv(stdout, s->cp.origin, b, nb, by,
+                                                          csv_header)
+                                       : report_write(stdout, &s->an, b, nb, by, fmt);
                 csv_header = false;
                 report_totals_add(&total, &s->an, b, nb, by);
                 if (r != 0) {
@@ -148,11 +124,10 @@ int cmd_report(int argc, char **argv) {
         }
         if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
                 rc = EXIT_INCOMPLETE;
-        if (all) {
-                if (json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
-                    fputc('\n', stdout) == EOF)
-                        rc = EXIT_INCOMPLETE;
-                json_decref(all);
+        /* JSON: every source (the unverified ones with "buckets": null) and the fleet total */
+        if (fmt == FMT_JSON && jout_report(stdout, srcs, n, by, wall_now_ns()) != 0) {
+                fprintf(stderr, PROG " report: cannot write the JSON document\n");
+                rc = EXIT_INCOMPLETE;
         }
         for (size_t i = 0; i < n; i++)
                 source_free(&srcs[i]);

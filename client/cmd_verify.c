@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "output.h"
 #include "progress.h"
 #include "source.h"
@@ -28,7 +29,7 @@ static const char verify_help[] =
         "  --trusted-keys FILE  trust the keys in FILE instead of the user's trust file\n"
         "  --since TIME      audit from TIME: 2026-11-26T12:00:00Z, 2026-11-26, -2h, -30m, -7d\n"
         "  --until TIME      audit until TIME (same forms)\n"
-        "  --json            print one JSON document (README: JSON output)\n"
+        "  --json            print one JSON document (schema \"" JSON_SCHEMA "\", proto/JSON.md)\n"
         "  --no-state        neither read nor write remembered checkpoints\n"
         "  --witnesses FILE  require the cosignatures of this C2SP tlog-policy file\n"
         "                    (README: Witnesses); WITNESS_QUORUM otherwise\n"
@@ -75,13 +76,18 @@ int cmd_verify(int argc, char **argv) {
         struct source *srcs = common_sources_new("verify", &c, list, n, &o);
         if (!srcs)
                 goto out;
+        bool json_failed = false;
         if (json) {
-                if (output_json(stdout, srcs, n) != 0)
+                if (jout_verify(stdout, srcs, n, wall_now_ns()) != 0) {
                         fprintf(stderr, PROG " verify: cannot write the JSON document\n");
+                        json_failed = true;
+                }
         } else {
                 output_human(stdout, srcs, n, output_use_color(stdout));
         }
         rc = sources_exit_code(srcs, n);
+        if (json_failed)
+                rc = EXIT_INCOMPLETE;
         if (n > 1)
                 sources_summary_line(stderr, srcs, n);
         for (size_t i = 0; i < n; i++) {

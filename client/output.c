@@ -2,7 +2,6 @@
 #include "output.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +17,10 @@ bool output_use_color(FILE *out) {
         if (!term || !term[0] || strcmp(term, "dumb") == 0)
                 return false;
         return isatty(fileno(out)) == 1;
+}
+
+bool source_reported(const struct source *s) {
+        return s->have_analysis && s->az && s->status != SRC_FAILED;
 }
 
 int sources_exit_code(const struct source *srcs, size_t n) {
@@ -70,8 +73,7 @@ static const char *severity_color(enum severity sev) {
         return "";
 }
 
-/* The analyzer's elapsed length where it knows it (boot time), else the wall bounds. */
-static double finding_seconds(const struct finding *f) {
+double finding_seconds(const struct finding *f) {
         if (f->duration_ns)
                 return (double)f->duration_ns / 1e9;
         return f->end_ns >= f->start_ns ? (double)(f->end_ns - f->start_ns) / 1e9
@@ -164,156 +166,4 @@ void output_human(FILE *out, const struct source *srcs, size_t n, bool color) {
                 for (size_t j = 0; j < s->nintegrity; j++)
                         human_finding(out, &s->integrity[j], NULL, color);
         }
-}
-
-/* json_object_set_new that remembers a failure. */
-static void set(json_t *o, const char *k, json_t *v, bool *bad) {
-        if (!v || json_object_set_new(o, k, v) != 0)
-                *bad = true;
-}
-
-static json_t *json_time(uint64_t ns) {
-        char buf[40];
-        time_format_iso(ns, true, buf, sizeof(buf));
-        return json_string(buf);
-}
-
-/* A GPU UUID as a JSON string, quoted like every untrusted string. */
-static json_t *json_uuid(const char *uuid) {
-        char q[3 * REC_UUID_MAX + 3];
-        quote_bytes(uuid, strnlen(uuid, REC_UUID_MAX), q, sizeof(q));
-        return json_string(q);
-}
-
-static json_t *json_finding(const struct finding *f, const struct analysis *an, bool *bad) {
-        json_t *o = json_object();
-        if (!o) {
-                *bad = true;
-                return NULL;
-        }
-        set(o, "kind", json_string(finding_kind_name(f->kind)), bad);
-        set(o, "severity", json_string(severity_name(f->severity)), bad);
-        if (f->has_time) {
-                set(o, "start", json_time(f->start_ns), bad);
-                set(o, "end", json_time(f->end_ns), bad);
-                set(o, "seconds", json_real(finding_seconds(f)), bad);
-        }
-        if (f->has_leaves) {
-                set(o, "first_leaf", json_integer((json_int_t)f->first_leaf), bad);
-                set(o, "last_leaf", json_integer((json_int_t)f->last_leaf), bad);
-        }
-        if (f->source)
-                set(o, "source", json_string(f->source), bad);
-        if (f->has_gpus && an) {
-                json_t *g = json_array();
-                for (size_t i = 0; g && i < an->gpu_count && i < 64; i++)
-                        if ((f->gpu_mask & (1ull << i)) &&
-                            json_array_append_new(g, json_uuid(an->gpus[i].uuid)) != 0)
-                                *bad = true;
-                set(o, "gpus", g, bad);
-        }
-        if (f->has_hidden)
-                set(o, "gpu_seconds", json_real(f->gpu_seconds), bad);
-        if (f->has_energy)
-                set(o, "energy_joules", json_real(f->energy_joules), bad);
-        if (f->has_step)
-                set(o, "step_seconds", json_real(f->step_seconds), bad);
-        set(o, "detail", json_string(f->detail), bad);
-        return o;
-}
-
-static json_t *json_source(const struct source *s, bool *bad) {
-        json_t *o = json_object();
-        json_t *fs = json_array();
-        if (!o || !fs) {
-                json_decref(o);
-                json_decref(fs);
-                *bad = true;
-                return NULL;
-        }
-        char q[600];
-        quote_bytes(s->name, strlen(s->name), q, sizeof(q));
-        set(o, "source", json_string(q), bad);
-        if (s->cp.origin[0]) {
-                quote_bytes(s->cp.origin, strlen(s->cp.origin), q, sizeof(q));
-                set(o, "origin", json_string(q), bad);
-        }
-        set(o, "status", json_string(source_status_name(s->status)), bad);
-        if (s->have_checkpoint)
-                set(o, "tree_size", json_integer((json_int_t)s->cp.size), bad);
-        if (s->status == SRC_ERROR || s->status == SRC_FAILED)
-                set(o, "error", json_string(s->error), bad);
-        if (s->have_analysis) {
-                const struct analysis *an = &s->an;
-                if (an->last_ns > 0) {
-                        set(o, "first_time", json_time(an->first_ns), bad);
-                        set(o, "last_time", json_time(an->last_ns), bad);
-                }
-                set(o, "gpu_hours", json_real(an->busy_gpu_seconds / 3600.0), bad);
-                set(o, "occupied_gpu_hours", json_real(an->occupied_gpu_seconds / 3600.0), bad);
-                set(o, "energy_joules", json_real(an->energy_joules), bad);
-                set(o, "observed_seconds", json_real(an->observed_seconds), bad);
-                set(o, "gap_seconds", json_real(an->gap_seconds), bad);
-                /* ANALYSIS.md section 9 */
-                set(o, "interval_seconds", json_real((double)an->interval_ms / 1e3), bad);
-                set(o, "unobserved_seconds", json_real(an->gap_seconds), bad);
-                set(o, "step_seconds", json_real(an->step_seconds), bad);
-                set(o, "hidden_gpu_seconds", json_real(an->hidden_gpu_seconds), bad);
-                json_t *gs = json_array();
-                for (size_t j = 0; gs && j < an->gpu_count; j++) {
-                        json_t *g = json_object();
-                        if (!g || json_array_append_new(gs, g) != 0) {
-                                *bad = true;
-                                break;
-                        }
-                        set(g, "uuid", json_uuid(an->gpus[j].uuid), bad);
-                        set(g, "observed_seconds", json_real((double)an->gpus[j].observed_ms / 1e3),
-                            bad);
-                        set(g, "unobserved_seconds", json_real((double)an->gpus[j].gap_ms / 1e3),
-                            bad);
-                        set(g, "hidden_gpu_seconds", json_real(an->gpus[j].hidden_gpu_seconds),
-                            bad);
-                        set(g, "busy_gpu_seconds", json_real(an->gpus[j].busy_seconds), bad);
-                        set(g, "occupied_gpu_seconds", json_real(an->gpus[j].occupied_seconds),
-                            bad);
-                        set(g, "energy_joules", json_real(an->gpus[j].energy_joules), bad);
-                }
-                set(o, "gpus", gs, bad);
-                for (size_t j = 0; j < an->nfindings; j++)
-                        if (json_array_append_new(fs, json_finding(&an->findings[j], an, bad)) != 0)
-                                *bad = true;
-        }
-        for (size_t j = 0; j < s->nintegrity; j++)
-                if (json_array_append_new(fs, json_finding(&s->integrity[j], NULL, bad)) != 0)
-                        *bad = true;
-        set(o, "findings", fs, bad);
-        return o;
-}
-
-int output_json(FILE *out, const struct source *srcs, size_t n) {
-        bool bad = false;
-        json_t *doc = json_object();
-        json_t *arr = json_array();
-        if (!doc || !arr) {
-                json_decref(doc);
-                json_decref(arr);
-                return -ENOMEM;
-        }
-        enum source_status worst = SRC_OK;
-        for (size_t i = 0; i < n; i++) {
-                if (srcs[i].status > worst)
-                        worst = srcs[i].status;
-                if (json_array_append_new(arr, json_source(&srcs[i], &bad)) != 0)
-                        bad = true;
-        }
-        set(doc, "verdict", json_string(source_status_name(worst)), &bad);
-        set(doc, "sources", arr, &bad);
-        int r = 0;
-        if (bad)
-                r = -ENOMEM;
-        else if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
-                 fputc('\n', out) == EOF)
-                r = -EIO;
-        json_decref(doc);
-        return r;
 }

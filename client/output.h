@@ -12,11 +12,18 @@ bool output_use_color(FILE *out);
 /* Human-readable verdicts, totals and findings, one block per source. */
 void output_human(FILE *out, const struct source *srcs, size_t n, bool color);
 
+/* The --json documents: json_out.h. */
+
+/* A finding's length in seconds: the analyzer's elapsed (boot-time) length where it
+ * knows it, else end - start in wall time (signed). */
+double finding_seconds(const struct finding *f);
+
 /*
- * The --json document (README "JSON output"). 0, or -ENOMEM / -EIO.
- * verdict: the worst source status.
+ * Whether `report` reports s (buckets, totals): analysed with its analyzer kept
+ * and verified. A source that failed (IMPLAUSIBLE keeps its analysis for
+ * verify's findings) is never reported nor summed.
  */
-int output_json(FILE *out, const struct source *srcs, size_t n);
+bool source_reported(const struct source *s);
 
 /* Exit code over all sources: the highest wins. */
 int sources_exit_code(const struct source *srcs, size_t n);

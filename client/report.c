@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "report.h"
+#include "text.h"
 
 #define NS_PER_S 1000000000ull
 #define NCOLS 8      /* gpu, start, end, busy, occupied, energy, coverage, gap */
@@ -287,43 +288,20 @@ static int jset(json_t *o, const char *key, json_t *v) {
         return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
 }
 
-/* JSON instants always carry milliseconds, as in verify --json (ANALYSIS.md 1). */
+/* JSON instants always carry milliseconds (proto/JSON.md, as every JSON time). */
 static json_t *jtime(uint64_t ns) {
-        char buf[64];
+        char buf[40];
 
-        time_iso(ns, true, buf, sizeof(buf));
+        time_format_iso(ns, true, buf, sizeof(buf));
         return json_string(buf);
 }
 
-static int write_json(FILE *f, const struct analysis *an, const struct bucket *b, size_t n,
-                      enum report_by by) {
-        struct totals t = totals_of(an, b, n, by);
-        json_t *root = json_object(), *arr = json_array();
-        int r = 0;
+json_t *report_buckets_json(const struct bucket *b, size_t n, enum report_by by) {
+        json_t *arr = json_array();
+        int r = arr ? 0 : -ENOMEM;
 
-        if (!root || !arr) {
-                json_decref(root);
-                json_decref(arr);
-                return -ENOMEM;
-        }
-        r |= jset(root, "by", json_string(report_by_name(by)));
-        r |= jset(root, "first_time", jtime(an->first_ns));
-        r |= jset(root, "last_time", jtime(an->last_ns));
-        r |= jset(root, "busy_gpu_hours", json_real(t.busy));
-        r |= jset(root, "occupied_gpu_hours", json_real(t.occupied));
-        r |= jset(root, "energy_kwh", json_real(t.energy));
-        r |= jset(root, "coverage_pct", json_real(t.coverage));
-        r |= jset(root, "gap_seconds", json_real(t.gap));
-        /* ANALYSIS.md section 9: the same numbers as verify --json */
-        r |= jset(root, "interval_seconds", json_real((double)an->interval_ms / 1e3));
-        r |= jset(root, "observed_seconds", json_real(an->observed_seconds));
-        r |= jset(root, "unobserved_seconds", json_real(an->gap_seconds));
-        r |= jset(root, "step_seconds", json_real(an->step_seconds));
-        r |= jset(root, "hidden_gpu_seconds", json_real(an->hidden_gpu_seconds));
-        r |= jset(root, "buckets", arr);
         for (size_t i = 0; i < n && r == 0; i++) {
                 json_t *o = json_object();
-                char g[REC_UUID_MAX + 1];
 
                 if (!o || json_array_append_new(arr, o) != 0) {
                         r = -ENOMEM;
@@ -332,7 +310,9 @@ static int write_json(FILE *f, const struct analysis *an, const struct bucket *b
                 r |= jset(o, "start", jtime(b[i].start_ns));
                 r |= jset(o, "end", jtime(b[i].end_ns));
                 if (by == BY_GPU) {
-                        safe_text(b[i].gpu_uuid, REC_UUID_MAX, g, sizeof(g));
+                        char g[3 * REC_UUID_MAX + 3];
+                        quote_bytes(b[i].gpu_uuid, strnlen(b[i].gpu_uuid, REC_UUID_MAX), g,
+                                    sizeof(g));
                         r |= jset(o, "gpu", json_string(g));
                 }
                 r |= jset(o, "busy_gpu_hours", json_real(b[i].busy_gpu_hours));
@@ -345,10 +325,11 @@ static int write_json(FILE *f, const struct analysis *an, const struct bucket *b
                 if (by == BY_GPU)
                         r |= jset(o, "hidden_gpu_seconds", json_real(b[i].hidden_gpu_seconds));
         }
-        if (r == 0 && (json_dumpf(root, f, JSON_INDENT(2)) != 0 || fputc('\n', f) == EOF))
-                r = -EIO;
-        json_decref(root);
-        return r ? (r == -EIO ? -EIO : -ENOMEM) : 0;
+        if (r != 0) {
+                json_decref(arr);
+                return NULL;
+        }
+        return arr;
 }
 
 int report_write(FILE *f, const struct analysis *an, const struct bucket *b, size_t n,
@@ -363,9 +344,6 @@ int report_write(FILE *f, const struct analysis *an, const struct bucket *b, siz
                 break;
         case FMT_CSV:
                 r = write_csv(f, NULL, b, n, by, true);
-                break;
-        case FMT_JSON:
-                r = write_json(f, an, b, n, by);
                 break;
         default:
                 return -EINVAL;

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "analyze.h"
 
 /*
@@ -17,13 +19,12 @@
  *            coverage_pct,gap_seconds (BY_GPU: a leading "gpu" column).
  *            A field that a spreadsheet would read as a formula (= + - @)
  *            gets a leading apostrophe.
- * FMT_JSON:  one object: {"by", "first_time", "last_time", "busy_gpu_hours",
- *            "occupied_gpu_hours", "energy_kwh", "coverage_pct",
- *            "gap_seconds", "buckets": [{"start", "end", ["gpu",]
- *            "busy_gpu_hours", "occupied_gpu_hours", "energy_kwh",
- *            "coverage_pct", "gap_seconds"}]} (jansson, 2-space indent).
+ * FMT_JSON:  not rendered here (report_write: -EINVAL): the JSON document is
+ *            the gpuhours/1 one of json_out.h (proto/JSON.md), whose
+ *            "buckets" arrays report_buckets_json builds.
  * Times are UTC ISO 8601 ("2026-11-26T22:00:00Z", with ".mmm" when the
- * time is not a whole second). Totals come from the analysis.
+ * time is not a whole second; JSON always with ".mmm"). Totals come from the
+ * analysis.
  */
 enum report_format { FMT_TABLE, FMT_CSV, FMT_JSON };
 
@@ -31,7 +32,15 @@ enum report_format { FMT_TABLE, FMT_CSV, FMT_JSON };
 int report_write(FILE *f, const struct analysis *an, const struct bucket *b, size_t n,
                  enum report_by by, enum report_format fmt);
 
-/* ns since the epoch as UTC ISO 8601 into buf (at least 32 bytes; truncated otherwise). */
+/*
+ * The "buckets" array of a report source object (proto/JSON.md): per bucket
+ * {"start", "end", ["gpu",] "busy_gpu_hours", "occupied_gpu_hours",
+ * "energy_kwh", "coverage_pct", "gap_seconds", "observed_seconds",
+ * "unobserved_seconds", ["hidden_gpu_seconds"]} (the bracketed ones for
+ * BY_GPU only). NULL when out of memory.
+ */
+json_t *report_buckets_json(const struct bucket *b, size_t n, enum report_by by);
+
 /*
  * CSV of one source of a multi-source report: an "origin" column first (origin
  * quoted and formula-neutralised like any cell), the header only if header.
@@ -54,6 +63,7 @@ void report_totals_add(struct report_totals *acc, const struct analysis *an,
 /* "# total (N sources)" and one row, after the sections; 0 or -EIO. */
 int report_write_total_table(FILE *f, const struct report_totals *t);
 
+/* ns since the epoch as UTC ISO 8601 into buf (at least 32 bytes; truncated otherwise). */
 void report_time_iso(uint64_t ns, char *buf, size_t size);
 
 /* "hour", "day", "month", "gpu" and back; false for anything else. */

@@ -164,8 +164,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         /* rendering is linear in buckets: keep runs fast */
                         if (analyzer_buckets(a, (enum report_by)by, &b, &nb) == 0 && sink &&
                             nb <= 2000) {
-                                report_write(sink, &an, b, nb, (enum report_by)by,
-                                             (enum report_format)(by % 3));
+                                if (by % 3 == FMT_JSON) {
+                                        json_t *j = report_buckets_json(b, nb, (enum report_by)by);
+                                        if (j)
+                                                json_dumpf(j, sink, 0);
+                                        json_decref(j);
+                                } else {
+                                        report_write(sink, &an, b, nb, (enum report_by)by,
+                                                     (enum report_format)(by % 3));
+                                }
                         }
                         free(b);
                 }

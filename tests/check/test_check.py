@@ -163,7 +163,7 @@ def test_pause():
     rc, doc, out = check_json(text)
     r = rules_by_line(doc)
     tap.ok(r.get(1, {}).get("verdict") == "PASS" and r[1]["upper"] <= 1.0,
-           "pause across B's outage: the gap's energy proves idle: PASS", diag=[r.get(1), doc and [s["gpus"] for s in doc["sources"] if s["origin"] == "b.test/gpuhours"]])
+           "pause across B's outage: the gap's energy proves idle: PASS", diag=[r.get(1), doc and [s["evidence"]["gpus"] for s in doc["sources"] if s["origin"] == "b.test/gpuhours"]])
     tap.ok(r.get(2, {}).get("verdict") == "UNKNOWN" and r[2]["upper"] > 50,
            "pause across A's outage at full load: energy shows activity: UNKNOWN",
            diag=r.get(2))
@@ -171,7 +171,7 @@ def test_pause():
     # ran at 100 % while A was down.
     truth = W.a_truth
     pieces = [p for s in (doc or {}).get("sources", []) if s["origin"] == "a.test/gpuhours"
-              for g in s["gpus"] for p in g["unobserved"] if p["bound"] == "energy"]
+              for g in s["evidence"]["gpus"] for p in g["unobserved"] if p["bound"] == "energy"]
     hid = sum(p["hidden_gpu_seconds"] for p in pieces)
     tap.ok(len(pieces) == 2 and abs(hid - truth) <= 0.15 * truth,
            "hidden busy in A's outage %.2f GPU-s (from energy) vs simulated %.2f (within 15 %%)"
@@ -253,7 +253,8 @@ def test_concurrency_coverage():
                               sources=W.bundles + [dead], name="rules-dead")
     r = rules_by_line(doc)
     tap.ok(rc == 1 and r.get(1, {}).get("verdict") == "UNKNOWN" and
-           any(s["state"] == "missing" for s in doc["sources"]),
+           any(s["evidence"]["state"] == "missing" and s["status"] == "error"
+               for s in doc["sources"]),
            "an unreachable node makes coverage UNKNOWN, exit 1 (got %d)" % rc, diag=out[-2000:])
 
 
@@ -292,7 +293,7 @@ def test_fleet_and_conflicts():
         doc = json.loads(out)
     except ValueError:
         doc = None
-    bounds = [p["bound"] for s in (doc or {}).get("sources", []) for g in s["gpus"]
+    bounds = [p["bound"] for s in (doc or {}).get("sources", []) for g in s["evidence"]["gpus"]
               for p in g["unobserved"] if p["start"] < iso(floor_s(g1)) and
               p["end"] > iso(ceil_s(g0))]
     tap.ok(rc == 1 and doc["rules"][0]["verdict"] == "UNKNOWN" and "no-counter" in bounds,
@@ -308,6 +309,17 @@ def test_fleet_and_conflicts():
     rc, out, err = check(["--rules", rules, "--key", c.vkey(), "--fleet", W.fleet, c.url])
     tap.ok(rc == 2 and "GPU_ON_TWO_NODES" in out, "a GPU UUID on two nodes at once: FAIL (exit %d)"
            % rc, diag=out + err)
+    rc, out, err = check(["--rules", rules, "--json", "--key", c.vkey(), "--fleet", W.fleet,
+                          c.url])
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    cf = [f for f in (doc or {}).get("findings", []) if f.get("kind") == "GPU_ON_TWO_NODES"]
+    tap.ok(rc == 2 and doc and doc["schema"] == "gpuhours/1" and cf and
+           all(f["severity"] == "error" and c.url in f["sources"] and len(f["gpus"]) == 1 and
+               f["start"].endswith("Z") for f in cf),
+           "--json: the GPU on two nodes is a fleet finding naming both sources", diag=out[-2500:])
     for d in (W.a, W.b, c):
         d.stop()
 

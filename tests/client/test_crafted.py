@@ -111,6 +111,30 @@ def main():
            "disk-full gap at full load: ENERGY_UNACCOUNTED, 240 GPU-s bound from energy",
            diag=log)
 
+    # A source that failed (IMPLAUSIBLE keeps its analysis) is never reported nor
+    # summed: not in the table, buckets null in JSON, outside the fleet total.
+    bad, good = os.path.join(tmp, "b3-busy.bundle"), os.path.join(tmp, "control.bundle")
+    rc, out, err, _ = cltest.run(["report", "--quiet", "--no-state", "--key", key, bad, good],
+                                 env)
+    tap.ok(rc == 2 and "b3-busy" not in out and "# total (1 source)" in out and
+           "b3-busy.bundle: not verified, nothing reported" in err,
+           "report: the IMPLAUSIBLE source is not in the table nor its total (exit %d)" % rc,
+           diag=out + err)
+    rc, out, err, _ = cltest.run(["report", "--quiet", "--format", "json", "--no-state", "--key",
+                                  key, bad, good], env)
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    srcs = doc["sources"] if doc else []
+    tap.ok(rc == 2 and len(srcs) == 2 and srcs[0]["status"] == "failed" and
+           srcs[0]["buckets"] is None and srcs[0]["gpu_hours"] is not None and
+           srcs[0]["error"].startswith("IMPLAUSIBLE") and isinstance(srcs[1]["buckets"], list) and
+           doc["total"]["sources"] == 1 and doc["total"]["unreported_sources"] == 1 and
+           doc["total"]["gpu_hours"] == srcs[1]["gpu_hours"],
+           "report --format json: the IMPLAUSIBLE source is present, unreported, not summed",
+           diag=out + err)
+
     # verify and report agree, on every bundle that verifies (report prints
     # nothing from a source that failed).
     for name in ["control", "a1-freeze", "a3-reboot-wall-back", "a4-drift", "a5-crash-loop",
@@ -122,13 +146,16 @@ def main():
             r2, out, err, _ = cltest.run(["report", "--format", "json", "--no-state", "--key",
                                           key, "--by", by, path], env)
             try:
-                docs[by] = json.loads(out)
-            except ValueError:
+                docs[by] = json.loads(out)["sources"][0]
+            except (ValueError, KeyError, IndexError):
                 docs[by] = None
                 log += out + err
         h, g = docs["hour"], docs["gpu"]
         ok = src is not None and h is not None and g is not None
         if ok:
+            # the same source object in both documents, report adding only "buckets"
+            ok = {k: v for k, v in h.items() if k != "buckets"} == src and \
+                {k: v for k, v in g.items() if k != "buckets"} == src
             ok = (abs(h["observed_seconds"] - src["observed_seconds"]) < 1e-9 and
                   abs(h["unobserved_seconds"] - src["unobserved_seconds"]) < 1e-9 and
                   abs(h["gap_seconds"] - src["gap_seconds"]) < 1e-9 and

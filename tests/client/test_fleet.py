@@ -63,16 +63,28 @@ def main():
     tap.ok(rc in (0, 1) and out.count("\n# node") == N - 2 and "busy" in out,
            "report --by gpu over %d nodes (exit %d)" % (N - 1, rc), diag=(out + err)[-2000:])
     rc, out, err, _ = cltest.run(["report", "--by", "hour", "--format", "json"] + keys +
-                                 [d.url for d in nodes[:5]], env, timeout=120)
+                                 [d.url for d in nodes[:5]] + [down.url], env, timeout=120)
     try:
         rep = json.loads(out)
     except ValueError:
         rep = None
-    tap.ok(rc in (0, 1) and isinstance(rep, list) and len(rep) == 5 and
-           [r["origin"] for r in rep] == ["node%02d.test/gpuhours" % i for i in range(5)] and
-           all(isinstance(r.get("buckets"), list) for r in rep),
-           "report --format json over 5 nodes: an array with source and origin",
+    srcs = rep.get("sources", []) if isinstance(rep, dict) else []
+    tap.ok(rc == 3 and rep["schema"] == "gpuhours/1" and len(srcs) == 6 and
+           [r["origin"] for r in srcs[:5]] == ["node%02d.test/gpuhours" % i for i in range(5)] and
+           all(isinstance(r.get("buckets"), list) for r in srcs[:5]) and
+           srcs[5]["source"] == down.url and srcs[5]["status"] == "error" and
+           srcs[5]["buckets"] is None and str(down.port) in srcs[5]["error"],
+           "report --format json over 5 nodes and a stopped one: every source, in order, "
+           "the stopped one with its error and no buckets (exit %d)" % rc,
            diag=(out + err)[-2000:])
+    if srcs:
+        tot = rep["total"]
+        ok = tot["sources"] == 5 and tot["unreported_sources"] == 1
+        for k in ("gpu_hours", "occupied_gpu_hours", "energy_joules", "observed_seconds",
+                  "unobserved_seconds", "interval_seconds", "hidden_gpu_seconds"):
+            want = sum(r[k] for r in srcs if r["buckets"] is not None)
+            ok = ok and abs(tot[k] - want) <= 1e-9 * max(1.0, abs(want))
+        tap.ok(ok, "the fleet total is the sum of the reported sources", diag=tot)
     for d in nodes:
         d.stop()
     shutil.rmtree(tmp, ignore_errors=True)
