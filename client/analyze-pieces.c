@@ -209,6 +209,8 @@ int analyzer_pieces(const struct analyzer *a, struct analyzer_pieces *out) {
                                 p->hidden_u_s = (double)p->ulen_ns / 1e9;
                         if (p->hidden_u_s < p->hidden_s)
                                 p->hidden_u_s = p->hidden_s;
+                        if (p->bound == APB_ENERGY_IDLE && p->hidden_u_s > 0)
+                                p->bound = APB_ENERGY; /* idle only over the counted part */
                         if (p->ulen_ns == 0 || (p->uwe <= p->uws && p->len_ns == 0))
                                 continue; /* nothing of it in the interval */
                         gp->n++;

@@ -329,14 +329,15 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                                 max_hi = hs;
                                 fmt_time(ps, t1, sizeof(t1));
                                 fmt_time(pe, t2, sizeof(t2));
-                                if (p->unobs_ns || !p->exact)
+                                if (p->unobs_ns)
                                         snprintf(at_hi, sizeof(at_hi),
                                                  "%s GPU %s: unobserved %s .. %s (%s%s)", origin,
                                                  g->uuid, t1, t2, apiece_bound_name(p->bound),
                                                  p->exact ? "" : ", clock moved");
                                 else
-                                        snprintf(at_hi, sizeof(at_hi), "%s GPU %s: window %s .. %s",
-                                                 origin, g->uuid, t1, t2);
+                                        snprintf(at_hi, sizeof(at_hi),
+                                                 "%s GPU %s: window %s .. %s%s", origin, g->uuid,
+                                                 t1, t2, p->exact ? "" : " (clock moved)");
                         }
                 }
         }
