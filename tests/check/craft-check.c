@@ -476,6 +476,25 @@ int main(int argc, char **argv) {
         fail |= emit(argv[1], "atk-wall-set-back", &c, p0, p1, "UNKNOWN");
 
         /*
+         * Wall clock set back silently while the daemon runs: the GPUs work
+         * from the pause's start, and those busy windows carry wall times
+         * before it; the pause itself shows idle windows (really later).
+         */
+        init(&c, 2, 15);
+        start(&c);
+        run(&c, 8);
+        p0 = wall(&c);
+        wall_step(&c, -300 * (int64_t)SEC, false);
+        win_open(&c);
+        loads(&c, 1.0);
+        run(&c, 5);
+        loads(&c, 0);
+        run(&c, 8);
+        stop(&c);
+        p1 = p0 + 300 * SEC;
+        fail |= emit(argv[1], "atk-wall-back-running", &c, p0, p1, "UNKNOWN");
+
+        /*
          * The boot clock runs backwards inside the pause (same boot ID): the
          * ledger contradicts physics, an integrity failure.
          */
