@@ -310,9 +310,17 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                         const struct apiece *p = &g->p[k];
                         double l, h;
                         piece_busy(p, s, e, &l, &h);
-                        /* shares of the whole piece: a sliver at an edge weighs little */
+                        /*
+                         * A summary window: shares of the whole window (the unit the
+                         * daemon measured; a sliver at an edge weighs little). A piece
+                         * with nothing observed: its hidden work may all lie in the
+                         * part inside the pause, so its share is of that part.
+                         */
+                        double ol, oh;
+                        piece_overlap(p, s, e, &ol, &oh);
                         double ls = p->len_ns ? l / ((double)p->len_ns / 1e9) : 0;
-                        double hs = p->ulen_ns ? h / ((double)p->ulen_ns / 1e9) : 0;
+                        double hs = p->obs_ns ? (p->ulen_ns ? h / ((double)p->ulen_ns / 1e9) : 0)
+                                              : (oh > 0 ? h / oh : 0);
                         uint64_t ps = max64(p->exact ? p->ws : p->uws, s);
                         uint64_t pe = min64(p->exact ? p->we : p->uwe, e);
                         char t1[40], t2[40];

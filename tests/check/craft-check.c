@@ -476,6 +476,24 @@ int main(int argc, char **argv) {
         fail |= emit(argv[1], "atk-wall-set-back", &c, p0, p1, "UNKNOWN");
 
         /*
+         * A short pause deep inside a long outage at full load (counter
+         * continuous): the pause is under 1 % of the gap, but all of the
+         * gap's hidden work may lie in it.
+         */
+        init(&c, 2, 16);
+        start(&c);
+        run(&c, 3);
+        stop(&c);
+        loads(&c, 1.0);
+        tick(&c, 3 * 3600 * SEC, false);
+        loads(&c, 0);
+        start(&c);
+        run(&c, 3);
+        stop(&c);
+        p0 = T0 * SEC + 3600 * SEC;
+        fail |= emit(argv[1], "atk-short-pause-in-long-gap", &c, p0, p0 + 60 * SEC, "UNKNOWN");
+
+        /*
          * Wall clock set back silently while the daemon runs: the GPUs work
          * from the pause's start, and those busy windows carry wall times
          * before it; the pause itself shows idle windows (really later).
