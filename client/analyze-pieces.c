@@ -116,6 +116,8 @@ void pl_segment(struct analyzer *a, const char *source, uint64_t ws, uint64_t we
          * the segment may lie that much earlier or later.
          */
         d0 = a->ck_valid ? -a->ck_accounted : 0;
+        if (d0 <= tol && d0 >= -tol)
+                d0 = 0; /* within the precision the wall clock is trusted to anyway */
         slo = d0 < 0 ? d0 : 0;
         shi = (d0 > 0 ? d0 : 0) + (int64_t)u64_min(l->setback, INT64_MAX / 2);
         if (slo || shi) {
