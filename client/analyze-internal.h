@@ -156,6 +156,9 @@ struct analyzer {
 
         /* results of finish */
         uint64_t first_ns, last_ns;
+
+        /* per-GPU pieces for the verdicts (analyze-pieces.c); NULL: not recorded */
+        struct piece_log *plog;
 };
 
 static inline const char *kind_word(uint8_t kind) {
@@ -317,3 +320,30 @@ void gpu_declare_model(struct gpu_acc *g, const char *name);
  */
 double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
                           double *above, bool *implausible);
+
+/* analyze.c */
+uint64_t step_tolerance(const struct analyzer *a);
+
+/*
+ * analyze-pieces.c: the per-GPU pieces (analyzer_record_pieces). While a
+ * segment of the timeline is built, pl_gpu notes what one GPU (table index)
+ * got in it; pl_segment then closes the segment (wall span ws..we, elapsed
+ * length len, counted part cl). With between set, the segment lies between
+ * the last window's end and we: when the wall clock moved against its
+ * length, every placement the two readings allow is kept. No-ops without a
+ * log.
+ */
+struct pl_entry {
+        uint8_t idx;
+        uint64_t obs_ns, unobs_ns;
+        bool busy_measured, counter;
+        double busy_ms, energy_mj;
+        uint8_t bound;      /* enum apiece_bound */
+        double hidden_s;    /* bound of unobs_ns */
+        double hidden_u_s;  /* bound over the whole length; < 0: the worst case */
+        double above_j;
+};
+void pl_gpu(struct analyzer *a, const struct pl_entry *e);
+void pl_segment(struct analyzer *a, const char *source, uint64_t ws, uint64_t we, uint64_t len,
+                uint64_t cl, bool between);
+void pl_free(struct piece_log *l);

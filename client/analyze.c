@@ -172,6 +172,7 @@ void analyzer_free(struct analyzer *a) {
         free(a->f);
         free(a->eg);
         free(a->ei);
+        pl_free(a->plog);
         free(a);
 }
 
@@ -183,7 +184,7 @@ void analysis_free(struct analysis *an) {
         an->nfindings = 0;
 }
 
-static uint64_t step_tolerance(const struct analyzer *a) {
+uint64_t step_tolerance(const struct analyzer *a) {
         uint64_t two = a->sample_ns > UINT64_MAX / 2 ? UINT64_MAX : 2 * a->sample_ns;
 
         return u64_max(NS_PER_S, two);
@@ -200,12 +201,15 @@ struct piece {
         double hidden_gs;          /* hidden-compute bound */
         bool from_energy;          /* part of it came from energy counters */
         double energy_gs, above_j; /* that part and its energy above idle */
+        bool between;              /* lies between the last window's end and we (pieces) */
 };
 
 /* Store the piece's segment, count it and raise its TIME_GAP (and ENERGY_UNACCOUNTED). */
 static void add_piece(struct analyzer *a, const struct piece *p, bool store_seg) {
         struct finding f;
 
+        if (a->plog && strcmp(p->source, "in_window") != 0)
+                pl_segment(a, p->source, p->ws, p->we, p->len, p->cl, p->between);
         if (p->len == 0 || a->err)
                 return;
         if (store_seg) {
@@ -247,13 +251,18 @@ static void add_piece(struct analyzer *a, const struct piece *p, bool store_seg)
  * since then (a GPU that left during the piece may have worked before it
  * left); GPUs beyond the table count by the current set.
  */
-static double hidden_worst_case(struct analyzer *a, uint64_t cl) {
+static double hidden_worst_case(struct analyzer *a, uint64_t cl, enum apiece_bound bound) {
         double sec = (double)cl / 1e9, sum = 0;
 
         for (size_t i = 0; i < a->ngpus; i++)
                 if (a->since_win_mask & (1ull << i)) {
                         a->gpus[i].hidden_gs += sec;
                         sum += sec;
+                        pl_gpu(a, &(struct pl_entry){.idx = (uint8_t)i,
+                                                     .unobs_ns = cl,
+                                                     .bound = (uint8_t)bound,
+                                                     .hidden_s = sec,
+                                                     .hidden_u_s = -1});
                 }
         for (size_t k = 0; k < a->set_n; k++)
                 if (a->set_idx[k] == GPU_NONE)
@@ -287,7 +296,8 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
                 /* table GPUs of the piece's sets, then set GPUs beyond the table */
                 struct gpu_acc *g = k < a->ngpus ? &a->gpus[k] : NULL;
                 const struct gpu_summary *e = g ? summary_gpu(s, n, g->uuid) : NULL;
-                double b = cap;
+                double b = cap, b_u = -1, above_b = 0;
+                uint8_t bound = APB_NO_COUNTER;
 
                 if (g ? !(a->since_win_mask & (1ull << k)) : a->set_idx[k - a->ngpus] != GPU_NONE)
                         continue;
@@ -323,6 +333,13 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
                                         "full load (%.0f W) the whole time",
                                         g->uuid, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3,
                                         len_s, g->full_w);
+                        if (eb >= 0 && a->plog) {
+                                double x;
+                                bool y;
+                                b_u = hidden_from_energy(g, e_gap + e_win, l_e, len_s, &x, &y);
+                                bound = eb > 0 ? APB_ENERGY : APB_ENERGY_IDLE;
+                                above_b = above;
+                        }
                         if (eb >= 0) {
                                 b = eb;
                                 p->from_energy = true;
@@ -330,8 +347,15 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
                                 p->above_j += above;
                         }
                 }
-                if (g)
+                if (g) {
                         g->hidden_gs += b;
+                        pl_gpu(a, &(struct pl_entry){.idx = (uint8_t)k,
+                                                     .unobs_ns = p->cl,
+                                                     .bound = bound,
+                                                     .hidden_s = b,
+                                                     .hidden_u_s = b_u,
+                                                     .above_j = above_b});
+                }
                 p->hidden_gs += b;
         }
 }
@@ -376,7 +400,11 @@ static void reboot_piece(struct analyzer *a, uint64_t ws, uint64_t bs, uint64_t 
         uint64_t lower = tail + bs;
         uint64_t wall_d = ws > a->win_we ? ws - a->win_we : 0;
         int64_t wall_signed = (int64_t)ws - (int64_t)a->win_we;
-        struct piece p = {.source = source, .what = what, .leaf0 = a->win_leaf, .leaf1 = leaf};
+        struct piece p = {.source = source,
+                          .what = what,
+                          .leaf0 = a->win_leaf,
+                          .leaf1 = leaf,
+                          .between = true};
 
         p.ws = ws > a->win_we ? a->win_we : ws;
         p.we = ws;
@@ -386,7 +414,7 @@ static void reboot_piece(struct analyzer *a, uint64_t ws, uint64_t bs, uint64_t 
                 rule_clock_drift(a, a->win_we, ws, a->win_leaf, leaf,
                                  (double)(wall_signed - (int64_t)lower) / 1e9);
         p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
-        p.hidden_gs = hidden_worst_case(a, p.cl);
+        p.hidden_gs = hidden_worst_case(a, p.cl, APB_NO_COUNTER);
         add_piece(a, &p, true);
 }
 
@@ -447,7 +475,8 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                                           .we = ws,
                                           .len = bs > a->frontier_boot ? bs - a->frontier_boot : 0,
                                           .leaf0 = a->win_leaf,
-                                          .leaf1 = leaf};
+                                          .leaf1 = leaf,
+                                          .between = true};
                         if (p.len) {
                                 p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
                                 hidden_between(a, r, n, &p);
@@ -494,6 +523,11 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 if (idx != GPU_NONE) {
                         mask_short |= 1ull << idx;
                         a->gpus[idx].hidden_gs += (double)cl / 1e9;
+                        pl_gpu(a, &(struct pl_entry){.idx = idx,
+                                                     .unobs_ns = cl,
+                                                     .bound = APB_ABSENT,
+                                                     .hidden_s = (double)cl / 1e9,
+                                                     .hidden_u_s = -1});
                 }
                 hidden_in += (double)cl / 1e9;
         }
@@ -512,6 +546,15 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 uint64_t o_eff = scale_ns(credit, eff_len, len);
                 uint64_t obs_add = scale_ns(o_eff, cl, eff_len); /* counted observed time */
                 uint64_t short_clip = cl > obs_add ? cl - obs_add : 0;
+                struct pl_entry pe = {
+                        .idx = idx,
+                        .obs_ns = obs_add,
+                        .unobs_ns = short_clip,
+                        .busy_measured = !(g->flags & GPU_UTIL_UNSUPPORTED),
+                        .counter = !(g->flags & GPU_ENERGY_UNSUPPORTED),
+                        .busy_ms = (g->flags & GPU_UTIL_UNSUPPORTED) ? 0 : (double)g->busy_ms * frac,
+                        .energy_mj = no_energy ? 0 : (double)g->energy_used_mj * frac,
+                        .bound = APB_OBSERVED};
 
                 if (acc && !acc->inventoried)
                         rule_implausible(a, ws, we, leaf, leaf,
@@ -546,6 +589,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                         /* in-window shortfall: bounded from the window's energy */
                         double b = (double)short_clip / 1e9, above = 0;
                         bool bad = false;
+                        bool from_e = false;
                         if (acc && !(g->flags & GPU_ENERGY_UNSUPPORTED)) {
                                 double eb = hidden_from_energy(acc, (double)g->energy_used_mj / 1e3,
                                                                (double)len / 1e9, b, &above, &bad);
@@ -558,17 +602,23 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                                                 (double)len / 1e9, acc->full_w);
                                 if (eb >= 0) {
                                         b = eb;
+                                        from_e = true;
                                         energy_in = true;
                                         energy_gs_in += eb;
                                         above_in += above;
                                 }
                         }
                         hidden_in += b;
+                        pe.hidden_s = pe.hidden_u_s = b;
+                        pe.above_j = from_e ? above : 0;
+                        pe.bound = from_e ? (b > 0 ? APB_ENERGY : APB_ENERGY_IDLE) : APB_NO_COUNTER;
                         if (acc)
                                 acc->hidden_gs += b;
                         if (idx != GPU_NONE)
                                 mask_short |= 1ull << idx;
                 }
+                if (acc)
+                        pl_gpu(a, &pe);
                 if (!acc) {
                         /* beyond the GPU table: no run to extend, one finding per window */
                         unmeasured_finding(a, g->uuid, unm, eff_ws, we, obs_add, leaf, leaf);
@@ -622,6 +672,8 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                                   .above_j = above_in};
                 add_piece(a, &p, true);
         }
+
+        pl_segment(a, "window", eff_ws, we, eff_len, cl, false);
 
         if (eff_len > short_node && cl) {
                 double k = (double)eff_len / (double)cl; /* back to the whole effective window */
@@ -799,7 +851,7 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
                                   .leaf0 = a->prev_leaf,
                                   .leaf1 = a->prev_leaf};
                 p.cl = p.len;
-                p.hidden_gs = hidden_worst_case(a, p.cl);
+                p.hidden_gs = hidden_worst_case(a, p.cl, APB_NO_RECORD);
                 add_piece(a, &p, true);
         } else {
                 if (first < a->min_ws) {
@@ -812,7 +864,7 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
                                           .leaf0 = a->min_ws_leaf,
                                           .leaf1 = a->min_ws_leaf};
                         p.cl = p.len;
-                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        p.hidden_gs = hidden_worst_case(a, p.cl, APB_NO_RECORD);
                         add_piece(a, &p, true);
                 }
                 if (tail && !a->o.until_ns && memcmp(a->prev_boot_id, a->win_boot_id, 16) != 0) {
@@ -829,9 +881,10 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
                                                          ? a->last_rec_boot - a->frontier_boot
                                                          : 0,
                                           .leaf0 = a->win_leaf,
-                                          .leaf1 = a->prev_leaf};
+                                          .leaf1 = a->prev_leaf,
+                                          .between = true};
                         p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
-                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        p.hidden_gs = hidden_worst_case(a, p.cl, APB_NO_RECORD);
                         add_piece(a, &p, true);
                 } else if (last > a->max_we) {
                         uint64_t st = u64_max(a->max_we, first);
@@ -843,7 +896,7 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
                                           .leaf0 = a->max_we_leaf,
                                           .leaf1 = a->max_we_leaf};
                         p.cl = p.len;
-                        p.hidden_gs = hidden_worst_case(a, p.cl);
+                        p.hidden_gs = hidden_worst_case(a, p.cl, APB_NO_RECORD);
                         add_piece(a, &p, true);
                 }
         }

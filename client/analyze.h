@@ -168,3 +168,58 @@ void analyzer_free(struct analyzer *a);
 void analysis_free(struct analysis *an);
 /* Highest severity among findings (SEV_INFO when none). */
 enum severity analysis_max_severity(const struct analysis *an);
+
+/*
+ * Per-GPU pieces of the timeline (client/analyze-pieces.c, the "Pieces"
+ * section of proto/ANALYSIS.md): what `gpuhours check` judges. Every
+ * segment of the node's timeline (a summary window, or a piece of section
+ * 4 between, before or after windows) becomes, for every GPU of the ledger,
+ * one piece: its observed part (busy bounds, energy) and its unobserved part
+ * (with the hidden-compute bound of section 6). Observed + unobserved over a
+ * GPU's pieces is the interval, as in section 3.
+ */
+enum apiece_bound {
+        APB_OBSERVED,    /* no unobserved part */
+        APB_ENERGY_IDLE, /* energy across the unobserved part proves the GPU idle */
+        APB_ENERGY,      /* hidden time bounded by the energy above idle */
+        APB_NO_COUNTER,  /* no continuous counter (or a reboot): worst case */
+        APB_NO_RECORD,   /* before the first / after the last window: worst case */
+        APB_ABSENT,      /* the GPU is not in the summary or not in the node's set: worst case */
+};
+
+struct apiece {
+        const char *source;        /* "window" or a TIME_GAP source of section 4 */
+        uint64_t ws, we;           /* the analyzer's wall placement, inside the interval */
+        uint64_t uws, uwe;         /* every placement the clocks allow (ws..we when exact) */
+        bool exact;                /* uws == ws, uwe == we: no clock moved */
+        uint64_t len_ns;           /* counted elapsed length inside the interval (obs + unobs) */
+        uint64_t ulen_ns;          /* elapsed length that may lie in [uws, uwe) (>= len_ns) */
+        uint64_t obs_ns, unobs_ns; /* the GPU's observed and unobserved parts of len_ns */
+        bool busy_measured;        /* busy_s is a measurement (not GPU_UTIL_UNSUPPORTED) */
+        double busy_s;             /* counted busy seconds of the observed part */
+        bool counter;              /* energy_j is from a continuous energy counter */
+        double energy_j;           /* counted energy of the observed part */
+        enum apiece_bound bound;   /* how the unobserved part is bounded */
+        double hidden_s;           /* its hidden-compute bound (<= unobs_ns), counted */
+        double hidden_u_s;         /* the bound over ulen_ns (>= hidden_s) */
+        double above_j;            /* APB_ENERGY*: energy above idle */
+};
+
+struct agpu_pieces {
+        char uuid[REC_UUID_MAX + 1];
+        struct apiece *p; /* timeline order (leaf order of the segments) */
+        size_t n;
+};
+
+struct analyzer_pieces {
+        size_t ngpus; /* = analysis.gpu_count, same order (sorted by UUID) */
+        struct agpu_pieces gpus[RECORD_MAX_GPUS];
+        bool overflow; /* more GPUs than RECORD_MAX_GPUS: the rest have no pieces */
+};
+
+/* Record pieces: call after analyzer_new, before the first analyzer_add. 0 or -ENOMEM. */
+int analyzer_record_pieces(struct analyzer *a);
+/* After analyzer_finish: the pieces (owned by out). 0, -EINVAL (not recorded/finished), -ENOMEM. */
+int analyzer_pieces(const struct analyzer *a, struct analyzer_pieces *out);
+void analyzer_pieces_free(struct analyzer_pieces *p);
+const char *apiece_bound_name(enum apiece_bound b); /* "observed", "energy-idle", … */

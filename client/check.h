@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "analyze.h"
 #include "record.h"
 #include "rules.h"
 
@@ -13,50 +14,32 @@
  * `gpuhours check`: the evidence timeline of a fleet and the verdicts on
  * the rules file (gpuhours(1) "CHECK", FORMAT.md "Verdicts").
  *
- * evidence.c builds, from the records of every verified source (re-checked
- * against the verified checkpoint's size and Merkle root), one timeline per
- * GPU: summary windows (wall clock) and the unobserved pieces between them,
- * each with an upper bound of the busy GPU-seconds that could hide in it.
+ * evidence.c runs the analyzer (client/analyze*.c) over the records of every
+ * verified source (re-checked against the verified checkpoint's size and
+ * Merkle root) on the fleet's audited interval and keeps, per GPU, its
+ * pieces (analyze.h analyzer_pieces): observed parts with their busy time,
+ * unobserved parts with their hidden-compute bound.
  * verdict.c judges each rule on intervals [lower, upper]. Neither prints.
  */
 
 #define CHECK_SLOTS_MAX 2000000u   /* concurrency slots */
 
-struct ev_window {
-        uint64_t start_ns, end_ns; /* obs_start_wall .. obs_end_wall */
-        uint64_t start_boot_ns, end_boot_ns;
-        uint32_t boot; /* index into the node's boot IDs */
-        uint8_t flags; /* gpu_summary.flags */
-        double obs_s, busy_s;
-        uint64_t e_start_mj, e_end_mj;
-};
-
-enum piece_bound {
-        PB_ENERGY_IDLE,   /* the energy across it proves the GPU idle: hidden 0 */
-        PB_ENERGY,        /* hidden bounded by the energy above idle */
-        PB_NO_COUNTER,    /* no continuous energy counter: worst case */
-        PB_NO_RECORD,     /* before the first / after the last window: worst case */
-};
-
-struct ev_piece {
-        uint64_t start_ns, end_ns; /* wall clock, inside the audited interval */
-        double hidden_s;           /* upper bound of busy seconds hidden in it */
-        double energy_j;           /* PB_ENERGY, PB_ENERGY_IDLE */
-        enum piece_bound bound;
-};
-
+/*
+ * One GPU of one source: the analyzer's pieces (analyze.h struct apiece,
+ * ANALYSIS.md section 10) over the audited interval, and its totals.
+ */
 struct ev_gpu {
         char uuid[REC_UUID_MAX + 1];
         char name[REC_NAME_MAX + 1];
         size_t node;
-        struct ev_window *w;
-        size_t nw, wcap;
-        struct ev_piece *p;
-        size_t np, pcap;
+        struct apiece *p;
+        size_t np;
         bool peak_known;
         double peak_flops;
         char peak_source[64];
-        double observed_s, unobserved_s, hidden_s; /* inside the audited interval */
+        /* the analyzer's per-GPU numbers (verify's "gpus") over the audited interval */
+        double interval_s, observed_s, unobserved_s, busy_s;
+        double hidden_s; /* sum of the pieces' hidden-compute bounds (absent time included) */
 };
 
 enum node_state { NODE_OK, NODE_FAILED, NODE_MISSING };
@@ -67,9 +50,10 @@ struct ev_node {
         enum node_state state;
         char error[512]; /* NODE_FAILED / NODE_MISSING: why */
         uint64_t first_ns, last_ns; /* records */
-        uint8_t (*boots)[16];
-        size_t nboots;
         uint32_t period_s; /* smallest summary period seen (0: none) */
+        bool overflow;     /* more GPUs than the analyzer's table: the rest are unknown */
+        /* the analyzer's node totals over the audited interval (verify's numbers) */
+        double interval_s, observed_s, busy_s;
 };
 
 struct ev_conflict { /* one UUID on two nodes at the same time */
@@ -99,7 +83,6 @@ struct source;
 int evidence_build(struct evidence *ev, const struct source *srcs, size_t n, uint64_t since_ns,
                    uint64_t until_ns, uint64_t now_ns, const struct rules *rs);
 void evidence_free(struct evidence *ev);
-const char *piece_bound_name(enum piece_bound b); /* "energy-idle", … */
 
 enum verdict { V_PASS, V_UNKNOWN, V_FAIL };
 const char *verdict_name(enum verdict v); /* "PASS", "UNKNOWN", "FAIL" */

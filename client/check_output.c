@@ -96,22 +96,27 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                 for (size_t k = 0; k < ev->ngpus; k++) {
                         const struct ev_gpu *g = &ev->gpus[k];
                         for (size_t p = 0; p < g->np; p++) {
-                                const struct ev_piece *pc = &g->p[p];
-                                if (pc->hidden_s <= 0 || !overlaps(pc->start_ns, pc->end_ns, &r[i]))
+                                const struct apiece *pc = &g->p[p];
+                                uint64_t ps = pc->exact ? pc->ws : pc->uws;
+                                uint64_t pe = pc->exact ? pc->we : pc->uwe;
+                                if (pc->hidden_u_s <= 0 || !overlaps(ps, pe, &r[i]))
                                         continue;
                                 if (listed >= CHECK_LIST_MAX) {
                                         more++;
                                         continue;
                                 }
                                 char t1[40], t2[40];
-                                fmt_t(pc->start_ns, t1, sizeof(t1));
-                                fmt_t(pc->end_ns, t2, sizeof(t2));
+                                fmt_t(ps, t1, sizeof(t1));
+                                fmt_t(pe, t2, sizeof(t2));
                                 fprintf(out, "    %s GPU %s: %s .. %s (%.3f s, hidden <= %.3f s, %s",
                                         ev->nodes[g->node].origin, g->uuid, t1, t2,
-                                        (double)(pc->end_ns - pc->start_ns) / 1e9, pc->hidden_s,
-                                        piece_bound_name(pc->bound));
-                                if (pc->bound == PB_ENERGY)
-                                        fprintf(out, " %.1f J", pc->energy_j);
+                                        (double)(pc->obs_ns ? pc->unobs_ns : pc->ulen_ns) / 1e9,
+                                        pc->hidden_u_s, apiece_bound_name(pc->bound));
+                                if (pc->bound == APB_ENERGY)
+                                        fprintf(out, " %.1f J", pc->above_j);
+                                if (!pc->exact)
+                                        fputs(", the wall clock moved: placed anywhere in this span",
+                                              out);
                                 fputs(")\n", out);
                                 listed++;
                         }
@@ -159,13 +164,21 @@ static json_t *node_evidence(const struct evidence *ev, size_t i, bool *bad) {
                 jout_set(go, "hidden_gpu_seconds", jnum(g->hidden_s), bad);
                 json_t *pcs = json_array();
                 for (size_t p = 0; pcs && p < g->np; p++) {
+                        const struct apiece *pc = &g->p[p];
+                        if (!pc->unobs_ns && pc->exact)
+                                continue;
                         json_t *po = json_object();
-                        jout_set(po, "start", jout_time(g->p[p].start_ns), bad);
-                        jout_set(po, "end", jout_time(g->p[p].end_ns), bad);
-                        jout_set(po, "hidden_gpu_seconds", json_real(g->p[p].hidden_s), bad);
-                        jout_set(po, "bound", json_string(piece_bound_name(g->p[p].bound)), bad);
-                        if (g->p[p].bound <= PB_ENERGY)
-                                jout_set(po, "energy_joules", json_real(g->p[p].energy_j), bad);
+                        jout_set(po, "start", jout_time(pc->exact ? pc->ws : pc->uws), bad);
+                        jout_set(po, "end", jout_time(pc->exact ? pc->we : pc->uwe), bad);
+                        jout_set(po, "source", json_string(pc->source), bad);
+                        jout_set(po, "seconds",
+                                 json_real((double)(pc->obs_ns ? pc->unobs_ns : pc->ulen_ns) / 1e9),
+                                 bad);
+                        jout_set(po, "exact", json_boolean(pc->exact), bad);
+                        jout_set(po, "hidden_gpu_seconds", json_real(pc->hidden_u_s), bad);
+                        jout_set(po, "bound", json_string(apiece_bound_name(pc->bound)), bad);
+                        if (pc->bound == APB_ENERGY || pc->bound == APB_ENERGY_IDLE)
+                                jout_set(po, "energy_joules", json_real(pc->above_j), bad);
                         if (json_array_append_new(pcs, po) != 0)
                                 *bad = true;
                 }

@@ -93,18 +93,21 @@ static void gpu_rows(FILE *f, const struct evidence *ev, const struct ev_gpu *g,
                      struct col *c) {
         uint64_t A = ev->start_ns, B = ev->end_ns;
         memset(c, 0, COLS * sizeof(*c));
-        for (size_t i = 0; i < g->nw; i++) {
-                const struct ev_window *w = &g->w[i];
-                double len = (double)(w->end_ns - w->start_ns) / 1e9;
-                if (len <= 0)
-                        continue;
-                spread(c, A, B, w->start_ns, w->end_ns, 0, w->obs_s / len);
-                spread(c, A, B, w->start_ns, w->end_ns, 1, w->busy_s < 0 ? 0 : w->busy_s / len);
-        }
         for (size_t i = 0; i < g->np; i++) {
-                const struct ev_piece *p = &g->p[i];
-                int what = p->bound == PB_ENERGY_IDLE ? 2 : p->bound == PB_ENERGY ? 3 : 4;
-                spread(c, A, B, p->start_ns, p->end_ns, what, 1);
+                const struct apiece *p = &g->p[i];
+                uint64_t s = p->exact ? p->ws : p->uws, e = p->exact ? p->we : p->uwe;
+                double span = (double)(e - s) / 1e9;
+                if (span <= 0)
+                        continue;
+                double un = (double)p->unobs_ns / 1e9;
+                if (!p->exact)
+                        un = (double)(p->obs_ns ? p->unobs_ns : p->ulen_ns) / 1e9;
+                int what = p->bound == APB_ENERGY_IDLE ? 2 : p->bound == APB_ENERGY ? 3 : 4;
+                spread(c, A, B, s, e, 0, (double)p->obs_ns / 1e9 / span);
+                if (p->busy_measured)
+                        spread(c, A, B, s, e, 1, p->busy_s / span);
+                if (un > 0 && (p->hidden_u_s > 0 || what == 2))
+                        spread(c, A, B, s, e, what, fmin(1, un / span));
         }
         double col_s = (double)(B - A) / 1e9 / COLS;
         /* evidence lane: runs of one colour */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Verdicts on the rules (check.h, FORMAT.md "Verdicts"): every quantity is an
- * interval [lower, upper]; lower from verified busy time only, upper with
- * every unobserved second at its hidden-busy bound.
+ * Verdicts on the rules (check.h, proto/VERDICTS.md): every quantity is an
+ * interval [lower, upper] summed over the analyzer's per-GPU pieces
+ * (ANALYSIS.md section 10); lower from verified busy time only, upper with
+ * every unobserved second at its hidden-compute bound.
  */
 #include <errno.h>
 #include <math.h>
@@ -35,53 +36,72 @@ static uint64_t min64(uint64_t a, uint64_t b) {
         return a < b ? a : b;
 }
 
+/*
+ * How much of piece p can lie in [s, e) (VERDICTS.md section 3), in
+ * elapsed ns. An exact piece is spread uniformly over its wall span, as the
+ * analyzer spreads it (ANALYSIS.md section 2): lo = hi. A piece placed by a
+ * wall clock that moved may lie anywhere in [uws, uwe): hi is as much as
+ * fits, lo is all of it only when that whole span lies in [s, e).
+ */
+static uint64_t clip_prop(uint64_t ws, uint64_t we, uint64_t len, uint64_t s, uint64_t e) {
+        if (we <= ws)
+                return ws >= s && ws < e ? len : 0;
+        uint64_t a = max64(ws, s), b = min64(we, e);
+        if (b <= a)
+                return 0;
+        if (b - a == we - ws)
+                return len;
+        double v = (double)len * ((double)(b - a) / (double)(we - ws)) + 0.5;
+        return v >= (double)len ? len : (uint64_t)v;
+}
+
+static void piece_overlap(const struct apiece *p, uint64_t s, uint64_t e, double *lo,
+                          double *hi) {
+        if (p->exact) {
+                *lo = *hi = (double)clip_prop(p->ws, p->we, p->len_ns, s, e) / 1e9;
+                return;
+        }
+        uint64_t w = p->uwe > p->uws ? p->uwe - p->uws : 0;
+        uint64_t a = max64(p->uws, s), b = min64(p->uwe, e);
+        bool touch = w ? b > a : p->uws >= s && p->uws < e;
+        uint64_t x = b > a ? b - a : 0;
+        uint64_t h = !touch ? 0 : w >= p->ulen_ns ? min64(p->ulen_ns, x) : min64(p->ulen_ns, e - s);
+        *hi = (double)h / 1e9;
+        *lo = touch && p->uws >= s && p->uwe <= e ? (double)p->len_ns / 1e9 : 0;
+}
+
+/* Busy seconds of piece p that must lie in [s, e) (lo) and that can (hi). */
+static void piece_busy(const struct apiece *p, uint64_t s, uint64_t e, double *lo, double *hi) {
+        double ol, oh, len = (double)p->len_ns / 1e9;
+        piece_overlap(p, s, e, &ol, &oh);
+        double busy_hi = p->busy_measured ? p->busy_s : (double)p->obs_ns / 1e9;
+        *lo = p->busy_measured ? fmax(0, p->busy_s - (len - ol)) : 0;
+        *hi = fmin(oh, busy_hi + p->hidden_u_s);
+}
+
 /* Busy seconds of GPU g inside [s, e) ⊆ [A, B): the sound lower and upper bounds. */
 static void gpu_bounds(const struct ev_gpu *g, uint64_t s, uint64_t e, double *lo, double *hi) {
         *lo = *hi = 0;
-        for (size_t i = 0; i < g->nw; i++) {
-                const struct ev_window *w = &g->w[i];
-                if (w->end_ns <= s)
-                        continue;
-                if (w->start_ns >= e)
-                        break;
-                double len = (double)(w->end_ns - w->start_ns) / 1e9;
-                double ov = (double)(min64(w->end_ns, e) - max64(w->start_ns, s)) / 1e9;
-                if (w->busy_s < 0) {
-                        *hi += ov;
-                        continue;
-                }
-                *lo += fmax(0, w->busy_s - (len - ov));
-                *hi += fmin(ov, w->busy_s + (len - w->obs_s));
-        }
         for (size_t i = 0; i < g->np; i++) {
-                const struct ev_piece *p = &g->p[i];
-                if (p->end_ns <= s || p->start_ns >= e)
-                        continue;
-                double ov = (double)(min64(p->end_ns, e) - max64(p->start_ns, s)) / 1e9;
-                *hi += fmin(p->hidden_s, ov);
+                double l, h;
+                piece_busy(&g->p[i], s, e, &l, &h);
+                *lo += l;
+                *hi += h;
         }
 }
 
-/* Unobserved GPU-seconds of g inside [s, e) and their hidden bound. */
+/* Unobserved GPU-seconds of g that can lie inside [s, e), and their hidden bound. */
 static void gpu_missing(const struct ev_gpu *g, uint64_t s, uint64_t e, double *miss,
                         double *hidden) {
-        for (size_t i = 0; i < g->nw; i++) {
-                const struct ev_window *w = &g->w[i];
-                if (w->end_ns <= s || w->start_ns >= e)
-                        continue;
-                double len = (double)(w->end_ns - w->start_ns) / 1e9;
-                double ov = (double)(min64(w->end_ns, e) - max64(w->start_ns, s)) / 1e9;
-                double m = w->busy_s < 0 ? ov : fmin(ov, len - w->obs_s);
-                *miss += m;
-                *hidden += m;
-        }
         for (size_t i = 0; i < g->np; i++) {
-                const struct ev_piece *p = &g->p[i];
-                if (p->end_ns <= s || p->start_ns >= e)
+                const struct apiece *p = &g->p[i];
+                double ol, oh;
+                if (!p->unobs_ns && p->ulen_ns == p->len_ns)
                         continue;
-                double ov = (double)(min64(p->end_ns, e) - max64(p->start_ns, s)) / 1e9;
-                *miss += ov;
-                *hidden += fmin(p->hidden_s, ov);
+                piece_overlap(p, s, e, &ol, &oh);
+                double un = p->obs_ns ? (double)p->unobs_ns / 1e9 : (double)p->ulen_ns / 1e9;
+                *miss += fmin(oh, un);
+                *hidden += fmin(oh, p->hidden_u_s);
         }
 }
 
@@ -286,47 +306,46 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
         for (size_t i = 0; s < e && i < j->ev->ngpus; i++) {
                 const struct ev_gpu *g = &j->ev->gpus[i];
                 const char *origin = j->ev->nodes[g->node].origin;
-                for (size_t k = 0; k < g->nw; k++) {
-                        const struct ev_window *w = &g->w[k];
-                        if (w->end_ns <= s || w->start_ns >= e)
-                                continue;
-                        uint64_t ws = max64(w->start_ns, s), we = min64(w->end_ns, e);
-                        double ov = (double)(we - ws) / 1e9;
-                        double len = (double)(w->end_ns - w->start_ns) / 1e9;
-                        /* shares of the whole window: a sliver at an edge weighs little */
-                        double lo = w->busy_s < 0 ? 0 : fmax(0, w->busy_s - (len - ov));
-                        double hi = w->busy_s < 0 ? ov : fmin(ov, w->busy_s + (len - w->obs_s));
+                for (size_t k = 0; k < g->np; k++) {
+                        const struct apiece *p = &g->p[k];
+                        double l, h;
+                        piece_busy(p, s, e, &l, &h);
+                        /*
+                         * A summary window: shares of the whole window (the unit the
+                         * daemon measured; a sliver at an edge weighs little). A piece
+                         * with nothing observed: its hidden work may all lie in the
+                         * part inside the pause, so its share is of that part.
+                         */
+                        double ol, oh;
+                        piece_overlap(p, s, e, &ol, &oh);
+                        double ls = p->len_ns ? l / ((double)p->len_ns / 1e9) : 0;
+                        double hs = p->obs_ns ? (p->ulen_ns ? h / ((double)p->ulen_ns / 1e9) : 0)
+                                              : (oh > 0 ? h / oh : 0);
+                        uint64_t ps = max64(p->exact ? p->ws : p->uws, s);
+                        uint64_t pe = min64(p->exact ? p->we : p->uwe, e);
                         char t1[40], t2[40];
-                        if (lo / len > max_lo) {
-                                max_lo = lo / len;
-                                fmt_time(ws, t1, sizeof(t1));
-                                fmt_time(we, t2, sizeof(t2));
+                        if (pe < ps)
+                                pe = ps;
+                        if (ls > max_lo) {
+                                max_lo = ls;
+                                fmt_time(ps, t1, sizeof(t1));
+                                fmt_time(pe, t2, sizeof(t2));
                                 snprintf(at_lo, sizeof(at_lo), "%s GPU %s busy in %s .. %s",
                                          origin, g->uuid, t1, t2);
                         }
-                        if (hi / len > max_hi) {
-                                max_hi = hi / len;
-                                fmt_time(ws, t1, sizeof(t1));
-                                fmt_time(we, t2, sizeof(t2));
-                                snprintf(at_hi, sizeof(at_hi), "%s GPU %s: window %s .. %s",
-                                         origin, g->uuid, t1, t2);
-                        }
-                }
-                for (size_t k = 0; k < g->np; k++) {
-                        const struct ev_piece *p = &g->p[k];
-                        if (p->end_ns <= s || p->start_ns >= e)
-                                continue;
-                        uint64_t ps = max64(p->start_ns, s), pe = min64(p->end_ns, e);
-                        double ov = (double)(pe - ps) / 1e9;
-                        double plen = (double)(p->end_ns - p->start_ns) / 1e9;
-                        double hi = fmin(p->hidden_s, ov);
-                        if (hi / plen > max_hi) {
-                                char t1[40], t2[40];
-                                max_hi = hi / plen;
+                        if (hs > max_hi) {
+                                max_hi = hs;
                                 fmt_time(ps, t1, sizeof(t1));
                                 fmt_time(pe, t2, sizeof(t2));
-                                snprintf(at_hi, sizeof(at_hi), "%s GPU %s: unobserved %s .. %s (%s)",
-                                         origin, g->uuid, t1, t2, piece_bound_name(p->bound));
+                                if (p->unobs_ns)
+                                        snprintf(at_hi, sizeof(at_hi),
+                                                 "%s GPU %s: unobserved %s .. %s (%s%s)", origin,
+                                                 g->uuid, t1, t2, apiece_bound_name(p->bound),
+                                                 p->exact ? "" : ", clock moved");
+                                else
+                                        snprintf(at_hi, sizeof(at_hi),
+                                                 "%s GPU %s: window %s .. %s%s", origin, g->uuid,
+                                                 t1, t2, p->exact ? "" : " (clock moved)");
                         }
                 }
         }
@@ -388,29 +407,21 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
                 const struct ev_gpu *g = &j->ev->gpus[i];
                 memset(lo, 0, n * sizeof(*lo));
                 memset(hi, 0, n * sizeof(*hi));
-                for (size_t k = 0; k < g->nw + g->np; k++) {
-                        bool is_w = k < g->nw;
-                        uint64_t s = is_w ? g->w[k].start_ns : g->p[k - g->nw].start_ns;
-                        uint64_t e = is_w ? g->w[k].end_ns : g->p[k - g->nw].end_ns;
-                        s = max64(s, A);
-                        e = min64(e, B);
-                        for (uint64_t t = s; t < e;) {
+                for (size_t k = 0; k < g->np; k++) {
+                        const struct apiece *p = &g->p[k];
+                        uint64_t s = max64(p->exact ? p->ws : p->uws, A);
+                        uint64_t e = min64(p->exact ? p->we : p->uwe, B);
+                        if (e <= s) /* a point: its slot */
+                                e = s + 1;
+                        for (uint64_t t = s; t < e && t < B;) {
                                 size_t sl = (size_t)((t - g0) / S);
-                                uint64_t se = min64(g0 + (sl + 1) * S, e);
-                                double ov = (double)(se - t) / 1e9;
-                                if (is_w) {
-                                        const struct ev_window *w = &g->w[k];
-                                        double len = (double)(w->end_ns - w->start_ns) / 1e9;
-                                        if (w->busy_s < 0) {
-                                                hi[sl] += ov;
-                                        } else {
-                                                lo[sl] += fmax(0, w->busy_s - (len - ov));
-                                                hi[sl] += fmin(ov, w->busy_s + (len - w->obs_s));
-                                        }
-                                } else {
-                                        hi[sl] += fmin(g->p[k - g->nw].hidden_s, ov);
-                                }
-                                t = se;
+                                uint64_t ss = max64(g0 + sl * S, A);
+                                uint64_t se = min64(g0 + (sl + 1) * S, B);
+                                double l, h;
+                                piece_busy(p, ss, se, &l, &h);
+                                lo[sl] += l;
+                                hi[sl] += h;
+                                t = g0 + (sl + 1) * S;
                         }
                 }
                 for (size_t sl = 0; sl < n; sl++) {
@@ -454,10 +465,11 @@ static void judge_coverage(const struct judge *j, const struct rule *r, struct r
         bool outside, future;
         rule_window(j, r, res, &outside, &future);
         res->unit = "%";
-        double obs = 0, total = 0, len = (double)(j->ev->end_ns - j->ev->start_ns) / 1e9;
+        /* the analyzer's per-GPU observed time over each source's interval (verify's) */
+        double obs = 0, total = 0;
         for (size_t i = 0; i < j->ev->ngpus; i++) {
                 obs += j->ev->gpus[i].observed_s;
-                total += len;
+                total += j->ev->gpus[i].interval_s;
         }
         double pct = total > 0 ? 100.0 * obs / total : 0;
         res->upper = pct;
@@ -483,7 +495,8 @@ int verdicts_judge(const struct evidence *ev, const struct rules *rs, struct rul
         struct judge j = {ev, false, false};
         for (size_t i = 0; i < ev->nnodes; i++) {
                 j.failed_node |= ev->nodes[i].state == NODE_FAILED;
-                j.missing_node |= ev->nodes[i].state == NODE_MISSING;
+                /* GPUs beyond the analyzer's table have no pieces: unknown */
+                j.missing_node |= ev->nodes[i].state == NODE_MISSING || ev->nodes[i].overflow;
         }
         struct rule_result *res = calloc(rs->n ? rs->n : 1, sizeof(*res));
         if (!res)

@@ -50,8 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (data[2] & 1)
                 o.now_ns = BASE_WALL + (uint64_t)data[2] * 1000003 * MS;
         a = analyzer_new(&o);
-        if (!a)
+        if (!a || analyzer_record_pieces(a) != 0) {
+                analyzer_free(a);
                 return 0;
+        }
         for (size_t p = 3; p + 16 <= size; p += 16) {
                 const uint8_t *op = data + p;
                 uint64_t adv = (uint64_t)be32(op + 4) % 4000000 * MS;
@@ -158,6 +160,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!(an.hidden_gpu_seconds >= 0) ||
                     an.gap_seconds > (double)an.interval_ms / 1e3 + 1e-9)
                         abort();
+                /*
+                 * Per-GPU pieces: observed time sums to the GPU's observed_ms, every
+                 * piece to the interval (to the ms of rounding), bounds ordered.
+                 */
+                struct analyzer_pieces ap;
+                if (analyzer_pieces(a, &ap) == 0) {
+                        if (ap.ngpus != an.gpu_count)
+                                abort();
+                        for (size_t g = 0; g < ap.ngpus; g++) {
+                                uint64_t obs = 0, len = 0;
+                                for (size_t k = 0; k < ap.gpus[g].n; k++) {
+                                        const struct apiece *q = &ap.gpus[g].p[k];
+                                        obs += q->obs_ns;
+                                        len += q->len_ns;
+                                        if (q->len_ns != q->obs_ns + q->unobs_ns ||
+                                            q->ulen_ns < q->len_ns || !(q->hidden_s >= 0) ||
+                                            q->hidden_s > (double)q->unobs_ns / 1e9 + 1e-6 ||
+                                            q->hidden_u_s < q->hidden_s ||
+                                            q->hidden_u_s > (double)q->ulen_ns / 1e9 + 1e-6 ||
+                                            (q->exact && (q->uws != q->ws || q->uwe != q->we)))
+                                                abort();
+                                }
+                                uint64_t om = (obs + 500000) / 1000000, lm = (len + 500000) / 1000000;
+                                if (strcmp(ap.gpus[g].uuid, an.gpus[g].uuid) != 0 ||
+                                    (om > an.gpus[g].observed_ms ? om - an.gpus[g].observed_ms
+                                                                 : an.gpus[g].observed_ms - om) > 1 ||
+                                    (lm > an.interval_ms ? lm - an.interval_ms
+                                                         : an.interval_ms - lm) > 1)
+                                        abort();
+                        }
+                        analyzer_pieces_free(&ap);
+                }
                 for (int by = BY_HOUR; by <= BY_GPU; by++) {
                         struct bucket *b = NULL;
                         size_t nb = 0;

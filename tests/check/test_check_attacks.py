@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""gpuhours check on crafted, correctly signed ledgers (craft-check.c, fixed
+seeds), judged by the real client.
+
+1. Consistency: on random ledgers (gaps, in-window freezes, restarts,
+   reboots with the wall clock set back or forward, wall clock steps,
+   counter resets) the verified GPU-hours check uses (the lower bound of a
+   cap over the whole interval) equal report's busy GPU-hours, check's
+   per-GPU observed seconds equal verify's, its coverage equals report's
+   coverage, and its upper bound is at least the busy time the simulated
+   hardware really did.
+2. An operator hiding work from a pause rule: gaps on the pause's edges, wall
+   clock steps forward and back, the boot clock running backwards, a reboot
+   with the wall clock set back, a GPU leaving the node's set and coming
+   back, one UUID on two nodes, a GPU moving between nodes, a pause reaching
+   into the future. None may PASS; each gets the verdict atk.txt names."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ["GH_SOURCE_ROOT"], "tests", "client"))
+import cltest  # noqa: E402
+from cltest import ghtest  # noqa: E402
+
+tap = ghtest.Tap()
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def iso(sec):
+    return time.strftime(ISO, time.gmtime(sec))
+
+
+class W:
+    pass
+
+
+def setup():
+    W.tmp = ghtest.tmpdir()
+    W.dir = os.path.join(W.tmp, "craft")
+    os.mkdir(W.dir)
+    subprocess.run([sys.argv[1], W.dir], check=True, timeout=60)
+    W.env = cltest.client_env(W.tmp)
+
+
+def key(name):
+    return open(os.path.join(W.dir, name + ".vkey")).read().strip()
+
+
+def bundle(name):
+    return os.path.join(W.dir, name + ".bundle")
+
+
+def run_json(args):
+    rc, out, err, _ = cltest.run(args, W.env, timeout=60)
+    try:
+        return rc, json.loads(out), out + err
+    except ValueError:
+        return rc, None, out + err
+
+
+def test_consistency():
+    names = sorted(f[:-7] for f in os.listdir(W.dir) if f.startswith("random-") and
+                   f.endswith(".bundle"))
+    tap.ok(len(names) >= 20, "%d random ledgers" % len(names))
+    rules = os.path.join(W.tmp, "rules-consistency")
+    with open(rules, "w") as f:
+        f.write("cap gpu-hours 1000000\ncoverage 0\n")
+    bad = []
+    for name in names:
+        k = key(name)
+        rc, v, log = run_json(["verify", "--json", "--no-state", "--key", k, bundle(name)])
+        src = v["sources"][0] if v else None
+        if rc not in (0, 1) or not src:
+            bad.append("%s: verify exit %d: %s" % (name, rc, log[-300:]))
+            continue
+        first = int(ghtest_time(src["first_time"])) - 60
+        last = int(ghtest_time(src["last_time"])) + 60
+        span = ["--since", iso(first), "--until", iso(last)]
+        rc, v, log = run_json(["verify", "--json", "--no-state", "--key", k] + span + [bundle(name)])
+        src = v["sources"][0]
+        rc2, rep, log2 = run_json(["report", "--format", "json", "--no-state", "--key", k] + span +
+                                  [bundle(name)])
+        rc3, chk, log3 = run_json(["check", "--json", "--no-state", "--key", k, "--rules", rules] +
+                                  span + [bundle(name)])
+        if not rep or not chk or rc3 not in (0, 1):
+            bad.append("%s: report exit %d, check exit %d: %s" % (name, rc2, rc3, log2 + log3))
+            continue
+        cap, cov = chk["rules"][0], chk["rules"][1]
+        rep = rep["sources"][0]
+        cgpus = {g["uuid"].strip("'"): g for g in chk["sources"][0]["evidence"]["gpus"]}
+        vgpus = {g["uuid"]: g for g in src["gpus"]}
+        truth = float(open(os.path.join(W.dir, name + ".truth")).read())
+        problems = []
+        if abs(cap["lower"] - rep["gpu_hours"]) > 1e-9 * max(1, rep["gpu_hours"]):
+            problems.append("check verified %.9f GPU-h, report %.9f" % (cap["lower"],
+                                                                     rep["gpu_hours"]))
+        if abs(cap["lower"] - src["gpu_hours"]) > 1e-9 * max(1, src["gpu_hours"]):
+            problems.append("check verified %.9f GPU-h, verify %.9f" % (cap["lower"],
+                                                                     src["gpu_hours"]))
+        if sorted(cgpus) != sorted(vgpus):
+            problems.append("GPUs differ: %s vs %s" % (sorted(cgpus), sorted(vgpus)))
+        for u in vgpus:
+            if u in cgpus and (cgpus[u]["observed_seconds"] != vgpus[u]["observed_seconds"] or
+                               cgpus[u]["unobserved_seconds"] != vgpus[u]["unobserved_seconds"]):
+                problems.append("%s observed %s/%s vs verify %s/%s" % (
+                    u, cgpus[u]["observed_seconds"], cgpus[u]["unobserved_seconds"],
+                    vgpus[u]["observed_seconds"], vgpus[u]["unobserved_seconds"]))
+        if abs(cov["lower"] - rep["coverage_pct"]) > 1e-6:
+            problems.append("check coverage %.9f %%, report %.9f %%" % (cov["lower"],
+                                                                     rep["coverage_pct"]))
+        if cap["upper"] is not None and cap["upper"] * 3600 < truth - 1e-3:
+            problems.append("upper %.3f GPU-s below the truth %.3f GPU-s" % (cap["upper"] * 3600,
+                                                                          truth))
+        if problems:
+            bad.append("%s: %s" % (name, "; ".join(problems)))
+    tap.ok(not bad, "check's verified GPU-hours, per-GPU observed time and coverage equal "
+           "verify's and report's on %d random ledgers; upper bounds hold the truth" % len(names),
+           diag="\n".join(bad))
+
+
+def ghtest_time(s):
+    # "2026-11-26T12:02:16.798Z"
+    return time.mktime(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+
+
+def test_attacks():
+    rows = [line.split() for line in open(os.path.join(W.dir, "atk.txt")).read().splitlines()]
+    tap.ok(len(rows) >= 10, "%d pause attacks" % len(rows))
+    extra = {"atk-twonodes-a": "atk-twonodes-b", "atk-move-a": "atk-move-b"}
+    for name, p0, p1, expect in rows:
+        names = [name] + ([extra[name]] if name in extra else [])
+        rules = os.path.join(W.tmp, "rules-" + name)
+        with open(rules, "w") as f:
+            f.write("pause %s %s\n" % (iso(int(p0)), iso(int(p1))))
+        args = ["check", "--json", "--no-state", "--rules", rules]
+        for n in names:
+            args += ["--key", key(n)]
+        rc, doc, log = run_json(args + [bundle(n) for n in names])
+        verdict = doc["rules"][0]["verdict"] if doc else None
+        want_rc = {"PASS": 0, "UNKNOWN": 1, "FAIL": 2}[expect]
+        tap.ok(verdict == expect and rc == want_rc,
+               "%s: pause %s .. %s is %s (exit %d), expected %s" % (
+                   name, iso(int(p0)), iso(int(p1)), verdict, rc, expect),
+               diag=log if verdict != expect else (doc["rules"][0]["why"] if doc else log))
+
+
+tap.run(setup, test_consistency, test_attacks)
