@@ -707,7 +707,7 @@ static int run(struct daemon *d) {
         }
         if (own_fd)
                 d->own_listen_fd = lfd; /* closed by cleanup until http_start takes it */
-        if ((rc = statedir_open(d->cfg.state_dir, &d->state_fd, err, sizeof err)) != 0) {
+        if (statedir_open(d->cfg.state_dir, &d->state_fd, err, sizeof err) != 0) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }
