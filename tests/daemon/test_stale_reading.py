@@ -57,9 +57,12 @@ def main():
     while time.monotonic() < deadline and st.poll() is None and not delayed:
         time.sleep(0.2)
         try:
-            delayed = "DELAYED" in open(slog).read() and "stalled" in d.log_text()
+            delayed = "DELAYED" in open(slog).read()
         except OSError:
             pass
+    # Detaching ends the delay: wait until the daemon has resumed and seen the stall.
+    while delayed and time.monotonic() < deadline and "sampling stalled for" not in d.log_text():
+        time.sleep(0.2)
     st.terminate()  # detaches
     _, err = st.communicate(timeout=10)
     if not delayed:
@@ -67,6 +70,7 @@ def main():
         d.stop()
         return
     time.sleep(2.5)  # windows after the stop
+    tap.ok("sampling stalled for" in d.log_text(), "the daemon logs the stop as a stall", d.log_tail(5))
     tap.ok(d.stop() == 0, "clean stop")
     sums = summaries(os.path.join(d.state_dir, "records"))
     gap = [i for i in range(1, len(sums))
