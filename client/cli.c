@@ -141,12 +141,14 @@ static int common_value(const char *cmd, int argc, char **argv, int *i, struct c
                 return 1;
         }
         if ((r = arg_value(cmd, argc, argv, i, "--store", &v)) != 0) {
-                if (r > 0 && v[0] == '\0') {
+                if (r < 0)
+                        return -1;
+                if (v[0] == '\0') {
                         fprintf(stderr, PROG " %s: --store needs a file name\n", cmd);
                         return -1;
                 }
                 c->store_path = v;
-                return r;
+                return 1;
         }
         if (strcmp(argv[*i], "--no-store") == 0) {
                 c->no_store = true;

@@ -194,6 +194,7 @@ static const char *cp_strerror(const struct ledger *l, int rc, char *buf, size_t
  */
 static int open_ledger_file(struct ledger *l, const char *name, int flags, int *out, char *err,
                             size_t errlen) {
+        *out = -1;
         int fd = openat(l->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
                         0640);
         if (fd < 0) {
@@ -363,9 +364,6 @@ static void publish(struct ledger *l, const merkle_hash root, char *note, size_t
         pthread_rwlock_unlock(&l->lock);
         free(old_note);
 }
-
-static int repair_hashes(struct ledger *l, uint64_t n, uint8_t *buf, uint64_t *valid, char *err,
-                         size_t errlen);
 
 /*
  * Finish what a full disk interrupted: the stored hashes of an unfinished
@@ -598,7 +596,6 @@ static int recover(struct ledger *l, char *err, size_t errlen) {
                          err, cp.size, i - cp.size);
                 if (err && errlen)
                         err[0] = '\0';
-                rc = 0;
         }
         pthread_rwlock_wrlock(&l->lock);
         l->pub_size = degraded ? cp.size : i;

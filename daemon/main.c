@@ -417,21 +417,55 @@ static void check_clock_since_last(const struct daemon *d, const struct record *
 }
 
 /*
+ * Read the sampler into d->rd for the instant (*wall, *boot), taken just
+ * before the call; dt_us as for sampler_ops.read. A read that returns more
+ * than the stall threshold after that instant (a hung driver call, or the
+ * daemon stopped by SIGSTOP, a debugger or a paused VM before, during or
+ * after the read) holds counters of an unknown instant in that span, and
+ * stamped with the time it returned, a reading taken before a stop would
+ * move the energy of the whole stop out of the gap and into the next
+ * window. So it is read again, and the reading is stamped with the instant
+ * just before that second read. Only if that one is slow too is the
+ * reading stamped with the instant it returned (the latest its values can
+ * be from). Returns the read's result: 0, 1 when any of the reads reported
+ * an inventory change, or negative.
+ */
+static int read_sampler(struct daemon *d, uint64_t *wall, uint64_t *boot, uint64_t dt_us,
+                        size_t *n) {
+        bool changed = false;
+        int rc = 0;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                uint64_t wall2, boot2;
+                *n = 0;
+                rc = d->ops->read(d->sampler, dt_us, d->rd, n);
+                changed = changed || rc == 1;
+                clocks_now(&wall2, &boot2);
+                if (boot2 - *boot <= stall_threshold_ns(d))
+                        break;
+                if (attempt == 0) {
+                        uint64_t late = boot2 - *boot;
+                        log_info("sampler: a read returned %" PRIu64 ".%03" PRIu64 " s late; "
+                                 "reading again so that the values belong to their time stamp",
+                                 late / NS, late % NS / 1000000);
+                        clocks_now(wall, boot);
+                        dt_us = *boot / 1000 - boot2 / 1000;
+                } else {
+                        *wall = wall2;
+                        *boot = boot2;
+                }
+        }
+        return rc < 0 ? rc : changed ? 1 : 0;
+}
+
+/*
  * Take one sample at (wall, boot). final: the last one before exiting.
  * Returns 0 or a negative errno (fatal).
  */
 static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool final) {
         uint64_t dt_us = d->have_prev ? boot / 1000 - d->prev_boot / 1000 : 0;
         size_t n = 0;
-        int rc = d->ops->read(d->sampler, dt_us, d->rd, &n);
+        int rc = read_sampler(d, &wall, &boot, dt_us, &n);
         bool ok = rc >= 0;
-        uint64_t wall2, boot2;
-        clocks_now(&wall2, &boot2);
-        if (boot2 - boot > stall_threshold_ns(d)) {
-                /* The read itself hung: the reading belongs to the instant it returned. */
-                wall = wall2;
-                boot = boot2;
-        }
         if (!ok) {
                 atomic_fetch_add(&d->stats.sampler_errors_total, 1);
                 if (d->sampler_ok)
@@ -707,7 +741,7 @@ static int run(struct daemon *d) {
         }
         if (own_fd)
                 d->own_listen_fd = lfd; /* closed by cleanup until http_start takes it */
-        if ((rc = statedir_open(d->cfg.state_dir, &d->state_fd, err, sizeof err)) != 0) {
+        if (statedir_open(d->cfg.state_dir, &d->state_fd, err, sizeof err) != 0) {
                 log_err("%s", err);
                 return EXIT_RUNTIME;
         }

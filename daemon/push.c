@@ -384,10 +384,8 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                         q[j++] = (r.buf[i] >= 0x20 && r.buf[i] < 0x7f) ? r.buf[i] : ' ';
                 q[j] = '\0';
                 snprintf(err, errlen, "HTTP %ld from %s: %s", code, w->url, q);
-                if (code == 409)
-                        old = 0; /* rediscover next time */
                 pthread_mutex_lock(&p->lock);
-                w->known = code == 409 ? 0 : w->known;
+                w->known = code == 409 ? 0 : w->known; /* 409: rediscover next time */
                 pthread_mutex_unlock(&p->lock);
                 goto out;
         }

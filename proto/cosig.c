@@ -214,11 +214,12 @@ int cosig_verify(const char *note, size_t len, const struct note_verifier *keys,
 /* --- add-checkpoint body --- */
 
 int addcp_parse(const char *body, size_t len, struct addcp_request *out) {
-        const char *p = body, *end = body + len, *eol;
+        const char *p = body, *end, *eol;
         size_t n = 0;
 
         if (body == NULL)
                 return GH_E_MALFORMED;
+        end = body + len;
         if (len > ADDCP_BODY_MAX)
                 return GH_E_TOO_LARGE;
         memset(out, 0, sizeof(*out));

@@ -286,7 +286,7 @@ static int parse_line(struct policy *p, const struct field *f, size_t nf, unsign
 }
 
 int policy_parse(const char *text, size_t len, struct policy *out, char *err, size_t errlen) {
-        const char *p = text, *end = text + len;
+        const char *p = text, *end;
         bool have_quorum = false;
         unsigned ln = 0;
 
@@ -295,6 +295,7 @@ int policy_parse(const char *text, size_t len, struct policy *out, char *err, si
                 errf(err, errlen, "policy: no text");
                 return GH_E_MALFORMED;
         }
+        end = text + len;
         if (len > POLICY_MAX_BYTES) {
                 errf(err, errlen, "policy: %zu bytes is over the %u-byte cap", len,
                      POLICY_MAX_BYTES);
@@ -389,7 +390,7 @@ enum ll_state { LL_HEADER, LL_VKEY, LL_ORIGIN_OR_QPD, LL_QPD, LL_CONTACT };
 
 int loglist_parse(const char *text, size_t len, struct loglist_entry **out, size_t *n, char *err,
                   size_t errlen) {
-        const char *p = text, *end = text + len;
+        const char *p = text, *end;
         enum ll_state st = LL_HEADER;
         struct loglist_entry *v = NULL, *e = NULL;
         size_t cnt = 0;
@@ -403,6 +404,7 @@ int loglist_parse(const char *text, size_t len, struct loglist_entry **out, size
                 errf(err, errlen, "log list: missing or over %u bytes", LOGLIST_MAX_LOGS * 1024u);
                 return GH_E_TOO_LARGE;
         }
+        end = text + len;
         while (p < end) {
                 const char *eol = memchr(p, '\n', (size_t)(end - p)), *s = p, *val;
                 size_t sn = eol ? (size_t)(eol - p) : (size_t)(end - p), vn;
@@ -475,7 +477,6 @@ int loglist_parse(const char *text, size_t len, struct loglist_entry **out, size
                                 st = LL_QPD;
                                 break;
                         }
-                        st = LL_QPD;
                         goto qpd; /* no origin line: this is the qpd line */
                 case LL_QPD:
                 qpd:

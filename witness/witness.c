@@ -827,7 +827,7 @@ static int parse_args(struct witness *w, int argc, char **argv, bool *print_key)
         for (int i = 1; i < argc; i++) {
                 const char *cfg = NULL;
                 if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-                        cfg = argv[i + 1];
+                        cfg = argv[++i]; /* the value is not an option: skip it */
                 else if (strncmp(argv[i], "--config=", 9) == 0)
                         cfg = argv[i] + 9;
                 if (cfg != NULL) {
