@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "config.h"
 #include "cosig.h"
 #include "log.h"
@@ -169,8 +170,8 @@ int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
                 w->key = pol->witness[i].key;
                 snprintf(w->url, sizeof w->url, "%s%s", pol->witness[i].url,
                          pol->witness[i].url[strlen(pol->witness[i].url) - 1] == '/'
-                                 ? "add-checkpoint"
-                                 : "/add-checkpoint");
+                                 ? API_WITNESS_PATH_ADD_CHECKPOINT + 1
+                                 : API_WITNESS_PATH_ADD_CHECKPOINT);
                 (void)cosig_vkey_format(&w->key, vk, sizeof vk, &vl);
                 crypto_hash_sha256(h, (const uint8_t *)vk, vl);
                 memcpy(w->file, "witness-", 8);

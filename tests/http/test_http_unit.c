@@ -58,57 +58,70 @@ static void healthy_stats(void) {
         memset(&st, 0, sizeof st);
         uint64_t now = now_ns(CLOCK_BOOTTIME);
         atomic_store(&st.appending_ok, 1);
+        atomic_store(&st.sampler_ok, 1);
         atomic_store(&st.last_sample_boot_ns, now);
         atomic_store(&st.last_checkpoint_boot_ns, now);
         atomic_store(&st.next_summary_due_boot_ns, now + 1000000000u);
 }
 
-static void test_healthz_rules(void **state) {
+/* daemon/health.c: what /healthz and the watchdog both decide on. */
+static void test_health_rules(void **state) {
         (void)state;
-        struct http_server h = {.stats = &st, .period_s = 60, .sample_interval_s = 0.1};
         char why[160];
         const uint64_t s = 1000000000u;
+        uint64_t iv = s / 10; /* 0.1 s sample interval */
         uint64_t now = now_ns(CLOCK_BOOTTIME);
 
         healthy_stats();
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
 
+        /* Appends failing: unhealthy, but a restart would not help: the watchdog is pinged. */
         healthy_stats();
         atomic_store(&st.appending_ok, 0);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_DEGRADED);
         assert_non_null(strstr(why, "appends"));
 
         healthy_stats();
         atomic_store(&st.last_sample_boot_ns, 0);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
+
+        /* Sampler reads failing: the GPUs are unobserved, also with a recent good sample. */
+        healthy_stats();
+        atomic_store(&st.sampler_ok, 0);
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
+        assert_non_null(strstr(why, "sampler reads"));
+
+        /* A stall is reported before a degradation (the watchdog must see it). */
+        healthy_stats();
+        atomic_store(&st.appending_ok, 0);
+        atomic_store(&st.last_sample_boot_ns, now - 10 * s);
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
 
         healthy_stats(); /* 3 s floor: 2 s old is fine, 4 s old is stale */
         atomic_store(&st.last_sample_boot_ns, now - 2 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.last_sample_boot_ns, now - 4 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
         assert_non_null(strstr(why, "sampling stalled"));
 
         healthy_stats(); /* 3 sample intervals when that is longer than 3 s */
-        h.sample_interval_s = 10;
         atomic_store(&st.last_sample_boot_ns, now - 25 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, 10 * s, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.last_sample_boot_ns, now - 35 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
-        h.sample_interval_s = 0.1;
+        assert_int_equal(health_check(&st, 10 * s, 60, now, why, sizeof why), HEALTH_STALLED);
 
         healthy_stats(); /* one checkpoint per period: period + 5 s */
         atomic_store(&st.last_checkpoint_boot_ns, now - 60 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.last_checkpoint_boot_ns, now - 70 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_DEGRADED);
         assert_non_null(strstr(why, "signing stalled"));
 
         healthy_stats(); /* the next summary may be up to 5 s overdue */
         atomic_store(&st.next_summary_due_boot_ns, now - 3 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.next_summary_due_boot_ns, now - 7 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_DEGRADED);
         assert_non_null(strstr(why, "overdue"));
 }
 
@@ -265,7 +278,7 @@ static void test_connguard(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_u64_strict), cmocka_unit_test(test_sanitize),
-                cmocka_unit_test(test_healthz_rules),    cmocka_unit_test(test_bind_listen),
+                cmocka_unit_test(test_health_rules),    cmocka_unit_test(test_bind_listen),
                 cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_connguard),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
