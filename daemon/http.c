@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
+#include "text.h"
 
 /* Limits; daemon/API.md documents each one. */
 #define HTTP_CONNECTION_TIMEOUT_S 10u
@@ -86,26 +87,6 @@ static uint64_t now_ns(clockid_t clk) {
         struct timespec ts;
         clock_gettime(clk, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Digits only, no sign, no leading zeros (but "0"), at most 20 digits, fits u64. */
-static bool parse_u64_strict(const char *s, uint64_t *out) {
-        if (!s || !*s)
-                return false;
-        size_t len = strlen(s);
-        if (len > 20 || (s[0] == '0' && len > 1))
-                return false;
-        uint64_t v = 0;
-        for (size_t i = 0; i < len; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                unsigned d = (unsigned)(s[i] - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return false;
-                v = v * 10 + d;
-        }
-        *out = v;
-        return true;
 }
 
 /* Copy of a user-controlled string fit to quote in a one-line message. */
@@ -329,7 +310,7 @@ static bool parse_request(struct http_server *h, const struct route *rt, const s
                                          "parameter '%s' must be exactly 64 hex digits", name);
                                 return false;
                         }
-                } else if (!parse_u64_strict(v, &rq->num[n])) {
+                } else if (!parse_u64_cstr(v, &rq->num[n])) {
                         snprintf(why, whylen,
                                  "parameter '%s' is not a decimal number without sign or "
                                  "leading zeros that fits in 64 bits",
@@ -771,7 +752,7 @@ static void *sweep_loop(void *arg) {
 
 static bool parse_port(const char *s, uint16_t *out) {
         uint64_t v;
-        if (!parse_u64_strict(s, &v) || v == 0 || v > 65535)
+        if (!parse_u64_cstr(s, &v) || v == 0 || v > 65535)
                 return false;
         *out = (uint16_t)v;
         return true;
@@ -922,7 +903,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         /* Test hook (API.md): a lower per-response record cap to exercise paging. */
         const char *cap = getenv("GPUHOURSD_TEST_MAX_RECORDS");
         uint64_t capv;
-        if (cap && parse_u64_strict(cap, &capv) && capv >= 1 && capv < API_RECORDS_MAX_COUNT)
+        if (cap && parse_u64_cstr(cap, &capv) && capv >= 1 && capv < API_RECORDS_MAX_COUNT)
                 h->max_records = (size_t)capv;
         h->origin = strdup(cfg->node.origin ? cfg->node.origin : "");
         h->vkey = strdup(cfg->node.vkey ? cfg->node.vkey : "");

@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "settings.h" /* EXIT_USAGE */
 #include "status.h"
+#include "text.h"
 
 #define RESP_MAX 4096u
 #define FILE_MAX (NOTE_MAX_SIZE + 1)
@@ -194,7 +195,7 @@ int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
         {
                 const char *e = getenv("GPUHOURSD_TEST_WITNESS_REFRESH_S");
                 uint64_t v;
-                if (e && note_parse_decimal(e, strlen(e), PUSH_REFRESH_S, &v) && v >= 1)
+                if (e && parse_u64_max(e, strlen(e), PUSH_REFRESH_S, &v) && v >= 1)
                         p->refresh_s = (unsigned)v;
         }
         /* Before any thread of ours exists (curl_global_init is not thread-safe). */
@@ -369,7 +370,7 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                 if (code == 409 && size_type && attempt == 0) {
                         uint64_t s = 0;
                         if (r.len < 2 || r.buf[r.len - 1] != '\n' ||
-                            !note_parse_decimal(r.buf, r.len - 1, COSIG_TIME_MAX, &s)) {
+                            !parse_u64_max(r.buf, r.len - 1, COSIG_TIME_MAX, &s)) {
                                 snprintf(err, errlen, "409 with a malformed size");
                                 goto out;
                         }

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "sampler.h"
 #include "status.h"
+#include "text.h"
 
 #define SIM_LOAD_MAX 4096   /* bytes of the load file that are read */
 #define SIM_SCHED_MAX 65536 /* bytes of the schedule file that are read */
@@ -530,15 +531,14 @@ static void save_state_or_warn(struct sampler *s) {
         s->warned_state = rc != 0;
 }
 
-static bool parse_u64(char **p, uint64_t *out) {
-        char *end;
-        if (**p < '0' || **p > '9')
+/* A strict decimal u64 (proto/text.h) at *p; *p moves past it. */
+static bool parse_num(char **p, uint64_t *out) {
+        size_t n = 0;
+        while (n <= 20 && (*p)[n] >= '0' && (*p)[n] <= '9')
+                n++;
+        if (!parse_u64(*p, n, out))
                 return false;
-        errno = 0;
-        *out = strtoull(*p, &end, 10);
-        if (errno || end == *p)
-                return false;
-        *p = end;
+        *p += n;
         return true;
 }
 
@@ -563,14 +563,14 @@ static bool load_state(struct sampler *s) {
         }
         char *p = buf;
         uint64_t wall, mt, ino, size, done, v[2][RECORD_MAX_GPUS];
-        if (!expect(&p, SIM_STATE_MAGIC "\nwall_ns ") || !parse_u64(&p, &wall) ||
-            !expect(&p, "\nload_file ") || !parse_u64(&p, &mt) || !expect(&p, " ") ||
-            !parse_u64(&p, &ino) || !expect(&p, " ") || !parse_u64(&p, &size) ||
-            !expect(&p, "\nschedule_done_ns ") || !parse_u64(&p, &done) || !expect(&p, "\n"))
+        if (!expect(&p, SIM_STATE_MAGIC "\nwall_ns ") || !parse_num(&p, &wall) ||
+            !expect(&p, "\nload_file ") || !parse_num(&p, &mt) || !expect(&p, " ") ||
+            !parse_num(&p, &ino) || !expect(&p, " ") || !parse_num(&p, &size) ||
+            !expect(&p, "\nschedule_done_ns ") || !parse_num(&p, &done) || !expect(&p, "\n"))
                 goto bad;
         for (int part = 0; part < 2; part++) {
                 for (unsigned i = 0; i < s->n; i++) {
-                        if (!parse_u64(&p, &v[part][i]) || !expect(&p, i + 1 < s->n ? " " : "\n"))
+                        if (!parse_num(&p, &v[part][i]) || !expect(&p, i + 1 < s->n ? " " : "\n"))
                                 goto bad;
                         if (part == 0 && v[0][i] > 10000)
                                 goto bad;

@@ -12,12 +12,12 @@
 
 #include "../../daemon/http.c"
 
-static void test_parse_u64_strict(void **state) {
+static void test_parse_u64_cstr(void **state) {
         (void)state;
         uint64_t v = 7;
-        assert_true(parse_u64_strict("0", &v) && v == 0);
-        assert_true(parse_u64_strict("18446744073709551615", &v) && v == UINT64_MAX);
-        assert_true(parse_u64_strict("10", &v) && v == 10);
+        assert_true(parse_u64_cstr("0", &v) && v == 0);
+        assert_true(parse_u64_cstr("18446744073709551615", &v) && v == UINT64_MAX);
+        assert_true(parse_u64_cstr("10", &v) && v == 10);
         const char *bad[] = {"",
                              "-1",
                              "+1",
@@ -34,10 +34,10 @@ static void test_parse_u64_strict(void **state) {
                              "١"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 v = 42;
-                assert_false(parse_u64_strict(bad[i], &v));
+                assert_false(parse_u64_cstr(bad[i], &v));
                 assert_int_equal(v, 42); /* untouched on failure */
         }
-        assert_false(parse_u64_strict(NULL, &v));
+        assert_false(parse_u64_cstr(NULL, &v));
 }
 
 static void test_sanitize(void **state) {
@@ -277,7 +277,7 @@ static void test_connguard(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_u64_strict), cmocka_unit_test(test_sanitize),
+                cmocka_unit_test(test_parse_u64_cstr), cmocka_unit_test(test_sanitize),
                 cmocka_unit_test(test_health_rules),    cmocka_unit_test(test_bind_listen),
                 cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_connguard),
         };
