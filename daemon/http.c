@@ -38,6 +38,8 @@
 /* Record bodies held in memory by all connections together. */
 #define HTTP_MAX_RECORD_BYTES_IN_FLIGHT (64u * 1024u * 1024u)
 #define HTTP_LOG_PER_SECOND 5u
+/* quote_bytes buffer for user input in a message: 40 bytes and "..." (with the NUL: 45). */
+#define HTTP_QUOTE_MAX 45u
 /* Slowloris: request headers must arrive within this much of the connection (or of the
  * previous request on a kept-alive connection), and connections waiting for headers may
  * hold at most this share of the slots: the rest stay free for new clients. */
@@ -89,20 +91,12 @@ static uint64_t now_ns(clockid_t clk) {
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Copy of a user-controlled string fit to quote in a one-line message. */
+/*
+ * Copy of a user-controlled string fit to quote in a one-line message
+ * (proto/text.h quote_bytes): at most 40 bytes of it, then "...".
+ */
 static void sanitize(const char *s, char *out, size_t cap) {
-        size_t o = 0;
-        for (size_t i = 0; s && s[i] && o + 4 < cap; i++) {
-                unsigned char c = (unsigned char)s[i];
-                out[o++] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
-                if (i == 40) {
-                        out[o++] = '.';
-                        out[o++] = '.';
-                        out[o++] = '.';
-                        break;
-                }
-        }
-        out[o] = '\0';
+        quote_bytes(s ? s : "", s ? strlen(s) : 0, out, cap < HTTP_QUOTE_MAX ? cap : HTTP_QUOTE_MAX);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

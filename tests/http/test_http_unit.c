@@ -44,7 +44,7 @@ static void test_sanitize(void **state) {
         (void)state;
         char out[64];
         sanitize("a\nb'c\x01", out, sizeof out);
-        assert_string_equal(out, "a?b?c?");
+        assert_string_equal(out, "a?b'c?");
         char longer[200];
         memset(longer, 'x', sizeof longer - 1);
         longer[sizeof longer - 1] = '\0';
