@@ -90,3 +90,41 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
         }
         return fsync_dir_of(path);
 }
+
+int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    unsigned flags) {
+        char tmp[NAME_MAX + 1];
+        int n = snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+        if (n < 0 || (size_t)n >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        const uint8_t *p = data;
+        size_t left = len;
+        while (r == 0 && left > 0) {
+                ssize_t w = write(fd, p, left);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                p += w;
+                left -= (size_t)w;
+        }
+        if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(fd) != 0)
+                r = -errno;
+        if (close(fd) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && (flags & ATOMIC_EXCLUSIVE) && linkat(dirfd, tmp, dirfd, name, 0) != 0)
+                r = -errno;
+        if (r == 0 && !(flags & ATOMIC_EXCLUSIVE) && renameat(dirfd, tmp, dirfd, name) != 0)
+                r = -errno;
+        if (r != 0 || (flags & ATOMIC_EXCLUSIVE))
+                (void)unlinkat(dirfd, tmp, 0);
+        if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(dirfd) != 0 && errno != EINVAL)
+                r = -errno;
+        return r;
+}
