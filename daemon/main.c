@@ -322,20 +322,8 @@ static int write_inventory(struct daemon *d, uint64_t wall, uint64_t boot) {
         header(d, r, REC_INVENTORY, wall, boot);
         struct rec_inventory *v = &r->u.inventory;
         uint8_t reason = now->reason & INV_REASON_ALL; /* what the backend knows */
-        for (uint32_t i = 0; i < now->gpu_count; i++) {
-                bool found = false;
-                for (uint32_t j = 0; j < d->inv.gpu_count && !found; j++)
-                        found = strcmp(now->gpus[i].uuid, d->inv.gpus[j].uuid) == 0;
-                if (!found)
-                        reason |= INV_GPU_APPEARED;
-        }
-        for (uint32_t j = 0; j < d->inv.gpu_count; j++) {
-                bool found = false;
-                for (uint32_t i = 0; i < now->gpu_count && !found; i++)
-                        found = strcmp(now->gpus[i].uuid, d->inv.gpus[j].uuid) == 0;
-                if (!found)
-                        reason |= INV_GPU_VANISHED;
-        }
+        reason |= gpu_set_diff(d->inv.gpus, d->inv.gpu_count, gpu_info_uuid, now->gpus,
+                               now->gpu_count, gpu_info_uuid);
         if (strcmp(now->driver_version, d->inv.driver_version) != 0 ||
             strcmp(now->nvml_version, d->inv.nvml_version) != 0)
                 reason |= INV_DRIVER_CHANGED;
