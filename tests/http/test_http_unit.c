@@ -125,6 +125,66 @@ static void test_health_rules(void **state) {
         assert_non_null(strstr(why, "overdue"));
 }
 
+/* The route table: every path once, exact matching, and parse_request's checks and bounds. */
+static void test_routes(void **state) {
+        (void)state;
+        size_t n = sizeof routes / sizeof routes[0];
+        for (size_t i = 0; i < n; i++) {
+                assert_ptr_equal(route_find(routes[i].path), &routes[i]);
+                assert_non_null(routes[i].fn);
+                assert_true(routes[i].flags & ROUTE_GET);
+                for (size_t j = i + 1; j < n; j++)
+                        assert_string_not_equal(routes[i].path, routes[j].path);
+        }
+        assert_null(route_find("/checkpoint/"));
+        assert_null(route_find("/v1/records/x"));
+        assert_null(route_find("/"));
+        assert_int_equal(route_method("GET"), ROUTE_GET);
+        assert_int_equal(route_method("HEAD"), ROUTE_GET);
+        assert_int_equal(route_method("POST"), 0);
+
+        const struct route *rec = route_find(API_PATH_RECORDS);
+        const struct route *cons = route_find(API_PATH_CONSISTENCY);
+        const struct route *att = route_find(API_PATH_ATTEST);
+        struct http_server h = {0};
+        struct request rq;
+        char why[160];
+        struct {
+                const struct route *rt;
+                const char *k0, *v0, *k1, *v1;
+                const char *why;
+        } cases[] = {
+                {rec, "start", "1", NULL, NULL, "missing parameter 'end'"},
+                {rec, "start", "1", "x", "2", "unknown parameter 'x'"},
+                {rec, "start", "01", "end", "2", "parameter 'start' is not a decimal"},
+                {rec, "start", "2", "end", "2", "start must be less than end"},
+                {cons, "old", "0", "new", "2", "old must be at least 1"},
+                {cons, "old", "3", "new", "2", "old must not exceed new"},
+                {att, "nonce", "00", NULL, NULL, "parameter 'nonce' must be exactly 64 hex digits"},
+                {att, "nonce", NULL, NULL, NULL, "parameter 'nonce' must be exactly 64 hex digits"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                struct params p = {.n = cases[i].k1 ? 2 : 1};
+                p.key[0] = cases[i].k0;
+                p.val[0] = cases[i].v0;
+                p.key[1] = cases[i].k1;
+                p.val[1] = cases[i].v1;
+                assert_false(parse_request(&h, cases[i].rt, &p, &rq, why, sizeof why));
+                assert_non_null(strstr(why, cases[i].why));
+        }
+        struct params dup = {.n = 1, .dup = "start", .key = {"start"}, .val = {"1"}};
+        assert_false(parse_request(&h, rec, &dup, &rq, why, sizeof why));
+        assert_non_null(strstr(why, "duplicated parameter 'start'"));
+        char hex[65];
+        memset(hex, 'a', 64);
+        hex[64] = '\0';
+        struct params ok = {.n = 1, .key = {"nonce"}, .val = {hex}};
+        assert_true(parse_request(&h, att, &ok, &rq, why, sizeof why));
+        assert_int_equal(rq.nonce[0], 0xaa);
+        struct params none = {0};
+        assert_true(parse_request(&h, route_find(API_PATH_HEALTHZ), &none, &rq, why, sizeof why));
+}
+
 static void test_bind_listen(void **state) {
         (void)state;
         char err[256];
@@ -278,7 +338,7 @@ static void test_connguard(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_u64_cstr), cmocka_unit_test(test_sanitize),
-                cmocka_unit_test(test_health_rules),    cmocka_unit_test(test_bind_listen),
+                cmocka_unit_test(test_health_rules), cmocka_unit_test(test_routes),    cmocka_unit_test(test_bind_listen),
                 cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_connguard),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
