@@ -35,11 +35,11 @@ struct http_server;
 
 /*
  * Bind and listen on "A.B.C.D:PORT", "[V6]:PORT" or "*:PORT" (numeric
- * addresses only). 0 with *fd; -EINVAL for a malformed address (a
+ * addresses only). 0 with *out; -EINVAL for a malformed address (a
  * configuration error), another negative errno when the socket cannot be
  * bound; one line in err.
  */
-int http_bind(const char *listen_spec, int *fd, char *err, size_t errlen);
+int http_bind(const char *listen_spec, int *out, char *err, size_t errlen);
 
 /* Start serving. 0 or negative errno, with a one-line message in err. */
 int http_start(const struct http_config *cfg, struct http_server **out, char *err, size_t errlen);

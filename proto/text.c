@@ -70,13 +70,13 @@ int64_t date_days_from_civil(int64_t y, unsigned m, unsigned d) {
         return era * 146097 + (int64_t)doe - 719468;
 }
 
-void date_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+void date_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
         int64_t era;
         unsigned doe, yoe, doy, mp;
 
-        z += 719468;
-        era = (z >= 0 ? z : z - 146096) / 146097;
-        doe = (unsigned)(z - era * 146097);
+        days += 719468;
+        era = (days >= 0 ? days : days - 146096) / 146097;
+        doe = (unsigned)(days - era * 146097);
         yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
         doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
         mp = (5 * doy + 2) / 153;
