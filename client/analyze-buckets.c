@@ -9,48 +9,21 @@
 #include <string.h>
 
 #include "analyze-internal.h"
+#include "text.h"
 
 /* ---- buckets ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-        int64_t era;
-        unsigned yoe, doy, doe;
-
-        y -= m <= 2;
-        era = (y >= 0 ? y : y - 399) / 400;
-        yoe = (unsigned)(y - era * 400);
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-        int64_t era;
-        unsigned doe, yoe, doy, mp;
-
-        z += 719468;
-        era = (z >= 0 ? z : z - 146096) / 146097;
-        doe = (unsigned)(z - era * 146097);
-        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        mp = (5 * doy + 2) / 153;
-        *d = doy - (153 * mp + 2) / 5 + 1;
-        *m = mp < 10 ? mp + 3 : mp - 9;
-        *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 /* Month number (years * 12 + month - 1) holding t. */
 static int64_t month_of(uint64_t t) {
         int64_t y;
         unsigned m, d;
 
-        civil_from_days((int64_t)(t / (86400 * NS_PER_S)), &y, &m, &d);
+        date_civil_from_days((int64_t)(t / (86400 * NS_PER_S)), &y, &m, &d);
         return y * 12 + (int64_t)m - 1;
 }
 
 static uint64_t month_start(int64_t mi) {
-        int64_t days = days_from_civil(mi / 12, (unsigned)(mi % 12) + 1, 1);
+        int64_t days = date_days_from_civil(mi / 12, (unsigned)(mi % 12) + 1, 1);
 
         return (uint64_t)days * 86400 * NS_PER_S;
 }

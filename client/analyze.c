@@ -3,7 +3,7 @@
  * Evidence analysis, timeline and coverage module: verified, decoded records (leaf order) ->
  * totals, coverage, findings and per-bucket GPU-hours. Pure: no I/O, no clock.
  *
- * Rules (issue 4, DESIGN.md "Findings"), as implemented here:
+ * Rules (proto/ANALYSIS.md; rationale in docs/DESIGN.md "Findings"), as implemented here:
  *
  * Interval. The audited interval is [since, until) in wall time; without
  *   since/until it runs from the earliest summary window start to the latest

@@ -9,8 +9,9 @@
 
 /*
  * Evidence analysis: turns a verified, decoded ledger (records in leaf
- * order) into GPU-hours, coverage and findings (DESIGN.md "Findings",
- * issue 4). Pure: no I/O, no clock reads (the caller passes "now").
+ * order) into GPU-hours, coverage and findings (docs/DESIGN.md "Findings";
+ * the rules: proto/ANALYSIS.md). Pure: no I/O, no clock reads (the caller
+ * passes "now").
  */
 
 enum finding_kind {

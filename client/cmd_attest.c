@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "cli.h"
 #include "fetch.h"
 #include "json_out.h"
@@ -15,7 +16,6 @@
 #include "status.h"
 #include "util.h"
 
-#define ATTEST_MAX_BYTES 8192u
 #define CLOCK_WARN_NS (2 * NS_PER_SEC) /* |offset| beyond this (plus uncertainty): a warning */
 
 static const char attest_help[] =
@@ -172,7 +172,8 @@ static void on_attest(void *ctx, struct fetch_result *res) {
                                     (unsigned long long)t->a.size);
         } else {
                 char path[96];
-                snprintf(path, sizeof(path), "/v1/proof/consistency?old=%llu&new=%llu",
+                snprintf(path, sizeof(path),
+                         API_PATH_CONSISTENCY "?" API_PARAM_OLD "=%llu&" API_PARAM_NEW "=%llu",
                          (unsigned long long)t->rem.size, (unsigned long long)t->a.size);
                 _cleanup_free_ char *u = url_join(t->url, path);
                 if (!u || fetch_add(t->f, u, SOURCE_PROOF_MAX_BYTES, on_proof, t) != 0)
@@ -278,10 +279,10 @@ int cmd_attest(int argc, char **argv) {
         randombytes_buf(t.nonce, sizeof(t.nonce));
         char hex[65], path[100];
         hex_encode(t.nonce, sizeof(t.nonce), hex);
-        snprintf(path, sizeof(path), "/v1/attest?nonce=%s", hex);
+        snprintf(path, sizeof(path), API_PATH_ATTEST "?" API_PARAM_NONCE "=%s", hex);
         char *u = url_join(url, path);
         t.f = fetch_new(o.timeout_ms, false);
-        if (!u || !t.f || fetch_add(t.f, u, ATTEST_MAX_BYTES, on_attest, &t) != 0 ||
+        if (!u || !t.f || fetch_add(t.f, u, API_ATTEST_MAX_BYTES, on_attest, &t) != 0 ||
             fetch_run(t.f) != 0)
                 attest_fail(&t, EXIT_INCOMPLETE, "out of memory or transfer engine failure");
         fetch_free(t.f);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cli.h"
 #include "fetch.h"
 #include "source.h"
@@ -185,8 +186,8 @@ static int tofu(const char *url, long timeout_ms) {
         }
         struct tofu t = {0};
         struct fetch *f = fetch_new(timeout_ms, false);
-        _cleanup_free_ char *u1 = url_join(url, "/v1/node");
-        _cleanup_free_ char *u2 = url_join(url, "/checkpoint");
+        _cleanup_free_ char *u1 = url_join(url, API_PATH_NODE);
+        _cleanup_free_ char *u2 = url_join(url, API_PATH_CHECKPOINT);
         if (!f || !u1 || !u2 || fetch_add(f, u1, NODE_JSON_MAX, on_node, &t) != 0 ||
             fetch_add(f, u2, SOURCE_CHECKPOINT_MAX_BYTES, on_cp, &t) != 0 || fetch_run(f) != 0) {
                 fetch_free(f);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "api.h"
 #include "config.h"
 #include "util.h"
 
@@ -92,15 +93,17 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
         struct req *q = userdata;
         size_t n = size * nmemb;
-        static const char name[] = "x-gpuhours-range:";
+        static const char name[] = API_HEADER_RANGE ":";
         size_t nl = sizeof(name) - 1;
         if (n > nl) {
-                bool match = true;
+                bool match = true; /* header names are case-insensitive */
                 for (size_t i = 0; i < nl && match; i++) {
-                        char c = data[i];
+                        char c = data[i], w = name[i];
                         if (c >= 'A' && c <= 'Z')
                                 c = (char)(c - 'A' + 'a');
-                        match = c == name[i];
+                        if (w >= 'A' && w <= 'Z')
+                                w = (char)(w - 'A' + 'a');
+                        match = c == w;
                 }
                 if (match) {
                         const char *v = data + nl;

@@ -45,46 +45,9 @@ bool report_format_from_name(const char *s, enum report_format *out) {
         return false;
 }
 
-/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-        int64_t era;
-        unsigned doe, yoe, doy, mp;
-
-        z += 719468;
-        era = (z >= 0 ? z : z - 146096) / 146097;
-        doe = (unsigned)(z - era * 146097);
-        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        mp = (5 * doy + 2) / 153;
-        *d = doy - (153 * mp + 2) / 5 + 1;
-        *m = mp < 10 ? mp + 3 : mp - 9;
-        *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* ISO 8601 UTC; with milliseconds when always_ms or when they are not .000. */
+/* ISO 8601 UTC (proto/text.h); with milliseconds when always_ms or when they are not .000. */
 static void time_iso(uint64_t ns, bool always_ms, char *buf, size_t size) {
-        uint64_t s = ns / NS_PER_S, ms = ns % NS_PER_S / 1000000u;
-        uint64_t sod = s % 86400;
-        char tmp[64];
-        int64_t y;
-        unsigned m, d;
-        size_t len;
-
-        if (!size)
-                return;
-        civil_from_days((int64_t)(s / 86400), &y, &m, &d);
-        if (ms || always_ms)
-                snprintf(tmp, sizeof(tmp), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m,
-                         d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60),
-                         (unsigned)ms);
-        else
-                snprintf(tmp, sizeof(tmp), "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d,
-                         (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60));
-        len = strlen(tmp);
-        if (len >= size)
-                len = size - 1;
-        memcpy(buf, tmp, len);
-        buf[len] = '\0';
+        time_format_iso(ns, always_ms || ns % NS_PER_S >= 1000000u, buf, size);
 }
 
 void report_time_iso(uint64_t ns, char *buf, size_t size) {

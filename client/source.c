@@ -512,7 +512,7 @@ struct online_window {
 static void window_start_next(struct online_window *w) {
         if (w->next < w->n) {
                 struct online *on = &w->ons[w->next++];
-                online_get(on, "/checkpoint", SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
+                online_get(on, API_PATH_CHECKPOINT, SOURCE_CHECKPOINT_MAX_BYTES, on_checkpoint);
         }
 }
 
@@ -573,7 +573,7 @@ static void request_records(struct online *on) {
         /* Bounded pages: memory in flight stays at most 16 pages, whatever the tree size. */
         uint64_t left = on->s->cp.size - on->next;
         on->asked_end = on->next + (left < SOURCE_PAGE_RECORDS ? left : SOURCE_PAGE_RECORDS);
-        snprintf(path, sizeof(path), "/v1/records?start=%llu&end=%llu",
+        snprintf(path, sizeof(path), API_PATH_RECORDS "?" API_PARAM_START "=%llu&" API_PARAM_END "=%llu",
                  (unsigned long long)on->next, (unsigned long long)on->asked_end);
         online_get(on, path, SOURCE_PAGE_MAX_BYTES, on_records);
 }
@@ -677,7 +677,8 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
         on->next = on->lc.border.size;
         if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
                 char path[96];
-                snprintf(path, sizeof(path), "/v1/proof/consistency?old=%llu&new=%llu",
+                snprintf(path, sizeof(path),
+                         API_PATH_CONSISTENCY "?" API_PARAM_OLD "=%llu&" API_PARAM_NEW "=%llu",
                          (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
                 on->proof_wanted = true;
                 online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api.h"
 #include "analyze.h"
 #include "buf.h"
 #include "note.h"
@@ -19,9 +20,10 @@ struct store;
  */
 
 #define SOURCE_RECORDS_MAX_BYTES (4ull << 30) /* everything fetched for one source */
-#define SOURCE_PAGE_MAX_BYTES (17u << 20)     /* one /v1/records response */
-#define SOURCE_CHECKPOINT_MAX_BYTES 8192u     /* /checkpoint */
-#define SOURCE_PROOF_MAX_BYTES 16384u         /* proof text: 128 lines of 45 bytes */
+/* One response from a node: proto/api.h (the daemon's own limits). */
+#define SOURCE_PAGE_MAX_BYTES API_RECORDS_MAX_BYTES         /* one /v1/records response */
+#define SOURCE_CHECKPOINT_MAX_BYTES API_CHECKPOINT_MAX_BYTES /* /checkpoint */
+#define SOURCE_PROOF_MAX_BYTES API_PROOF_MAX_BYTES           /* a proof */
 #define SOURCE_BUNDLE_MAX_BYTES (4ull << 30)  /* bundle file */
 #define SOURCE_DEFAULT_DEADLINE_MS 600000L   /* --deadline: 10 minutes per node */
 #define SOURCE_DEFAULT_MIN_PAGE 100u         /* --min-page */

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api.h"
 #include "note.h"
 
 /*
@@ -61,7 +62,7 @@ int trust_text_without(const char *buf, size_t len, const char *name, char **out
  * /v1/node document: extracts "origin" and "vkey" (strings, caps as in
  * note.h). 0 or GH_E_MALFORMED with a reason in err.
  */
-#define NODE_JSON_MAX 65536u
+#define NODE_JSON_MAX API_NODE_MAX_BYTES /* a /v1/node document */
 int node_json_parse(const char *buf, size_t len, char *origin, size_t origin_cap, char *vkey,
                     size_t vkey_cap, char *err, size_t errlen);
 

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
+
 uint64_t wall_now_ns(void) {
         struct timespec ts;
         if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
@@ -225,7 +227,7 @@ char *url_join(const char *base, const char *path) {
         while (bl > 0 && base[bl - 1] == '/')
                 bl--;
         /* The node's /checkpoint URL, pasted from a browser, names the node too. */
-        static const char cp[] = "/checkpoint";
+        static const char cp[] = API_PATH_CHECKPOINT;
         const size_t cpl = sizeof cp - 1;
         const char *scheme = strstr(base, "://");
         if (scheme && bl >= cpl && memcmp(base + bl - cpl, cp, cpl) == 0 &&

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "cosig.h"
 #include "merkle.h"
 #include "status.h"
@@ -213,7 +214,7 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
 
                 if (ul == 0)
                         continue;
-                snprintf(url, sizeof(url), "%s%s%s/checkpoint", w->url,
+                snprintf(url, sizeof(url), "%s%s%s" API_WITNESS_PATH_CHECKPOINT_SUFFIX, w->url,
                          w->url[ul - 1] == '/' ? "" : "/", hex);
                 code = get(url, timeout_ms, &b);
                 if (code == 404)

@@ -54,6 +54,22 @@ static int fsync_dir_of(const char *path) {
         return r;
 }
 
+/* All of data to fd, through short and interrupted writes. 0 or -errno. */
+static int write_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+        while (len > 0) {
+                ssize_t w = write(fd, p, len);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode) {
         char tmp[PATH_MAX];
         int n = snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
@@ -62,22 +78,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
         int fd = mkstemp(tmp);
         if (fd < 0)
                 return -errno;
-        int r = 0;
-        const uint8_t *p = data;
-        size_t left = len;
-        if (fchmod(fd, mode) != 0)
-                r = -errno;
-        while (r == 0 && left > 0) {
-                ssize_t w = write(fd, p, left);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                p += w;
-                left -= (size_t)w;
-        }
+        int r = fchmod(fd, mode) != 0 ? -errno : write_all(fd, data, len);
         if (r == 0 && fsync(fd) != 0)
                 r = -errno;
         if (close(fd) != 0 && r == 0)
@@ -89,4 +90,29 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
                 return r;
         }
         return fsync_dir_of(path);
+}
+
+int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    unsigned flags) {
+        char tmp[NAME_MAX + 1];
+        int n = snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+        if (n < 0 || (size_t)n >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, data, len);
+        if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(fd) != 0)
+                r = -errno;
+        if (close(fd) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && (flags & ATOMIC_EXCLUSIVE) && linkat(dirfd, tmp, dirfd, name, 0) != 0)
+                r = -errno;
+        if (r == 0 && !(flags & ATOMIC_EXCLUSIVE) && renameat(dirfd, tmp, dirfd, name) != 0)
+                r = -errno;
+        if (r != 0 || (flags & ATOMIC_EXCLUSIVE))
+                (void)unlinkat(dirfd, tmp, 0);
+        if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(dirfd) != 0 && errno != EINVAL)
+                r = -errno;
+        return r;
 }

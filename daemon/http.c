@@ -19,10 +19,13 @@
 #include <unistd.h>
 
 #include "config.h" /* GH_VERSION (generated) */
+#include "api.h"
 #include "connguard.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
+#include "text.h"
 
 /* Limits; daemon/API.md documents each one. */
 #define HTTP_CONNECTION_TIMEOUT_S 10u
@@ -32,18 +35,17 @@
 #define HTTP_LISTEN_BACKLOG 128u
 #define HTTP_MAX_URL 4096u
 #define HTTP_MAX_PARAMS 4u
-#define HTTP_MAX_RECORDS 10000u
-#define HTTP_MAX_RECORD_BYTES (16u * 1024u * 1024u)
 /* Record bodies held in memory by all connections together. */
 #define HTTP_MAX_RECORD_BYTES_IN_FLIGHT (64u * 1024u * 1024u)
 #define HTTP_LOG_PER_SECOND 5u
+/* quote_bytes buffer for user input in a message: 40 bytes and "..." (with the NUL: 45). */
+#define HTTP_QUOTE_MAX 45u
 /* Slowloris: request headers must arrive within this much of the connection (or of the
  * previous request on a kept-alive connection), and connections waiting for headers may
  * hold at most this share of the slots: the rest stay free for new clients. */
 #define HTTP_HEADER_DEADLINE_S 5u
 #define HTTP_WAITING_MAX (HTTP_CONNECTION_LIMIT * 3u / 4u)
 
-#define CT_TEXT "text/plain; charset=utf-8"
 
 struct http_server {
         struct MHD_Daemon *mhd;
@@ -89,40 +91,12 @@ static uint64_t now_ns(clockid_t clk) {
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Digits only, no sign, no leading zeros (but "0"), at most 20 digits, fits u64. */
-static bool parse_u64_strict(const char *s, uint64_t *out) {
-        if (!s || !*s)
-                return false;
-        size_t len = strlen(s);
-        if (len > 20 || (s[0] == '0' && len > 1))
-                return false;
-        uint64_t v = 0;
-        for (size_t i = 0; i < len; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                unsigned d = (unsigned)(s[i] - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return false;
-                v = v * 10 + d;
-        }
-        *out = v;
-        return true;
-}
-
-/* Copy of a user-controlled string fit to quote in a one-line message. */
+/*
+ * Copy of a user-controlled string fit to quote in a one-line message
+ * (proto/text.h quote_bytes): at most 40 bytes of it, then "...".
+ */
 static void sanitize(const char *s, char *out, size_t cap) {
-        size_t o = 0;
-        for (size_t i = 0; s && s[i] && o + 4 < cap; i++) {
-                unsigned char c = (unsigned char)s[i];
-                out[o++] = (c >= 0x20 && c < 0x7f && c != '\'') ? (char)c : '?';
-                if (i == 40) {
-                        out[o++] = '.';
-                        out[o++] = '.';
-                        out[o++] = '.';
-                        break;
-                }
-        }
-        out[o] = '\0';
+        quote_bytes(s ? s : "", s ? strlen(s) : 0, out, cap < HTTP_QUOTE_MAX ? cap : HTTP_QUOTE_MAX);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -178,7 +152,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned code, struct MHD
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text) {
         struct MHD_Response *r = MHD_create_response_from_buffer(
                 strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_MUST_COPY);
-        return queue(c, code, r, CT_TEXT);
+        return queue(c, code, r, API_CT_TEXT);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
@@ -195,7 +169,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned code, cons
                 MHD_create_response_from_buffer(strlen(msg), msg, MHD_RESPMEM_MUST_COPY);
         if (r && code == MHD_HTTP_METHOD_NOT_ALLOWED)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        return queue(c, code, r, CT_TEXT);
+        return queue(c, code, r, API_CT_TEXT);
 }
 
 static enum MHD_Result reply_ledger_error(struct MHD_Connection *c, const char *what, int rc) {
@@ -242,13 +216,51 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
         return MHD_YES;
 }
 
+/* ---- the route table ---- */
+
+#define ROUTE_PARAMS_MAX 2u
+
+enum param_kind {
+        PARAM_U64,   /* strict decimal u64 (proto/text.h), into request.num[] */
+        PARAM_NONCE, /* exactly 64 hex digits, into request.nonce */
+};
+
+/* How a route's two numbers a, b bound each other and the published size S. */
+enum param_bounds {
+        BOUNDS_NONE,
+        BOUNDS_BELOW,      /* a < b <= S: a half-open range, or a leaf in a tree */
+        BOUNDS_CONSISTENT, /* 0 < a <= b <= S: two tree sizes */
+};
+
+/* A request's parameters, parsed and bounded by parse_request. */
+struct request {
+        uint64_t num[ROUTE_PARAMS_MAX];
+        uint8_t nonce[32];
+};
+
+struct route;
+typedef enum MHD_Result (*route_fn)(struct http_server *h, struct MHD_Connection *c,
+                                    const struct request *rq, void **con_cls);
+
+#define ROUTE_GET 1u    /* GET and HEAD (libmicrohttpd sends no body for HEAD) */
+#define ROUTE_PREFIX 2u /* path matches every URL it starts */
+
+struct route {
+        const char *path;
+        unsigned flags;
+        const char *param[ROUTE_PARAMS_MAX + 1]; /* required names, NULL-terminated */
+        enum param_kind kind;                     /* of every parameter */
+        enum param_bounds bounds;
+        route_fn fn;
+};
+
 /*
- * Checks p against the names an endpoint accepts (NULL-terminated) and
- * parses each into nums[] (all are required u64s). On failure writes a
- * reason into why and returns false.
+ * Checks p against the route's parameters: every one present once, none
+ * other, each of its kind, and the two numbers within the route's bounds.
+ * On failure writes a reason into why and returns false (a 400).
  */
-static bool params_u64(const struct params *p, const char *const *names, uint64_t *nums, char *why,
-                       size_t whylen) {
+static bool parse_request(struct http_server *h, const struct route *rt, const struct params *p,
+                          struct request *rq, char *why, size_t whylen) {
         char q[64];
         if (p->too_many) {
                 snprintf(why, whylen, "too many parameters (at most %u)", HTTP_MAX_PARAMS);
@@ -265,40 +277,72 @@ static bool params_u64(const struct params *p, const char *const *names, uint64_
         }
         for (size_t i = 0; i < p->n; i++) {
                 bool known = false;
-                for (size_t j = 0; names[j]; j++)
-                        known = known || strcmp(p->key[i], names[j]) == 0;
+                for (size_t j = 0; rt->param[j]; j++)
+                        known = known || strcmp(p->key[i], rt->param[j]) == 0;
                 if (!known) {
                         sanitize(p->key[i], q, sizeof q);
                         snprintf(why, whylen, "unknown parameter '%s'", q);
                         return false;
                 }
         }
-        for (size_t j = 0; names[j]; j++) {
-                const char *v = NULL;
+        size_t n = 0;
+        for (; rt->param[n]; n++) {
+                const char *name = rt->param[n], *v = NULL;
                 bool present = false;
                 for (size_t i = 0; i < p->n; i++)
-                        if (strcmp(p->key[i], names[j]) == 0) {
+                        if (strcmp(p->key[i], name) == 0) {
                                 v = p->val[i];
                                 present = true;
                         }
                 if (!present) {
-                        snprintf(why, whylen, "missing parameter '%s'", names[j]);
+                        snprintf(why, whylen, "missing parameter '%s'", name);
                         return false;
                 }
-                if (nums && !parse_u64_strict(v, &nums[j])) {
+                if (rt->kind == PARAM_NONCE) {
+                        if (!v || !nonce_parse_hex(v, strlen(v), rq->nonce)) {
+                                snprintf(why, whylen,
+                                         "parameter '%s' must be exactly 64 hex digits", name);
+                                return false;
+                        }
+                } else if (!parse_u64_cstr(v, &rq->num[n])) {
                         snprintf(why, whylen,
                                  "parameter '%s' is not a decimal number without sign or "
                                  "leading zeros that fits in 64 bits",
-                                 names[j]);
+                                 name);
                         return false;
                 }
+        }
+        if (rt->bounds == BOUNDS_NONE || n != 2)
+                return true;
+        const char *an = rt->param[0], *bn = rt->param[1];
+        uint64_t a = rq->num[0], b = rq->num[1];
+        if (rt->bounds == BOUNDS_BELOW && a >= b) {
+                snprintf(why, whylen, "%s must be less than %s", an, bn);
+                return false;
+        }
+        if (rt->bounds == BOUNDS_CONSISTENT && a == 0) {
+                snprintf(why, whylen, "%s must be at least 1", an);
+                return false;
+        }
+        if (rt->bounds == BOUNDS_CONSISTENT && a > b) {
+                snprintf(why, whylen, "%s must not exceed %s", an, bn);
+                return false;
+        }
+        uint64_t published = ledger_size(h->ledger);
+        if (b > published) {
+                snprintf(why, whylen, "%s %llu exceeds the published tree size %llu", bn,
+                         (unsigned long long)b, (unsigned long long)published);
+                return false;
         }
         return true;
 }
 
 /* ---- endpoints ---- */
 
-static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connection *c) {
+static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connection *c,
+                                        const struct request *rq, void **con_cls) {
+        (void)rq;
+        (void)con_cls;
         uint64_t size = ledger_size(h->ledger);
         uint64_t gen = h->push ? push_generation(h->push) : 0;
         if (!h->cp_resp || size != h->cp_size || gen != h->cp_gen) {
@@ -322,7 +366,7 @@ static enum MHD_Result serve_checkpoint(struct http_server *h, struct MHD_Connec
                         free(note);
                         return MHD_NO;
                 }
-                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_TEXT);
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, API_CT_TEXT);
                 MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
                 /* A response object is reference counted: queued ones stay alive. */
                 if (h->cp_resp)
@@ -345,7 +389,10 @@ static const char *mig_name(uint8_t m) {
         }
 }
 
-static enum MHD_Result serve_node(struct http_server *h, struct MHD_Connection *c) {
+static enum MHD_Result serve_node(struct http_server *h, struct MHD_Connection *c,
+                                  const struct request *rq, void **con_cls) {
+        (void)rq;
+        (void)con_cls;
         uint64_t size = ledger_size(h->ledger);
         json_t *gpus = json_array();
         json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:I, s:o}", "origin",
@@ -370,11 +417,17 @@ static enum MHD_Result serve_node(struct http_server *h, struct MHD_Connection *
         json_decref(doc);
         if (!text)
                 return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-        struct MHD_Response *r =
-                MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        size_t len = strlen(text);
+        if (len > API_NODE_MAX_BYTES) { /* clients refuse a longer one (proto/api.h) */
+                free(text);
+                log_err("http: /v1/node document of %zu bytes exceeds %u", len,
+                        API_NODE_MAX_BYTES);
+                return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "node document too large");
+        }
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
         if (!r)
                 free(text);
-        return queue(c, MHD_HTTP_OK, r, "application/json");
+        return queue(c, MHD_HTTP_OK, r, API_CT_JSON);
 }
 
 /*
@@ -386,26 +439,15 @@ struct records_hold {
 };
 
 static enum MHD_Result serve_records(struct http_server *h, struct MHD_Connection *c,
-                                     const struct params *p, void **con_cls) {
-        static const char *const names[] = {"start", "end", NULL};
-        uint64_t v[2];
-        char why[160];
-        if (!params_u64(p, names, v, why, sizeof why))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-        uint64_t size = ledger_size(h->ledger);
-        if (v[0] >= v[1])
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "start must be less than end");
-        if (v[1] > size)
-                return reply_error(c, MHD_HTTP_BAD_REQUEST,
-                                   "end %llu exceeds the published tree size %llu",
-                                   (unsigned long long)v[1], (unsigned long long)size);
+                                     const struct request *rq, void **con_cls) {
+        const uint64_t *v = rq->num;
         struct records_hold *hold = malloc(sizeof *hold);
         if (!hold)
                 return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
         uint8_t *buf = NULL;
         size_t len = 0;
         uint64_t served_end = 0;
-        int rc = ledger_read_records(h->ledger, v[0], v[1], h->max_records, HTTP_MAX_RECORD_BYTES,
+        int rc = ledger_read_records(h->ledger, v[0], v[1], h->max_records, API_RECORDS_MAX_BYTES,
                                      &buf, &len, &served_end);
         if (rc != 0) {
                 free(hold);
@@ -421,7 +463,7 @@ static enum MHD_Result serve_records(struct http_server *h, struct MHD_Connectio
                         sizeof busy - 1, (void *)(uintptr_t)busy, MHD_RESPMEM_PERSISTENT);
                 if (r)
                         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-                return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, r, CT_TEXT);
+                return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, r, API_CT_TEXT);
         }
         hold->len = len;
         *con_cls = hold; /* on_completed gives the bytes back, whatever happens next */
@@ -433,8 +475,8 @@ static enum MHD_Result serve_records(struct http_server *h, struct MHD_Connectio
         char range[48];
         snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)v[0],
                  (unsigned long long)served_end);
-        MHD_add_response_header(r, "X-Gpuhours-Range", range);
-        return queue(c, MHD_HTTP_OK, r, "application/octet-stream");
+        MHD_add_response_header(r, API_HEADER_RANGE, range);
+        return queue(c, MHD_HTTP_OK, r, API_CT_RECORDS);
 }
 
 static long guard_index(struct MHD_Connection *c);
@@ -456,7 +498,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 static enum MHD_Result reply_proof(struct MHD_Connection *c, const merkle_hash *proof, size_t n) {
-        char text[MERKLE_MAX_PROOF * 45 + 1];
+        char text[API_PROOF_MAX_BYTES + 1];
         size_t len;
         int rc = merkle_proof_format(proof, n, text, sizeof text, &len);
         if (rc) {
@@ -464,23 +506,13 @@ static enum MHD_Result reply_proof(struct MHD_Connection *c, const merkle_hash *
                 return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "formatting proof failed");
         }
         struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
-        return queue(c, MHD_HTTP_OK, r, "text/plain");
+        return queue(c, MHD_HTTP_OK, r, API_CT_PROOF);
 }
 
 static enum MHD_Result serve_inclusion(struct http_server *h, struct MHD_Connection *c,
-                                       const struct params *p) {
-        static const char *const names[] = {"index", "size", NULL};
-        uint64_t v[2];
-        char why[160];
-        if (!params_u64(p, names, v, why, sizeof why))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-        uint64_t published = ledger_size(h->ledger);
-        if (v[0] >= v[1])
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "index must be less than size");
-        if (v[1] > published)
-                return reply_error(c, MHD_HTTP_BAD_REQUEST,
-                                   "size %llu exceeds the published tree size %llu",
-                                   (unsigned long long)v[1], (unsigned long long)published);
+                                       const struct request *rq, void **con_cls) {
+        (void)con_cls;
+        const uint64_t *v = rq->num;
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t n = 0;
         int rc = ledger_prove_inclusion(h->ledger, v[0], v[1], proof, &n);
@@ -490,21 +522,9 @@ static enum MHD_Result serve_inclusion(struct http_server *h, struct MHD_Connect
 }
 
 static enum MHD_Result serve_consistency(struct http_server *h, struct MHD_Connection *c,
-                                         const struct params *p) {
-        static const char *const names[] = {"old", "new", NULL};
-        uint64_t v[2];
-        char why[160];
-        if (!params_u64(p, names, v, why, sizeof why))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-        uint64_t published = ledger_size(h->ledger);
-        if (v[0] == 0)
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "old must be at least 1");
-        if (v[0] > v[1])
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "old must not exceed new");
-        if (v[1] > published)
-                return reply_error(c, MHD_HTTP_BAD_REQUEST,
-                                   "new %llu exceeds the published tree size %llu",
-                                   (unsigned long long)v[1], (unsigned long long)published);
+                                         const struct request *rq, void **con_cls) {
+        (void)con_cls;
+        const uint64_t *v = rq->num;
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t n = 0;
         int rc = ledger_prove_consistency(h->ledger, v[0], v[1], proof, &n);
@@ -514,19 +534,11 @@ static enum MHD_Result serve_consistency(struct http_server *h, struct MHD_Conne
 }
 
 static enum MHD_Result serve_attest(struct http_server *h, struct MHD_Connection *c,
-                                    const struct params *p) {
-        static const char *const names[] = {"nonce", NULL};
-        char why[160];
-        if (!params_u64(p, names, NULL, why, sizeof why))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-        const char *hex = p->val[0];
-        uint8_t nonce[32];
-        if (!hex || !nonce_parse_hex(hex, strlen(hex), nonce))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST,
-                                   "parameter 'nonce' must be exactly 64 hex digits");
+                                    const struct request *rq, void **con_cls) {
+        (void)con_cls;
         char *note = NULL;
         size_t len = 0;
-        int rc = ledger_attest(h->ledger, nonce, &note, &len);
+        int rc = ledger_attest(h->ledger, rq->nonce, &note, &len);
         if (rc != 0)
                 return reply_ledger_error(c, "attest", rc);
         struct MHD_Response *r = MHD_create_response_from_buffer(len, note, MHD_RESPMEM_MUST_FREE);
@@ -535,15 +547,13 @@ static enum MHD_Result serve_attest(struct http_server *h, struct MHD_Connection
                 return MHD_NO;
         }
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        return queue(c, MHD_HTTP_OK, r, CT_TEXT);
+        return queue(c, MHD_HTTP_OK, r, API_CT_TEXT);
 }
 
 static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c,
-                                     const struct params *p) {
-        static const char *const names[] = {NULL};
-        char why[160];
-        if (!params_u64(p, names, NULL, why, sizeof why))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+                                     const struct request *rq, void **con_cls) {
+        (void)rq;
+        (void)con_cls;
         uint64_t start = atomic_load(&h->stats->start_wall_ns);
         uint64_t size = ledger_size(h->ledger);
         char *text = NULL;
@@ -561,60 +571,60 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
         if (!r)
                 free(text);
-        return queue(c, MHD_HTTP_OK, r, "text/plain; version=0.0.4; charset=utf-8");
+        return queue(c, MHD_HTTP_OK, r, API_CT_METRICS);
 }
 
-/* Why the node is unhealthy (into why), or false when it is healthy. */
-static bool unhealthy(const struct http_server *h, char *why, size_t len) {
-        const struct daemon_stats *st = h->stats;
-        uint64_t now = now_ns(CLOCK_BOOTTIME);
-        double iv = h->sample_interval_s * 3.0;
-        uint64_t fresh = iv > 3.0 ? (uint64_t)(iv * 1e9) : 3000000000u;
-        uint64_t per_period = (uint64_t)h->period_s * 1000000000u + 5000000000u;
-        uint64_t last_sample = atomic_load(&st->last_sample_boot_ns);
-        uint64_t last_cp = atomic_load(&st->last_checkpoint_boot_ns);
-        uint64_t due = atomic_load(&st->next_summary_due_boot_ns);
-        if (!atomic_load(&st->appending_ok)) {
-                snprintf(why, len, "ledger appends are failing");
-                return true;
-        }
-        if (last_sample == 0) {
-                snprintf(why, len, "no sample taken yet");
-                return true;
-        }
-        if (now > last_sample && now - last_sample > fresh) {
-                snprintf(why, len, "sampling stalled: last sample %llu ms ago",
-                         (unsigned long long)((now - last_sample) / 1000000u));
-                return true;
-        }
-        if (last_cp == 0) {
-                snprintf(why, len, "no checkpoint signed yet");
-                return true;
-        }
-        if (now > last_cp && now - last_cp > per_period) {
-                snprintf(why, len, "signing stalled: last checkpoint %llu ms ago",
-                         (unsigned long long)((now - last_cp) / 1000000u));
-                return true;
-        }
-        if (due != 0 && now > due + 5000000000u) {
-                snprintf(why, len, "summary overdue by %llu ms",
-                         (unsigned long long)((now - due) / 1000000u));
-                return true;
-        }
-        return false;
+static uint64_t interval_ns(const struct http_server *h) {
+        return (uint64_t)(h->sample_interval_s * 1e9);
 }
 
 static enum MHD_Result serve_healthz(struct http_server *h, struct MHD_Connection *c,
-                                     const struct params *p) {
-        static const char *const names[] = {NULL};
-        char why[160];
-        if (!params_u64(p, names, NULL, why, sizeof why))
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-        char reason[200];
-        if (!unhealthy(h, why, sizeof why))
+                                     const struct request *rq, void **con_cls) {
+        (void)rq;
+        (void)con_cls;
+        char why[160], reason[200];
+        if (health_check(h->stats, interval_ns(h), h->period_s, now_ns(CLOCK_BOOTTIME), why,
+                         sizeof why) == HEALTH_OK)
                 return reply_text(c, MHD_HTTP_OK, "ok\n");
         snprintf(reason, sizeof reason, "%s\n", why);
         return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, reason);
+}
+
+/*
+ * Every endpoint (daemon/API.md). A new one is a row here and a handler
+ * above; parse_request checks its parameters before the handler runs, so a
+ * handler sees only well-formed numbers within the route's bounds.
+ */
+static const struct route routes[] = {
+        {API_PATH_CHECKPOINT, ROUTE_GET, {NULL}, PARAM_U64, BOUNDS_NONE, serve_checkpoint},
+        {API_PATH_NODE, ROUTE_GET, {NULL}, PARAM_U64, BOUNDS_NONE, serve_node},
+        {API_PATH_RECORDS, ROUTE_GET, {API_PARAM_START, API_PARAM_END, NULL}, PARAM_U64,
+         BOUNDS_BELOW, serve_records},
+        {API_PATH_INCLUSION, ROUTE_GET, {API_PARAM_INDEX, API_PARAM_SIZE, NULL}, PARAM_U64,
+         BOUNDS_BELOW, serve_inclusion},
+        {API_PATH_CONSISTENCY, ROUTE_GET, {API_PARAM_OLD, API_PARAM_NEW, NULL}, PARAM_U64,
+         BOUNDS_CONSISTENT, serve_consistency},
+        {API_PATH_ATTEST, ROUTE_GET, {API_PARAM_NONCE, NULL}, PARAM_NONCE, BOUNDS_NONE,
+         serve_attest},
+        {API_PATH_METRICS, ROUTE_GET, {NULL}, PARAM_U64, BOUNDS_NONE, serve_metrics},
+        {API_PATH_HEALTHZ, ROUTE_GET, {NULL}, PARAM_U64, BOUNDS_NONE, serve_healthz},
+};
+
+static const struct route *route_find(const char *url) {
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+                const struct route *rt = &routes[i];
+                if ((rt->flags & ROUTE_PREFIX) ? strncmp(url, rt->path, strlen(rt->path)) == 0
+                                               : strcmp(url, rt->path) == 0)
+                        return rt;
+        }
+        return NULL;
+}
+
+/* The ROUTE_ method flag of an HTTP method; 0 for one that no route takes. */
+static unsigned route_method(const char *method) {
+        if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+                return ROUTE_GET;
+        return 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -631,7 +641,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (*con_cls == &url_too_long_marker)
                 return reply_error(c, MHD_HTTP_URI_TOO_LONG, "URL longer than %u bytes",
                                    HTTP_MAX_URL);
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        const struct route *rt = route_find(url);
+        /* Every route is GET (and HEAD): a path that no route knows answers 405 as well. */
+        if (!(route_method(method) & (rt ? rt->flags : ROUTE_GET)))
                 return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are allowed");
         if (*con_cls != &headers_seen_marker) {
                 /*
@@ -655,36 +667,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_YES;
         }
 
+        if (!rt)
+                return reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
         struct params p = {0};
         MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_param, &p);
-
-        if (strcmp(url, "/checkpoint") == 0) {
-                static const char *const none[] = {NULL};
-                char why[160];
-                if (!params_u64(&p, none, NULL, why, sizeof why))
-                        return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-                return serve_checkpoint(h, c);
-        }
-        if (strcmp(url, "/v1/node") == 0) {
-                static const char *const none[] = {NULL};
-                char why[160];
-                if (!params_u64(&p, none, NULL, why, sizeof why))
-                        return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
-                return serve_node(h, c);
-        }
-        if (strcmp(url, "/v1/records") == 0)
-                return serve_records(h, c, &p, con_cls);
-        if (strcmp(url, "/v1/proof/inclusion") == 0)
-                return serve_inclusion(h, c, &p);
-        if (strcmp(url, "/v1/proof/consistency") == 0)
-                return serve_consistency(h, c, &p);
-        if (strcmp(url, "/v1/attest") == 0)
-                return serve_attest(h, c, &p);
-        if (strcmp(url, "/metrics") == 0)
-                return serve_metrics(h, c, &p);
-        if (strcmp(url, "/healthz") == 0)
-                return serve_healthz(h, c, &p);
-        return reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
+        struct request rq = {0};
+        char why[160];
+        if (!parse_request(h, rt, &p, &rq, why, sizeof why))
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", why);
+        return rt->fn(h, c, &rq, con_cls);
 }
 
 /* ---- connection guard (slowloris) ---- */
@@ -755,7 +746,7 @@ static void *sweep_loop(void *arg) {
 
 static bool parse_port(const char *s, uint16_t *out) {
         uint64_t v;
-        if (!parse_u64_strict(s, &v) || v == 0 || v > 65535)
+        if (!parse_u64_cstr(s, &v) || v == 0 || v > 65535)
                 return false;
         *out = (uint16_t)v;
         return true;
@@ -902,11 +893,11 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         h->sample_interval_s = cfg->node.sample_interval_s;
         h->key_created_ns = cfg->node.key_created_ns;
         h->start_wall_ns = now_ns(CLOCK_REALTIME);
-        h->max_records = HTTP_MAX_RECORDS;
+        h->max_records = API_RECORDS_MAX_COUNT;
         /* Test hook (API.md): a lower per-response record cap to exercise paging. */
         const char *cap = getenv("GPUHOURSD_TEST_MAX_RECORDS");
         uint64_t capv;
-        if (cap && parse_u64_strict(cap, &capv) && capv >= 1 && capv < HTTP_MAX_RECORDS)
+        if (cap && parse_u64_cstr(cap, &capv) && capv >= 1 && capv < API_RECORDS_MAX_COUNT)
                 h->max_records = (size_t)capv;
         h->origin = strdup(cfg->node.origin ? cfg->node.origin : "");
         h->vkey = strdup(cfg->node.vkey ? cfg->node.vkey : "");

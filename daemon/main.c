@@ -26,6 +26,7 @@
 #include "accum.h"
 #include "fsutil.h"
 #include "config.h" /* GH_VERSION (generated) */
+#include "health.h"
 #include "http.h"
 #include "key.h"
 #include "ledger.h"
@@ -70,7 +71,6 @@ struct daemon {
         struct gpu_reading rd[RECORD_MAX_GPUS];
         size_t nrd;
         bool sampler_ok;
-        uint64_t last_ok_sample_boot;
         uint64_t busy_us_total[RECORD_MAX_GPUS];
         struct sampler_inventory inv;
 
@@ -322,20 +322,8 @@ static int write_inventory(struct daemon *d, uint64_t wall, uint64_t boot) {
         header(d, r, REC_INVENTORY, wall, boot);
         struct rec_inventory *v = &r->u.inventory;
         uint8_t reason = now->reason & INV_REASON_ALL; /* what the backend knows */
-        for (uint32_t i = 0; i < now->gpu_count; i++) {
-                bool found = false;
-                for (uint32_t j = 0; j < d->inv.gpu_count && !found; j++)
-                        found = strcmp(now->gpus[i].uuid, d->inv.gpus[j].uuid) == 0;
-                if (!found)
-                        reason |= INV_GPU_APPEARED;
-        }
-        for (uint32_t j = 0; j < d->inv.gpu_count; j++) {
-                bool found = false;
-                for (uint32_t i = 0; i < now->gpu_count && !found; i++)
-                        found = strcmp(now->gpus[i].uuid, d->inv.gpus[j].uuid) == 0;
-                if (!found)
-                        reason |= INV_GPU_VANISHED;
-        }
+        reason |= gpu_set_diff(d->inv.gpus, d->inv.gpu_count, gpu_info_uuid, now->gpus,
+                               now->gpu_count, gpu_info_uuid);
         if (strcmp(now->driver_version, d->inv.driver_version) != 0 ||
             strcmp(now->nvml_version, d->inv.nvml_version) != 0)
                 reason |= INV_DRIVER_CHANGED;
@@ -485,7 +473,6 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
                 d->sampler_ok = true;
                 atomic_store(&d->stats.sampler_ok, 1);
                 d->nrd = n;
-                d->last_ok_sample_boot = boot;
                 atomic_fetch_add(&d->stats.samples_total, 1);
                 atomic_store(&d->stats.last_sample_boot_ns, boot);
                 atomic_store(&d->stats.last_sample_wall_ns, wall);
@@ -564,17 +551,18 @@ static int take_sample(struct daemon *d, uint64_t wall, uint64_t boot, bool fina
         return 0;
 }
 
-static bool healthy(const struct daemon *d, uint64_t boot) {
-        uint64_t slack = d->interval_ns > NS ? d->interval_ns : NS;
-        return d->sampler_ok && boot - d->last_ok_sample_boot <= d->interval_ns + slack;
-}
-
-/* Called at every wake: pings at most every WatchdogSec/2, and only while healthy. */
+/*
+ * Called at every wake: pings at most every WatchdogSec/2, and only while
+ * sampling works (health.h: a stalled sampler is worth a restart, a full disk
+ * is not).
+ */
 static void maybe_ping(struct daemon *d, uint64_t boot) {
         if (!d->wd_half_ns || boot < d->next_wd)
                 return;
         d->next_wd = boot + d->wd_half_ns;
-        if (healthy(d, boot))
+        char why[160];
+        if (health_check(&d->stats, d->interval_ns, d->cfg.period_s, boot, why, sizeof why) !=
+            HEALTH_STALLED)
                 notify_watchdog();
 }
 

@@ -677,24 +677,13 @@ static int nvml_start(struct sampler *s, char *err, size_t errlen) {
         return 0;
 }
 
+static const char *nvml_uuid(const void *set, size_t i) {
+        return ((const struct nvml_gpu *)set)[i].info.uuid;
+}
+
 /* Reasons for the difference between the GPU sets old[0..on) and s->gpus. */
 static uint8_t set_diff(const struct nvml_gpu *old, uint32_t on, const struct sampler *s) {
-        uint8_t reason = 0;
-        for (uint32_t i = 0; i < on; i++) {
-                bool found = false;
-                for (uint32_t j = 0; j < s->ngpus; j++)
-                        found = found || strcmp(old[i].info.uuid, s->gpus[j].info.uuid) == 0;
-                if (!found)
-                        reason |= INV_GPU_VANISHED;
-        }
-        for (uint32_t j = 0; j < s->ngpus; j++) {
-                bool found = false;
-                for (uint32_t i = 0; i < on; i++)
-                        found = found || strcmp(old[i].info.uuid, s->gpus[j].info.uuid) == 0;
-                if (!found)
-                        reason |= INV_GPU_APPEARED;
-        }
-        return reason;
+        return gpu_set_diff(old, on, nvml_uuid, s->gpus, s->ngpus, nvml_uuid);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -1053,13 +1042,9 @@ static bool reinit(struct sampler *s, bool reload) {
 /* Emit GPU_LOST readings for the GPUs in old[0..on) that are not in s->gpus. */
 static size_t add_vanished(const struct sampler *s, const struct nvml_gpu *old, uint32_t on,
                            struct gpu_reading *out, size_t k) {
-        for (uint32_t i = 0; i < on && k < RECORD_MAX_GPUS; i++) {
-                bool found = false;
-                for (uint32_t j = 0; j < s->ngpus; j++)
-                        found = found || strcmp(old[i].info.uuid, s->gpus[j].info.uuid) == 0;
-                if (!found)
+        for (uint32_t i = 0; i < on && k < RECORD_MAX_GPUS; i++)
+                if (!gpu_set_has(s->gpus, s->ngpus, nvml_uuid, old[i].info.uuid))
                         reading_lost(&old[i], &out[k++]);
-        }
         return k;
 }
 
@@ -1082,10 +1067,7 @@ static int rescan(struct sampler *s) {
                 log_notice("NVML: GPU set changed: %u GPU(s) now", n);
         }
         for (uint32_t j = 0; s->events && j < n; j++) {
-                bool known = false;
-                for (uint32_t i = 0; i < on; i++)
-                        known = known || strcmp(old[i].info.uuid, s->gpus[j].info.uuid) == 0;
-                if (!known)
+                if (!gpu_set_has(old, on, nvml_uuid, s->gpus[j].info.uuid))
                         s->api.register_events(s->gpus[j].dev, NVML_EVENT_TYPE_XID_CRITICAL_ERROR,
                                                s->events);
         }

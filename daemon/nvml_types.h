@@ -5,8 +5,9 @@
  * Our own declarations of the few NVML types and functions gpuhoursd uses
  * (NVML API 12/13 ABI, LP64). nvml.h is not used: its licence is restrictive
  * and the library is loaded with dlopen at run time. Layouts and values are
- * from /work/shared/facts/nvml.md §2–§4; the test double in tests/nvml/
- * implements the same declarations.
+ * those of NVML's documented API (the NVML API Reference and nvml.h of
+ * CUDA 12 and 13); the test double in tests/nvml/ implements the same
+ * declarations.
  */
 
 #include <stdint.h>

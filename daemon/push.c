@@ -16,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "config.h"
 #include "cosig.h"
 #include "log.h"
 #include "policy.h"
 #include "settings.h" /* EXIT_USAGE */
 #include "status.h"
+#include "text.h"
 
 #define RESP_MAX 4096u
 #define FILE_MAX (NOTE_MAX_SIZE + 1)
@@ -169,8 +171,8 @@ int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
                 w->key = pol->witness[i].key;
                 snprintf(w->url, sizeof w->url, "%s%s", pol->witness[i].url,
                          pol->witness[i].url[strlen(pol->witness[i].url) - 1] == '/'
-                                 ? "add-checkpoint"
-                                 : "/add-checkpoint");
+                                 ? API_WITNESS_PATH_ADD_CHECKPOINT + 1
+                                 : API_WITNESS_PATH_ADD_CHECKPOINT);
                 (void)cosig_vkey_format(&w->key, vk, sizeof vk, &vl);
                 crypto_hash_sha256(h, (const uint8_t *)vk, vl);
                 memcpy(w->file, "witness-", 8);
@@ -193,7 +195,7 @@ int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
         {
                 const char *e = getenv("GPUHOURSD_TEST_WITNESS_REFRESH_S");
                 uint64_t v;
-                if (e && note_parse_decimal(e, strlen(e), PUSH_REFRESH_S, &v) && v >= 1)
+                if (e && parse_u64_max(e, strlen(e), PUSH_REFRESH_S, &v) && v >= 1)
                         p->refresh_s = (unsigned)v;
         }
         /* Before any thread of ours exists (curl_global_init is not thread-safe). */
@@ -368,7 +370,7 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                 if (code == 409 && size_type && attempt == 0) {
                         uint64_t s = 0;
                         if (r.len < 2 || r.buf[r.len - 1] != '\n' ||
-                            !note_parse_decimal(r.buf, r.len - 1, COSIG_TIME_MAX, &s)) {
+                            !parse_u64_max(r.buf, r.len - 1, COSIG_TIME_MAX, &s)) {
                                 snprintf(err, errlen, "409 with a malformed size");
                                 goto out;
                         }

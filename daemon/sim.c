@@ -42,9 +42,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "sampler.h"
 #include "status.h"
+#include "text.h"
 
 #define SIM_LOAD_MAX 4096   /* bytes of the load file that are read */
 #define SIM_SCHED_MAX 65536 /* bytes of the schedule file that are read */
@@ -101,24 +103,6 @@ static uint64_t true_wall_ns(void) {
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int mkdir_p(const char *path) {
-        char buf[1024];
-        size_t n = strlen(path);
-        if (n == 0 || n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (size_t i = 1; i <= n; i++) {
-                if (buf[i] == '/' || buf[i] == '\0') {
-                        char c = buf[i];
-                        buf[i] = '\0';
-                        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-                                return -errno;
-                        buf[i] = c;
-                }
-        }
-        return 0;
-}
-
 /* Read at most cap-1 bytes of dir/name into buf (NUL-terminated). Returns length or -errno. */
 static ssize_t read_small(int dirfd, const char *name, char *buf, size_t cap) {
         int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -141,33 +125,6 @@ static ssize_t read_small(int dirfd, const char *name, char *buf, size_t cap) {
         close(fd);
         buf[len] = '\0';
         return (ssize_t)len;
-}
-
-/* Write dir/name atomically (temp + rename); durable=true adds fsync + dir fsync. */
-static int write_atomic(int dirfd, const char *name, const char *data, size_t len, bool durable,
-                        bool exclusive) {
-        char tmp[64];
-        snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", name, (long)getpid());
-        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        int rc = 0;
-        if (write(fd, data, len) != (ssize_t)len)
-                rc = errno ? -errno : -EIO;
-        if (rc == 0 && durable && fsync(fd) != 0)
-                rc = -errno;
-        close(fd);
-        if (rc == 0) {
-                if (exclusive)
-                        rc = linkat(dirfd, tmp, dirfd, name, 0) != 0 ? -errno : 0;
-                else
-                        rc = renameat(dirfd, tmp, dirfd, name) != 0 ? -errno : 0;
-        }
-        if (rc != 0 || exclusive)
-                (void)unlinkat(dirfd, tmp, 0);
-        if (rc == 0 && durable)
-                (void)fsync(dirfd);
-        return rc;
 }
 
 static int hex_digit(char c) {
@@ -217,7 +174,7 @@ static int load_seed(struct sampler *s, uint8_t seed[16], char *err, size_t errl
                 for (int i = 0; i < 16; i++)
                         snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
                 hex[32] = '\n';
-                int rc = write_atomic(s->dirfd, "seed", hex, 33, true, true);
+                int rc = atomic_write_at(s->dirfd, "seed", hex, 33, 0640, ATOMIC_EXCLUSIVE);
                 if (rc != 0 && rc != -EEXIST) {
                         snprintf(err, errlen, "sim: cannot create the seed file: %s",
                                  strerror(-rc));
@@ -517,7 +474,7 @@ static int save_state(struct sampler *s) {
                         len += (size_t)k;
                 }
         }
-        return write_atomic(s->dirfd, "energy", buf, len, false, false);
+        return atomic_write_at(s->dirfd, "energy", buf, len, 0640, ATOMIC_NO_SYNC);
 }
 
 /* Best effort: a failed write only loses accuracy across a later restart. */
@@ -530,15 +487,14 @@ static void save_state_or_warn(struct sampler *s) {
         s->warned_state = rc != 0;
 }
 
-static bool parse_u64(char **p, uint64_t *out) {
-        char *end;
-        if (**p < '0' || **p > '9')
+/* A strict decimal u64 (proto/text.h) at *p; *p moves past it. */
+static bool parse_num(char **p, uint64_t *out) {
+        size_t n = 0;
+        while (n <= 20 && (*p)[n] >= '0' && (*p)[n] <= '9')
+                n++;
+        if (!parse_u64(*p, n, out))
                 return false;
-        errno = 0;
-        *out = strtoull(*p, &end, 10);
-        if (errno || end == *p)
-                return false;
-        *p = end;
+        *p += n;
         return true;
 }
 
@@ -563,14 +519,14 @@ static bool load_state(struct sampler *s) {
         }
         char *p = buf;
         uint64_t wall, mt, ino, size, done, v[2][RECORD_MAX_GPUS];
-        if (!expect(&p, SIM_STATE_MAGIC "\nwall_ns ") || !parse_u64(&p, &wall) ||
-            !expect(&p, "\nload_file ") || !parse_u64(&p, &mt) || !expect(&p, " ") ||
-            !parse_u64(&p, &ino) || !expect(&p, " ") || !parse_u64(&p, &size) ||
-            !expect(&p, "\nschedule_done_ns ") || !parse_u64(&p, &done) || !expect(&p, "\n"))
+        if (!expect(&p, SIM_STATE_MAGIC "\nwall_ns ") || !parse_num(&p, &wall) ||
+            !expect(&p, "\nload_file ") || !parse_num(&p, &mt) || !expect(&p, " ") ||
+            !parse_num(&p, &ino) || !expect(&p, " ") || !parse_num(&p, &size) ||
+            !expect(&p, "\nschedule_done_ns ") || !parse_num(&p, &done) || !expect(&p, "\n"))
                 goto bad;
         for (int part = 0; part < 2; part++) {
                 for (unsigned i = 0; i < s->n; i++) {
-                        if (!parse_u64(&p, &v[part][i]) || !expect(&p, i + 1 < s->n ? " " : "\n"))
+                        if (!parse_num(&p, &v[part][i]) || !expect(&p, i + 1 < s->n ? " " : "\n"))
                                 goto bad;
                         if (part == 0 && v[0][i] > 10000)
                                 goto bad;
@@ -678,7 +634,7 @@ static int sim_open(const struct sampler_config *cfg, struct sampler **out, char
                          RECORD_MAX_GPUS);
                 return GH_E_RANGE;
         }
-        int rc = mkdir_p(cfg->sim_dir);
+        int rc = mkdir_p(cfg->sim_dir, 0750);
         if (rc != 0) {
                 snprintf(err, errlen, "sim: cannot create '%s': %s", cfg->sim_dir, strerror(-rc));
                 return rc;

@@ -10,28 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "settings.h"
 
-int statedir_mkdir_p(const char *path, mode_t mode) {
-        char buf[CONFIG_PATH_MAX];
-        size_t n = strlen(path);
-        if (n == 0 || n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (size_t i = 1; i <= n; i++) {
-                if (buf[i] == '/' || buf[i] == '\0') {
-                        char c = buf[i];
-                        buf[i] = '\0';
-                        if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                                return -errno;
-                        buf[i] = c;
-                }
-        }
-        return 0;
-}
-
 static int open_checked(const char *path, bool lock, int *dirfd, char *err, size_t errlen) {
-        int rc = statedir_mkdir_p(path, 0750);
+        int rc = mkdir_p(path, 0750);
         if (rc) {
                 snprintf(err, errlen, "cannot create the state directory '%s': %s", path,
                          strerror(-rc));

@@ -20,6 +20,3 @@ int statedir_open(const char *path, int *dirfd, char *err, size_t errlen);
 
 /* Like statedir_open without the lock (gpuhoursd --print-key beside a running daemon). */
 int statedir_open_unlocked(const char *path, int *dirfd, char *err, size_t errlen);
-
-/* mkdir -p with mode for every missing component. 0 or negative errno. */
-int statedir_mkdir_p(const char *path, mode_t mode);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "status.h"
+#include "text.h"
 
 #define EM_DASH_SP "\xe2\x80\x94 "
 #define EM_DASH_SP_LEN 4
@@ -225,7 +226,7 @@ int addcp_parse(const char *body, size_t len, struct addcp_request *out) {
         memset(out, 0, sizeof(*out));
         eol = memchr(p, '\n', len);
         if (eol == NULL || (size_t)(eol - p) < 5 || memcmp(p, "old ", 4) != 0 ||
-            !note_parse_decimal(p + 4, (size_t)(eol - p - 4), COSIG_TIME_MAX, &out->old_size))
+            !parse_u64_max(p + 4, (size_t)(eol - p - 4), COSIG_TIME_MAX, &out->old_size))
                 return GH_E_MALFORMED;
         p = eol + 1;
         for (;;) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "status.h"
+#include "text.h"
 
 #define ALG_ED25519 0x01
 #define SIG_LEN 64
@@ -392,26 +393,6 @@ int note_sign(const char *text, size_t len, const struct signer *s, char **out,
 
 /* --- numbers --- */
 
-/* Decimal without leading zeros ("0" alone is zero), value <= max. */
-static bool parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out) {
-        uint64_t v = 0;
-
-        if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-                return false;
-        for (size_t i = 0; i < len; i++) {
-                unsigned d;
-
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                d = (unsigned)(s[i] - '0');
-                if (v > (max - d) / 10)
-                        return false;
-                v = v * 10 + d;
-        }
-        *out = v;
-        return true;
-}
-
 /* Writes v in decimal; returns the number of digits. buf holds >= 20. */
 static size_t format_decimal(uint64_t v, char *buf) {
         char tmp[20];
@@ -518,7 +499,7 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
             !next_line(&p, end, &l3, &n3) || p != end)
                 return GH_E_MALFORMED;
         memset(&c, 0, sizeof(c));
-        if (!origin_valid(l1, n1) || !parse_decimal(l2, n2, SIZE_MAX_VALUE, &c.size) ||
+        if (!origin_valid(l1, n1) || !parse_u64_max(l2, n2, SIZE_MAX_VALUE, &c.size) ||
             !hash_decode(l3, n3, c.root))
                 return GH_E_MALFORMED;
         memcpy(c.origin, l1, n1);
@@ -528,10 +509,6 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *out) {
 
 bool note_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *outlen) {
         return s != NULL && b64_decode(s, len, out, cap, outlen);
-}
-
-bool note_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out) {
-        return s != NULL && parse_decimal(s, len, max, out);
 }
 
 bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off) {
@@ -608,9 +585,9 @@ int attest_parse(const char *text, size_t len, struct attest *out) {
         for (size_t i = 0; i < n; i++)
                 if (v[i] >= 'A' && v[i] <= 'F')
                         return GH_E_MALFORMED;
-        if (!keyed_line(&p, end, "time", &v, &n) || !parse_decimal(v, n, UINT64_MAX, &a.time_ns))
+        if (!keyed_line(&p, end, "time", &v, &n) || !parse_u64_max(v, n, UINT64_MAX, &a.time_ns))
                 return GH_E_MALFORMED;
-        if (!keyed_line(&p, end, "size", &v, &n) || !parse_decimal(v, n, SIZE_MAX_VALUE, &a.size))
+        if (!keyed_line(&p, end, "size", &v, &n) || !parse_u64_max(v, n, SIZE_MAX_VALUE, &a.size))
                 return GH_E_MALFORMED;
         if (!keyed_line(&p, end, "root", &v, &n) || !hash_decode(v, n, a.root) || p != end)
                 return GH_E_MALFORMED;

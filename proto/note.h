@@ -76,8 +76,6 @@ int note_verify(const char *note, size_t len, const struct note_verifier *keys, 
 /* Helpers shared with cosig.c and policy.c. */
 /* Canonical padded standard base64 of s[0..len) into out (cap bytes); false on anything else. */
 bool note_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *outlen);
-/* Decimal without leading zeros ("0" alone is zero), at most 20 digits, value <= max. */
-bool note_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out);
 /*
  * Splits a note at its last blank line after checking its characters (UTF-8,
  * no control characters but '\n'): *text_len is the signed text's length

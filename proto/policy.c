@@ -10,6 +10,7 @@
 
 #include "cosig.h"
 #include "status.h"
+#include "text.h"
 
 #define MAX_FIELDS (3u + POLICY_MAX_MEMBERS + 1u)
 
@@ -243,7 +244,7 @@ static int parse_line(struct policy *p, const struct field *f, size_t nf, unsign
                         k = g->n;
                 } else if (field_is(&f[2], "any")) {
                         k = 1;
-                } else if (!note_parse_decimal(f[2].p, f[2].n, POLICY_MAX_MEMBERS, &k) || k < 1 ||
+                } else if (!parse_u64_max(f[2].p, f[2].n, POLICY_MAX_MEMBERS, &k) || k < 1 ||
                            k > g->n) {
                         errf(err, errlen,
                              "policy line %u: threshold '%s' is not all, any or 1..%u", ln,
@@ -481,7 +482,7 @@ int loglist_parse(const char *text, size_t len, struct loglist_entry **out, size
                 case LL_QPD:
                 qpd:
                         if (!keyed(s, sn, "qpd", &val, &vn) ||
-                            !note_parse_decimal(val, vn, INT32_MAX, &qpd) || qpd == 0) {
+                            !parse_u64_max(val, vn, INT32_MAX, &qpd) || qpd == 0) {
                                 errf(err, errlen,
                                      "log list line %u: want 'qpd N' with N in 1..2147483647, got '%s'",
                                      ln, quote(s, sn, q, sizeof q));

@@ -531,3 +531,26 @@ bool boot_id_parse(const char *s, size_t len, uint8_t out[16]) {
         memcpy(out, tmp, sizeof(tmp));
         return true;
 }
+
+const char *gpu_info_uuid(const void *set, size_t i) {
+        return ((const struct gpu_info *)set)[i].uuid;
+}
+
+bool gpu_set_has(const void *set, size_t n, gpu_uuid_fn uuid, const char *want) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(uuid(set, i), want) == 0)
+                        return true;
+        return false;
+}
+
+uint8_t gpu_set_diff(const void *old, size_t on, gpu_uuid_fn old_uuid, const void *now, size_t nn,
+                     gpu_uuid_fn now_uuid) {
+        uint8_t reason = 0;
+        for (size_t i = 0; i < on && !(reason & INV_GPU_VANISHED); i++)
+                if (!gpu_set_has(now, nn, now_uuid, old_uuid(old, i)))
+                        reason |= INV_GPU_VANISHED;
+        for (size_t j = 0; j < nn && !(reason & INV_GPU_APPEARED); j++)
+                if (!gpu_set_has(old, on, old_uuid, now_uuid(now, j)))
+                        reason |= INV_GPU_APPEARED;
+        return reason;
+}

@@ -194,3 +194,15 @@ void record_frame_write(struct writer *w, const uint8_t *rec, size_t len);
 
 /* Boot ID text ("xxxxxxxx-xxxx-…", 36 chars, optional trailing \n) to 16 bytes. */
 bool boot_id_parse(const char *s, size_t len, uint8_t out[16]);
+
+/*
+ * GPU sets as the daemon holds them (struct gpu_info arrays, or arrays of a
+ * backend's own struct holding one): uuid(set, i) names the i-th GPU.
+ * gpu_set_has: whether uuid is among the n GPUs of set. gpu_set_diff: the
+ * INV_GPU_APPEARED / INV_GPU_VANISHED bits between an old and a new set.
+ */
+typedef const char *(*gpu_uuid_fn)(const void *set, size_t i);
+const char *gpu_info_uuid(const void *set, size_t i); /* set is a struct gpu_info array */
+bool gpu_set_has(const void *set, size_t n, gpu_uuid_fn uuid, const char *want);
+uint8_t gpu_set_diff(const void *old, size_t on, gpu_uuid_fn old_uuid, const void *now, size_t nn,
+                     gpu_uuid_fn now_uuid);

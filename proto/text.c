@@ -25,6 +25,19 @@ bool parse_u64(const char *s, size_t len, uint64_t *out) {
         return true;
 }
 
+bool parse_u64_max(const char *s, size_t len, uint64_t max, uint64_t *out) {
+        uint64_t v;
+
+        if (!parse_u64(s, len, &v) || v > max)
+                return false;
+        *out = v;
+        return true;
+}
+
+bool parse_u64_cstr(const char *s, uint64_t *out) {
+        return s != NULL && parse_u64(s, strlen(s), out);
+}
+
 void quote_bytes(const void *p, size_t len, char *out, size_t cap) {
         const unsigned char *s = p;
         size_t o = 0;

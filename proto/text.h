@@ -16,6 +16,10 @@
  * (but "0"), no overflow. false (out untouched) on anything else.
  */
 bool parse_u64(const char *s, size_t len, uint64_t *out);
+/* parse_u64, and the value must be at most max. */
+bool parse_u64_max(const char *s, size_t len, uint64_t max, uint64_t *out);
+/* parse_u64 of a NUL-terminated string; false for NULL. */
+bool parse_u64_cstr(const char *s, uint64_t *out);
 
 /*
  * Copy untrusted bytes into out for a one-line message: printable ASCII

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "config.h"
 #include "cosig.h"
 #include "log.h"
@@ -417,7 +418,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 
         if (r == NULL)
                 return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", type);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
         MHD_add_response_header(r, "Cache-Control", "no-store");
         ret = MHD_queue_response(c, code, r);
         MHD_destroy_response(r);
@@ -429,7 +430,7 @@ static enum MHD_Result reply_text(struct witness *w, struct MHD_Connection *c, u
         pthread_mutex_lock(&w->lock);
         count_code(w, code);
         pthread_mutex_unlock(&w->lock);
-        return reply(c, code, "text/plain; charset=utf-8", msg, strlen(msg));
+        return reply(c, code, API_CT_TEXT, msg, strlen(msg));
 }
 
 /* Copies the text and the log's own signature lines of note into out (the stored note). */
@@ -556,7 +557,7 @@ static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *
         l->last_checkin = now;
         count_code(w, 200);
         pthread_mutex_unlock(&w->lock);
-        return reply(c, 200, "text/plain; charset=utf-8", line, llen);
+        return reply(c, 200, API_CT_TEXT, line, llen);
 }
 
 static void metric_label(char *out, size_t cap, const char *s) {
@@ -624,7 +625,7 @@ static enum MHD_Result metrics(struct witness *w, struct MHD_Connection *c) {
                                                                     : 0);
         }
         pthread_mutex_unlock(&w->lock);
-        ret = reply(c, 200, "text/plain; version=0.0.4", b, o);
+        ret = reply(c, 200, API_CT_METRICS, b, o);
         free(b);
         return ret;
 }
@@ -632,25 +633,26 @@ static enum MHD_Result metrics(struct witness *w, struct MHD_Connection *c) {
 static enum MHD_Result get(struct witness *w, struct MHD_Connection *c, const char *url) {
         size_t n = strlen(url);
 
-        if (strcmp(url, "/metrics") == 0)
+        if (strcmp(url, API_PATH_METRICS) == 0)
                 return metrics(w, c);
         /* /<64 lowercase hex>/checkpoint */
-        if (n == 1 + 64 + 11 && strcmp(url + 65, "/checkpoint") == 0) {
+        if (n == 1 + 64 + sizeof API_WITNESS_PATH_CHECKPOINT_SUFFIX - 1 &&
+            strcmp(url + 65, API_WITNESS_PATH_CHECKPOINT_SUFFIX) == 0) {
                 char hex[65];
                 memcpy(hex, url + 1, 64);
                 hex[64] = '\0';
                 pthread_mutex_lock(&w->lock);
                 struct wlog *l = find_hex(w, hex);
                 if (l != NULL && l->have) {
-                        enum MHD_Result r = reply(c, 200, "text/plain; charset=utf-8", l->note,
+                        enum MHD_Result r = reply(c, 200, API_CT_TEXT, l->note,
                                                   l->note_len);
                         pthread_mutex_unlock(&w->lock);
                         return r;
                 }
                 pthread_mutex_unlock(&w->lock);
-                return reply(c, 404, "text/plain; charset=utf-8", "no checkpoint\n", 14);
+                return reply(c, 404, API_CT_TEXT, "no checkpoint\n", 14);
         }
-        return reply(c, 404, "text/plain; charset=utf-8", "not found\n", 10);
+        return reply(c, 404, API_CT_TEXT, "not found\n", 10);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -661,9 +663,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
                 return get(w, c, url);
-        if (strcmp(method, "POST") != 0 || strcmp(url, "/add-checkpoint") != 0)
+        if (strcmp(method, "POST") != 0 || strcmp(url, API_WITNESS_PATH_ADD_CHECKPOINT) != 0)
                 return reply(c, strcmp(method, "POST") == 0 ? 404 : 405,
-                             "text/plain; charset=utf-8", "not found\n", 10);
+                             API_CT_TEXT, "not found\n", 10);
         if (u == NULL) {
                 u = calloc(1, sizeof *u);
                 if (u == NULL)

@@ -290,6 +290,16 @@ static void test_u64(void **state) {
         assert_false(parse_u64("01", 2, &v));
         assert_false(parse_u64("", 0, &v));
         assert_false(parse_u64("+1", 2, &v));
+        /* parse_u64_max: the value bound, also below 10 (no wrap in the digit check). */
+        assert_true(parse_u64_max("64", 2, 64, &v) && v == 64);
+        v = 7;
+        assert_false(parse_u64_max("65", 2, 64, &v));
+        assert_false(parse_u64_max("7", 1, 5, &v));
+        assert_false(parse_u64_max("05", 2, 64, &v));
+        assert_int_equal(v, 7); /* untouched on failure */
+        assert_true(parse_u64_cstr("18446744073709551615", &v) && v == UINT64_MAX);
+        assert_false(parse_u64_cstr(NULL, &v));
+        assert_false(parse_u64_cstr("1 ", &v));
 }
 
 int main(void) {

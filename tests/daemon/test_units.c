@@ -10,6 +10,14 @@
 #include "../../daemon/accum.c"
 #include "../../daemon/settings.c"
 
+#include <dirent.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
 static void reading(struct gpu_reading *r, const char *uuid, uint64_t busy_us, uint64_t occ_us,
                     uint64_t energy_mj, uint64_t used_mj, uint32_t power_mw) {
         memset(r, 0, sizeof *r);
@@ -183,6 +191,48 @@ static void test_config_defaults(void **state) {
         assert_non_null(strstr(err, "--period"));
 }
 
+/* common/fsutil.c, as the daemon uses it: mkdir_p and atomic_write_at (replace, exclusive, no temp left). */
+static void test_fsutil(void **state) {
+        (void)state;
+        char dir[] = "/tmp/gh-units-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s/a/b", dir);
+        assert_int_equal(mkdir_p(sub, 0750), 0);
+        assert_int_equal(mkdir_p(sub, 0750), 0); /* exists: fine */
+        int dfd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(atomic_write_at(dfd, "f", "one", 3, 0640, 0), 0);
+        assert_int_equal(atomic_write_at(dfd, "f", "two!", 4, 0640, ATOMIC_NO_SYNC), 0);
+        char buf[8] = "";
+        int fd = openat(dfd, "f", O_RDONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(read(fd, buf, sizeof buf), 4);
+        close(fd);
+        assert_memory_equal(buf, "two!", 4);
+        assert_int_equal(atomic_write_at(dfd, "f", "x", 1, 0640, ATOMIC_EXCLUSIVE), -EEXIST);
+        assert_int_equal(atomic_write_at(dfd, "g", "x", 1, 0640, ATOMIC_EXCLUSIVE), 0);
+        struct stat st;
+        assert_int_equal(fstatat(dfd, "g", &st, 0), 0);
+        assert_int_equal(st.st_mode & 0777, 0640);
+        DIR *d = fdopendir(dup(dfd));
+        assert_non_null(d);
+        unsigned names = 0;
+        for (struct dirent *e; (e = readdir(d));)
+                if (e->d_name[0] != '.' || strstr(e->d_name, ".tmp"))
+                        names++; /* f, g, and no temp file */
+        closedir(d);
+        assert_int_equal(names, 2);
+        assert_int_equal(mkdir_p("", 0750), -EINVAL);
+        unlinkat(dfd, "f", 0);
+        unlinkat(dfd, "g", 0);
+        close(dfd);
+        rmdir(sub);
+        snprintf(sub, sizeof sub, "%s/a", dir);
+        rmdir(sub);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_accum_full_window),
@@ -190,6 +240,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_interval),
                 cmocka_unit_test(test_parse_uint_and_listen),
                 cmocka_unit_test(test_config_defaults),
+                cmocka_unit_test(test_fsutil),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,12 +12,12 @@
 
 #include "../../daemon/http.c"
 
-static void test_parse_u64_strict(void **state) {
+static void test_parse_u64_cstr(void **state) {
         (void)state;
         uint64_t v = 7;
-        assert_true(parse_u64_strict("0", &v) && v == 0);
-        assert_true(parse_u64_strict("18446744073709551615", &v) && v == UINT64_MAX);
-        assert_true(parse_u64_strict("10", &v) && v == 10);
+        assert_true(parse_u64_cstr("0", &v) && v == 0);
+        assert_true(parse_u64_cstr("18446744073709551615", &v) && v == UINT64_MAX);
+        assert_true(parse_u64_cstr("10", &v) && v == 10);
         const char *bad[] = {"",
                              "-1",
                              "+1",
@@ -34,17 +34,17 @@ static void test_parse_u64_strict(void **state) {
                              "١"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 v = 42;
-                assert_false(parse_u64_strict(bad[i], &v));
+                assert_false(parse_u64_cstr(bad[i], &v));
                 assert_int_equal(v, 42); /* untouched on failure */
         }
-        assert_false(parse_u64_strict(NULL, &v));
+        assert_false(parse_u64_cstr(NULL, &v));
 }
 
 static void test_sanitize(void **state) {
         (void)state;
         char out[64];
         sanitize("a\nb'c\x01", out, sizeof out);
-        assert_string_equal(out, "a?b?c?");
+        assert_string_equal(out, "a?b'c?");
         char longer[200];
         memset(longer, 'x', sizeof longer - 1);
         longer[sizeof longer - 1] = '\0';
@@ -58,58 +58,131 @@ static void healthy_stats(void) {
         memset(&st, 0, sizeof st);
         uint64_t now = now_ns(CLOCK_BOOTTIME);
         atomic_store(&st.appending_ok, 1);
+        atomic_store(&st.sampler_ok, 1);
         atomic_store(&st.last_sample_boot_ns, now);
         atomic_store(&st.last_checkpoint_boot_ns, now);
         atomic_store(&st.next_summary_due_boot_ns, now + 1000000000u);
 }
 
-static void test_healthz_rules(void **state) {
+/* daemon/health.c: what /healthz and the watchdog both decide on. */
+static void test_health_rules(void **state) {
         (void)state;
-        struct http_server h = {.stats = &st, .period_s = 60, .sample_interval_s = 0.1};
         char why[160];
         const uint64_t s = 1000000000u;
+        uint64_t iv = s / 10; /* 0.1 s sample interval */
         uint64_t now = now_ns(CLOCK_BOOTTIME);
 
         healthy_stats();
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
 
+        /* Appends failing: unhealthy, but a restart would not help: the watchdog is pinged. */
         healthy_stats();
         atomic_store(&st.appending_ok, 0);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_DEGRADED);
         assert_non_null(strstr(why, "appends"));
 
         healthy_stats();
         atomic_store(&st.last_sample_boot_ns, 0);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
+
+        /* Sampler reads failing: the GPUs are unobserved, also with a recent good sample. */
+        healthy_stats();
+        atomic_store(&st.sampler_ok, 0);
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
+        assert_non_null(strstr(why, "sampler reads"));
+
+        /* A stall is reported before a degradation (the watchdog must see it). */
+        healthy_stats();
+        atomic_store(&st.appending_ok, 0);
+        atomic_store(&st.last_sample_boot_ns, now - 10 * s);
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
 
         healthy_stats(); /* 3 s floor: 2 s old is fine, 4 s old is stale */
         atomic_store(&st.last_sample_boot_ns, now - 2 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.last_sample_boot_ns, now - 4 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_STALLED);
         assert_non_null(strstr(why, "sampling stalled"));
 
         healthy_stats(); /* 3 sample intervals when that is longer than 3 s */
-        h.sample_interval_s = 10;
         atomic_store(&st.last_sample_boot_ns, now - 25 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, 10 * s, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.last_sample_boot_ns, now - 35 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
-        h.sample_interval_s = 0.1;
+        assert_int_equal(health_check(&st, 10 * s, 60, now, why, sizeof why), HEALTH_STALLED);
 
         healthy_stats(); /* one checkpoint per period: period + 5 s */
         atomic_store(&st.last_checkpoint_boot_ns, now - 60 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.last_checkpoint_boot_ns, now - 70 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_DEGRADED);
         assert_non_null(strstr(why, "signing stalled"));
 
         healthy_stats(); /* the next summary may be up to 5 s overdue */
         atomic_store(&st.next_summary_due_boot_ns, now - 3 * s);
-        assert_false(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_OK);
         atomic_store(&st.next_summary_due_boot_ns, now - 7 * s);
-        assert_true(unhealthy(&h, why, sizeof why));
+        assert_int_equal(health_check(&st, iv, 60, now, why, sizeof why), HEALTH_DEGRADED);
         assert_non_null(strstr(why, "overdue"));
+}
+
+/* The route table: every path once, exact matching, and parse_request's checks and bounds. */
+static void test_routes(void **state) {
+        (void)state;
+        size_t n = sizeof routes / sizeof routes[0];
+        for (size_t i = 0; i < n; i++) {
+                assert_ptr_equal(route_find(routes[i].path), &routes[i]);
+                assert_non_null(routes[i].fn);
+                assert_true(routes[i].flags & ROUTE_GET);
+                for (size_t j = i + 1; j < n; j++)
+                        assert_string_not_equal(routes[i].path, routes[j].path);
+        }
+        assert_null(route_find("/checkpoint/"));
+        assert_null(route_find("/v1/records/x"));
+        assert_null(route_find("/"));
+        assert_int_equal(route_method("GET"), ROUTE_GET);
+        assert_int_equal(route_method("HEAD"), ROUTE_GET);
+        assert_int_equal(route_method("POST"), 0);
+
+        const struct route *rec = route_find(API_PATH_RECORDS);
+        const struct route *cons = route_find(API_PATH_CONSISTENCY);
+        const struct route *att = route_find(API_PATH_ATTEST);
+        struct http_server h = {0};
+        struct request rq;
+        char why[160];
+        struct {
+                const struct route *rt;
+                const char *k0, *v0, *k1, *v1;
+                const char *why;
+        } cases[] = {
+                {rec, "start", "1", NULL, NULL, "missing parameter 'end'"},
+                {rec, "start", "1", "x", "2", "unknown parameter 'x'"},
+                {rec, "start", "01", "end", "2", "parameter 'start' is not a decimal"},
+                {rec, "start", "2", "end", "2", "start must be less than end"},
+                {cons, "old", "0", "new", "2", "old must be at least 1"},
+                {cons, "old", "3", "new", "2", "old must not exceed new"},
+                {att, "nonce", "00", NULL, NULL, "parameter 'nonce' must be exactly 64 hex digits"},
+                {att, "nonce", NULL, NULL, NULL, "parameter 'nonce' must be exactly 64 hex digits"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                struct params p = {.n = cases[i].k1 ? 2 : 1};
+                p.key[0] = cases[i].k0;
+                p.val[0] = cases[i].v0;
+                p.key[1] = cases[i].k1;
+                p.val[1] = cases[i].v1;
+                assert_false(parse_request(&h, cases[i].rt, &p, &rq, why, sizeof why));
+                assert_non_null(strstr(why, cases[i].why));
+        }
+        struct params dup = {.n = 1, .dup = "start", .key = {"start"}, .val = {"1"}};
+        assert_false(parse_request(&h, rec, &dup, &rq, why, sizeof why));
+        assert_non_null(strstr(why, "duplicated parameter 'start'"));
+        char hex[65];
+        memset(hex, 'a', 64);
+        hex[64] = '\0';
+        struct params ok = {.n = 1, .key = {"nonce"}, .val = {hex}};
+        assert_true(parse_request(&h, att, &ok, &rq, why, sizeof why));
+        assert_int_equal(rq.nonce[0], 0xaa);
+        struct params none = {0};
+        assert_true(parse_request(&h, route_find(API_PATH_HEALTHZ), &none, &rq, why, sizeof why));
 }
 
 static void test_bind_listen(void **state) {
@@ -264,8 +337,8 @@ static void test_connguard(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_u64_strict), cmocka_unit_test(test_sanitize),
-                cmocka_unit_test(test_healthz_rules),    cmocka_unit_test(test_bind_listen),
+                cmocka_unit_test(test_parse_u64_cstr), cmocka_unit_test(test_sanitize),
+                cmocka_unit_test(test_health_rules), cmocka_unit_test(test_routes),    cmocka_unit_test(test_bind_listen),
                 cmocka_unit_test(test_metrics_text),     cmocka_unit_test(test_connguard),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

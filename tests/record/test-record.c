@@ -605,6 +605,28 @@ static void test_kind_names(void **state) {
         assert_null(record_kind_name(255));
 }
 
+static void test_gpu_set_diff(void **state) {
+        (void)state;
+        struct gpu_info a[3] = {0}, b[3] = {0};
+        snprintf(a[0].uuid, sizeof a[0].uuid, "GPU-a");
+        snprintf(a[1].uuid, sizeof a[1].uuid, "GPU-b");
+        snprintf(b[0].uuid, sizeof b[0].uuid, "GPU-b");
+        snprintf(b[1].uuid, sizeof b[1].uuid, "GPU-a");
+        snprintf(b[2].uuid, sizeof b[2].uuid, "GPU-c");
+        assert_true(gpu_set_has(a, 2, gpu_info_uuid, "GPU-b"));
+        assert_false(gpu_set_has(a, 2, gpu_info_uuid, "GPU-c"));
+        assert_false(gpu_set_has(a, 0, gpu_info_uuid, "GPU-a"));
+        /* Order does not matter; only membership. */
+        assert_int_equal(gpu_set_diff(a, 2, gpu_info_uuid, b, 2, gpu_info_uuid), 0);
+        assert_int_equal(gpu_set_diff(a, 2, gpu_info_uuid, b, 3, gpu_info_uuid),
+                         INV_GPU_APPEARED);
+        assert_int_equal(gpu_set_diff(b, 3, gpu_info_uuid, a, 2, gpu_info_uuid),
+                         INV_GPU_VANISHED);
+        assert_int_equal(gpu_set_diff(a, 2, gpu_info_uuid, &b[2], 1, gpu_info_uuid),
+                         INV_GPU_APPEARED | INV_GPU_VANISHED);
+        assert_int_equal(gpu_set_diff(a, 0, gpu_info_uuid, b, 0, gpu_info_uuid), 0);
+}
+
 static void test_framing(void **state) {
         static const uint8_t zero[] = {0, 0, 0, 0, 1};
         static const uint8_t big[] = {0, 1, 0, 1, 1}; /* 65537 */
@@ -723,7 +745,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_encode_rejects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uuid_order, setup, teardown),
                 cmocka_unit_test(test_kind_names),
-                cmocka_unit_test(test_framing),
+                cmocka_unit_test(test_framing), cmocka_unit_test(test_gpu_set_diff),
                 cmocka_unit_test(test_boot_id),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
