@@ -38,6 +38,7 @@ int cmd_attest(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_state(int argc, char **argv);
 
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
