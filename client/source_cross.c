@@ -78,6 +78,13 @@ static void add_fork(struct source *s, const char *fmt, ...) {
         f[s->nintegrity++] = finding_make(FIND_FORK, "%s", buf);
 }
 
+/* The empty tree is a prefix of every tree, if its root is the empty tree's. */
+static enum rel empty_root_of(const struct tree *t) {
+        merkle_hash e;
+        merkle_empty_root(e);
+        return memcmp(e, t->root, MERKLE_HASH_LEN) == 0 ? REL_YES : REL_NO;
+}
+
 /* --- a bundle's roots at smaller sizes, from its records read again --- */
 
 static int bundle_roots(const struct source *s, const uint64_t *want, size_t k, merkle_hash *out,
@@ -195,7 +202,7 @@ static void head_relations(struct source *srcs, struct tree *trees, size_t nt, s
                 if (want && roots && bundle_roots(hs, want, nw, roots, why, whylen) == 0) {
                         for (size_t i = first; i < nt; i++) {
                                 if (trees[i].size == 0) {
-                                        rel[i] = REL_YES; /* the empty tree is everyone's prefix */
+                                        rel[i] = empty_root_of(&trees[i]);
                                         continue;
                                 }
                                 size_t w = 0;
@@ -226,7 +233,7 @@ static void head_relations(struct source *srcs, struct tree *trees, size_t nt, s
                 q[i].h = H;
                 q[i].result = REL_UNKNOWN;
                 if (t->size == 0) {
-                        q[i].result = REL_YES;
+                        q[i].result = empty_root_of(t);
                         continue;
                 }
                 char path[96];
@@ -279,8 +286,10 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                 const struct source *s = &srcs[ord[i]];
                 if (nt > 0 && trees[nt - 1].size == s->cp.size &&
                     memcmp(trees[nt - 1].root, s->cp.root, MERKLE_HASH_LEN) == 0) {
+                        /* ord is in command-line order within one tree: prefer a bundle,
+                         * whose records answer without the network. */
                         tree_of[i] = nt - 1;
-                        if (ord[i] < trees[nt - 1].src)
+                        if (!s->is_url && srcs[trees[nt - 1].src].is_url)
                                 trees[nt - 1].src = ord[i];
                         continue;
                 }

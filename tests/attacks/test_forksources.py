@@ -117,6 +117,19 @@ def main():
                "%s: both signed notes are printed as evidence" % label, diag=err[-1500:])
         tap.ok(au.state() is None, "%s: neither checkpoint is remembered" % label)
 
+    # report and fetch go through the same check: nothing reported, nothing written.
+    au = Auditor(tmp, vkey)
+    rc, out, err, _ = cltest.run(["report", a4, b.url], au.env, timeout=60)
+    tap.ok(rc == 2 and "FORK" in err and au.state() is None,
+           "report of the original's bundle and the clone: exit %d, FORK, nothing remembered" % rc,
+           diag=(out + err)[-1500:])
+    out_dir = os.path.join(au.dir, "bundles")
+    os.mkdir(out_dir)
+    rc, out, err, _ = cltest.run(["fetch", "-o", out_dir, a.url, b.url], au.env, timeout=60)
+    tap.ok(rc == 2 and out.count("FORK") >= 2 and os.listdir(out_dir) == [],
+           "fetch -o DIR of the original and the clone: exit %d, FORK, no bundle written" % rc,
+           diag=(out + err)[-1500:])
+
     # 2. Three sources, one diverging: the two identical trees and the clone all FORK,
     #    the common older archive (a prefix of both) stays clean.
     au = Auditor(tmp, vkey)
