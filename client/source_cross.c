@@ -337,9 +337,9 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                 nh++;
         }
 
-        /* Conflicts: two trees with no head in common. */
+        /* Conflicts: two trees with no head in common (none with one head: one history). */
         size_t npairs = 0;
-        for (size_t i = 0; i < m; i++) {
+        for (size_t i = 0; i < m && nh > 1; i++) {
                 struct source *s = &srcs[ord[i]];
                 const struct tree *T = &trees[tree_of[i]];
                 size_t nconf = 0, first = 0;
@@ -359,7 +359,7 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                          (unsigned long long)U->size, nconf > 1 ? ", and more trees" : "",
                          U->size == T->size ? " of one size" : "");
         }
-        for (size_t t = 0; t < nt; t++) {
+        for (size_t t = 0; t < nt && nh > 1; t++) {
                 for (size_t u = t + 1; u < nt; u++) {
                         if ((trees[t].heads & trees[u].heads) != 0)
                                 continue;
