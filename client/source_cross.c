@@ -128,7 +128,7 @@ static int bundle_roots(const struct source *s, const uint64_t *want, size_t k, 
                 while (r == 0 && next < k && want[next] == b.size)
                         merkle_border_root_with(&b, hs, out[next++]);
         }
-        merkle_hash root;
+        merkle_hash root = {0};
         if (r == 0)
                 merkle_border_root_with(&b, hs, root);
         bool bad = r != 0 || sha256_evp_failed(sha) || next != k ||

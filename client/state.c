@@ -365,15 +365,17 @@ int state_record_fork(const char *origin, const char *src_a, const char *note_a,
 
 /* The origin of a file name written by origin_file_name, or false if it is not one. */
 static bool origin_of_file_name(const char *name, char *out, size_t cap) {
+        static const char hex[] = "0123456789ABCDEF";
         size_t o = 0;
         for (size_t i = 0; name[i]; i++) {
-                unsigned v;
                 if (o + 1 >= cap)
                         return false;
                 if (name[i] == '%') {
-                        if (sscanf(name + i + 1, "%2X", &v) != 1 || !name[i + 1] || !name[i + 2])
+                        const char *hi = name[i + 1] ? strchr(hex, name[i + 1]) : NULL;
+                        const char *lo = hi && name[i + 2] ? strchr(hex, name[i + 2]) : NULL;
+                        if (!hi || !lo)
                                 return false;
-                        out[o++] = (char)v;
+                        out[o++] = (char)(((hi - hex) << 4) | (lo - hex));
                         i += 2;
                 } else {
                         out[o++] = name[i];
