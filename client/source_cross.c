@@ -316,14 +316,16 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                 trees[t].heads |= 1ull << nh;
                 char w[300];
                 head_relations(srcs, trees, nt, t, o, rel, w, sizeof(w));
+                bool head_unknown = false;
                 for (size_t u = t + 1; u < nt; u++) {
                         if (rel[u] == REL_NO) {
                                 by_proof |= srcs[trees[t].src].is_url && trees[u].size < trees[t].size;
                                 continue;
                         }
                         trees[u].heads |= 1ull << nh; /* unknown counts as consistent here */
-                        if (rel[u] == REL_UNKNOWN && !unknown) {
-                                unknown = true;
+                        if (rel[u] == REL_UNKNOWN && !head_unknown) {
+                                /* Not proven is not consistent: the larger source is incomplete. */
+                                unknown = head_unknown = true;
                                 char a[120], b[120];
                                 snprintf(why, sizeof(why),
                                          "cannot tell whether %s (size %llu) is a prefix of %s "
@@ -332,6 +334,9 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                                          (unsigned long long)trees[u].size,
                                          short_name(&srcs[trees[t].src], b, sizeof(b)),
                                          (unsigned long long)trees[t].size, w);
+                                for (size_t i = 0; i < m; i++)
+                                        if (tree_of[i] == t)
+                                                src_error(&srcs[ord[i]], "%s", why);
                         }
                 }
                 nh++;
@@ -399,9 +404,9 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                         hold[ord[i]] = true;
                 if (unknown && npairs == 0)
                         fprintf(stderr,
-                                PROG ": origin '%s': %s; its remembered checkpoint is left as it "
-                                     "was\n",
-                                q, why);
+                                PROG ": origin '%s': its sources are not proven consistent; its "
+                                     "remembered checkpoint is left as it was\n",
+                                q);
                 else if (!o->no_state)
                         fprintf(stderr,
                                 PROG ": origin '%s': its sources disagree; its remembered "

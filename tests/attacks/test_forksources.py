@@ -171,6 +171,31 @@ def main():
         tap.ok(rc0 in (0, 1) and before is not None and au.state() == before,
                "%s: the remembered checkpoint is unchanged (byte for byte)" % label)
 
+    # A node that will not prove its tree extends the smaller one: not consistent until
+    # proven. Through a proxy that forwards everything but /v1/proof/consistency.
+    def forward(h, query, path):
+        st, hdr, body = b.get(path + ("?" + query if query else ""))
+        extra = {k: v for k, v in hdr.items() if k == "x-gpuhours-range"}
+        h.reply(st, body, extra)
+    proxy = cltest.Hostile({
+        "/checkpoint": lambda h, q: forward(h, q, "/checkpoint"),
+        "/v1/records": lambda h, q: forward(h, q, "/v1/records"),
+        "/v1/proof/consistency": lambda h, q: h.reply(500, b"error: not today\n"),
+    })
+    au = Auditor(tmp, vkey)  # nothing remembered: only the run's own check asks for a proof
+    srcs = [a4, proxy.url]
+    au.verify(srcs, "the larger node refuses the consistency proof")
+    rc, doc, err = verify_json(au, srcs)
+    st = {x["source"]: x for x in doc["sources"]} if doc else {}
+    tap.ok(rc == 3 and st.get(proxy.url, {}).get("status") == "error" and
+           "consistency proof" in st.get(proxy.url, {}).get("error", "") and
+           "is a prefix of" in st.get(proxy.url, {}).get("error", ""),
+           "a node refusing the consistency proof: its source is incomplete, exit %d" % rc,
+           diag=(st, err[-800:]))
+    tap.ok(au.state() is None and "not proven consistent" in err,
+           "and neither checkpoint is remembered", diag=err[-800:])
+    proxy.close()
+
     # 5. Consistent sources are fine: the original restarts; its older bundle and its
     #    URL agree, in either order, and the newest is remembered.
     a.stop()
