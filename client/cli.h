@@ -38,6 +38,7 @@ int cmd_attest(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_state(int argc, char **argv);
 
 /*
  * "--name VALUE" or "--name=VALUE" at argv[*i]: 1 and *val set (and *i
@@ -109,6 +110,12 @@ const char **common_names(const char *cmd, const struct common_opts *c, const ch
  */
 /* fetch --fleet FILE -o DIR (fleet_fetch.c): exit code. */
 int fleet_fetch(struct common_opts *c, const char *dir);
+/*
+ * Whether fetch may replace path (cmd_fetch.c): absent or a regular file. 0, or
+ * -1 with a one-line reason in why ("it exists and is a symbolic link; ...");
+ * symlinks are never followed.
+ */
+int output_target_ok(const char *path, char *why, size_t len);
 struct source *common_sources_new(const char *cmd, const struct common_opts *c,
                                   const char **names, size_t n, const struct verify_opts *o);
 

@@ -12,8 +12,7 @@
 #include "source.h"
 #include "util.h"
 
-/* Refuse to replace anything but a regular file; 0 or a message in why. */
-static int output_target_ok(const char *path, char *why, size_t len) {
+int output_target_ok(const char *path, char *why, size_t len) {
         struct stat st;
         if (lstat(path, &st) != 0)
                 return errno == ENOENT ? 0 : (snprintf(why, len, "%s", strerror(errno)), -1);
@@ -134,7 +133,8 @@ static const char fetch_help[] =
         "'" PROG " verify FILE' later checks the bundle without the node. Exit codes as\n"
         "for verify; 3 if FILE cannot be written. With --fleet, every node of the fleet\n"
         "file (lines of URL VKEY) is fetched and written to DIR/ORIGIN.bundle (ORIGIN\n"
-        "with characters other than [A-Za-z0-9_.-] as %XX); the highest exit code wins.\n"
+        "with characters other than [A-Za-z0-9_.-] as %XX), again only over nothing or a\n"
+        "regular file; the highest exit code wins.\n"
         "When -o names an existing directory, or with several URLs (DIR must then exist),\n"
         "each verified node goes to DIR/ORIGIN-YYYY-MM-DD.bundle (ORIGIN escaped the same\n"
         "way, today's UTC date), replaced only if absent or a regular file; a node that\n"

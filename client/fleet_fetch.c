@@ -41,11 +41,14 @@ int fleet_fetch(struct common_opts *c, const char *dir) {
                 }
                 _cleanup_free_ char *path = str_concat3(dir, "/", fn);
                 _cleanup_free_ char *full = path ? str_concat3(path, ".bundle", "") : NULL;
-                int r = full ? atomic_write_file(full, s->bundle_data, s->bundle_len, 0644)
-                             : -ENOMEM;
+                /* Only over nothing or a regular file: a planted symlink or FIFO is refused. */
+                char why[200];
+                int r = !full                                           ? -ENOMEM
+                        : output_target_ok(full, why, sizeof why) != 0 ? -EEXIST
+                        : atomic_write_file(full, s->bundle_data, s->bundle_len, 0644);
                 if (r != 0) {
                         fprintf(stderr, PROG " fetch: cannot write '%s/%s.bundle': %s\n", dir, fn,
-                                strerror(-r));
+                                r == -EEXIST ? why : strerror(-r));
                         rc = EXIT_INCOMPLETE;
                 } else {
                         printf("wrote %s: %llu records, %zu bytes\n", full,

@@ -21,6 +21,7 @@ static const struct {
         {"check", cmd_check, "judge pause, cap, concurrency and coverage rules over a fleet"},
         {"attest", cmd_attest, "challenge a node with a fresh nonce: liveness, clock, consistency"},
         {"show", cmd_show, "print the records of a verified ledger, decoded (all, or one in full)"},
+        {"state", cmd_state, "show or forget the remembered checkpoint and fork evidence of an origin"},
 };
 
 static void usage(FILE *out) {

@@ -39,6 +39,7 @@ void source_free(struct source *s) {
                 free((char *)s->name); /* the redacted copy */
         free(s->url);
         free(s->note);
+        free(s->rem_note);
         if (s->have_analysis)
                 analysis_free(&s->an);
         analyzer_free(s->az);
@@ -320,12 +321,41 @@ int load_remembered(struct source *s, const struct verify_opts *o, struct checkp
         if (o->no_state)
                 return 0;
         char err[400];
-        int r = state_load(s->cp.origin, rem, have, err, sizeof(err));
+        struct state_entry e;
+        int r = state_entry_load(s->cp.origin, &e, have, err, sizeof(err));
         if (r != 0) {
+                state_entry_free(&e);
                 src_error(s, "%s", err);
                 return r;
         }
+        if (*have) {
+                *rem = e.cp;
+                free(s->rem_note);
+                s->rem_note = e.note; /* the evidence, should this source fork from it */
+                s->rem_note_len = e.note_len;
+                e.note = NULL;
+        }
+        state_entry_free(&e);
         return 0;
+}
+
+/*
+ * A fork proven against the remembered checkpoint rem (same size and another
+ * root, or a prefix that hashes to another root): record both notes as
+ * evidence, if rem is the state file's checkpoint (not the evidence store's).
+ */
+static void remember_fork(const struct source *s, const struct verify_opts *o,
+                          const struct checkpoint *rem) {
+        struct checkpoint c;
+        if (o->no_state || !s->rem_note || !s->note ||
+            state_parse(s->rem_note, s->rem_note_len, &c) != 0 || c.size != rem->size ||
+            memcmp(c.root, rem->root, sizeof(c.root)) != 0)
+                return;
+        char err[400];
+        if (state_record_fork(s->cp.origin, "the remembered checkpoint", s->rem_note,
+                              s->rem_note_len, s->name, s->note, s->note_len, err,
+                              sizeof(err)) < 0)
+                fprintf(stderr, PROG ": warning: %s\n", err);
 }
 
 /* After every leaf was checked: roots, prefix, decoding, analysis, state. */
@@ -359,8 +389,9 @@ void source_complete(struct source *s, const struct verify_opts *o, struct ledge
             (!lc->have_m_root || memcmp(lc->m_root, rem->root, sizeof(root)) != 0)) {
                 src_fail(s, FIND_FORK,
                          "the first %llu records no longer hash to the root of the checkpoint "
-                         "verified before (history was rewritten)",
+                         "verified before (history was rewritten; gpuhours state show ORIGIN)",
                          (unsigned long long)rem->size);
+                remember_fork(s, o, rem);
                 return;
         }
         if (lc->decode_failed) {
@@ -392,14 +423,9 @@ void source_complete(struct source *s, const struct verify_opts *o, struct ledge
                 s->az = lc->az;
                 lc->az = NULL;
         }
-        if (may_save && !o->no_state && (!have_rem || s->cp.size >= rem->size)) {
-                char err[400];
-                int sr = state_save(s->cp.origin, &s->cp, s->note, s->note_len, err, sizeof(err));
-                if (sr == STATE_KEPT_NEWER)
-                        fprintf(stderr, PROG ": note: %s\n", err);
-                else if (sr != 0)
-                        fprintf(stderr, PROG ": warning: %s\n", err);
-        }
+        /* Saved by sources_verify once every source of this origin in the run agrees. */
+        if (may_save && !o->no_state && (!have_rem || s->cp.size >= rem->size))
+                s->save_state = true;
 }
 
 /* --- bundle files --- */
@@ -484,6 +510,9 @@ struct online {
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
         struct store_audit sa;
+        bool staged;         /* sa began staging for this origin (at some point) */
+        bool commit_pending; /* complete: commit once the run's sources agree */
+        struct merkle_border border; /* the complete tree, for that commit */
         uint64_t started_ns; /* first request, for the deadline */
         uint64_t asked_end;  /* end= of the records request in flight */
         struct progress *pg;
@@ -525,7 +554,8 @@ static void on_answer(void *ctx, struct fetch_result *res) {
             (source_done(on->s) || (on->records_done && (!on->proof_wanted || on->proof_done)))) {
                 on->counted = true;
                 progress_add(on->pg, 0, 1);
-                store_audit_abort(&on->sa, on->o); /* nothing, if it was committed */
+                if (!on->commit_pending)
+                        store_audit_abort(&on->sa, on->o);
                 if (on->lc_ready)
                         ledger_check_free(&on->lc);
                 window_start_next(on->win);
@@ -592,7 +622,9 @@ static void maybe_complete(struct online *on) {
                 return;
         }
         source_complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
-        store_audit_end(&on->sa, s, on->o, &on->lc);
+        /* Committed (or dropped) by sources_verify, after the sources' cross-check. */
+        on->commit_pending = on->sa.active;
+        on->border = on->lc.border;
         if (!source_done(s) && on->o->keep_bundle) {
                 size_t len;
                 if (writer_finish(&s->bundle, &s->bundle_data, &len) != 0)
@@ -657,8 +689,9 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
             memcmp(on->rem.root, s->cp.root, sizeof(merkle_hash)) != 0) {
                 src_fail(s, FIND_FORK,
                          "the node signed a different root for size %llu than the checkpoint "
-                         "verified before",
+                         "verified before (gpuhours state show ORIGIN)",
                          (unsigned long long)s->cp.size);
+                remember_fork(s, on->o, &on->rem);
                 return;
         }
         if (ledger_check_init(&on->lc, on->o, wall_now_ns(), on->have_rem ? on->rem.size : 0) !=
@@ -672,7 +705,9 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 bundle_write_header(&s->bundle, s->note, s->note_len, s->cp.size);
         }
         /* A known origin: resume from the evidence store, fetch only what is new. */
-        if (store_audit_begin(&on->sa, s, on->o, &on->lc, &on->rem, &on->have_rem) != 0)
+        int sr = store_audit_begin(&on->sa, s, on->o, &on->lc, &on->rem, &on->have_rem);
+        on->staged = on->sa.active;
+        if (sr != 0)
                 return;
         on->next = on->lc.border.size;
         if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
@@ -760,6 +795,40 @@ static void on_records(void *ctx, struct fetch_result *res) {
         maybe_complete(on);
 }
 
+/*
+ * After the cross-check: commit each complete node audit to the evidence
+ * store, unless its source failed, its origin is held, or another source of
+ * the run staged the same origin (they would share its staged records).
+ */
+static void commit_audits(struct online *ons, size_t nurl, const struct source *srcs,
+                          const bool *hold, const size_t *group, size_t n,
+                          const struct verify_opts *o) {
+        size_t *staged = calloc(n ? n : 1, sizeof(*staged));
+        for (size_t i = 0; staged && i < nurl; i++)
+                if (ons[i].staged && group[ons[i].s - srcs] != SIZE_MAX)
+                        staged[group[ons[i].s - srcs]]++;
+        for (size_t i = 0; i < nurl; i++) {
+                struct online *on = &ons[i];
+                size_t k = (size_t)(on->s - srcs);
+                if (!on->commit_pending)
+                        continue;
+                on->commit_pending = false;
+                if (!staged || hold[k] || group[k] == SIZE_MAX || staged[group[k]] > 1) {
+                        if (staged && !hold[k] && group[k] != SIZE_MAX && staged[group[k]] > 1 &&
+                            !source_done(on->s))
+                                fprintf(stderr,
+                                        PROG ": note: %s: not recorded in the evidence store: "
+                                             "another source of this run has the same origin\n",
+                                        on->s->name);
+                        store_audit_abort(&on->sa, o);
+                        continue;
+                }
+                struct ledger_check done = {.border = on->border};
+                store_audit_end(&on->sa, on->s, o, &done);
+        }
+        free(staged);
+}
+
 int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
         if (o->offline)
                 return store_sources_verify(srcs, n, o);
@@ -770,15 +839,17 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
                 else
                         verify_bundle(&srcs[i], o);
         }
-        if (nurl == 0)
-                return 0;
-        struct online *ons = calloc(nurl, sizeof(*ons));
-        struct fetch *f = fetch_new(o->timeout_ms, false);
+        struct online *ons = calloc(nurl ? nurl : 1, sizeof(*ons));
+        struct fetch *f = nurl ? fetch_new(o->timeout_ms, false) : NULL;
+        bool *hold = calloc(n ? n : 1, sizeof(*hold));
+        size_t *group = calloc(n ? n : 1, sizeof(*group));
         struct progress pg;
-        progress_init(&pg, nurl, o->progress);
-        if (!ons || !f) {
+        progress_init(&pg, nurl, o->progress && nurl > 0);
+        if (!ons || (nurl && !f) || !hold || !group) {
                 free(ons);
                 fetch_free(f);
+                free(hold);
+                free(group);
                 return -ENOMEM;
         }
         struct online_window win = {.ons = ons, .n = nurl};
@@ -793,20 +864,37 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
                 on->pg = &pg;
                 on->win = &win;
         }
-        for (size_t i = 0; i < FETCH_MAX_ACTIVE; i++)
-                window_start_next(&win);
-        int r = fetch_run(f);
+        int r = 0;
+        if (nurl > 0) {
+                for (size_t i = 0; i < FETCH_MAX_ACTIVE; i++)
+                        window_start_next(&win);
+                r = fetch_run(f);
+        }
         progress_end(&pg);
         for (size_t i = 0; i < nurl; i++) {
                 if (!source_done(ons[i].s) && !ons[i].records_done && r != 0)
                         src_error(ons[i].s, "transfer engine failed");
                 if (!source_done(ons[i].s) && i >= win.next)
                         src_error(ons[i].s, "not audited: an earlier transfer failed");
-                store_audit_abort(&ons[i].sa, o);
-                if (ons[i].lc_ready)
+                if (ons[i].lc_ready && !ons[i].counted)
                         ledger_check_free(&ons[i].lc);
         }
         fetch_free(f);
+        /* The sources against each other, then what is remembered of them. */
+        int cr = sources_cross_check(srcs, n, o, hold, group);
+        if (cr != 0) {
+                for (size_t i = 0; i < n; i++)
+                        hold[i] = true;
+                fprintf(stderr, PROG ": out of memory checking the sources against each other; "
+                                "nothing remembered\n");
+        }
+        commit_audits(ons, nurl, srcs, hold, group, n, o);
+        for (size_t i = 0; i < nurl; i++)
+                store_audit_abort(&ons[i].sa, o); /* nothing, if it was committed */
+        if (cr == 0)
+                sources_save_state(srcs, n, o, hold, group);
         free(ons);
-        return r;
+        free(hold);
+        free(group);
+        return r; /* a failed cross-check said so itself */
 }

@@ -62,6 +62,9 @@ struct source {
         struct analyzer *az;       /* kept when want_buckets */
         struct finding *integrity; /* integrity findings (malloc'd) */
         size_t nintegrity;
+        bool save_state; /* verified: remembered once its origin's sources of the run agree */
+        char *rem_note;  /* the remembered checkpoint's note as loaded (malloc'd), or NULL */
+        size_t rem_note_len;
         struct writer bundle; /* keep_bundle: header + frames once verified */
         uint8_t *bundle_data;
         size_t bundle_len;
@@ -71,7 +74,12 @@ struct source {
 void source_init(struct source *s, const char *name);
 void source_free(struct source *s);
 
-/* Verify every source (URLs concurrently). 0 or -ENOMEM / -EIO (fetch engine). */
+/*
+ * Verify every source (URLs concurrently), then every two sources of one
+ * origin against each other (FORK on both when they show two histories);
+ * then remember each origin's largest checkpoint, unless its sources
+ * disagree. 0 or -ENOMEM / -EIO (fetch engine).
+ */
 int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o);
 
 /* 0 ok, 1 findings above info, 2 integrity failure, 3 could not complete. */

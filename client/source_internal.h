@@ -42,9 +42,24 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                bool strict);
 int load_remembered(struct source *s, const struct verify_opts *o, struct checkpoint *rem,
                     bool *have);
-/* After every leaf: roots, remembered prefix, decoding, analysis, state file (may_save). */
+/* After every leaf: roots, remembered prefix, decoding, analysis; may_save: s->save_state. */
 void source_complete(struct source *s, const struct verify_opts *o, struct ledger_check *lc,
                      const struct checkpoint *rem, bool have_rem, bool may_save);
+
+/* --- source_cross.c: the sources of one run against each other --- */
+
+/*
+ * Every two sources of one origin whose checkpoints verified must be
+ * consistent; FORK on both otherwise (evidence on stderr and, unless
+ * --no-state, in the state's fork record). hold[i]: source i's origin must
+ * be neither remembered nor committed; group[i]: its origin's number
+ * (SIZE_MAX without a verified checkpoint). 0 or -ENOMEM.
+ */
+int sources_cross_check(struct source *srcs, size_t n, const struct verify_opts *o, bool *hold,
+                        size_t *group);
+/* Per origin not held, remember the largest checkpoint of the sources with save_state. */
+void sources_save_state(struct source *srcs, size_t n, const struct verify_opts *o,
+                        const bool *hold, const size_t *group);
 
 /* --- store_audit.c: a node audit recorded in the evidence store --- */
 

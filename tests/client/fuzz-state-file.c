@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer: the remembered-checkpoint (state file) parser. */
+/* libFuzzer: the remembered-checkpoint (state file) and fork evidence parsers. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (checkpoint_format(&c, text, sizeof(text), &n) != 0 || n > size ||
                     memcmp(text, data, n) != 0)
                         abort();
+        }
+        /* The fork evidence file: whatever parses holds two checkpoints of one origin. */
+        struct state_fork f;
+        if (state_fork_parse((const char *)data, size, &f) == 0) {
+                if (strcmp(f.cp[0].origin, f.cp[1].origin) != 0 || !f.note[0] || !f.note[1] ||
+                    f.note_len[0] + f.note_len[1] > size)
+                        abort();
+                state_fork_free(&f);
         }
         return 0;
 }

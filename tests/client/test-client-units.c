@@ -183,6 +183,40 @@ static void test_state_parse(void **state) {
                 assert_int_not_equal(state_parse(bad[i], strlen(bad[i]), &c), 0);
 }
 
+/* The fork evidence file: exact layout, both notes checkpoints of one origin, nothing after. */
+static void test_fork_parse(void **state) {
+        (void)state;
+        char buf[2048];
+        size_t n = strlen(CP1);
+        int len = snprintf(buf, sizeof(buf),
+                           "gpuhours fork evidence 1\ntime 1795694400\nsource a.bundle\nnote %zu\n"
+                           "%ssource http://n:9477\nnote %zu\n%s",
+                           n, CP1, n, CP1);
+        struct state_fork f;
+        assert_int_equal(state_fork_parse(buf, (size_t)len, &f), 0);
+        assert_int_equal(f.time_s, 1795694400);
+        assert_string_equal(f.source[0], "a.bundle");
+        assert_string_equal(f.source[1], "http://n:9477");
+        assert_int_equal(f.cp[1].size, 1100);
+        assert_int_equal(f.note_len[0], n);
+        assert_memory_equal(f.note[0], CP1, n);
+        state_fork_free(&f);
+        /* Every shorter prefix, and anything after, is refused. */
+        for (int cut = 0; cut < len; cut++)
+                assert_int_not_equal(state_fork_parse(buf, (size_t)cut, &f), 0);
+        buf[len] = '\n';
+        assert_int_not_equal(state_fork_parse(buf, (size_t)len + 1, &f), 0);
+        /* A length that runs past the end, or a control character in a source. */
+        len = snprintf(buf, sizeof(buf),
+                       "gpuhours fork evidence 1\ntime 1\nsource a\nnote 99999\n%s", CP1);
+        assert_int_not_equal(state_fork_parse(buf, (size_t)len, &f), 0);
+        len = snprintf(buf, sizeof(buf),
+                       "gpuhours fork evidence 1\ntime 1\nsource a\tb\nnote %zu\n%ssource b\n"
+                       "note %zu\n%s",
+                       n, CP1, n, CP1);
+        assert_int_not_equal(state_fork_parse(buf, (size_t)len, &f), 0);
+}
+
 static void test_names(void **state) {
         (void)state;
         char buf[64];
@@ -309,6 +343,7 @@ int main(void) {
                 cmocka_unit_test(test_time_parse),  cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_trust_parse), cmocka_unit_test(test_trust_without),
                 cmocka_unit_test(test_state_parse), cmocka_unit_test(test_names),
+                cmocka_unit_test(test_fork_parse),
                 cmocka_unit_test(test_node_json),   cmocka_unit_test(test_u64),
                 cmocka_unit_test(test_sha256_evp),
                 cmocka_unit_test(test_duration_human),
