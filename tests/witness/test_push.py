@@ -167,6 +167,25 @@ def auditor():
     T["pol"] = pol
 
 
+def split_notes(out):
+    """The two notes of the client's FORK evidence (witness's, node's), or None."""
+    a = "gpuhours: FORK evidence: the checkpoint witness "
+    b = "gpuhours: FORK evidence: the checkpoint the node serves:\n"
+    if a not in out or b not in out:
+        return None
+    rest = out.split(a, 1)[1].split(":\n", 1)[1]
+    wnote, rest = rest.split(b, 1)
+    # The node's note: its text and the signature lines that follow it.
+    lines = rest.splitlines(True)
+    text = "".join(lines[:3])
+    sigs = []
+    for ln in lines[4:]:
+        if not ln.startswith("\u2014 "):
+            break
+        sigs.append(ln)
+    return wnote, text + "\n" + "".join(sigs)
+
+
 def split_view():
     """Restore the node from a snapshot: it then signs a different history
     for sizes the witnesses already cosigned. The witness refuses it."""
@@ -191,15 +210,38 @@ def split_view():
            "the node logs why (the witness has seen a larger or different tree)", diag=log[-800:])
     tap.ok(log.count("push failed") <= 4, "failures are logged once per episode, not per try",
            diag=log.count("push failed"))
+    # The policy requires both witnesses (a quorum the restored node's new
+    # checkpoints lack): the split view must still be a FORK, with the note
+    # the witness cosigned and the one the node serves, not only a missing
+    # quorum.
     rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
-    tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "the restored node's new checkpoints lack the quorum",
-           diag=(rc, out[-1000:]))
+    if os.environ.get("GH_WITNESS_SHOW"):
+        sys.stdout.write("".join("# " + ln + "\n" for ln in ("exit %d" % rc + "\n" + out).splitlines()))
+    tap.ok(rc == 2 and "FORK" in out and "WITNESS_QUORUM" not in out,
+           "under a quorum policy the split view is a FORK, not only WITNESS_QUORUM", diag=(rc, out[-2500:]))
+    notes = split_notes(out)
+    wnote, nnote = notes if notes else (None, None)
+    node_now = d.checkpoint()["note"]
+    tap.ok(notes is not None and wnote != nnote, "the FORK evidence carries two different notes",
+           diag=out[-2500:])
+    if notes:
+        wsize = int(wnote.split("\n")[1])
+        tap.ok(cosigs(wnote, T["keys"][:1]) and wsize >= grown,
+               "evidence 1: the checkpoint witness w0 cosigned (size %d, PyNaCl verifies its cosignature)" % wsize,
+               diag=wnote)
+        ghtest.verify_checkpoint(wnote, T["vkey"])
+        nsize = ghtest.verify_checkpoint(nnote, T["vkey"])[1]
+        tap.ok(nnote.split("\n\n")[0] != wnote.split("\n\n")[0] and nsize <= d.checkpoint()["size"],
+               "evidence 2: the checkpoint the node serves (size %d), signed by the node key" % nsize,
+               diag=nnote)
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state", "--json"])
+    tap.ok(rc == 2 and '"FORK"' in out, "the JSON output names the FORK finding too", diag=(rc, out[-2500:]))
     none = os.path.join(T["tmp"], "policy-none")
     with open(T["pol"]) as f, open(none, "w") as g:
         g.write(f.read().replace("quorum both", "quorum none"))
     rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", none, "--no-state"])
-    tap.ok(rc == 2 and "FORK" in out and "FORK evidence" in out,
-           "an auditor on a first visit catches the split view through the witnesses (FORK)",
+    tap.ok(rc == 2 and "FORK" in out and len(split_notes(out) or ()) == 2,
+           "without a quorum too, the split view is a FORK with both notes",
            diag=(rc, out[-2000:]))
     d.stop()
     for w in ws:
