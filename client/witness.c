@@ -418,19 +418,17 @@ void witness_quorum_hint(const struct policy *p, const struct witness_seen *seen
                         newest = seen[i].time;
         }
         if (behind > 0) {
-                char age[48] = "";
+                char age[64] = "";
                 if (newest != 0 && now >= newest)
-                        snprintf(age, sizeof(age), " (newest %" PRIu64 " s ago)", now - newest);
+                        snprintf(age, sizeof(age), " (newest cosignature %" PRIu64 " s ago)", now - newest);
                 if (snprintf(buf, cap,
-                             "; %zu witness(es) without a cosignature on it have cosigned an "
-                             "older, consistent checkpoint of this log%s: the node's newest "
-                             "checkpoint may not be cosigned yet (it is pushed within seconds "
-                             "of being signed); retry in a few seconds",
+                             "; %zu witness(es) cosigned only an older, consistent checkpoint%s: "
+                             "this one may not be cosigned yet, retry in a few seconds",
                              behind, age) < 0)
                         buf[0] = '\0';
         } else if (compared == 0) {
                 snprintf(buf, cap,
-                         "; a checkpoint the node signed in the last few seconds may not be "
-                         "cosigned yet: if so, a retry shortly passes");
+                         "; a checkpoint signed in the last few seconds may not be cosigned "
+                         "yet: if so, a retry in a few seconds passes");
         }
 }
