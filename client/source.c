@@ -658,7 +658,8 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 size_t ninfo = 0, k = 0;
                 while (k < on->o->nkeys && strcmp(on->o->keys[k].name, s->cp.origin) != 0)
                         k++;
-                int wr = witness_fork_check(p, s->url ? s->url : s->name, &s->cp, s->note, s->note_len,
+                const char *node = s->url ? s->url : s->name;
+                int wr = witness_fork_check(p, node, &s->cp, s->note, s->note_len,
                                             &on->o->keys[k], on->o->timeout_ms, &fail, &info,
                                             &ninfo, seen);
                 add_integrity(s, info, ninfo);

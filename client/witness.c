@@ -314,15 +314,16 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                     cosig_verify(r[i].p, r[i].len, &w->key, 1, &t) != 0 || t == 0 ||
                     strcmp(wc[i].origin, cp->origin) != 0) {
                         struct finding f =
-                            r[i].code == 0
-                                ? finding_make(FIND_WITNESSED,
-                                               "witness %s is unreachable (%s); its latest "
-                                               "cosigned checkpoint was not compared",
-                                               w->name, r[i].err)
-                                : finding_make(FIND_WITNESSED,
-                                               "witness %s: no usable cosigned checkpoint (HTTP "
-                                               "%ld); not compared",
-                                               w->name, r[i].code);
+                                r[i].code == 0
+                                        ? finding_make(FIND_WITNESSED,
+                                                       "witness %s is unreachable (%s); its latest "
+                                                       "cosigned checkpoint was not compared",
+                                                       w->name, r[i].err)
+                                        : finding_make(
+                                                  FIND_WITNESSED,
+                                                  "witness %s: no usable cosigned checkpoint (HTTP "
+                                                  "%ld); not compared",
+                                                  w->name, r[i].code);
                         if (add_info(info, ninfo, f) != 0)
                                 rc = -ENOMEM;
                         continue;
@@ -360,7 +361,8 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                         merkle_hash proof[MERKLE_MAX_PROOF];
                         size_t np = 0;
                         long code = pr[i].code;
-                        fork = code != 200 || merkle_proof_parse(pr[i].p, pr[i].len, proof, &np) != 0 ||
+                        fork = code != 200 ||
+                               merkle_proof_parse(pr[i].p, pr[i].len, proof, &np) != 0 ||
                                merkle_verify_consistency(wc[i].size, cp->size, wc[i].root, cp->root,
                                                          (const merkle_hash *)proof, np) != 0;
                         if (fork && code != 200 && code != 0 && code != 400 && code != 416)
@@ -420,7 +422,8 @@ void witness_quorum_hint(const struct policy *p, const struct witness_seen *seen
         if (behind > 0) {
                 char age[64] = "";
                 if (newest != 0 && now >= newest)
-                        snprintf(age, sizeof(age), " (newest cosignature %" PRIu64 " s ago)", now - newest);
+                        snprintf(age, sizeof(age), " (newest cosignature %" PRIu64 " s ago)",
+                                 now - newest);
                 if (snprintf(buf, cap,
                              "; %zu witness(es) cosigned only an older, consistent checkpoint%s: "
                              "this one may not be cosigned yet, retry in a few seconds",
