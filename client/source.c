@@ -659,9 +659,8 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 while (k < on->o->nkeys && strcmp(on->o->keys[k].name, s->cp.origin) != 0)
                         k++;
                 const char *node = s->url ? s->url : s->name;
-                int wr = witness_fork_check(p, node, &s->cp, s->note, s->note_len,
-                                            &on->o->keys[k], on->o->timeout_ms, &fail, &info,
-                                            &ninfo, seen);
+                int wr = witness_fork_check(p, node, &s->cp, s->note, s->note_len, &on->o->keys[k],
+                                            on->o->timeout_ms, &fail, &info, &ninfo, seen);
                 add_integrity(s, info, ninfo);
                 if (wr < 0) {
                         src_error(s, "out of memory");
