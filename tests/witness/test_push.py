@@ -196,6 +196,52 @@ def silent_witnesses():
            % took)
 
 
+def silent_peer():
+    """A node with a live witness and one that accepts connections and never
+    answers: the live witness's cosignatures of new checkpoints are not held
+    up by the silent one (each of whose requests runs to the 10 s timeout)."""
+    tmp = os.path.join(T["tmp"], "silent-peer")
+    os.makedirs(tmp)
+    pol = os.path.join(tmp, "policy")
+    d = ghtest.Daemon(os.path.join(tmp, "node"), gpus=1, period=1, interval=0.1,
+                      extra_args=["--origin", "lab.example/n2", "--witnesses", pol])
+    wdir = os.path.join(tmp, "w")
+    os.makedirs(wdir)
+    w = wtest.Witness(wdir, name="live.test/w")
+    with open(w.logs_file, "w") as f:
+        f.write("logs/v0\nvkey %s\nqpd 86400\ncontact test\n" % d.vkey())
+    vk = w.print_key()
+    key = wtest.parse_cosigner_vkey(vk)
+    w.start()
+    silent = Silent()
+    import nacl.signing
+    sk = nacl.signing.SigningKey(b"\x51" * 32)
+    with open(pol, "w") as f:
+        # The silent witness first: a single push loop would try it first, every time.
+        f.write("witness s %s http://127.0.0.1:%d\n" % (wtest.vkey("silent.test/w", 4, bytes(sk.verify_key)),
+                                                       silent.port))
+        f.write("witness live %s %s\nquorum live\n" % (vk, w.url))
+    d.start()
+    first = {}   # size -> when first served
+    signed = {}  # size -> when first served with the live witness's cosignature
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        cp = d.checkpoint()
+        now = time.monotonic()
+        first.setdefault(cp["size"], now)
+        if cosigs(cp["note"], [key]):
+            signed.setdefault(cp["size"], now)
+        time.sleep(0.05)
+    lags = sorted(signed[k] - first[k] for k in signed if k in first)
+    worst = max((signed.get(k, deadline) - first[k] for k in first if first[k] < deadline - 4), default=99)
+    tap.ok(len(signed) >= 5 and worst < 3.0,
+           "a silent witness does not hold up the live one's cosignatures (%d checkpoints cosigned, "
+           "worst lag %.1f s)" % (len(signed), worst), diag=(lags, d.log_tail()))
+    d.stop()
+    w.stop()
+    silent.close()
+
+
 def lagging_witness():
     """A witness whose latest cosigned checkpoint is older than the node's
     newest (here a monitoring mirror that lags, as the spec allows): the
@@ -362,4 +408,4 @@ def split_view():
         w.stop()
 
 
-tap.run(setup, cosigned, monitoring, auditor, silent_witnesses, lagging_witness, restored_witness, split_view)
+tap.run(setup, cosigned, monitoring, auditor, silent_witnesses, silent_peer, lagging_witness, restored_witness, split_view)
