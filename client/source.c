@@ -666,6 +666,10 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                         src_error(s, "out of memory");
                         return;
                 }
+                if (wr == 2) {
+                        src_error(s, "comparing with the witnesses: %s", fail.detail);
+                        return;
+                }
                 if (wr > 0) {
                         src_fail(s, fail.kind, "%s", fail.detail);
                         return;

@@ -138,6 +138,10 @@ int witness_check(const struct policy *p, const char *note, size_t len, struct f
 
 /* --- fork check through the witnesses --- */
 
+/* Witnesses of the policy down_for that did not answer in this run. */
+static const struct policy *down_for;
+static bool down[POLICY_MAX_WITNESSES];
+
 struct req {
         CURL *c;
         char *p;
@@ -234,7 +238,7 @@ static int get_all(char *const *url, size_t n, long deadline_ms, struct req *r) 
                         if (msg->data.result == CURLE_OK)
                                 curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE,
                                                   &rq->code);
-                        else if (rq->err[0] == '\0' || rq->over)
+                        else if (rq->err[0] == '\0' || rq->over) /* curl clears it */
                                 snprintf(rq->err, sizeof(rq->err), "%s",
                                          rq->over ? "answer larger than 16 KiB"
                                                   : curl_easy_strerror(msg->data.result));
@@ -244,6 +248,9 @@ static int get_all(char *const *url, size_t n, long deadline_ms, struct req *r) 
         } while (running > 0);
         for (size_t i = 0; i < n; i++)
                 if (r[i].c != NULL) {
+                        if (!r[i].done)
+                                snprintf(r[i].err, sizeof(r[i].err), "no answer within %ld ms",
+                                         deadline_ms);
                         curl_multi_remove_handle(m, r[i].c);
                         curl_easy_cleanup(r[i].c);
                         r[i].c = NULL;
@@ -267,7 +274,12 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
         char hex[65], **url = calloc(n ? n : 1, sizeof(*url));
         struct req *r = calloc(n ? n : 1, sizeof(*r)), *pr = calloc(n ? n : 1, sizeof(*pr));
         struct checkpoint *wc = calloc(n ? n : 1, sizeof(*wc));
-        long deadline = timeout_ms < WITNESS_DEADLINE_MS ? timeout_ms : WITNESS_DEADLINE_MS;
+        /*
+         * The fetches run inside the client's fetch loop, which waits for them:
+         * a third of the --timeout at most, so that other sources' transfers in
+         * flight meanwhile keep most of theirs.
+         */
+        long deadline = timeout_ms / 3 < WITNESS_DEADLINE_MS ? timeout_ms / 3 : WITNESS_DEADLINE_MS;
         uint8_t h[32];
         int rc = -ENOMEM;
         bool any_proof = false;
@@ -295,11 +307,40 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                 snprintf(url[i], cap, "%s%s%s/checkpoint", w->url, w->url[ul - 1] == '/' ? "" : "/",
                          hex);
         }
+        /*
+         * A witness found unreachable for an earlier source of this run is not
+         * asked again: with many sources, a down witness costs one deadline in
+         * all, not one per source.
+         */
+        if (down_for != p) {
+                down_for = p;
+                memset(down, 0, sizeof(down));
+        }
+        for (size_t i = 0; i < n; i++)
+                if (url[i] != NULL && down[i]) {
+                        free(url[i]);
+                        url[i] = NULL;
+                }
         /* Every witness at once, one deadline for all. */
         if (get_all(url, n, deadline, r) != 0)
                 goto out;
         rc = 0;
         for (size_t i = 0; i < n; i++) {
+                if (p->witness[i].url[0] != '\0' && url[i] == NULL) {
+                        if (add_info(info, ninfo,
+                                     finding_make(FIND_WITNESSED,
+                                                  "witness %s was unreachable for an earlier "
+                                                  "source of this run; not asked again",
+                                                  p->witness[i].name)) != 0)
+                                rc = -ENOMEM;
+                        continue;
+                }
+                if (r[i].code == 0 && url[i] != NULL)
+                        down[i] = true;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (p->witness[i].url[0] != '\0' && url[i] == NULL)
+                        continue; /* not asked */
                 const struct policy_witness *w = &p->witness[i];
                 size_t tlen = 0, which = 0;
                 uint64_t t = 0;
@@ -331,21 +372,27 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                 seen[i].have = true;
                 seen[i].size = wc[i].size;
                 seen[i].time = t;
-                if (wc[i].size > 0 && wc[i].size < cp->size) {
-                        size_t cap = strlen(node_url) + 96;
-                        url[i] = malloc(cap);
+                /*
+                 * Different sizes: the node must prove the smaller tree a prefix
+                 * of the larger, whichever it showed the witness (it may have
+                 * grown since it served the auditor its checkpoint).
+                 */
+                uint64_t lo = wc[i].size < cp->size ? wc[i].size : cp->size;
+                uint64_t hi = wc[i].size < cp->size ? cp->size : wc[i].size;
+                if (lo > 0 && lo < hi) {
+                        char path[96];
+                        snprintf(path, sizeof(path),
+                                 "/v1/proof/consistency?old=%" PRIu64 "&new=%" PRIu64, lo, hi);
+                        url[i] = url_join(node_url, path);
                         if (url[i] == NULL) {
                                 rc = -ENOMEM;
                                 goto out;
                         }
-                        snprintf(url[i], cap,
-                                 "%s/v1/proof/consistency?old=%" PRIu64 "&new=%" PRIu64, node_url,
-                                 wc[i].size, cp->size);
                         any_proof = true;
                 }
         }
         /* The node's consistency proofs from each witness's size, again at once. */
-        if (rc == 0 && any_proof && get_all(url, n, timeout_ms, pr) != 0)
+        if (rc == 0 && any_proof && get_all(url, n, deadline, pr) != 0)
                 rc = -ENOMEM;
         for (size_t i = 0; i < n && rc == 0; i++) {
                 const struct policy_witness *w = &p->witness[i];
@@ -353,20 +400,40 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
 
                 if (!seen[i].have)
                         continue;
-                if (wc[i].size > cp->size) {
-                        fork = true;
-                } else if (wc[i].size == cp->size) {
+                if (wc[i].size == cp->size) {
                         fork = memcmp(wc[i].root, cp->root, 32) != 0;
-                } else if (wc[i].size > 0) {
+                } else if (wc[i].size > 0 && cp->size > 0) {
                         merkle_hash proof[MERKLE_MAX_PROOF];
                         size_t np = 0;
                         long code = pr[i].code;
+                        bool grew = wc[i].size > cp->size; /* the witness saw a larger tree */
+                        if (code != 200 && code != 400) {
+                                /*
+                                 * No proof and no refusal (no answer, a server error): the
+                                 * comparison could not be made, which is not a pass.
+                                 */
+                                char why[CURL_ERROR_SIZE + 16];
+                                if (code != 0)
+                                        snprintf(why, sizeof(why), "HTTP %ld", code);
+                                else
+                                        snprintf(why, sizeof(why), "%s", pr[i].err);
+                                *fail = finding_make(FIND_FORK,
+                                                     "no consistency proof from the node between "
+                                                     "its checkpoint (size %" PRIu64 ") and "
+                                                     "witness %s's (size %" PRIu64 "): %s",
+                                                     cp->size, w->name, wc[i].size, why);
+                                rc = 2;
+                                break;
+                        }
+                        /* 400: the node cannot prove what it signed for the witness. */
                         fork = code != 200 ||
                                merkle_proof_parse(pr[i].p, pr[i].len, proof, &np) != 0 ||
-                               merkle_verify_consistency(wc[i].size, cp->size, wc[i].root, cp->root,
-                                                         (const merkle_hash *)proof, np) != 0;
-                        if (fork && code != 200 && code != 0 && code != 400 && code != 416)
-                                fork = false; /* cannot tell */
+                               (grew ? merkle_verify_consistency(cp->size, wc[i].size, cp->root,
+                                                                 wc[i].root,
+                                                                 (const merkle_hash *)proof, np)
+                                     : merkle_verify_consistency(
+                                               wc[i].size, cp->size, wc[i].root, cp->root,
+                                               (const merkle_hash *)proof, np)) != 0;
                 }
                 seen[i].consistent = !fork;
                 if (fork) {

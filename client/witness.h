@@ -56,11 +56,16 @@ struct witness_seen {
  * Online only: for each witness with a URL, fetch its latest cosigned
  * checkpoint of cp's origin and check it against the node's (cp, root) by a
  * consistency proof from node_url. The witnesses are asked concurrently,
- * within one deadline for all (timeout_ms, at most WITNESS_DEADLINE_MS): a
- * witness that is down or never answers is an info finding ("unreachable"),
- * never a wait per witness. 0 consistent (or nothing to compare: info
- * findings say why), 1 FORK (*fail set; both signed notes on stderr),
- * -ENOMEM. seen[] (p->nwitnesses entries) says what each witness showed.
+ * within one deadline for all (a third of timeout_ms, at most
+ * WITNESS_DEADLINE_MS), and the node's proofs within another: a witness that
+ * is down or never answers is an info finding ("unreachable"), never a wait
+ * per witness, and is not asked again for later sources of the run. 0 consistent (or nothing to
+ * compare: info findings say why), 1 FORK (*fail set; both signed notes on stderr), 2 the node gave
+ * no consistency proof that the comparison needs, without refusing it (no answer, a server error:
+ * *fail's detail says which; not a FORK, not a pass either), -ENOMEM. When the sizes differ the
+ * node must prove the smaller tree a prefix of the larger, whichever is the witness's (a node that
+ * grew after serving the auditor is no fork); HTTP 400 (it cannot prove it) or a proof that does
+ * not verify is a FORK. seen[] (p->nwitnesses entries) says what each witness showed.
  */
 int witness_fork_check(const struct policy *p, const char *node_url, const struct checkpoint *cp,
                        const char *node_note, size_t node_len, const struct note_verifier *node_key,

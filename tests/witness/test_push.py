@@ -194,6 +194,14 @@ def silent_witnesses():
     # Sequentially that would be 4 x 3 s; concurrently one 3 s deadline.
     tap.ok(took < 9.0, "the witness fetches share one deadline (%.1f s for 4 silent witnesses, --timeout 3)"
            % took)
+    # Two sources (the node under two spellings of its URL): the silent witnesses
+    # are not asked again for the second.
+    t0 = time.monotonic()
+    rc, out = client(["verify", d.url, d.url + "/", "--key", T["vkey"], "--witnesses", pol, "--no-state",
+                      "--timeout", "3"])
+    took = time.monotonic() - t0
+    tap.ok(rc in (0, 1) and out.count("unreachable for an earlier source") == 4 and took < 9.0,
+           "with two sources, a silent witness costs one deadline in all (%.1f s)" % took, diag=(rc, out[-2500:]))
 
 
 def silent_peer():
@@ -240,6 +248,81 @@ def silent_peer():
     d.stop()
     w.stop()
     silent.close()
+
+
+class Proxy:
+    """Forwards GETs to the node, except: /checkpoint answers a fixed note if
+    set, and consistency proofs answer proof_status if set."""
+
+    def __init__(self, node_url):
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+        u = urllib.parse.urlparse(node_url)
+        me = self
+        self.checkpoint = None
+        self.proof_status = None
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(h):
+                if h.path == "/checkpoint" and me.checkpoint is not None:
+                    return h.answer(200, me.checkpoint, {})
+                if h.path.startswith("/v1/proof/consistency") and me.proof_status is not None:
+                    return h.answer(me.proof_status, b"unavailable\n", {})
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+                try:
+                    c.request("GET", h.path)
+                    r = c.getresponse()
+                    body = r.read()
+                    hdr = {k: v for k, v in r.getheaders() if k.lower().startswith("x-gpuhours")}
+                    h.answer(r.status, body, hdr)
+                finally:
+                    c.close()
+
+            def answer(h, code, body, hdr):
+                h.send_response(code)
+                for k, v in hdr.items():
+                    h.send_header(k, v)
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                h.wfile.write(body)
+
+            def log_message(h, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def grown_node():
+    """The node grew after serving the auditor its checkpoint, so a witness
+    holds a larger one: the node proves its checkpoint a prefix of the
+    witness's, and that is no FORK. A node that answers that proof request
+    with a server error is not verified (before, such an answer let the
+    comparison pass as 'cannot tell')."""
+    d = T["d"]
+    old = d.checkpoint()
+    old_note = old["note"]
+    d.wait_size(old["size"] + 3, timeout=40)
+    wait_for(lambda: (metric(d, "gpuhours_witness_cosigned_size", "w0") or 0) > old["size"], timeout=40)
+    px = Proxy(d.url)
+    px.checkpoint = old_note.encode()
+    rc, out = client(["verify", px.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc in (0, 1) and "FORK" not in out and "VERIFIED" in out,
+           "a node that grew after serving its checkpoint (size %d) is no FORK: it proves it a prefix of "
+           "the witnesses' larger one" % old["size"], diag=(rc, out[-2000:]))
+    px.proof_status = 503
+    rc, out = client(["verify", px.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc not in (0, 1) and "VERIFIED" not in out and "no consistency proof from the node" in out
+           and "HTTP 503" in out,
+           "a node that answers the proof request with HTTP 503 is not verified", diag=(rc, out[-2000:]))
+    px.close()
 
 
 def lagging_witness():
@@ -408,4 +491,4 @@ def split_view():
         w.stop()
 
 
-tap.run(setup, cosigned, monitoring, auditor, silent_witnesses, silent_peer, lagging_witness, restored_witness, split_view)
+tap.run(setup, cosigned, monitoring, auditor, silent_witnesses, silent_peer, grown_node, lagging_witness, restored_witness, split_view)
