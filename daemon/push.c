@@ -387,10 +387,8 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                         q[j++] = (rp->buf[i] >= 0x20 && rp->buf[i] < 0x7f) ? rp->buf[i] : ' ';
                 q[j] = '\0';
                 snprintf(err, errlen, "HTTP %ld from %s: %s", code, w->url, q);
-                if (code == 409)
-                        old = 0; /* rediscover next time */
                 pthread_mutex_lock(&p->lock);
-                w->known = code == 409 ? 0 : w->known;
+                w->known = code == 409 ? 0 : w->known; /* after a 409: rediscover next time */
                 pthread_mutex_unlock(&p->lock);
                 goto out;
         }

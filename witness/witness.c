@@ -1070,7 +1070,7 @@ static int parse_args(struct witness *w, int argc, char **argv, bool *print_key)
         int o;
 
         /* The config file first, so that the command line wins. */
-        for (int i = 1; i < argc; i++) {
+        for (int i = 1; i < argc && argv[i] != NULL; i++) {
                 const char *cfg = NULL;
                 if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
                         cfg = argv[i + 1];
