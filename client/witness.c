@@ -480,8 +480,8 @@ void witness_quorum_hint(const struct policy *p, const struct witness_seen *seen
                         compared++;
                 if (times[i] != 0)
                         continue; /* it cosigned the node's checkpoint */
-                if (seen == NULL || !seen[i].have || !seen[i].consistent || seen[i].size >= size)
-                        continue;
+                if (seen == NULL || !seen[i].have || !seen[i].consistent)
+                        continue; /* nothing known, or a fork (reported as such) */
                 behind++;
                 if (seen[i].time > newest)
                         newest = seen[i].time;
@@ -489,16 +489,15 @@ void witness_quorum_hint(const struct policy *p, const struct witness_seen *seen
         if (behind > 0) {
                 char age[64] = "";
                 if (newest != 0 && now >= newest)
-                        snprintf(age, sizeof(age), " (newest cosignature %" PRIu64 " s ago)",
-                                 now - newest);
+                        snprintf(age, sizeof(age), " cosigned %" PRIu64 " s ago", now - newest);
                 if (snprintf(buf, cap,
-                             "; %zu witness(es) cosigned only an older, consistent checkpoint%s: "
-                             "this one may not be cosigned yet, retry in a few seconds",
+                             "; %zu witness(es) hold a consistent checkpoint%s: this one may "
+                             "not be cosigned yet, retry in a few seconds",
                              behind, age) < 0)
                         buf[0] = '\0';
         } else if (compared == 0) {
                 snprintf(buf, cap,
-                         "; a checkpoint signed in the last few seconds may not be cosigned "
-                         "yet: if so, a retry in a few seconds passes");
+                         "; a checkpoint signed seconds ago may not be cosigned yet: retry in a "
+                         "few seconds");
         }
 }

@@ -75,10 +75,11 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
 /*
  * For a WITNESS_QUORUM finding on note (the node's checkpoint of size
  * `size`): why the quorum may be missing only for now. When witnesses that
- * did not cosign note have cosigned an older checkpoint consistent with it
- * (seen[], from witness_fork_check; NULL offline), the node's newest
- * checkpoint has not reached them yet: the text says so, with the age of
- * their newest cosignature. Without anything compared, a general hint.
+ * did not cosign note hold a cosigned checkpoint consistent with it (older:
+ * the newest has not reached them yet; the same or newer: they cosigned it
+ * after the node served it) (seen[], from witness_fork_check; NULL offline),
+ * the text says so, with the age of their newest cosignature. Without
+ * anything compared, a general hint.
  * Writes "" or "; ..." into buf.
  */
 void witness_quorum_hint(const struct policy *p, const struct witness_seen *seen, const char *note,
