@@ -171,6 +171,46 @@ void ledger_check_record(struct ledger_check *lc, uint64_t leaf, const uint8_t *
                 lc->sys_err = r;
 }
 
+/* Moves info[0..ninfo) to the source's integrity findings and frees info. */
+static void add_integrity(struct source *s, struct finding *info, size_t ninfo) {
+        for (size_t i = 0; i < ninfo; i++) {
+                struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+                if (f) {
+                        s->integrity = f;
+                        f[s->nintegrity++] = info[i];
+                }
+        }
+        free(info);
+}
+
+/*
+ * The cosignatures on a verified checkpoint against the policy (witness.h):
+ * 0, or the source failed (WITNESS_QUORUM with a hint when the witnesses may
+ * only not have cosigned the newest checkpoint yet; seen: what the fork
+ * check learnt, NULL offline).
+ */
+static int check_quorum(struct source *s, const struct policy *p, const char *note, size_t len,
+                        const struct witness_seen *seen) {
+        struct finding fail, *info = NULL;
+        size_t ninfo = 0;
+        int r = witness_check(p, note, len, &fail, &info, &ninfo);
+        add_integrity(s, info, ninfo);
+        if (r < 0) {
+                src_error(s, "out of memory");
+                return r;
+        }
+        if (r > 0) {
+                char hint[400] = "";
+                if (fail.kind == FIND_WITNESS_QUORUM)
+                        witness_quorum_hint(p, seen, note, len, s->cp.size,
+                                            (uint64_t)(wall_now_ns() / 1000000000ull), hint,
+                                            sizeof(hint));
+                src_fail(s, fail.kind, "%s%s", fail.detail, hint);
+                return 1;
+        }
+        return 0;
+}
+
 /*
  * Signature, checkpoint syntax and key name. strict: bundles (every
  * signature line must be a trusted key's). On success the checkpoint and a
@@ -281,27 +321,8 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 return r;
         }
         s->cp = cp;
-        if (o->policy) {
-                struct finding fail, *info = NULL;
-                size_t ninfo = 0;
-                r = witness_check(o->policy, note, len, &fail, &info, &ninfo);
-                for (size_t i = 0; i < ninfo; i++) {
-                        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
-                        if (f) {
-                                s->integrity = f;
-                                f[s->nintegrity++] = info[i];
-                        }
-                }
-                free(info);
-                if (r < 0) {
-                        src_error(s, "out of memory");
-                        return r;
-                }
-                if (r > 0) {
-                        src_fail(s, fail.kind, "%s", fail.detail);
-                        return GH_E_NO_KEY;
-                }
-        }
+        if (o->policy && check_quorum(s, o->policy, note, len, NULL) != 0)
+                return GH_E_NO_KEY;
         s->note = malloc(len + 1);
         if (!s->note) {
                 src_error(s, "out of memory");
@@ -653,28 +674,40 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
         struct source *s = on->s;
         if (source_done(s) || http_ok(on, res) != 0)
                 return;
-        if (check_note(s, on->o, (const char *)res->body, res->len, false) != 0)
+        /*
+         * With a policy: first the node's history against what it showed the
+         * witnesses, then the quorum, so that a split view is a FORK with both
+         * notes whether or not the node's checkpoint carries the quorum.
+         */
+        struct verify_opts nopol = *on->o;
+        nopol.policy = NULL;
+        if (check_note(s, &nopol, (const char *)res->body, res->len, false) != 0)
                 return;
-        if (on->o->policy) { /* the node's history against what it showed the witnesses */
+        if (on->o->policy) {
+                const struct policy *p = on->o->policy;
                 struct finding fail, *info = NULL;
+                struct witness_seen seen[POLICY_MAX_WITNESSES];
                 size_t ninfo = 0, k = 0;
                 while (k < on->o->nkeys && strcmp(on->o->keys[k].name, s->cp.origin) != 0)
                         k++;
-                int wr = witness_fork_check(on->o->policy, s->name, &s->cp, s->note, s->note_len,
-                                            &on->o->keys[k], on->o->timeout_ms, &fail, &info,
-                                            &ninfo);
-                for (size_t i = 0; i < ninfo; i++) {
-                        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
-                        if (f) {
-                                s->integrity = f;
-                                f[s->nintegrity++] = info[i];
-                        }
+                const char *node = s->url ? s->url : s->name;
+                int wr = witness_fork_check(p, node, &s->cp, s->note, s->note_len, &on->o->keys[k],
+                                            on->o->timeout_ms, &fail, &info, &ninfo, seen);
+                add_integrity(s, info, ninfo);
+                if (wr < 0) {
+                        src_error(s, "out of memory");
+                        return;
                 }
-                free(info);
+                if (wr == 2) {
+                        src_error(s, "comparing with the witnesses: %s", fail.detail);
+                        return;
+                }
                 if (wr > 0) {
                         src_fail(s, fail.kind, "%s", fail.detail);
                         return;
                 }
+                if (check_quorum(s, p, s->note, s->note_len, seen) != 0)
+                        return;
         }
         if (load_remembered(s, on->o, &on->rem, &on->have_rem) != 0)
                 return;

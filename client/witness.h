@@ -41,13 +41,46 @@ int witness_log_part(const char *note, size_t len, char **out, size_t *outlen);
 int witness_check(const struct policy *p, const char *note, size_t len, struct finding *fail,
                   struct finding **info, size_t *ninfo);
 
+/* One deadline for fetching every witness's latest checkpoint (and one for the proofs). */
+#define WITNESS_DEADLINE_MS 10000L
+
+/* What the fork check learnt from one witness. */
+struct witness_seen {
+        bool have;       /* it served a valid cosigned checkpoint of the origin */
+        bool consistent; /* ... consistent with the node's */
+        uint64_t size;   /* its size */
+        uint64_t time;   /* the witness's cosignature time on it */
+};
+
 /*
  * Online only: for each witness with a URL, fetch its latest cosigned
  * checkpoint of cp's origin and check it against the node's (cp, root) by a
- * consistency proof from node_url. 0 consistent (or nothing to compare:
- * info findings say why), 1 FORK (*fail set; evidence on stderr), -ENOMEM.
+ * consistency proof from node_url. The witnesses are asked concurrently,
+ * within one deadline for all (a third of timeout_ms, at most
+ * WITNESS_DEADLINE_MS), and the node's proofs within another: a witness that
+ * is down or never answers is an info finding ("unreachable"), never a wait
+ * per witness, and is not asked again for later sources of the run. 0 consistent (or nothing to
+ * compare: info findings say why), 1 FORK (*fail set; both signed notes on stderr), 2 the node gave
+ * no consistency proof that the comparison needs, without refusing it (no answer, a server error:
+ * *fail's detail says which; not a FORK, not a pass either), -ENOMEM. When the sizes differ the
+ * node must prove the smaller tree a prefix of the larger, whichever is the witness's (a node that
+ * grew after serving the auditor is no fork); HTTP 400 (it cannot prove it) or a proof that does
+ * not verify is a FORK. seen[] (p->nwitnesses entries) says what each witness showed.
  */
 int witness_fork_check(const struct policy *p, const char *node_url, const struct checkpoint *cp,
                        const char *node_note, size_t node_len, const struct note_verifier *node_key,
-                       long timeout_ms, struct finding *fail, struct finding **info,
-                       size_t *ninfo);
+                       long timeout_ms, struct finding *fail, struct finding **info, size_t *ninfo,
+                       struct witness_seen *seen);
+
+/*
+ * For a WITNESS_QUORUM finding on note (the node's checkpoint of size
+ * `size`): why the quorum may be missing only for now. When witnesses that
+ * did not cosign note hold a cosigned checkpoint consistent with it (older:
+ * the newest has not reached them yet; the same or newer: they cosigned it
+ * after the node served it) (seen[], from witness_fork_check; NULL offline),
+ * the text says so, with the age of their newest cosignature. Without
+ * anything compared, a general hint.
+ * Writes "" or "; ..." into buf.
+ */
+void witness_quorum_hint(const struct policy *p, const struct witness_seen *seen, const char *note,
+                         size_t len, uint64_t size, uint64_t now, char *buf, size_t cap);

@@ -28,6 +28,12 @@
 #define RESP_MAX 4096u
 #define FILE_MAX (NOTE_MAX_SIZE + 1)
 
+struct resp {
+        char buf[RESP_MAX + 1];
+        size_t len;
+        bool over;
+};
+
 struct wstate {
         char name[POLICY_NAME_MAX + 1];
         struct note_verifier key;
@@ -41,7 +47,11 @@ struct wstate {
         uint64_t cosig_time;  /* timestamp of that cosignature */
         bool failing;
         uint64_t failures, successes;
-        /* push thread only */
+        /* its push thread only */
+        struct push *p;
+        pthread_t thread;
+        bool started;
+        struct resp r;        /* the last answer */
         uint64_t pushed_size; /* size of the last checkpoint pushed successfully */
         double last_push, last_ok, next_retry;
         unsigned backoff;
@@ -52,10 +62,9 @@ struct push {
         struct note_verifier node;
         int dirfd;
         unsigned period_s, refresh_s;
-        pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        bool stop, started;
+        bool stop;
         uint64_t generation;
         size_t n;
         struct wstate w[POLICY_MAX_WITNESSES];
@@ -226,12 +235,6 @@ int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
 
 /* --- HTTP --- */
 
-struct resp {
-        char buf[RESP_MAX + 1];
-        size_t len;
-        bool over;
-};
-
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx) {
         struct resp *r = ctx;
         size_t n = size * nmemb;
@@ -318,7 +321,7 @@ static int store_cosigned(struct push *p, struct wstate *w, const char *note, si
 
 /* One add-checkpoint exchange (with one 409 retry). 0, or -1 with err set. */
 static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) {
-        static struct resp r;
+        struct resp *rp = &w->r;
         char *note = NULL, *body = NULL;
         size_t len = 0, blen = 0, tlen = 0, off = 0;
         uint64_t size = 0, old;
@@ -365,12 +368,12 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                         snprintf(err, errlen, "cannot build the request");
                         goto out;
                 }
-                if (post(w, body, blen, &r, &code, &size_type, err, errlen) != 0)
+                if (post(w, body, blen, rp, &code, &size_type, err, errlen) != 0)
                         goto out;
                 if (code == 409 && size_type && attempt == 0) {
                         uint64_t s = 0;
-                        if (r.len < 2 || r.buf[r.len - 1] != '\n' ||
-                            !parse_u64_max(r.buf, r.len - 1, COSIG_TIME_MAX, &s)) {
+                        if (rp->len < 2 || rp->buf[rp->len - 1] != '\n' ||
+                            !parse_u64_max(rp->buf, rp->len - 1, COSIG_TIME_MAX, &s)) {
                                 snprintf(err, errlen, "409 with a malformed size");
                                 goto out;
                         }
@@ -382,8 +385,8 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
         if (code != 200) {
                 char q[80];
                 size_t j = 0;
-                for (size_t i = 0; i < r.len && j + 1 < sizeof q; i++)
-                        q[j++] = (r.buf[i] >= 0x20 && r.buf[i] < 0x7f) ? r.buf[i] : ' ';
+                for (size_t i = 0; i < rp->len && j + 1 < sizeof q; i++)
+                        q[j++] = (rp->buf[i] >= 0x20 && rp->buf[i] < 0x7f) ? rp->buf[i] : ' ';
                 q[j] = '\0';
                 snprintf(err, errlen, "HTTP %ld from %s: %s", code, w->url, q);
                 pthread_mutex_lock(&p->lock);
@@ -393,7 +396,7 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
         }
         {
                 /* The cosigned note: our checkpoint text, our signature, the witness's line(s). */
-                size_t clen = len + r.len;
+                size_t clen = len + rp->len;
                 char *cn = malloc(clen + 1);
                 uint64_t t = 0;
                 if (cn == NULL) {
@@ -401,7 +404,7 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                         goto out;
                 }
                 memcpy(cn, note, len);
-                memcpy(cn + len, r.buf, r.len);
+                memcpy(cn + len, rp->buf, rp->len);
                 cn[clen] = '\0';
                 if (clen > NOTE_MAX_SIZE || cosig_verify(cn, clen, &w->key, 1, &t) != 0 || t == 0) {
                         snprintf(err, errlen, "the answer is not a valid cosignature by %s",
@@ -434,8 +437,14 @@ out:
         return rc;
 }
 
+/*
+ * One thread per witness: a witness that is slow or never answers (each
+ * request may take PUSH_TIMEOUT_S) delays only its own pushes, never the
+ * other witnesses' cosignatures of a new checkpoint.
+ */
 static void *push_thread(void *arg) {
-        struct push *p = arg;
+        struct wstate *w = arg;
+        struct push *p = w->p;
 
         pthread_mutex_lock(&p->lock);
         while (!p->stop) {
@@ -451,16 +460,13 @@ static void *push_thread(void *arg) {
                         break;
                 pthread_mutex_unlock(&p->lock);
                 uint64_t size = ledger_size(p->l);
-                for (size_t i = 0; i < p->n && size > 0; i++) {
-                        struct wstate *w = &p->w[i];
-                        double t = now_s();
-                        double gap = p->period_s > 1 ? (double)p->period_s - 1.0 : 0.0;
-                        bool fresh = size != w->pushed_size && t - w->last_push >= gap;
-                        bool refresh = t - w->last_ok >= (double)p->refresh_s;
-                        char err[512];
+                double t = now_s();
+                double gap = p->period_s > 1 ? (double)p->period_s - 1.0 : 0.0;
+                bool fresh = size != w->pushed_size && t - w->last_push >= gap;
+                bool refresh = t - w->last_ok >= (double)p->refresh_s;
+                char err[1024];
 
-                        if (!(fresh || refresh) || t < w->next_retry)
-                                continue;
+                if (size > 0 && (fresh || refresh) && t >= w->next_retry) {
                         w->last_push = t;
                         if (push_one(p, w, err, sizeof err) == 0) {
                                 w->last_ok = t;
@@ -471,7 +477,8 @@ static void *push_thread(void *arg) {
                                 w->failing = false;
                                 pthread_mutex_unlock(&p->lock);
                                 if (was)
-                                        log_notice("witness '%s': cosigning again (size %" PRIu64 ")",
+                                        log_notice("witness '%s': cosigning again (size %" PRIu64
+                                                   ")",
                                                    w->name, w->pushed_size);
                         } else {
                                 w->backoff = w->backoff ? w->backoff * 2 : 1;
@@ -496,10 +503,14 @@ static void *push_thread(void *arg) {
 }
 
 int push_run(struct push *p) {
-        int rc = pthread_create(&p->thread, NULL, push_thread, p);
-        if (rc == 0)
-                p->started = true;
-        return -rc;
+        for (size_t i = 0; i < p->n; i++) {
+                p->w[i].p = p;
+                int rc = pthread_create(&p->w[i].thread, NULL, push_thread, &p->w[i]);
+                if (rc != 0)
+                        return -rc; /* push_stop joins the ones started */
+                p->w[i].started = true;
+        }
+        return 0;
 }
 
 void push_stop(struct push *p) {
@@ -509,8 +520,9 @@ void push_stop(struct push *p) {
         p->stop = true;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
-        if (p->started)
-                pthread_join(p->thread, NULL);
+        for (size_t i = 0; i < p->n; i++)
+                if (p->w[i].started)
+                        pthread_join(p->w[i].thread, NULL);
         for (size_t i = 0; i < p->n; i++)
                 free(p->w[i].cosigned);
         pthread_mutex_destroy(&p->lock);

@@ -9,8 +9,14 @@
 
 /*
  * Pushing checkpoints to witnesses (C2SP tlog-witness add-checkpoint), on a
- * thread of its own: the sampling thread never waits for it, and it only
- * takes the ledger's read lock (to copy the checkpoint and build a proof).
+ * thread per witness: the sampling thread never waits for them, a witness
+ * that is down or never answers delays no other witness's cosignatures, and
+ * they only take the ledger's read lock (to copy the checkpoint and build a
+ * proof). A new checkpoint is served on /checkpoint at once, before any
+ * witness has answered: until then (normally well under a second: each
+ * thread looks for a new checkpoint every 200 ms) it carries no
+ * cosignatures. The node never serves an older, cosigned checkpoint in its
+ * place; the auditor's client says when a missing quorum may be only that.
  *
  * The witnesses are the "witness NAME VKEY URL" lines of a C2SP tlog-policy
  * file (--witnesses); the URL is the submission prefix. Each new checkpoint
@@ -40,7 +46,7 @@ struct push;
 int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
                const struct note_verifier *node_key, unsigned period_s, struct push **out,
                char *err, size_t errlen);
-/* Starts the push thread. 0 or negative errno. */
+/* Starts the push threads (one per witness). 0 or negative errno. */
 int push_run(struct push *p);
 /* Stops the thread and frees everything. Accepts NULL. */
 void push_stop(struct push *p);

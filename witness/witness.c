@@ -15,7 +15,8 @@
  *   known-logs           every log ever configured (logs/v0), never shrinks
  *   logs/<hex>.checkpoint latest cosigned checkpoint per origin
  *                        (<hex> = lowercase hex SHA-256(origin))
- *   logs/<hex>.history   one line per accepted check-in: "<time> <size> <root>"
+ *   logs/<hex>.history   one line per accepted check-in: "<time> <size> <root>",
+ *                        thinned by age and capped (HIST_* below)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +47,7 @@
 #include "note.h"
 #include "policy.h"
 #include "status.h"
+#include "text.h"
 
 #define KEY_FILE "witness.key"
 #define KNOWN_FILE "known-logs"
@@ -56,6 +58,24 @@
 #define EXIT_USAGE 2
 #define EXIT_RUNTIME 1
 
+/*
+ * The check-in history is thinned by age (relative to the compaction time;
+ * buckets are UTC minutes, hours and days of the check-in time): the newest
+ * HIST_KEEP_NEWEST check-ins are always kept; of older ones, the newest of
+ * each minute within HIST_MINUTES_S, of each hour within HIST_HOURS_S, of
+ * each day beyond; then at most HIST_MAX entries, the oldest dropped first.
+ * The entry of the latest cosigned checkpoint is never dropped. A history is
+ * compacted at its first check-in after start and then after every
+ * HIST_COMPACT_EVERY check-ins, so the file never holds more than
+ * HIST_MAX + HIST_COMPACT_EVERY lines.
+ */
+#define HIST_KEEP_NEWEST 2048u
+#define HIST_MINUTES_S (7u * 86400u)
+#define HIST_HOURS_S (90u * 86400u)
+#define HIST_MAX 16384u
+#define HIST_COMPACT_EVERY 1024u
+#define HIST_LINE_MAX 128u
+
 struct wlog {
         struct loglist_entry e;
         char hex[65]; /* hex SHA-256(origin) */
@@ -65,6 +85,9 @@ struct wlog {
         char *note; /* stored cosigned note */
         size_t note_len;
         uint64_t last_checkin; /* wall seconds, 0 = never (since start) */
+        bool hist_counted;     /* hist_lines is known (a compaction ran since start) */
+        uint64_t hist_lines;   /* lines in the history file */
+        uint64_t hist_base;    /* hist_lines after the last compaction */
 };
 
 struct witness {
@@ -237,7 +260,8 @@ static void origin_hex(const char *origin, char hex[65]) {
 
 static struct wlog *find_origin(struct witness *w, const char *origin, size_t len) {
         for (size_t i = 0; i < w->nlogs; i++)
-                if (strlen(w->logs[i].e.origin) == len && memcmp(w->logs[i].e.origin, origin, len) == 0)
+                if (strlen(w->logs[i].e.origin) == len &&
+                    memcmp(w->logs[i].e.origin, origin, len) == 0)
                         return &w->logs[i];
         return NULL;
 }
@@ -306,10 +330,9 @@ static int save_known(struct witness *w) {
                         free(buf);
                         return -EINVAL;
                 }
-                o += (size_t)snprintf(buf + o, cap - o, "vkey %s\norigin %s\nqpd %" PRIu32
-                                      "\ncontact %s\n",
-                                      vk, w->logs[i].e.origin, w->logs[i].e.qpd,
-                                      w->logs[i].e.contact);
+                o += (size_t)snprintf(buf + o, cap - o,
+                                      "vkey %s\norigin %s\nqpd %" PRIu32 "\ncontact %s\n", vk,
+                                      w->logs[i].e.origin, w->logs[i].e.qpd, w->logs[i].e.contact);
         }
         rc = write_atomic(w->dirfd, KNOWN_FILE, buf, o);
         free(buf);
@@ -443,7 +466,8 @@ static size_t keep_log_sigs(const char *note, size_t len, size_t tlen, const cha
         while (p < end) {
                 const char *eol = memchr(p, '\n', (size_t)(end - p));
                 size_t n = (size_t)(eol - p) + 1;
-                if ((size_t)(eol - p) > 4 + ol && memcmp(p + 4, origin, ol) == 0 && p[4 + ol] == ' ') {
+                if ((size_t)(eol - p) > 4 + ol && memcmp(p + 4, origin, ol) == 0 &&
+                    p[4 + ol] == ' ') {
                         memcpy(out + o, p, n);
                         o += n;
                 }
@@ -453,6 +477,214 @@ static size_t keep_log_sigs(const char *note, size_t len, size_t tlen, const cha
 }
 
 /* POST /add-checkpoint, C2SP tlog-witness: the checks in the spec's order. */
+/* ------------------------------------------------------------ check-in history */
+
+struct hist_entry {
+        uint64_t t, size;
+        merkle_hash root;
+};
+
+/* One history line "<time> <size> <base64 root>" without its '\n'; true if valid. */
+static bool hist_parse(const char *p, size_t n, struct hist_entry *e) {
+        const char *sp1 = memchr(p, ' ', n), *sp2;
+        size_t rl = 0;
+
+        if (sp1 == NULL)
+                return false;
+        sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - p));
+        if (sp2 == NULL || !parse_u64_max(p, (size_t)(sp1 - p), UINT64_MAX, &e->t) ||
+            !parse_u64_max(sp1 + 1, (size_t)(sp2 - sp1 - 1), UINT64_MAX, &e->size))
+                return false;
+        if ((size_t)(p + n - sp2 - 1) != 44 ||
+            sodium_base642bin(e->root, sizeof e->root, sp2 + 1, 44, NULL, &rl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            rl != 32)
+                return false;
+        return true;
+}
+
+/* The thinning bucket of a check-in at time t, compacting at now. */
+static uint64_t hist_bucket(uint64_t t, uint64_t now) {
+        uint64_t age = now > t ? now - t : 0;
+        if (age < HIST_MINUTES_S)
+                return (t / 60u) * 4u;
+        if (age < HIST_HOURS_S)
+                return (t / 3600u) * 4u + 1u;
+        return (t / 86400u) * 4u + 2u;
+}
+
+/*
+ * Calls f on each valid line of the history fd (from its start), in order;
+ * counts the invalid ones (a line torn by a crash). 0 or -errno.
+ */
+static int hist_scan(int fd, void (*f)(void *, const struct hist_entry *), void *ctx,
+                     uint64_t *bad) {
+        char buf[65536], line[HIST_LINE_MAX + 1];
+        size_t ll = 0;
+        bool too_long = false;
+
+        if (lseek(fd, 0, SEEK_SET) != 0)
+                return -errno;
+        for (;;) {
+                ssize_t r = read(fd, buf, sizeof buf);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (r == 0)
+                        break;
+                for (ssize_t i = 0; i < r; i++) {
+                        struct hist_entry e;
+                        if (buf[i] != '\n') {
+                                if (ll < HIST_LINE_MAX)
+                                        line[ll++] = buf[i];
+                                else
+                                        too_long = true;
+                                continue;
+                        }
+                        if (!too_long && hist_parse(line, ll, &e))
+                                f(ctx, &e);
+                        else
+                                (*bad)++;
+                        ll = 0;
+                        too_long = false;
+                }
+        }
+        if (ll > 0 || too_long)
+                (*bad)++; /* a last line without its '\n': torn */
+        return 0;
+}
+
+struct hist_pass {
+        uint64_t now, n, idx;
+        bool pin_set;
+        uint64_t pin_idx; /* the last entry of the latest cosigned checkpoint */
+        uint64_t pin_size;
+        merkle_hash pin_root;
+        /* pass 2 */
+        bool have_prev;
+        struct hist_entry prev;
+        uint64_t prev_idx;
+        struct hist_entry *ring; /* kept entries, oldest evicted first */
+        uint64_t *ring_idx;
+        size_t cap, head, count;
+        bool pinned_out; /* the pinned entry was evicted from the ring: kept aside */
+        struct hist_entry pinned;
+};
+
+static void hist_count(void *ctx, const struct hist_entry *e) {
+        struct hist_pass *h = ctx;
+        if (h->pin_set && e->size == h->pin_size && memcmp(e->root, h->pin_root, 32) == 0)
+                h->pin_idx = h->n;
+        h->n++;
+}
+
+static void hist_keep(struct hist_pass *h, const struct hist_entry *e, uint64_t idx) {
+        if (h->count == h->cap) {
+                size_t old = h->head;
+                if (h->pin_set && h->ring_idx[old] == h->pin_idx) {
+                        h->pinned = h->ring[old];
+                        h->pinned_out = true;
+                }
+                h->head = (h->head + 1) % h->cap;
+                h->count--;
+        }
+        size_t at = (h->head + h->count) % h->cap;
+        h->ring[at] = *e;
+        h->ring_idx[at] = idx;
+        h->count++;
+}
+
+static void hist_select(void *ctx, const struct hist_entry *e) {
+        struct hist_pass *h = ctx;
+        uint64_t idx = h->idx++;
+        if (h->have_prev) {
+                uint64_t pi = h->prev_idx;
+                if (pi + HIST_KEEP_NEWEST >= h->n || (h->pin_set && pi == h->pin_idx) ||
+                    hist_bucket(h->prev.t, h->now) != hist_bucket(e->t, h->now))
+                        hist_keep(h, &h->prev, pi);
+        }
+        h->prev = *e;
+        h->prev_idx = idx;
+        h->have_prev = true;
+}
+
+/*
+ * Thins logs/<hex>.history by the rule above (HIST_*) and replaces it
+ * crash-safely (write_atomic: temporary file, fsync, rename, fsync of the
+ * directory): a crash leaves the old file or the new one, never less.
+ * Called with the state lock held. 0 or -errno.
+ */
+static int hist_compact(struct witness *w, struct wlog *l, uint64_t now) {
+        char name[80];
+        struct hist_pass h = {.now = now};
+        uint64_t bad = 0;
+        char *out = NULL;
+        size_t o = 0;
+        int fd, rc;
+
+        snprintf(name, sizeof name, "%s.history", l->hex);
+        fd = openat(w->logsfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        h.pin_set = l->have;
+        h.pin_idx = UINT64_MAX;
+        h.pin_size = l->size;
+        memcpy(h.pin_root, l->root, 32);
+        rc = hist_scan(fd, hist_count, &h, &bad);
+        if (rc != 0)
+                goto out;
+        if (h.pin_idx == UINT64_MAX)
+                h.pin_set = false;
+        h.cap = HIST_MAX;
+        h.ring = malloc(h.cap * sizeof *h.ring);
+        h.ring_idx = malloc(h.cap * sizeof *h.ring_idx);
+        out = malloc((size_t)HIST_MAX * HIST_LINE_MAX);
+        rc = -ENOMEM;
+        if (h.ring == NULL || h.ring_idx == NULL || out == NULL)
+                goto out;
+        bad = 0;
+        rc = hist_scan(fd, hist_select, &h, &bad);
+        if (rc != 0)
+                goto out;
+        if (h.have_prev)
+                hist_keep(&h, &h.prev, h.prev_idx); /* the newest is always kept */
+        l->hist_counted = true;
+        l->hist_lines = h.n + bad;
+        l->hist_base = l->hist_lines;
+        if (h.pinned_out) { /* the pinned entry first, in the place of the ring's oldest */
+                h.head = (h.head + 1) % h.cap;
+                h.count--;
+        }
+        size_t total = h.count + (h.pinned_out ? 1u : 0u);
+        if (total == h.n && bad == 0)
+                goto out; /* nothing to drop */
+        for (size_t k = 0; k < total; k++) {
+                const struct hist_entry *e =
+                        h.pinned_out ? (k == 0 ? &h.pinned : &h.ring[(h.head + k - 1) % h.cap])
+                                     : &h.ring[(h.head + k) % h.cap];
+                char root_b64[45];
+                sodium_bin2base64(root_b64, sizeof root_b64, e->root, 32,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                o += (size_t)snprintf(out + o, HIST_LINE_MAX, "%" PRIu64 " %" PRIu64 " %s\n", e->t,
+                                      e->size, root_b64);
+        }
+        rc = write_atomic(w->logsfd, name, out, o);
+        if (rc == 0) {
+                l->hist_lines = total;
+                l->hist_base = l->hist_lines;
+                log_info("'%s': check-in history compacted: %" PRIu64 " -> %" PRIu64 " entries%s",
+                         l->e.origin, h.n, l->hist_lines, bad ? " (dropped unreadable lines)" : "");
+        }
+out:
+        close(fd);
+        free(h.ring);
+        free(h.ring_idx);
+        free(out);
+        return rc;
+}
+
 static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *c,
                                       const struct upload *u) {
         static const merkle_hash empty = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
@@ -505,15 +737,16 @@ static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *
         else if (rq.old_size == cp.size)
                 consistent = rq.proof_len == 0 && memcmp(cp.root, l->root, 32) == 0;
         else
-                consistent = merkle_verify_consistency(rq.old_size, cp.size, l->root, cp.root,
-                                                       (const merkle_hash *)rq.proof,
-                                                       rq.proof_len) == 0;
+                consistent =
+                        merkle_verify_consistency(rq.old_size, cp.size, l->root, cp.root,
+                                                  (const merkle_hash *)rq.proof, rq.proof_len) == 0;
         if (!consistent) {
                 log_warn("'%s': refused an inconsistent checkpoint of size %" PRIu64
                          " (cosigned size %" PRIu64 ")",
                          l->e.origin, cp.size, have);
                 pthread_mutex_unlock(&w->lock);
-                return reply_text(w, c, 422, "checkpoint is not consistent with the cosigned one\n");
+                return reply_text(w, c, 422,
+                                  "checkpoint is not consistent with the cosigned one\n");
         }
 
         /* Cosign, store durably, then answer. */
@@ -534,7 +767,8 @@ static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *
         slen += llen;
         char root_b64[45], hist[128];
         sodium_bin2base64(root_b64, sizeof root_b64, cp.root, 32, sodium_base64_VARIANT_ORIGINAL);
-        int hl = snprintf(hist, sizeof hist, "%" PRIu64 " %" PRIu64 " %s\n", now, cp.size, root_b64);
+        int hl =
+                snprintf(hist, sizeof hist, "%" PRIu64 " %" PRIu64 " %s\n", now, cp.size, root_b64);
         snprintf(name, sizeof name, "%s.history", l->hex);
         rc = append_sync(w->logsfd, name, hist, (size_t)hl);
         if (rc == 0) {
@@ -555,6 +789,17 @@ static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *
         l->size = cp.size;
         memcpy(l->root, cp.root, 32);
         l->last_checkin = now;
+        l->hist_lines++;
+        if (!l->hist_counted || l->hist_lines >= l->hist_base + HIST_COMPACT_EVERY) {
+                /* After the store: a failure here loses nothing, the file only stays longer. */
+                int cr = hist_compact(w, l, now);
+                if (cr != 0) {
+                        l->hist_counted = true;
+                        l->hist_base = l->hist_lines;
+                        log_warn("'%s': cannot compact the check-in history: %s", l->e.origin,
+                                 strerror(-cr));
+                }
+        }
         count_code(w, 200);
         pthread_mutex_unlock(&w->lock);
         return reply(c, 200, API_CT_TEXT, line, llen);
@@ -617,12 +862,11 @@ static enum MHD_Result metrics(struct witness *w, struct MHD_Connection *c) {
                 if (w->logs[i].last_checkin == 0)
                         continue;
                 metric_label(lab, sizeof lab, w->logs[i].e.origin);
-                o += (size_t)snprintf(b + o, cap - o,
-                                      "gpuhours_witness_seconds_since_checkin{origin=\"%s\"} "
-                                      "%" PRIu64 "\n",
-                                      lab,
-                                      now > w->logs[i].last_checkin ? now - w->logs[i].last_checkin
-                                                                    : 0);
+                o += (size_t)snprintf(
+                        b + o, cap - o,
+                        "gpuhours_witness_seconds_since_checkin{origin=\"%s\"} "
+                        "%" PRIu64 "\n",
+                        lab, now > w->logs[i].last_checkin ? now - w->logs[i].last_checkin : 0);
         }
         pthread_mutex_unlock(&w->lock);
         ret = reply(c, 200, API_CT_METRICS, b, o);
@@ -817,16 +1061,19 @@ static void usage(FILE *f) {
 }
 
 static int parse_args(struct witness *w, int argc, char **argv, bool *print_key) {
-        static const struct option opts[] = {
-                {"config", required_argument, NULL, 'c'}, {"state-dir", required_argument, NULL, 's'},
-                {"listen", required_argument, NULL, 'l'}, {"logs", required_argument, NULL, 'L'},
-                {"name", required_argument, NULL, 'n'},   {"print-key", no_argument, NULL, 'k'},
-                {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-                {NULL, 0, NULL, 0}};
+        static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"state-dir", required_argument, NULL, 's'},
+                                             {"listen", required_argument, NULL, 'l'},
+                                             {"logs", required_argument, NULL, 'L'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"print-key", no_argument, NULL, 'k'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
         int o;
 
         /* The config file first, so that the command line wins. */
-        for (int i = 1; i < argc; i++) {
+        for (int i = 1; i < argc && argv[i] != NULL; i++) {
                 const char *cfg = NULL;
                 if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
                         cfg = argv[++i]; /* the value is not an option: skip it */
@@ -942,7 +1189,8 @@ int main(int argc, char **argv) {
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGHUP);
-        if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 || (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+        if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+            (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
                 log_err("signals: %s", strerror(errno));
                 return EXIT_RUNTIME;
         }

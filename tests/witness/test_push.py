@@ -114,6 +114,265 @@ def monitoring():
     tap.ok(t0, "the witness serves its latest cosigned checkpoint of the node")
 
 
+class Silent:
+    """A loopback port that accepts connections and never answers."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+class Static:
+    """A monitoring endpoint serving one fixed body (a delayed mirror of a witness)."""
+
+    def __init__(self, path, body):
+        import http.server
+        import threading
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(h):
+                ok = h.path == path
+                h.send_response(200 if ok else 404)
+                h.send_header("Content-Length", str(len(body) if ok else 0))
+                h.end_headers()
+                if ok:
+                    h.wfile.write(body)
+
+            def log_message(h, *a):
+                pass
+
+        self.srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def silent_witnesses():
+    """Witnesses that accept connections and never answer cost one bounded
+    deadline in all, not one timeout each, and each is a clear note."""
+    import nacl.signing
+    d = T["d"]
+    silent = [Silent() for _ in range(4)]
+    pol = os.path.join(T["tmp"], "policy-silent")
+    with open(T["pol"]) as f, open(pol, "w") as g:
+        g.write(f.read())
+        for i, sl in enumerate(silent):
+            k = nacl.signing.SigningKey(bytes([0x40 + i]) * 32)
+            g.write("witness s%d %s http://127.0.0.1:%d\n" % (i, wtest.vkey("silent%d.test/w" % i, 4,
+                                                              bytes(k.verify_key)), sl.port))
+    t0 = time.monotonic()
+    rc, out = settled(["verify", d.url, "--key", T["vkey"], "--witnesses", pol, "--no-state", "--timeout", "3"])
+    took = time.monotonic() - t0
+    for sl in silent:
+        sl.close()
+    tap.ok(rc in (0, 1) and "WITNESS_QUORUM" not in out,
+           "four silent witnesses outside the quorum do not fail the verification", diag=(rc, out[-2000:]))
+    tap.ok(all(("witness s%d is unreachable" % i) in out for i in range(4)),
+           "each silent witness is a clear 'unreachable' note", diag=out[-2000:])
+    # Sequentially that would be 4 x 3 s; concurrently one 3 s deadline.
+    tap.ok(took < 9.0, "the witness fetches share one deadline (%.1f s for 4 silent witnesses, --timeout 3)"
+           % took)
+    # Two sources (the node under two spellings of its URL): the silent witnesses
+    # are not asked again for the second.
+    t0 = time.monotonic()
+    rc, out = settled(["verify", d.url, d.url + "/", "--key", T["vkey"], "--witnesses", pol, "--no-state",
+                      "--timeout", "3"])
+    took = time.monotonic() - t0
+    tap.ok(rc in (0, 1) and out.count("unreachable for an earlier source") == 4 and took < 9.0,
+           "with two sources, a silent witness costs one deadline in all (%.1f s)" % took, diag=(rc, out[-2500:]))
+
+
+def silent_peer():
+    """A node with a live witness and one that accepts connections and never
+    answers: the live witness's cosignatures of new checkpoints are not held
+    up by the silent one (each of whose requests runs to the 10 s timeout)."""
+    tmp = os.path.join(T["tmp"], "silent-peer")
+    os.makedirs(tmp)
+    pol = os.path.join(tmp, "policy")
+    d = ghtest.Daemon(os.path.join(tmp, "node"), gpus=1, period=1, interval=0.1,
+                      extra_args=["--origin", "lab.example/n2", "--witnesses", pol])
+    wdir = os.path.join(tmp, "w")
+    os.makedirs(wdir)
+    w = wtest.Witness(wdir, name="live.test/w")
+    with open(w.logs_file, "w") as f:
+        f.write("logs/v0\nvkey %s\nqpd 86400\ncontact test\n" % d.vkey())
+    vk = w.print_key()
+    key = wtest.parse_cosigner_vkey(vk)
+    w.start()
+    silent = Silent()
+    import nacl.signing
+    sk = nacl.signing.SigningKey(b"\x51" * 32)
+    with open(pol, "w") as f:
+        # The silent witness first: a single push loop would try it first, every time.
+        f.write("witness s %s http://127.0.0.1:%d\n" % (wtest.vkey("silent.test/w", 4, bytes(sk.verify_key)),
+                                                       silent.port))
+        f.write("witness live %s %s\nquorum live\n" % (vk, w.url))
+    d.start()
+    first = {}   # size -> when first served
+    signed = {}  # size -> when first served with the live witness's cosignature
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        cp = d.checkpoint()
+        now = time.monotonic()
+        first.setdefault(cp["size"], now)
+        if cosigs(cp["note"], [key]):
+            signed.setdefault(cp["size"], now)
+        time.sleep(0.05)
+    lags = sorted(signed[k] - first[k] for k in signed if k in first)
+    # For each checkpoint served, the time until it or a later one is served
+    # with the live witness's cosignature (a checkpoint may be superseded
+    # before its cosignature comes back).
+    worst = max((min([signed[j] for j in signed if j >= k] + [deadline]) - first[k]
+                 for k in first if first[k] < deadline - 4), default=99)
+    tap.ok(len(signed) >= 5 and worst < 3.0,
+           "a silent witness does not hold up the live one's cosignatures (%d checkpoints cosigned, "
+           "worst lag %.1f s)" % (len(signed), worst), diag=(lags, d.log_tail()))
+    d.stop()
+    w.stop()
+    silent.close()
+
+
+class Proxy:
+    """Forwards GETs to the node, except: /checkpoint answers a fixed note if
+    set, and consistency proofs answer proof_status if set."""
+
+    def __init__(self, node_url):
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+        u = urllib.parse.urlparse(node_url)
+        me = self
+        self.checkpoint = None
+        self.proof_status = None
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(h):
+                if h.path == "/checkpoint" and me.checkpoint is not None:
+                    return h.answer(200, me.checkpoint, {})
+                if h.path.startswith("/v1/proof/consistency") and me.proof_status is not None:
+                    return h.answer(me.proof_status, b"unavailable\n", {})
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+                try:
+                    c.request("GET", h.path)
+                    r = c.getresponse()
+                    body = r.read()
+                    hdr = {k: v for k, v in r.getheaders() if k.lower().startswith("x-gpuhours")}
+                    h.answer(r.status, body, hdr)
+                finally:
+                    c.close()
+
+            def answer(h, code, body, hdr):
+                h.send_response(code)
+                for k, v in hdr.items():
+                    h.send_header(k, v)
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                h.wfile.write(body)
+
+            def log_message(h, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def grown_node():
+    """The node grew after serving the auditor its checkpoint, so a witness
+    holds a larger one: the node proves its checkpoint a prefix of the
+    witness's, and that is no FORK. A node that answers that proof request
+    with a server error is not verified (before, such an answer let the
+    comparison pass as 'cannot tell')."""
+    d = T["d"]
+    old = d.checkpoint()
+    old_note = old["note"]
+    d.wait_size(old["size"] + 3, timeout=40)
+    wait_for(lambda: (metric(d, "gpuhours_witness_cosigned_size", "w0") or 0) > old["size"], timeout=40)
+    px = Proxy(d.url)
+    px.checkpoint = old_note.encode()
+    rc, out = client(["verify", px.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc in (0, 1) and "FORK" not in out and "VERIFIED" in out,
+           "a node that grew after serving its checkpoint (size %d) is no FORK: it proves it a prefix of "
+           "the witnesses' larger one" % old["size"], diag=(rc, out[-2000:]))
+    px.proof_status = 503
+    rc, out = client(["verify", px.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc not in (0, 1) and "VERIFIED" not in out and "no consistency proof from the node" in out
+           and "HTTP 503" in out,
+           "a node that answers the proof request with HTTP 503 is not verified", diag=(rc, out[-2000:]))
+    px.close()
+
+
+def lagging_witness():
+    """A witness whose latest cosigned checkpoint is older than the node's
+    newest (here a monitoring mirror that lags, as the spec allows): the
+    quorum fails, and the finding says the witnesses may not have cosigned
+    the newest checkpoint yet, instead of only 'not satisfied'."""
+    d, ws = T["d"], T["ws"]
+    w = ws[1]
+    hexname = wtest.hashlib.sha256(b"lab.example/n1").hexdigest()
+    w.stop()
+    old = open(os.path.join(w.state_dir, "logs", hexname + ".checkpoint"), "rb").read()
+    old_size = int(old.decode().split("\n")[1])
+    d.wait_size(old_size + 2, timeout=40)
+    mirror = Static("/%s/checkpoint" % hexname, old)
+    pol = os.path.join(T["tmp"], "policy-lag")
+    with open(T["pol"]) as f, open(pol, "w") as g:
+        g.write(f.read().replace(w.url, mirror.url))
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", pol, "--no-state"])
+    # The same, without a quorum, through a node that will not prove its
+    # checkpoint consistent with the witness's older one (HTTP 503): no pass.
+    px = Proxy(d.url)
+    px.proof_status = 503
+    nopol = pol + "-none"
+    with open(pol) as f, open(nopol, "w") as g:
+        g.write(f.read().replace("quorum both", "quorum none"))
+    rc2, out2 = client(["verify", px.url, "--key", T["vkey"], "--witnesses", nopol, "--no-state"])
+    px.close()
+    tap.ok(rc2 not in (0, 1) and "VERIFIED" not in out2 and "no consistency proof from the node" in out2,
+           "a node that answers HTTP 503 for the proof from a witness's older checkpoint is not verified",
+           diag=(rc2, out2[-1500:]))
+    mirror.close()
+    if os.environ.get("GH_WITNESS_SHOW"):
+        sys.stdout.write("".join("# " + ln + "\n" for ln in out.splitlines()))
+    tap.ok(rc == 2 and "WITNESS_QUORUM" in out and "may not be cosigned yet" in out and "retry" in out,
+           "a quorum missing because a witness has only an older consistent checkpoint says so (retry)",
+           diag=(rc, out[-2000:]))
+    tap.ok("FORK" not in out, "an older consistent checkpoint is no FORK", diag=out[-2000:])
+    w.start()
+    ok = wait_for(lambda: len(cosigs(d.checkpoint()["note"], T["keys"])) == 2, timeout=40)
+    tap.ok(ok, "the witness back up, the node's checkpoints carry both cosignatures again")
+    rc, out = settled(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
+    tap.ok(rc in (0, 1) and "WITNESS_QUORUM" not in out, "and the quorum policy passes again", diag=out[-1500:])
+
+
+
 def restored_witness():
     d, ws = T["d"], T["ws"]
     w = ws[1]
@@ -140,6 +399,18 @@ def restored_witness():
            "the restored witness answered 409", diag=w.metrics())
 
 
+def settled(args):
+    """client(args), retried (a few times, 1 s apart) while it fails only with
+    the quorum hint that the newest checkpoint may not be cosigned yet: what
+    an auditor does; the node signs a new checkpoint every second here."""
+    for _ in range(6):
+        rc, out = client(args)
+        if not (rc == 2 and "retry in a few seconds" in out):
+            break
+        time.sleep(1)
+    return rc, out
+
+
 def client(args, timeout=120):
     import subprocess
     p = subprocess.run([ghtest.client_bin()] + args, capture_output=True, text=True, timeout=timeout,
@@ -151,7 +422,7 @@ def client(args, timeout=120):
 def auditor():
     d = T["d"]
     pol = os.path.join(T["tmp"], "policy")
-    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", pol, "--no-state"])
+    rc, out = settled(["verify", d.url, "--key", T["vkey"], "--witnesses", pol, "--no-state"])
     tap.ok(rc in (0, 1) and "WITNESSED" in out and "WITNESS_QUORUM" not in out,
            "verify with a quorum of both witnesses passes and reports their times", diag=out[-1500:])
     strict = os.path.join(T["tmp"], "policy-3")
@@ -165,6 +436,25 @@ def auditor():
     tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "verify fails with WITNESS_QUORUM (exit 2) when a required "
            "witness has not cosigned", diag=(rc, out[-1500:]))
     T["pol"] = pol
+
+
+def split_notes(out):
+    """The two notes of the client's FORK evidence (witness's, node's), or None."""
+    a = "gpuhours: FORK evidence: the checkpoint witness "
+    b = "gpuhours: FORK evidence: the checkpoint the node serves:\n"
+    if a not in out or b not in out:
+        return None
+    rest = out.split(a, 1)[1].split(":\n", 1)[1]
+    wnote, rest = rest.split(b, 1)
+    # The node's note: its text and the signature lines that follow it.
+    lines = rest.splitlines(True)
+    text = "".join(lines[:3])
+    sigs = []
+    for ln in lines[4:]:
+        if not ln.startswith("\u2014 "):
+            break
+        sigs.append(ln)
+    return wnote, text + "\n" + "".join(sigs)
 
 
 def split_view():
@@ -191,19 +481,42 @@ def split_view():
            "the node logs why (the witness has seen a larger or different tree)", diag=log[-800:])
     tap.ok(log.count("push failed") <= 4, "failures are logged once per episode, not per try",
            diag=log.count("push failed"))
+    # The policy requires both witnesses (a quorum the restored node's new
+    # checkpoints lack): the split view must still be a FORK, with the note
+    # the witness cosigned and the one the node serves, not only a missing
+    # quorum.
     rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state"])
-    tap.ok(rc == 2 and "WITNESS_QUORUM" in out, "the restored node's new checkpoints lack the quorum",
-           diag=(rc, out[-1000:]))
+    if os.environ.get("GH_WITNESS_SHOW"):
+        sys.stdout.write("".join("# " + ln + "\n" for ln in ("exit %d" % rc + "\n" + out).splitlines()))
+    tap.ok(rc == 2 and "FORK" in out and "WITNESS_QUORUM" not in out,
+           "under a quorum policy the split view is a FORK, not only WITNESS_QUORUM", diag=(rc, out[-2500:]))
+    notes = split_notes(out)
+    wnote, nnote = notes if notes else (None, None)
+    node_now = d.checkpoint()["note"]
+    tap.ok(notes is not None and wnote != nnote, "the FORK evidence carries two different notes",
+           diag=out[-2500:])
+    if notes:
+        wsize = int(wnote.split("\n")[1])
+        tap.ok(cosigs(wnote, T["keys"][:1]) and wsize >= grown,
+               "evidence 1: the checkpoint witness w0 cosigned (size %d, PyNaCl verifies its cosignature)" % wsize,
+               diag=wnote)
+        ghtest.verify_checkpoint(wnote, T["vkey"])
+        nsize = ghtest.verify_checkpoint(nnote, T["vkey"])[1]
+        tap.ok(nnote.split("\n\n")[0] != wnote.split("\n\n")[0] and nsize <= d.checkpoint()["size"],
+               "evidence 2: the checkpoint the node serves (size %d), signed by the node key" % nsize,
+               diag=nnote)
+    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state", "--json"])
+    tap.ok(rc == 2 and '"FORK"' in out, "the JSON output names the FORK finding too", diag=(rc, out[-2500:]))
     none = os.path.join(T["tmp"], "policy-none")
     with open(T["pol"]) as f, open(none, "w") as g:
         g.write(f.read().replace("quorum both", "quorum none"))
     rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", none, "--no-state"])
-    tap.ok(rc == 2 and "FORK" in out and "FORK evidence" in out,
-           "an auditor on a first visit catches the split view through the witnesses (FORK)",
+    tap.ok(rc == 2 and "FORK" in out and len(split_notes(out) or ()) == 2,
+           "without a quorum too, the split view is a FORK with both notes",
            diag=(rc, out[-2000:]))
     d.stop()
     for w in ws:
         w.stop()
 
 
-tap.run(setup, cosigned, monitoring, auditor, restored_witness, split_view)
+tap.run(setup, cosigned, monitoring, auditor, silent_witnesses, silent_peer, grown_node, lagging_witness, restored_witness, split_view)
