@@ -3,8 +3,11 @@
 # The packaged service under a real systemd: builds the Debian packages,
 # installs them into a Debian 12 root file system, boots that root with
 # `systemd-nspawn -b` (systemd as PID 1, private network: loopback only) and
-# runs tests/systemd/inside.sh there as a oneshot unit. inside.sh writes TAP
-# lines to a directory bound from here; this script numbers them.
+# runs tests/systemd/inside.sh there as a oneshot unit: gpuhoursd, then
+# gpuhours-witness with gpuhoursd pushing to it, then gpuhours-check.service
+# and .timer against the node, then the purges. inside.sh writes TAP lines
+# (and the check's metrics files) to a directory bound from here; this
+# script numbers the lines and runs promtool on the metrics files.
 #
 # The Debian root is made once with debootstrap (the only network access) and
 # cached as a tar file keyed by the package list:
