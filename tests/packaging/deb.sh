@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Builds the gpuhoursd and gpuhours .deb packages with packaging/build-deb,
+# Builds the gpuhoursd, gpuhours and gpuhours-witness .deb packages with packaging/build-deb,
 # runs lintian, installs them with dpkg on this machine, checks what they put
 # in place, runs the installed daemon as the service user and verifies it
-# with the installed client, then purges both and checks they are gone.
+# with the installed client, then purges them and checks they are gone.
 # Needs root; CI runs as root on a throwaway machine. Never runs twice at once
 # (a lock), never touches a gpuhours installation it did not make.
 set -u
@@ -40,15 +40,21 @@ marker=/var/lib/gpuhours-packaging-test.installed
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed\|config-files'; }
 if [ -e "$marker" ]; then
         # A run of this test was killed before it cleaned up: finish its cleanup.
-        dpkg --purge gpuhoursd gpuhours >/dev/null 2>&1
+        dpkg --purge gpuhoursd gpuhours gpuhours-witness >/dev/null 2>&1
         [ "$(cat "$marker")" = created-user ] && userdel gpuhours 2>/dev/null
+        getent passwd gpuhours-witness >/dev/null && userdel gpuhours-witness 2>/dev/null
+        getent passwd gpuhours-check >/dev/null && userdel gpuhours-check 2>/dev/null
         rm -f "$marker"
 fi
-for p in gpuhoursd gpuhours; do
+for p in gpuhoursd gpuhours gpuhours-witness; do
         installed "$p" && skip_all "package $p is already installed here; not touching an installation this test did not make"
 done
 user_existed=no
 getent passwd gpuhours >/dev/null && user_existed=yes
+for u in gpuhours-witness gpuhours-check; do
+        getent passwd "$u" >/dev/null &&
+                skip_all "user $u exists here; not touching an installation this test did not make"
+done
 
 tmp=$(mktemp -d /tmp/gh-deb.XXXXXX)
 chmod 0755 "$tmp"
@@ -56,8 +62,10 @@ daemon_pid=""
 cleanup() {
         [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
         if [ -e "$marker" ]; then
-                dpkg --purge gpuhoursd gpuhours >/dev/null 2>&1
+                dpkg --purge gpuhoursd gpuhours gpuhours-witness >/dev/null 2>&1
                 [ "$user_existed" = no ] && userdel gpuhours 2>/dev/null
+                userdel gpuhours-witness 2>/dev/null
+                userdel gpuhours-check 2>/dev/null
                 rm -f "$marker"
         fi
         rm -rf "$tmp"
@@ -73,14 +81,16 @@ ok $rc "packaging/build-deb builds the packages ($(($(date +%s) - t0)) s)" "$out
 [ $rc -eq 0 ] || finish
 deb_d=$(ls "$tmp"/out/gpuhoursd_*.deb 2>/dev/null | head -n 1)
 deb_c=$(ls "$tmp"/out/gpuhours_*.deb 2>/dev/null | head -n 1)
-[ -n "$deb_d" ] && [ -n "$deb_c" ]
-ok $? "both binary packages exist: $(basename "${deb_d:-none}") $(basename "${deb_c:-none}")" "$(ls -l "$tmp/out")"
-[ -n "$deb_d" ] && [ -n "$deb_c" ] || finish
+deb_w=$(ls "$tmp"/out/gpuhours-witness_*.deb 2>/dev/null | head -n 1)
+[ -n "$deb_d" ] && [ -n "$deb_c" ] && [ -n "$deb_w" ]
+ok $? "the three binary packages exist: $(basename "${deb_d:-none}") $(basename "${deb_c:-none}") $(basename "${deb_w:-none}")" "$(ls -l "$tmp/out")"
+[ -n "$deb_d" ] && [ -n "$deb_c" ] && [ -n "$deb_w" ] || finish
 git -C "$src" status --porcelain --ignored=no 2>/dev/null | grep -q '^?? debian/\|^?? obj-'
 ok $((1 - $?)) "the source tree stays clean (no debian/ or obj-* left at the root)"
 
 contents_d=$(dpkg-deb -c "$deb_d")
 contents_c=$(dpkg-deb -c "$deb_c")
+contents_w=$(dpkg-deb -c "$deb_w")
 for f in ./usr/sbin/gpuhoursd ./lib/systemd/system/gpuhoursd.service ./lib/systemd/system/gpuhoursd.socket \
         ./usr/lib/sysusers.d/gpuhours.conf ./etc/gpuhours/gpuhoursd.conf \
         ./usr/share/man/man8/gpuhoursd.8.gz ./usr/share/man/man5/gpuhoursd.conf.5.gz \
@@ -90,14 +100,22 @@ for f in ./usr/sbin/gpuhoursd ./lib/systemd/system/gpuhoursd.service ./lib/syste
 done
 for f in ./usr/bin/gpuhours ./usr/share/man/man1/gpuhours.1.gz ./usr/share/man/man1/gpuhours-check.1.gz \
         ./lib/systemd/system/gpuhours-check.service ./lib/systemd/system/gpuhours-check.timer \
-        ./usr/share/gpuhours/gpuhours-check.rules.yml; do
+        ./usr/share/gpuhours/gpuhours-check.rules.yml ./usr/lib/sysusers.d/gpuhours-check.conf; do
         grep -q " $f\$" <<<"$contents_c"
         ok $? "gpuhours.deb contains $f"
 done
-! grep -q 'gpuhoursd\|sysusers\|systemd' <<<"$(grep -v '/doc/\|/gpuhours-check\.\|/lib/systemd/\(system/\)\?$' <<<"$contents_c")"
+for f in ./usr/sbin/gpuhours-witness ./lib/systemd/system/gpuhours-witness.service \
+        ./usr/lib/sysusers.d/gpuhours-witness.conf ./etc/gpuhours/witness.conf \
+        ./usr/share/man/man8/gpuhours-witness.8.gz; do
+        grep -q " $f\$" <<<"$contents_w"
+        ok $? "gpuhours-witness.deb contains $f"
+done
+! grep -q witness <<<"$contents_d"
+ok $? "the daemon package holds no witness file (a node does not need one)"
+! grep -q 'gpuhoursd\|sysusers\|systemd' <<<"$(grep -v '/doc/\|/gpuhours-check\.\|/lib/systemd/\(system/\)\?$\|/lib/sysusers\.d/$' <<<"$contents_c")"
 ok $? "the client package holds no daemon files"
 
-lint=$(lintian --fail-on error --tag-display-limit 0 -I "$deb_d" "$deb_c" 2>&1)
+lint=$(lintian --fail-on error --tag-display-limit 0 -I "$deb_d" "$deb_c" "$deb_w" 2>&1)
 rc=$?
 ok $rc "lintian: no errors ($(grep -c '^W: ' <<<"$lint") warnings)" "$lint"
 grep '^[WIE]: ' <<<"$lint" | sed 's/^/# lintian: /'
@@ -105,16 +123,25 @@ grep '^[WIE]: ' <<<"$lint" | sed 's/^/# lintian: /'
 # --- install
 echo created-user >"$marker"
 [ "$user_existed" = yes ] && echo kept-user >"$marker"
-out=$(dpkg -i "$deb_d" "$deb_c" 2>&1)
-ok $? "dpkg -i installs both packages" "$out"
-installed gpuhoursd && installed gpuhours
-ok $? "dpkg reports both installed"
+out=$(dpkg -i "$deb_d" "$deb_c" "$deb_w" 2>&1)
+ok $? "dpkg -i installs the three packages" "$out"
+installed gpuhoursd && installed gpuhours && installed gpuhours-witness
+ok $? "dpkg reports the three installed"
 
 IFS=: read -r _ _ uid gid _ home shell < <(getent passwd gpuhours)
 [ -n "${uid:-}" ] && [ "$uid" -lt 1000 ] && [ "$home" = /var/lib/gpuhours ] && getent group gpuhours >/dev/null
 ok $? "system user and group gpuhours exist (uid ${uid:-none}, home ${home:-none}, shell ${shell:-none})"
 case ${shell:-} in */nologin | */false) r=0 ;; *) r=1 ;; esac
 ok $r "the gpuhours user cannot log in (shell ${shell:-none})"
+IFS=: read -r _ _ wuid _ _ whome wshell < <(getent passwd gpuhours-witness)
+[ -n "${wuid:-}" ] && [ "$wuid" -lt 1000 ] && [ "$wuid" != "$uid" ] && [ "$whome" = /var/lib/gpuhours-witness ]
+ok $? "system user gpuhours-witness exists, not the node's (uid ${wuid:-none}, home ${whome:-none}, shell ${wshell:-none})"
+IFS=: read -r _ _ cuid _ _ chome _ < <(getent passwd gpuhours-check)
+[ -n "${cuid:-}" ] && [ "$cuid" -lt 1000 ] && [ "$cuid" != "$uid" ] && [ "$chome" = /var/lib/gpuhours-check ]
+ok $? "system user gpuhours-check exists for gpuhours-check.service (uid ${cuid:-none}, home ${chome:-none})"
+[ ! -e /etc/systemd/system/multi-user.target.wants/gpuhours-witness.service ] &&
+        [ ! -e /etc/systemd/system/timers.target.wants/gpuhours-check.timer ]
+ok $? "gpuhours-witness.service and gpuhours-check.timer are not enabled (they need configuration first)"
 
 for f in /usr/sbin/gpuhoursd /usr/bin/gpuhours /lib/systemd/system/gpuhoursd.service \
         /lib/systemd/system/gpuhoursd.socket /usr/lib/sysusers.d/gpuhours.conf /etc/gpuhours/gpuhoursd.conf; do
@@ -204,15 +231,19 @@ daemon_pid=""
 ok $rc "the installed daemon exits 0 on SIGTERM" "$(tail -n 20 "$tmp/daemon.log")"
 
 # --- purge
-out=$(dpkg --purge gpuhoursd gpuhours 2>&1)
-ok $? "dpkg --purge removes both packages" "$out"
-! installed gpuhoursd && ! installed gpuhours && ! dpkg-query -W gpuhoursd gpuhours >/dev/null 2>&1
-ok $? "dpkg no longer knows either package"
+out=$(dpkg --purge gpuhoursd gpuhours gpuhours-witness 2>&1)
+ok $? "dpkg --purge removes the three packages" "$out"
+! installed gpuhoursd && ! installed gpuhours && ! installed gpuhours-witness &&
+        ! dpkg-query -W gpuhoursd gpuhours gpuhours-witness >/dev/null 2>&1
+ok $? "dpkg no longer knows any of them"
 left=""
 for f in /usr/sbin/gpuhoursd /usr/bin/gpuhours /lib/systemd/system/gpuhoursd.service \
         /lib/systemd/system/gpuhoursd.socket /usr/lib/sysusers.d/gpuhours.conf /etc/gpuhours \
         /usr/share/man/man8/gpuhoursd.8.gz /usr/share/man/man5/gpuhoursd.conf.5.gz \
-        /usr/share/man/man1/gpuhours.1.gz /etc/systemd/system/multi-user.target.wants/gpuhoursd.service; do
+        /usr/share/man/man1/gpuhours.1.gz /etc/systemd/system/multi-user.target.wants/gpuhoursd.service \
+        /usr/sbin/gpuhours-witness /lib/systemd/system/gpuhours-witness.service \
+        /usr/lib/sysusers.d/gpuhours-witness.conf /usr/share/man/man8/gpuhours-witness.8.gz \
+        /lib/systemd/system/gpuhours-check.timer; do
         [ -e "$f" ] || [ -L "$f" ] && left="$left $f"
 done
 [ -z "$left" ]
@@ -222,5 +253,7 @@ if [ "$user_existed" = no ]; then
         ! getent passwd gpuhours >/dev/null
         ok $? "the gpuhours user this test created is removed (Debian keeps system users on purge)"
 fi
+userdel gpuhours-witness 2>/dev/null
+userdel gpuhours-check 2>/dev/null
 rm -f "$marker"
 finish

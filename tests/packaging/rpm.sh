@@ -47,7 +47,7 @@ else
         (cd "$src" && tar --exclude='./build*' --exclude=./.git -cf - .) | tar -xf - -C "$tmp/gpuhours-$want"
 fi
 tar -C "$tmp" -cJf "$top/SOURCES/gpuhours-$want.tar.xz" "gpuhours-$want"
-cp "$src/packaging/gpuhours.sysusers" "$top/SOURCES/"
+cp "$src/packaging/gpuhours.sysusers" "$src/packaging/gpuhours-check.sysusers" "$top/SOURCES/"
 
 # The spec is under test, not the caller's compiler (CI also runs this from its clang step).
 unset CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS

@@ -3,8 +3,11 @@
 # The packaged service under a real systemd: builds the Debian packages,
 # installs them into a Debian 12 root file system, boots that root with
 # `systemd-nspawn -b` (systemd as PID 1, private network: loopback only) and
-# runs tests/systemd/inside.sh there as a oneshot unit. inside.sh writes TAP
-# lines to a directory bound from here; this script numbers them.
+# runs tests/systemd/inside.sh there as a oneshot unit: gpuhoursd, then
+# gpuhours-witness with gpuhoursd pushing to it, then gpuhours-check.service
+# and .timer against the node, then the purges. inside.sh writes TAP lines
+# (and the check's metrics files) to a directory bound from here; this
+# script numbers the lines and runs promtool on the metrics files.
 #
 # The Debian root is made once with debootstrap (the only network access) and
 # cached as a tar file keyed by the package list:
@@ -111,7 +114,7 @@ t0=$(date +%s)
 mkdir -p "$root/root/debs"
 cp "$tmp"/debs/*.deb "$root/root/debs/"
 out=$(chroot "$root" sh -c 'dpkg -i /root/debs/*.deb' 2>&1)
-ok $? "dpkg -i of both packages in the root ($(since "$t0") s)" "$out"
+ok $? "dpkg -i of the packages (gpuhoursd, gpuhours, gpuhours-witness) in the root ($(since "$t0") s)" "$out"
 chroot "$root" systemctl is-enabled gpuhoursd.service >/dev/null 2>&1
 ok $? "gpuhoursd.service is enabled by the package"
 
@@ -129,7 +132,7 @@ mkdir -p "$tmp/out"
 # stays ours (--keep-unit); cgroup v2 in the container so that BPF firewalls
 # and device policies are enforced.
 t0=$(date +%s)
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 timeout -k 10 280 systemd-nspawn -q -b -D "$root" \
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 timeout -k 10 460 systemd-nspawn -q -b -D "$root" \
         --register=no --keep-unit --system-call-filter=bpf --private-network \
         --machine=gh-node --bind="$tmp/out:/gh-out" --console=pipe \
         </dev/null >"$tmp/console.log" 2>&1 &
@@ -155,6 +158,20 @@ while IFS= read -r line; do
 done <"$tmp/out/tap"
 grep -q '^done$' "$tmp/out/status" 2>/dev/null
 ok $? "inside.sh ran to its end" "$(tail -n 40 "$tmp/console.log")"
+# The metrics files gpuhours-check.service wrote in there (PASS, UNKNOWN and
+# FAIL runs), checked by Prometheus's own linter.
+for f in check-pass check-unknown check-fail; do
+        if ! command -v promtool >/dev/null 2>&1; then
+                ok 1 "promtool check metrics $f.prom: promtool is not installed (tools/deps installs prometheus)"
+        elif [ ! -s "$tmp/out/$f.prom" ]; then
+                ok 1 "promtool check metrics $f.prom: the container wrote no such file"
+        else
+                out=$(promtool check metrics <"$tmp/out/$f.prom" 2>&1)
+                ok $? "promtool check metrics on the --metrics file of the $f run ($(grep -c '^gpuhours_' "$tmp/out/$f.prom") samples)" \
+                        "$out
+$(cat "$tmp/out/$f.prom")"
+        fi
+done
 if [ "$failed" -gt 0 ] && [ -s "$tmp/out/journal" ]; then
         echo "# --- journal of the container (last 150 lines)"
         tail -n 150 "$tmp/out/journal" | sed 's/^/# /'
