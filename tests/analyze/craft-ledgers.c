@@ -26,6 +26,8 @@
 #define MS 1000000ull
 #define T0 1795694400ull /* 2026-11-26T12:00:00Z */
 #define ORIGIN "craft.example/gpuhours"
+/* a second origin, for runs that need an unrelated source beside a crafted one */
+#define ORIGIN2 "craft2.example/gpuhours"
 #define MAXREC 64
 #define NG 2
 
@@ -171,6 +173,8 @@ static struct record *stop(struct craft *c) {
         return r;
 }
 
+static const char *origin = ORIGIN;
+
 static int write_bundle(const char *dir, const char *name, struct craft *c) {
         struct signer s;
         uint8_t *recs[MAXREC], *out = NULL;
@@ -179,7 +183,7 @@ static int write_bundle(const char *dir, const char *name, struct craft *c) {
         int rc;
 
         memset(&s, 0, sizeof(s));
-        rc = signer_init_ed25519(&s, ORIGIN, seed);
+        rc = signer_init_ed25519(&s, origin, seed);
         for (size_t i = 0; i < c->n; i++)
                 recs[i] = NULL;
         for (size_t i = 0; rc == 0 && i < c->n; i++) {
@@ -189,7 +193,7 @@ static int write_bundle(const char *dir, const char *name, struct craft *c) {
                                 gh_strerror(rc));
         }
         if (rc == 0)
-                rc = bundle_build(&s, ORIGIN, recs, lens, c->n, &out, &outlen);
+                rc = bundle_build(&s, origin, recs, lens, c->n, &out, &outlen);
         snprintf(path, sizeof(path), "%s/%s.bundle", dir, name);
         if (rc == 0 && write_whole_file(path, out, outlen) != 0)
                 rc = -EIO;
@@ -463,14 +467,23 @@ int main(int argc, char **argv) {
                 cases[i].fn(&c);
                 fail |= write_bundle(argv[1], cases[i].name, &c) != 0;
         }
-        memset(&s, 0, sizeof(s));
-        if (signer_init_ed25519(&s, ORIGIN, seed) != 0)
-                return 1;
-        signer_verifier(&s, &v);
-        signer_free(&s);
-        snprintf(path, sizeof(path), "%s/craft.vkey", argv[1]);
-        if (vkey_format(&v, vkey, sizeof(vkey) - 1, &n) != 0 ||
-            write_whole_file(path, (const uint8_t *)vkey, n) != 0)
-                fail = 1;
+        /* control-other: the control ledger under a second origin (craft2.vkey) */
+        origin = ORIGIN2;
+        control(&c);
+        fail |= write_bundle(argv[1], "control-other", &c) != 0;
+        static const struct {
+                const char *origin, *file;
+        } keys[] = {{ORIGIN, "craft.vkey"}, {ORIGIN2, "craft2.vkey"}};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                memset(&s, 0, sizeof(s));
+                if (signer_init_ed25519(&s, keys[k].origin, seed) != 0)
+                        return 1;
+                signer_verifier(&s, &v);
+                signer_free(&s);
+                snprintf(path, sizeof(path), "%s/%s", argv[1], keys[k].file);
+                if (vkey_format(&v, vkey, sizeof(vkey) - 1, &n) != 0 ||
+                    write_whole_file(path, (const uint8_t *)vkey, n) != 0)
+                        fail = 1;
+        }
         return fail;
 }

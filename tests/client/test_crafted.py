@@ -23,6 +23,7 @@ def main():
     subprocess.run([craft, tmp], check=True, timeout=60)
     env = cltest.client_env(tmp)
     key = open(os.path.join(tmp, "craft.vkey")).read().strip()
+    key2 = open(os.path.join(tmp, "craft2.vkey")).read().strip()
 
     def verify(name):
         rc, out, err, _ = cltest.run(["verify", "--json", "--no-state", "--key", key,
@@ -113,15 +114,17 @@ def main():
 
     # A source that failed (IMPLAUSIBLE keeps its analysis) is never reported nor
     # summed: not in the table, buckets null in JSON, outside the fleet total.
-    bad, good = os.path.join(tmp, "b3-busy.bundle"), os.path.join(tmp, "control.bundle")
-    rc, out, err, _ = cltest.run(["report", "--quiet", "--no-state", "--key", key, bad, good],
-                                 env)
+    # The good source is of another origin: two crafted ledgers of one origin
+    # are two histories, a FORK on both (tested below).
+    bad, good = os.path.join(tmp, "b3-busy.bundle"), os.path.join(tmp, "control-other.bundle")
+    rc, out, err, _ = cltest.run(["report", "--quiet", "--no-state", "--key", key, "--key", key2,
+                                  bad, good], env)
     tap.ok(rc == 2 and "b3-busy" not in out and "# total (1 source)" in out and
            "b3-busy.bundle: not verified, nothing reported" in err,
            "report: the IMPLAUSIBLE source is not in the table nor its total (exit %d)" % rc,
            diag=out + err)
     rc, out, err, _ = cltest.run(["report", "--quiet", "--format", "json", "--no-state", "--key",
-                                  key, bad, good], env)
+                                  key, "--key", key2, bad, good], env)
     try:
         doc = json.loads(out)
     except ValueError:
@@ -133,6 +136,12 @@ def main():
            doc["total"]["sources"] == 1 and doc["total"]["unreported_sources"] == 1 and
            doc["total"]["gpu_hours"] == srcs[1]["gpu_hours"],
            "report --format json: the IMPLAUSIBLE source is present, unreported, not summed",
+           diag=out + err)
+    # Two ledgers of one origin that are not one history: FORK on both, nothing summed.
+    rc, out, err, _ = cltest.run(["report", "--quiet", "--no-state", "--key", key,
+                                  os.path.join(tmp, "control.bundle"), bad], env)
+    tap.ok(rc == 2 and "# total (0 sources)" in out and "FORK" in err,
+           "report: two crafted ledgers of one origin are a FORK, nothing summed (exit %d)" % rc,
            diag=out + err)
 
     # verify and report agree, on every bundle that verifies (report prints
