@@ -591,6 +591,7 @@ static void maybe_complete(struct online *on) {
                          (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
                 return;
         }
+        store_audit_snapshot(&on->sa, on->o, &on->lc);
         source_complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
         store_audit_end(&on->sa, s, on->o, &on->lc);
         if (!source_done(s) && on->o->keep_bundle) {

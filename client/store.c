@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze-state.h"
 #include "buf.h"
+#include "hash.h"
 #include "note.h"
 #include "record.h"
 #include "status.h"
@@ -36,6 +38,17 @@ static const char schema[] =
         " verified_ns INTEGER NOT NULL,"
         " PRIMARY KEY (origin, size));"
         "CREATE TABLE IF NOT EXISTS record (key INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+
+/* Added to schema version 1 (older gpuhours ignore these tables). */
+static const char state_schema[] =
+        "CREATE TABLE IF NOT EXISTS astate ("
+        " origin INTEGER PRIMARY KEY REFERENCES origin(id),"
+        " size INTEGER NOT NULL,"
+        " nwins INTEGER NOT NULL,"
+        " wchain BLOB NOT NULL,"
+        " hash BLOB NOT NULL,"
+        " data BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS awin (key INTEGER PRIMARY KEY, data BLOB NOT NULL);";
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
                                                       ...) {
@@ -145,6 +158,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
                          "%d only",
                          st->path, version, STORE_SCHEMA_VERSION);
         }
+        if (r == 0)
+                r = exec(st, state_schema, err, errlen);
         if (r == 0)
                 r = exec(st, "COMMIT", err, errlen);
         if (r != 0) {
@@ -472,9 +487,221 @@ out:
         return r;
 }
 
+/* --- saved analyzer state --- */
+
+static const char state_domain[] = "gpuhours analyzer state v1";
+
+static void le64(uint8_t *p, uint64_t v) {
+        for (unsigned i = 0; i < 8; i++)
+                p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void store_state_chain(const uint8_t prev[32], uint64_t first, const uint8_t *wins, size_t len,
+                       uint8_t out[32]) {
+        uint8_t head[40];
+        memcpy(head, prev, 32);
+        le64(head + 32, first);
+        const struct gh_sha256 *h = gh_sha256_sodium();
+        h->hash2(h->ctx, head, sizeof(head), wins, len, out);
+}
+
+static void state_hash(int64_t id, uint64_t size, const merkle_hash root, uint64_t nwins,
+                       const uint8_t wchain[32], const uint8_t *data, size_t len,
+                       uint8_t out[32]) {
+        uint8_t head[sizeof(state_domain) + 8 + 8 + 32 + 8 + 32];
+        uint8_t *w = head;
+        memcpy(w, state_domain, sizeof(state_domain));
+        w += sizeof(state_domain);
+        le64(w, (uint64_t)id);
+        le64(w + 8, size);
+        memcpy(w + 16, root, 32);
+        le64(w + 48, nwins);
+        memcpy(w + 56, wchain, 32);
+        const struct gh_sha256 *h = gh_sha256_sodium();
+        h->hash2(h->ctx, head, sizeof(head), data, len, out);
+}
+
+static int step_done(sqlite3_stmt *q) {
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Inside the commit's transaction: replace (or, sw NULL, drop) the origin's state. */
+static int state_write(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                       const struct store_state_write *sw) {
+        sqlite3_stmt *q = NULL;
+        uint64_t from = sw ? sw->first : 0;
+        if (sw && (sw->wins_len % ANALYZER_STATE_WIN_SIZE != 0 ||
+                   sw->first + sw->wins_len / ANALYZER_STATE_WIN_SIZE != sw->nwins ||
+                   sw->nwins >= (1ull << STORE_LEAF_BITS) || sw->wins_len > INT32_MAX ||
+                   sw->len > INT32_MAX))
+                return -1;
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM awin WHERE key >= ?1 AND key < ?2", -1, &q,
+                               NULL) != SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, rec_key(id, from));
+        sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
+        if (step_done(q) != 0)
+                return -1;
+        if (!sw) {
+                if (sqlite3_prepare_v2(st->db, "DELETE FROM astate WHERE origin = ?1", -1, &q,
+                                       NULL) != SQLITE_OK)
+                        return -1;
+                sqlite3_bind_int64(q, 1, id);
+                return step_done(q);
+        }
+        if (sw->wins_len) {
+                if (sqlite3_prepare_v2(st->db, "INSERT INTO awin(key, data) VALUES (?1, ?2)", -1,
+                                       &q, NULL) != SQLITE_OK)
+                        return -1;
+                sqlite3_bind_int64(q, 1, rec_key(id, sw->first));
+                sqlite3_bind_blob(q, 2, sw->wins, (int)sw->wins_len, SQLITE_STATIC);
+                if (step_done(q) != 0)
+                        return -1;
+        }
+        uint8_t chain[32], hash[32];
+        if (sw->wins_len)
+                store_state_chain(sw->prev_wchain, sw->first, sw->wins, sw->wins_len, chain);
+        else
+                memcpy(chain, sw->prev_wchain, 32);
+        state_hash(id, size, root, sw->nwins, chain, sw->data, sw->len, hash);
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT OR REPLACE INTO astate(origin, size, nwins, wchain, hash, "
+                               "data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                               -1, &q, NULL) != SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)size);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)sw->nwins);
+        sqlite3_bind_blob(q, 4, chain, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 5, hash, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 6, sw->data, (int)sw->len, SQLITE_STATIC);
+        return step_done(q);
+}
+
+void store_state_free(struct store_state *ss) {
+        free(ss->data);
+        memset(ss, 0, sizeof(*ss));
+}
+
+int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                     struct store_state *ss, bool *found, char *err, size_t errlen) {
+        sqlite3_stmt *q = NULL;
+        memset(ss, 0, sizeof(*ss));
+        *found = false;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT size, nwins, wchain, hash, data FROM astate WHERE origin "
+                               "= ?1",
+                               -1, &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "reading the analysis state");
+        sqlite3_bind_int64(q, 1, id);
+        int rc = sqlite3_step(q), r = 0;
+        if (rc == SQLITE_DONE)
+                goto out;
+        if (rc != SQLITE_ROW) {
+                r = db_fail(st, err, errlen, "reading the analysis state");
+                goto out;
+        }
+        sqlite3_int64 sz = sqlite3_column_int64(q, 0), nw = sqlite3_column_int64(q, 1);
+        if (sz < 0 || (uint64_t)sz != size)
+                goto out; /* of another tree size (an older gpuhours committed since): unused */
+        const uint8_t *chain = sqlite3_column_blob(q, 2);
+        int chain_len = sqlite3_column_bytes(q, 2);
+        const uint8_t *hash = sqlite3_column_blob(q, 3);
+        int hash_len = sqlite3_column_bytes(q, 3);
+        const uint8_t *data = sqlite3_column_blob(q, 4);
+        int len = sqlite3_column_bytes(q, 4);
+        uint8_t want[32];
+        if (nw < 0 || chain_len != 32 || hash_len != 32 || len <= 0 || !data) {
+                r = fail(err, errlen, "evidence store %s: the saved analysis state of origin id "
+                                      "%lld is malformed",
+                         st->path, (long long)id);
+                goto out;
+        }
+        state_hash(id, size, root, (uint64_t)nw, chain, data, (size_t)len, want);
+        if (memcmp(want, hash, 32) != 0) {
+                r = fail(err, errlen,
+                         "evidence store %s: the saved analysis state of origin id %lld does "
+                         "not match its checksum",
+                         st->path, (long long)id);
+                goto out;
+        }
+        ss->data = malloc((size_t)len);
+        if (!ss->data) {
+                r = fail(err, errlen, "out of memory");
+                goto out;
+        }
+        memcpy(ss->data, data, (size_t)len);
+        ss->len = (size_t)len;
+        ss->size = size;
+        ss->nwins = (uint64_t)nw;
+        memcpy(ss->wchain, chain, 32);
+        *found = true;
+out:
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_state_windows(struct store *st, int64_t id, const struct store_state *ss, uint8_t **out,
+                        size_t *len, char *err, size_t errlen) {
+        *out = NULL;
+        *len = 0;
+        if (ss->nwins >= (1ull << STORE_LEAF_BITS) ||
+            ss->nwins > SIZE_MAX / ANALYZER_STATE_WIN_SIZE)
+                return fail(err, errlen, "evidence store %s: saved windows too many", st->path);
+        size_t total = (size_t)ss->nwins * ANALYZER_STATE_WIN_SIZE;
+        uint8_t *buf = malloc(total ? total : 1);
+        if (!buf)
+                return fail(err, errlen, "out of memory");
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT key, data FROM awin WHERE key >= ?1 AND key < ?2 ORDER BY "
+                               "key",
+                               -1, &q, NULL) != SQLITE_OK) {
+                free(buf);
+                return db_fail(st, err, errlen, "reading saved windows");
+        }
+        sqlite3_bind_int64(q, 1, rec_key(id, 0));
+        sqlite3_bind_int64(q, 2, rec_key(id, ss->nwins));
+        uint8_t chain[32] = {0};
+        size_t have = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                uint64_t first =
+                        (uint64_t)sqlite3_column_int64(q, 0) & ((1ull << STORE_LEAF_BITS) - 1);
+                const uint8_t *p = sqlite3_column_blob(q, 1);
+                int n = sqlite3_column_bytes(q, 1);
+                if (first * ANALYZER_STATE_WIN_SIZE != have || n <= 0 ||
+                    (size_t)n % ANALYZER_STATE_WIN_SIZE != 0 || (size_t)n > total - have) {
+                        r = -1;
+                        break;
+                }
+                store_state_chain(chain, first, p, (size_t)n, chain);
+                memcpy(buf + have, p, (size_t)n);
+                have += (size_t)n;
+        }
+        if (r == 0 && rc != SQLITE_DONE) {
+                sqlite3_finalize(q);
+                free(buf);
+                return db_fail(st, err, errlen, "reading saved windows");
+        }
+        sqlite3_finalize(q);
+        if (r != 0 || have != total || memcmp(chain, ss->wchain, 32) != 0) {
+                free(buf);
+                return fail(err, errlen,
+                            "evidence store %s: the saved windows of origin id %lld do not "
+                            "match their chain",
+                            st->path, (long long)id);
+        }
+        *out = buf;
+        *len = total;
+        return 0;
+}
+
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 char *err, size_t errlen) {
+                 const struct store_state_write *sw, char *err, size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
@@ -547,6 +774,12 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
         sqlite3_bind_int64(q, 5, (sqlite3_int64)now_ns);
         if (sqlite3_step(q) != SQLITE_DONE) {
                 db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        if (state_write(st, id, b->size, root, sw) != 0) {
+                db_fail(st, err, errlen, "saving the analysis state");
                 goto out;
         }
         r = exec(st, "COMMIT", err, errlen);
