@@ -22,6 +22,10 @@
 #define STATE_HEADER (8 + 9 * 4 + 5 * 8)
 
 _Static_assert(sizeof(struct win) == ANALYZER_STATE_WIN_SIZE, "a saved window is 48 bytes");
+/* Saved field by field below: a new field must be added there (then update these sizes). */
+_Static_assert(sizeof(struct finding) == 392, "struct finding changed: update state_save_raw");
+_Static_assert(sizeof(struct energy_gap) == 56, "struct energy_gap changed: update state_save_raw");
+_Static_assert(sizeof(struct energy_item) == 24, "struct energy_item changed: update state_save_raw");
 
 /* The sources a finding made before analyzer_finish can name (index 0: none). */
 static const char *const sources[] = {NULL,          "in_window",  "restart",
@@ -81,7 +85,7 @@ int analyzer_state_windows(const struct analyzer *a, uint64_t from, const uint8_
         return 0;
 }
 
-int analyzer_state_save(const struct analyzer *a, uint8_t **out, size_t *len) {
+static int state_save_raw(const struct analyzer *a, uint8_t **out, size_t *len) {
         uint32_t hs[9];
         uint8_t *buf, *w;
         size_t n;
@@ -129,16 +133,61 @@ int analyzer_state_save(const struct analyzer *a, uint8_t **out, size_t *len) {
         memset(tb + offsetof(struct analyzer, capei), 0, sizeof(t->capei));
         memset(tb + offsetof(struct analyzer, o.now_ns), 0, sizeof(t->o.now_ns));
 
+        /*
+         * Structs with padding are rebuilt field by field in zeroed copies: a
+         * struct assigned from a local may carry stray padding bytes, and the
+         * saved form must be a function of the analysis alone (store verify
+         * compares it byte for byte).
+         */
         put(&w, a->gaps, a->ngaps * sizeof(struct seg));
         for (size_t i = 0; i < a->nf; i++) {
-                uint8_t *fp = w;
-                put(&w, &a->f[i], sizeof(struct finding));
-                memset(fp + offsetof(struct finding, source), 0, sizeof(a->f[i].source));
+                const struct finding *s = &a->f[i];
+                struct finding c;
+                memset(&c, 0, sizeof(c));
+                c.kind = s->kind;
+                c.severity = s->severity;
+                c.has_time = s->has_time;
+                c.start_ns = s->start_ns;
+                c.end_ns = s->end_ns;
+                c.has_leaves = s->has_leaves;
+                c.first_leaf = s->first_leaf;
+                c.last_leaf = s->last_leaf;
+                c.has_energy = s->has_energy;
+                c.energy_joules = s->energy_joules;
+                c.has_hidden = s->has_hidden;
+                c.gpu_seconds = s->gpu_seconds;
+                c.has_gpus = s->has_gpus;
+                c.gpu_mask = s->gpu_mask;
+                c.has_step = s->has_step;
+                c.step_seconds = s->step_seconds;
+                memcpy(c.detail, s->detail, bounded_len(s->detail, sizeof(c.detail) - 1));
+                c.duration_ns = s->duration_ns;
+                put(&w, &c, sizeof(c));
         }
         for (size_t i = 0; i < a->nf; i++)
                 *w++ = (uint8_t)source_index(a->f[i].source);
-        put(&w, a->eg, a->neg * sizeof(struct energy_gap));
-        put(&w, a->ei, a->nei * sizeof(struct energy_item));
+        for (size_t i = 0; i < a->neg; i++) {
+                const struct energy_gap *s = &a->eg[i];
+                struct energy_gap c;
+                memset(&c, 0, sizeof(c));
+                c.start_ns = s->start_ns;
+                c.end_ns = s->end_ns;
+                c.first_leaf = s->first_leaf;
+                c.last_leaf = s->last_leaf;
+                c.first_item = s->first_item;
+                c.nitems = s->nitems;
+                c.before_ledger = s->before_ledger;
+                put(&w, &c, sizeof(c));
+        }
+        for (size_t i = 0; i < a->nei; i++) {
+                const struct energy_item *s = &a->ei[i];
+                struct energy_item c;
+                memset(&c, 0, sizeof(c));
+                c.gpu = s->gpu;
+                c.delta_mj = s->delta_mj;
+                c.gap_ns = s->gap_ns;
+                put(&w, &c, sizeof(c));
+        }
         *out = buf;
         *len = (size_t)(w - buf);
         return 0;
@@ -181,8 +230,8 @@ static bool state_sane(const struct analyzer *t) {
         return true;
 }
 
-int analyzer_state_load(struct analyzer *a, const uint8_t *p, size_t len, const uint8_t *wins,
-                        size_t wins_len) {
+static int state_load_raw(struct analyzer *a, const uint8_t *p, size_t len, const uint8_t *wins,
+                          size_t wins_len) {
         const uint8_t *r = p;
         uint32_t hs[9];
         uint64_t ngaps, nf, neg, nei, nwins;
@@ -292,4 +341,120 @@ fail:
         free(ei);
         free(wv);
         return ret;
+}
+
+/*
+ * The stored form: most of the analyzer is zeros (64 GPU slots, strings),
+ * so runs of zeros are squeezed: u64 raw length, then tokens of
+ * varint(literal count), the literals, varint(zero count), to the end.
+ */
+#define STATE_RAW_MAX (1ull << 30)
+#define ZERO_RUN_MIN 8
+
+static void put_varint(uint8_t **w, uint64_t v) {
+        while (v >= 0x80) {
+                *(*w)++ = (uint8_t)(v | 0x80);
+                v >>= 7;
+        }
+        *(*w)++ = (uint8_t)v;
+}
+
+static int get_varint(const uint8_t **r, const uint8_t *end, uint64_t *v) {
+        uint64_t x = 0;
+        for (unsigned shift = 0; shift < 64; shift += 7) {
+                if (*r >= end)
+                        return -1;
+                uint8_t b = *(*r)++;
+                x |= (uint64_t)(b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *v = x;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+static size_t zero_run(const uint8_t *p, size_t n) {
+        size_t k = 0;
+        while (k < n && p[k] == 0)
+                k++;
+        return k;
+}
+
+int analyzer_state_save(const struct analyzer *a, uint8_t **out, size_t *len) {
+        uint8_t *raw, *buf, *w;
+        size_t n, i = 0;
+        int r = state_save_raw(a, &raw, &n);
+
+        *out = NULL;
+        *len = 0;
+        if (r != 0)
+                return r;
+        /* Worst case: every literal run of ZERO_RUN_MIN - 1 bytes costs 2 varints of 1 byte. */
+        buf = malloc(8 + n + 2 * (n / ZERO_RUN_MIN + 1) + 20);
+        if (!buf) {
+                free(raw);
+                return -ENOMEM;
+        }
+        w = buf;
+        put64(&w, n);
+        while (i < n) {
+                size_t lit = 0, z;
+                /* literals up to the next run of at least ZERO_RUN_MIN zeros (or the end) */
+                while (i + lit < n) {
+                        z = zero_run(raw + i + lit, n - i - lit);
+                        if (z >= ZERO_RUN_MIN || i + lit + z == n)
+                                break;
+                        lit += z + 1;
+                }
+                if (i + lit > n)
+                        lit = n - i;
+                z = zero_run(raw + i + lit, n - i - lit);
+                put_varint(&w, lit);
+                put(&w, raw + i, lit);
+                put_varint(&w, z);
+                i += lit + z;
+        }
+        free(raw);
+        *out = buf;
+        *len = (size_t)(w - buf);
+        return 0;
+}
+
+int analyzer_state_load(struct analyzer *a, const uint8_t *p, size_t len, const uint8_t *wins,
+                        size_t wins_len) {
+        const uint8_t *r = p, *end = p + len;
+        uint64_t n, got = 0;
+        uint8_t *raw;
+        int ret;
+
+        if (len < 8)
+                return -EPROTO;
+        n = get64(&r);
+        if (n < STATE_HEADER || n > STATE_RAW_MAX)
+                return -EINVAL;
+        raw = malloc((size_t)n);
+        if (!raw)
+                return -ENOMEM;
+        while (r < end) {
+                uint64_t lit, z;
+                if (get_varint(&r, end, &lit) != 0 || lit > (uint64_t)(end - r) ||
+                    lit > n - got)
+                        goto bad;
+                memcpy(raw + got, r, (size_t)lit);
+                r += lit;
+                got += lit;
+                if (get_varint(&r, end, &z) != 0 || z > n - got)
+                        goto bad;
+                memset(raw + got, 0, (size_t)z);
+                got += z;
+        }
+        if (got != n)
+                goto bad;
+        ret = state_load_raw(a, raw, (size_t)n, wins, wins_len);
+        free(raw);
+        return ret;
+bad:
+        free(raw);
+        return -EINVAL;
 }
