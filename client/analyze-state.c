@@ -230,7 +230,7 @@ static bool state_sane(const struct analyzer *t) {
         return true;
 }
 
-static int state_load_raw(struct analyzer *a, const uint8_t *p, size_t len, const uint8_t *wins,
+static int state_load_raw(struct analyzer *a, const uint8_t *p, size_t len, uint8_t *wins,
                           size_t wins_len) {
         const uint8_t *r = p;
         uint32_t hs[9];
@@ -278,8 +278,7 @@ static int state_load_raw(struct analyzer *a, const uint8_t *p, size_t len, cons
         ret = -ENOMEM;
         if ((ngaps && !(gaps = malloc(ngaps * sizeof(*gaps)))) ||
             (nf && !(f = malloc(nf * sizeof(*f)))) || (neg && !(eg = malloc(neg * sizeof(*eg)))) ||
-            (nei && !(ei = malloc(nei * sizeof(*ei)))) ||
-            (wins && nwins && !(wv = malloc(nwins * sizeof(*wv)))))
+            (nei && !(ei = malloc(nei * sizeof(*ei)))))
                 goto fail;
         ret = -EINVAL;
         if (ngaps)
@@ -308,8 +307,8 @@ static int state_load_raw(struct analyzer *a, const uint8_t *p, size_t len, cons
         for (size_t i = 0; i < nei; i++)
                 if (!index_ok(ei[i].gpu, t->ngpus))
                         goto fail;
-        if (wv)
-                memcpy(wv, wins, nwins * sizeof(*wv));
+        if (wins && nwins)
+                wv = (struct win *)(void *)wins; /* taken over: malloc'd, so aligned */
 
         /* Everything checked: a becomes the saved analyzer, with its own options for now. */
         struct analyze_opts o = a->o;
@@ -330,7 +329,9 @@ static int state_load_raw(struct analyzer *a, const uint8_t *p, size_t len, cons
         a->capei = nei;
         a->wins = wv;
         a->nwins = a->capwins = wv ? nwins : 0;
-        a->wins_base = wv ? 0 : nwins;
+        a->wins_base = wins ? 0 : nwins;
+        if (wins && !nwins)
+                free(wins);
         free(t);
         return 0;
 fail:
@@ -339,7 +340,6 @@ fail:
         free(f);
         free(eg);
         free(ei);
-        free(wv);
         return ret;
 }
 
@@ -421,7 +421,7 @@ int analyzer_state_save(const struct analyzer *a, uint8_t **out, size_t *len) {
         return 0;
 }
 
-int analyzer_state_load(struct analyzer *a, const uint8_t *p, size_t len, const uint8_t *wins,
+int analyzer_state_load(struct analyzer *a, const uint8_t *p, size_t len, uint8_t *wins,
                         size_t wins_len) {
         const uint8_t *r = p, *end = p + len;
         uint64_t n, got = 0;

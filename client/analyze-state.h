@@ -47,9 +47,10 @@ int analyzer_state_windows(const struct analyzer *a, uint64_t from, const uint8_
 /*
  * Resumes a, fresh from analyzer_new without since/until (its now_ns stays),
  * from state p. wins: every saved window (wins_len = their count *
- * ANALYZER_STATE_WIN_SIZE), or NULL: a holds none of them and
+ * ANALYZER_STATE_WIN_SIZE) in a malloc'd buffer that a takes over on
+ * success (the caller frees it on error), or NULL: a holds none of them and
  * analyzer_buckets then refuses time buckets. All or nothing: on error a is
  * unchanged. 0, -ENOMEM, -EPROTO (another layout) or -EINVAL.
  */
-int analyzer_state_load(struct analyzer *a, const uint8_t *p, size_t len, const uint8_t *wins,
+int analyzer_state_load(struct analyzer *a, const uint8_t *p, size_t len, uint8_t *wins,
                         size_t wins_len);

@@ -56,6 +56,10 @@ struct store_audit {
         /* the saved analyzer state the analysis resumed from (windows [0, saved_nwins)) */
         uint64_t saved_nwins;
         uint8_t saved_wchain[32];
+        /* verified pages not staged yet (written with the next ones or the commit) */
+        uint8_t *pend;
+        size_t pend_len;
+        uint64_t pend_first;
         /* store_audit_snapshot: the state after every record, committed with them */
         bool have_snap;
         uint8_t *snap, *snap_wins;

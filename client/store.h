@@ -22,8 +22,9 @@
  *   checkpoint(origin, size, root, note, verified_ns), key (origin, size)
  *   record(key, data): key = origin id * 2^40 + leaf index, data the record.
  *
- * Writes: records of an audit in progress are staged at leaves >= size, each
- * page in its own transaction; only the final transaction (store_commit)
+ * Writes: records of an audit in progress are staged at leaves >= size, in
+ * transactions of about 256 KiB (the last ones go with the commit); only
+ * the final transaction (store_commit)
  * moves size, root, border and note, so a crash or a full disk at any point
  * leaves the verified part exactly as it was, and staged rows past size are
  * never read and are deleted when that origin is next audited. WAL journal,
@@ -107,10 +108,22 @@ int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8
  * Makes leaves [0, b->size) evidence: in one transaction, if the origin's size
  * is still old_size, sets size, root, border and note and adds the checkpoint.
  */
+/*
+ * last: framed records not staged yet (leaves last->first, …), inserted in
+ * the same transaction (an audit's last pages, kept back so that a short
+ * audit writes once); NULL or empty: none. sw: the analyzer state to save
+ * with them (below); NULL: the origin's saved state is dropped.
+ */
+struct store_frames {
+        uint64_t first;
+        const uint8_t *frames;
+        size_t len;
+};
 struct store_state_write;
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_state_write *sw, char *err, size_t errlen);
+                 const struct store_frames *last, const struct store_state_write *sw, char *err,
+                 size_t errlen);
 
 /*
  * The saved analyzer state (client/analyze-state.h) of an origin, a cache
@@ -157,9 +170,6 @@ int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_h
 int store_state_windows(struct store *st, int64_t id, const struct store_state *ss, uint8_t **out,
                         size_t *len, char *err, size_t errlen);
 void store_state_free(struct store_state *ss);
-/* The next window chain after chunk [first, first + len / win size). */
-void store_state_chain(const uint8_t prev[32], uint64_t first, const uint8_t *wins, size_t len,
-                       uint8_t out[32]);
 /* Deletes rows staged past the origin's size (best effort after a failed audit). */
 void store_stage_abort(struct store *st, int64_t id);
 

@@ -78,7 +78,8 @@ static bool resume_state(const struct store_origin *so, const struct verify_opts
                 return false;
         }
         int r = analyzer_state_load(lc->az, ss.data, ss.len, o->want_buckets ? wins : NULL, wl);
-        free(wins);
+        if (r != 0 || !o->want_buckets)
+                free(wins);
         if (r == 0 && sa) {
                 sa->saved_nwins = ss.nwins;
                 memcpy(sa->saved_wchain, ss.wchain, sizeof(sa->saved_wchain));
@@ -197,13 +198,44 @@ out:
         return r;
 }
 
+/*
+ * Verified pages are kept back up to STAGE_BATCH bytes and staged together:
+ * an audit of a few new records then writes once, in the commit's
+ * transaction, and a long one in transactions of about 256 KiB.
+ */
+#define STAGE_BATCH (256u << 10)
+
+static void stage_pending(struct store_audit *sa, struct source *s, const struct verify_opts *o) {
+        char err[600];
+        if (sa->pend_len && !sa->failed &&
+            store_stage_frames(o->store, sa->id, sa->pend_first, sa->pend, sa->pend_len, err,
+                               sizeof(err)) != 0)
+                store_warn(sa, s, err);
+        free(sa->pend);
+        sa->pend = NULL;
+        sa->pend_len = 0;
+}
+
 int store_audit_page(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                      uint64_t first, const uint8_t *frames, size_t len) {
         if (!sa->active || sa->failed)
                 return 0;
-        char err[600];
-        if (store_stage_frames(o->store, sa->id, first, frames, len, err, sizeof(err)) != 0)
-                store_warn(sa, s, err);
+        if (sa->pend_len && sa->pend_len + len > STAGE_BATCH)
+                stage_pending(sa, s, o);
+        if (sa->failed)
+                return 0;
+        uint8_t *p = realloc(sa->pend, sa->pend_len + len);
+        if (!p) {
+                store_warn(sa, s, "out of memory");
+                return 0;
+        }
+        if (!sa->pend_len)
+                sa->pend_first = first;
+        memcpy(p + sa->pend_len, frames, len);
+        sa->pend = p;
+        sa->pend_len += len;
+        if (sa->pend_len >= STAGE_BATCH)
+                stage_pending(sa, s, o);
         return 0;
 }
 
@@ -251,9 +283,11 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
                                                .wins_len = sa->snap_wins_len,
                                                .nwins = sa->snap_nwins};
                 memcpy(sw.prev_wchain, sa->saved_wchain, sizeof(sw.prev_wchain));
+                struct store_frames last = {
+                        .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
                 if (store_commit(o->store, sa->id, sa->old_size, &lc->border, s->cp.root, s->note,
-                                 s->note_len, wall_now_ns(), sa->have_snap ? &sw : NULL, err,
-                                 sizeof(err)) != 0)
+                                 s->note_len, wall_now_ns(), &last, sa->have_snap ? &sw : NULL,
+                                 err, sizeof(err)) != 0)
                         store_warn(sa, s, err);
                 else
                         sa->active = false;
@@ -263,6 +297,9 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
 
 void store_audit_abort(struct store_audit *sa, const struct verify_opts *o) {
         snapshot_free(sa);
+        free(sa->pend);
+        sa->pend = NULL;
+        sa->pend_len = 0;
         if (!sa->active)
                 return;
         store_stage_abort(o->store, sa->id);
