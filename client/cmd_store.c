@@ -25,7 +25,8 @@ static const char store_help[] =
         "  verify  re-hash every stored record of each ORIGIN (default: all) to the Merkle\n"
         "          border and the signed root, decode every record, and check every stored\n"
         "          checkpoint's signature by a trusted key and its root against the\n"
-        "          records. Exit 0 all intact, 2 some origin damaged, 3 could not check.\n"
+        "          records, and re-analyse the records against the saved analysis state.\n"
+        "          Exit 0 all intact, 2 some origin damaged, 3 could not check.\n"
         "  export  write ORIGIN's records and latest checkpoint as a standard offline\n"
         "          bundle (what '" PROG " fetch' writes), after the same checks.\n"
         "  list    one line per origin: name, records, last URL.\n";
