@@ -109,8 +109,8 @@ def incremental_equals_cold(tmp):
                     fetched_only_new = False
                     diag += "size %d: fetched from %d, stored %d\n" % (n, min(starts), prev)
                 prev = n
-            # Report by day and by gpu: store-backed online, offline and cold agree.
-            for by in ("day", "gpu"):
+            # Report by day, month and gpu: store-backed online, offline and cold agree.
+            for by in ("day", "month", "gpu"):
                 a = cltest.run(["report", "--by", by, "--format", "json"] + key + [url], env)
                 b = cltest.run(["report", "--by", by, "--format", "json", "--offline"] + key +
                                [node.origin], env)
