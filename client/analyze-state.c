@@ -117,21 +117,22 @@ static int state_save_raw(const struct analyzer *a, uint8_t **out, size_t *len) 
         /* The analyzer's bytes with everything that is not state zeroed (padding stays 0: calloc). */
         uint8_t *ap = w;
         put(&w, a, sizeof(*a));
-        struct analyzer *t = (struct analyzer *)(void *)ap;
-        uint8_t *tb = ap;
-        memset(tb + offsetof(struct analyzer, wins), 0, sizeof(t->wins));
-        memset(tb + offsetof(struct analyzer, nwins), 0, sizeof(t->nwins));
-        memset(tb + offsetof(struct analyzer, capwins), 0, sizeof(t->capwins));
-        memset(tb + offsetof(struct analyzer, wins_base), 0, sizeof(t->wins_base));
-        memset(tb + offsetof(struct analyzer, gaps), 0, sizeof(t->gaps));
-        memset(tb + offsetof(struct analyzer, capgaps), 0, sizeof(t->capgaps));
-        memset(tb + offsetof(struct analyzer, f), 0, sizeof(t->f));
-        memset(tb + offsetof(struct analyzer, capf), 0, sizeof(t->capf));
-        memset(tb + offsetof(struct analyzer, eg), 0, sizeof(t->eg));
-        memset(tb + offsetof(struct analyzer, capeg), 0, sizeof(t->capeg));
-        memset(tb + offsetof(struct analyzer, ei), 0, sizeof(t->ei));
-        memset(tb + offsetof(struct analyzer, capei), 0, sizeof(t->capei));
-        memset(tb + offsetof(struct analyzer, o.now_ns), 0, sizeof(t->o.now_ns));
+#define ZERO(field)                                                                        \
+        memset(ap + offsetof(struct analyzer, field), 0, sizeof(((struct analyzer *)0)->field))
+        ZERO(wins);
+        ZERO(nwins);
+        ZERO(capwins);
+        ZERO(wins_base);
+        ZERO(gaps);
+        ZERO(capgaps);
+        ZERO(f);
+        ZERO(capf);
+        ZERO(eg);
+        ZERO(capeg);
+        ZERO(ei);
+        ZERO(capei);
+        ZERO(o.now_ns);
+#undef ZERO
 
         /*
          * Structs with padding are rebuilt field by field in zeroed copies: a

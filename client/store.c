@@ -700,8 +700,11 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
                         size_t *len, char *err, size_t errlen) {
         *out = NULL;
         *len = 0;
-        if (ss->nwins >= (1ull << STORE_LEAF_BITS) ||
-            ss->nwins > SIZE_MAX / ANALYZER_STATE_WIN_SIZE)
+        bool too_many = ss->nwins >= (1ull << STORE_LEAF_BITS);
+#if SIZE_MAX < UINT64_MAX
+        too_many = too_many || ss->nwins > SIZE_MAX / ANALYZER_STATE_WIN_SIZE;
+#endif
+        if (too_many)
                 return fail(err, errlen, "evidence store %s: saved windows too many", st->path);
         size_t total = (size_t)ss->nwins * ANALYZER_STATE_WIN_SIZE;
         uint8_t *buf = malloc(total ? total : 1);
