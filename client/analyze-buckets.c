@@ -117,6 +117,8 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
         *n = 0;
         if (!a->finished)
                 return -EINVAL;
+        if (a->wins_base && by != BY_GPU)
+                return -EINVAL; /* resumed without its earlier windows (analyze-state.h) */
         if (by == BY_GPU) {
                 uint64_t interval_ns = a->obs_ns + a->gap_ns;
                 if (a->ngpus == 0)

@@ -80,6 +80,12 @@ struct energy_gap {
         bool before_ledger; /* the ledger's first START: energy since driver load */
 };
 
+/*
+ * analyze-state.c saves this struct as bytes (a cache in the evidence
+ * store, checked by layout and checksum): bump ANALYZER_STATE_LAYOUT there
+ * whenever a field of struct analyzer, gpu_acc, win, seg, energy_gap,
+ * energy_item or finding changes meaning, type or place.
+ */
 struct analyzer {
         struct analyze_opts o;
         uint64_t lo, hi; /* clipping bounds: since/until or [0, max) */
@@ -138,6 +144,12 @@ struct analyzer {
         /* storage */
         struct win *wins;
         size_t nwins, capwins;
+        /*
+         * Windows before wins[0] that this analyzer does not hold: it was
+         * resumed from a saved state without them (analyze-state.c), so it
+         * cannot compute time buckets (0: it holds every window).
+         */
+        uint64_t wins_base;
         struct seg *gaps;
         size_t ngaps, capgaps;
         struct finding *f;

@@ -8,6 +8,7 @@
 #include "output.h"
 #include "report.h"
 #include "source.h"
+#include "source_internal.h"
 #include "util.h"
 
 static const char report_help[] =
@@ -30,6 +31,30 @@ static const char report_help[] =
         "verified source, each row starting with its origin. A source that did not\n"
         "verify is named on stderr and its exit code counts. Exit codes as for verify.\n"
         "\n" COMMON_STORE_HELP;
+
+/* --offline: the sources, not verified yet (offline_verify_one does each in turn). */
+static struct source *offline_sources_new(const char **names, size_t n) {
+        struct source *srcs = calloc(n, sizeof(*srcs));
+        if (!srcs) {
+                fprintf(stderr, PROG " report: out of memory\n");
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                source_init(&srcs[i], names[i]);
+        return srcs;
+}
+
+/* Source i from the store, its fleet pin (the fleet's nodes are the last sources), its verdict. */
+static void offline_verify_one(const struct common_opts *c, struct source *srcs, size_t n,
+                               size_t i, const struct verify_opts *o, bool quiet) {
+        store_sources_verify(&srcs[i], 1, o);
+        if (c->fleet.n <= n && i >= n - c->fleet.n) {
+                struct fleet one = {.nodes = &c->fleet.nodes[i - (n - c->fleet.n)], .n = 1};
+                fleet_pin_sources(&srcs[i], &one);
+        }
+        if (!quiet)
+                output_human(stderr, &srcs[i], 1, output_use_color(stderr));
+}
 
 int cmd_report(int argc, char **argv) {
         struct common_opts c = {0};
@@ -85,16 +110,28 @@ int cmd_report(int argc, char **argv) {
         if (common_finish_sources("report", &c, &o, &list, &n) != 0)
                 goto out;
         o.want_buckets = true;
-        struct source *srcs = common_sources_new("report", &c, list, n, &o);
+        /*
+         * --offline: one source at a time, each analyser (with every window of
+         * its ledger) freed once its buckets are out, so memory stays flat in
+         * the number of sources; online sources are verified concurrently first.
+         */
+        struct source *srcs = o.offline ? offline_sources_new(list, n)
+                                        : common_sources_new("report", &c, list, n, &o);
         if (!srcs)
                 goto out;
-        if (!quiet)
+        if (!quiet && !o.offline)
                 output_human(stderr, srcs, n, output_use_color(stderr));
-        rc = sources_exit_code(srcs, n);
+        rc = o.offline ? EXIT_VERIFIED : sources_exit_code(srcs, n);
         bool csv_header = true;
         struct report_totals total = {0};
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
+                if (o.offline) {
+                        offline_verify_one(&c, srcs, n, i, &o, quiet);
+                        int src_rc = sources_exit_code(s, 1);
+                        if (src_rc > rc)
+                                rc = src_rc;
+                }
                 if (!source_reported(s)) {
                         fprintf(stderr, PROG " report: %s: not verified, nothing reported\n",
                                 s->name);
@@ -121,6 +158,10 @@ int cmd_report(int argc, char **argv) {
                         rc = EXIT_INCOMPLETE;
                 }
                 free(b);
+                if (o.offline) {
+                        analyzer_free(s->az);
+                        s->az = NULL;
+                }
         }
         if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
                 rc = EXIT_INCOMPLETE;

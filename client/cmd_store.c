@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze-state.h"
 #include "bundle.h"
 #include "cli.h"
 #include "record.h"
@@ -24,7 +25,8 @@ static const char store_help[] =
         "  verify  re-hash every stored record of each ORIGIN (default: all) to the Merkle\n"
         "          border and the signed root, decode every record, and check every stored\n"
         "          checkpoint's signature by a trusted key and its root against the\n"
-        "          records. Exit 0 all intact, 2 some origin damaged, 3 could not check.\n"
+        "          records, and re-analyse the records against the saved analysis state.\n"
+        "          Exit 0 all intact, 2 some origin damaged, 3 could not check.\n"
         "  export  write ORIGIN's records and latest checkpoint as a standard offline\n"
         "          bundle (what '" PROG " fetch' writes), after the same checks.\n"
         "  list    one line per origin: name, records, last URL.\n";
@@ -86,6 +88,7 @@ struct rehash {
         int bad;                  /* first record that does not decode: its error */
         uint64_t cp_mismatch_size; /* first checkpoint whose root the records do not give */
         bool cp_mismatch;
+        struct analyzer *az; /* re-derives the saved analysis state */
 };
 
 static void rehash_check_cps(struct rehash *h) {
@@ -114,8 +117,64 @@ static int rehash_one(void *ctx, uint64_t leaf, const uint8_t *p, size_t len) {
                 h->bad = r;
                 h->bad_leaf = leaf;
         }
+        if (r == 0 && !h->bad && analyzer_add(h->az, leaf, h->rec) != 0)
+                return -1;
         rehash_check_cps(h);
         return 0;
+}
+
+/*
+ * The saved analyzer state of so (if any) against az, the analysis of every
+ * stored record: checksum, then byte for byte (state and windows). 0 (with
+ * *note set for a state of another gpuhours build, which audits ignore), -1
+ * with the damage in err, or -ENOMEM.
+ */
+static int check_state(struct store *st, const struct store_origin *so, const struct analyzer *az,
+                       const char **note, char *err, size_t errlen) {
+        struct store_state ss;
+        bool found;
+        if (store_state_load(st, so->id, so->size, so->root, &ss, &found, err, errlen) != 0)
+                return -1;
+        if (!found)
+                return 0;
+        int r = -1;
+        uint8_t *mine = NULL, *wins = NULL;
+        size_t mine_len = 0, wins_len = 0;
+        struct analyzer *probe = analyzer_new(&(struct analyze_opts){0});
+        if (!probe) {
+                r = -ENOMEM;
+                goto out;
+        }
+        int lr = analyzer_state_load(probe, ss.data, ss.len, NULL, 0);
+        if (lr == -EPROTO) {
+                *note = ", a saved analysis state of another gpuhours build ignored";
+                r = 0;
+                goto out;
+        }
+        if (store_state_windows(st, so->id, &ss, &wins, &wins_len, err, errlen) != 0)
+                goto out;
+        const uint8_t *want_wins;
+        size_t want_wins_len;
+        int er = analyzer_state_save(az, &mine, &mine_len);
+        if (er == -ENOMEM) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (lr != 0 || er != 0 || analyzer_state_windows(az, 0, &want_wins, &want_wins_len) != 0 ||
+            mine_len != ss.len || memcmp(mine, ss.data, mine_len) != 0 ||
+            want_wins_len != wins_len || memcmp(want_wins, wins, wins_len) != 0) {
+                snprintf(err, errlen,
+                         "the saved analysis state differs from the analysis of the stored "
+                         "records");
+                goto out;
+        }
+        r = 0;
+out:
+        analyzer_free(probe);
+        free(mine);
+        free(wins);
+        store_state_free(&ss);
+        return r;
 }
 
 /* One origin: 0 intact, 2 damaged (line printed), 3 could not check. */
@@ -137,8 +196,9 @@ static int verify_origin(struct store *st, const char *name, const struct verify
         merkle_border_init(&h.b);
         h.sha = sha256_evp_new();
         h.rec = malloc(sizeof(*h.rec));
+        h.az = analyzer_new(&(struct analyze_opts){0});
         cps.mine = malloc((o->nkeys ? o->nkeys : 1) * sizeof(*cps.mine));
-        if (!h.sha || !h.rec || !cps.mine) {
+        if (!h.sha || !h.rec || !h.az || !cps.mine) {
                 fprintf(stderr, PROG " store verify: out of memory\n");
                 goto out;
         }
@@ -158,6 +218,7 @@ static int verify_origin(struct store *st, const char *name, const struct verify
                 rc = cps.err ? EXIT_INCOMPLETE : EXIT_INTEGRITY;
                 goto out;
         }
+        snprintf(err, sizeof(err), "out of memory"); /* rehash_one's only failure */
         if (store_records(st, so.id, 0, so.size, rehash_one, &h, err, sizeof(err)) != 0) {
                 printf("DAMAGED %s: %s\n", name, err);
                 rc = EXIT_INTEGRITY;
@@ -206,6 +267,17 @@ static int verify_origin(struct store *st, const char *name, const struct verify
                        (unsigned long long)so.size);
                 goto out;
         }
+        const char *state_note = "";
+        int sr = check_state(st, &so, h.az, &state_note, err, sizeof(err));
+        if (sr == -ENOMEM) {
+                fprintf(stderr, PROG " store verify: out of memory\n");
+                rc = EXIT_INCOMPLETE;
+                goto out;
+        }
+        if (sr != 0) {
+                printf("DAMAGED %s: %s\n", name, err);
+                goto out;
+        }
         uint64_t staged = 0;
         if (store_staged_count(st, so.id, so.size, &staged, err, sizeof(err)) != 0) {
                 printf("DAMAGED %s: %s\n", name, err);
@@ -215,12 +287,13 @@ static int verify_origin(struct store *st, const char *name, const struct verify
         if (staged)
                 printf(", %llu unverified records of an interrupted audit ignored",
                        (unsigned long long)staged);
-        printf("\n");
+        printf("%s\n", state_note);
         rc = EXIT_VERIFIED;
 out:
         free(cps.v);
         free(cps.mine);
         free(h.rec);
+        analyzer_free(h.az);
         sha256_evp_free(h.sha);
         store_origin_free(&so);
         return rc;

@@ -68,6 +68,18 @@ struct store_audit {
         bool failed;  /* a store write failed: the audit stands, nothing is recorded */
         int64_t id;   /* origin row */
         uint64_t old_size;
+        /* the saved analyzer state the analysis resumed from (windows [0, saved_nwins)) */
+        uint64_t saved_nwins;
+        uint8_t saved_wchain[32];
+        /* verified pages not staged yet (written with the next ones or the commit) */
+        uint8_t *pend;
+        size_t pend_len;
+        uint64_t pend_first;
+        /* store_audit_snapshot: the state after every record, committed with them */
+        bool have_snap;
+        uint8_t *snap, *snap_wins;
+        size_t snap_len, snap_wins_len;
+        uint64_t snap_nwins;
 };
 
 /*
@@ -83,6 +95,13 @@ int store_audit_begin(struct store_audit *sa, struct source *s, const struct ver
 /* A verified page of framed records starting at leaf first. 0 (a store error only warns). */
 int store_audit_page(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                      uint64_t first, const uint8_t *frames, size_t len);
+/*
+ * After the last leaf, before source_complete (analyzer_finish): keep the
+ * analyzer's state to commit with the records (nothing without a store, with
+ * --since/--until, or when a record did not decode).
+ */
+void store_audit_snapshot(struct store_audit *sa, const struct verify_opts *o,
+                          const struct ledger_check *lc);
 /* After source_complete: commit when the source verified, else drop what was staged. */
 void store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                      const struct ledger_check *lc);

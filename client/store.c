@@ -8,15 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze-state.h"
 #include "buf.h"
+#include "hash.h"
 #include "note.h"
 #include "record.h"
+#include "sha256_evp.h"
 #include "status.h"
 #include "util.h"
 
 struct store {
         sqlite3 *db;
         char *path;
+        struct sha256_evp *sha; /* the saved windows' chain (made on first use) */
 };
 
 static const char schema[] =
@@ -36,6 +40,17 @@ static const char schema[] =
         " verified_ns INTEGER NOT NULL,"
         " PRIMARY KEY (origin, size));"
         "CREATE TABLE IF NOT EXISTS record (key INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+
+/* Added to schema version 1 (older gpuhours ignore these tables). */
+static const char state_schema[] =
+        "CREATE TABLE IF NOT EXISTS astate ("
+        " origin INTEGER PRIMARY KEY REFERENCES origin(id),"
+        " size INTEGER NOT NULL,"
+        " nwins INTEGER NOT NULL,"
+        " wchain BLOB NOT NULL,"
+        " hash BLOB NOT NULL,"
+        " data BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS awin (key INTEGER PRIMARY KEY, data BLOB NOT NULL);";
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
                                                       ...) {
@@ -123,6 +138,12 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         sqlite3_extended_result_codes(st->db, 1);
         if (exec(st, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
             exec(st, "PRAGMA synchronous=NORMAL", err, errlen) != 0 ||
+            /*
+             * Checkpoint the WAL into the database every 64 MiB rather than every
+             * 4 MiB: each checkpoint syncs twice, and an audit of a fleet commits
+             * a few pages per node (the WAL's crash guarantees are the same).
+             */
+            exec(st, "PRAGMA wal_autocheckpoint=16384", err, errlen) != 0 ||
             exec(st, "PRAGMA foreign_keys=ON", err, errlen) != 0 ||
             exec(st, "BEGIN IMMEDIATE", err, errlen) != 0) {
                 store_close(st);
@@ -146,6 +167,8 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
                          st->path, version, STORE_SCHEMA_VERSION);
         }
         if (r == 0)
+                r = exec(st, state_schema, err, errlen);
+        if (r == 0)
                 r = exec(st, "COMMIT", err, errlen);
         if (r != 0) {
                 store_close(st);
@@ -159,6 +182,7 @@ void store_close(struct store *st) {
         if (!st)
                 return;
         sqlite3_close(st->db);
+        sha256_evp_free(st->sha);
         free(st->path);
         free(st);
 }
@@ -391,8 +415,40 @@ static int delete_staged(struct store *st, int64_t id, uint64_t size) {
         return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * A known origin at the same URL with nothing staged: nothing to write (a
+ * write transaction per node costs WAL pages and, at checkpoints, syncs).
+ * 1 when so (*id, *size set), 0 when store_stage_begin must write.
+ */
+static int stage_unchanged(struct store *st, const char *origin, const char *url, int64_t *id,
+                           uint64_t *size) {
+        sqlite3_stmt *q = NULL;
+        int r = 0;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT id, size, url = ?2 AND NOT EXISTS (SELECT 1 FROM record "
+                               "WHERE key >= (id << 40) + size AND key < (id + 1) << 40) FROM "
+                               "origin WHERE name = ?1",
+                               -1, &q, NULL) != SQLITE_OK)
+                return 0;
+        sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, url ? url : "", -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 2) == 1) {
+                sqlite3_int64 i = sqlite3_column_int64(q, 0), sz = sqlite3_column_int64(q, 1);
+                if (i > 0 && i < STORE_MAX_ORIGINS && sz >= 0 &&
+                    (uint64_t)sz < (1ull << STORE_LEAF_BITS)) {
+                        *id = i;
+                        *size = (uint64_t)sz;
+                        r = 1;
+                }
+        }
+        sqlite3_finalize(q);
+        return r;
+}
+
 int store_stage_begin(struct store *st, const char *origin, const char *url, int64_t *id,
                       uint64_t *size, char *err, size_t errlen) {
+        if (stage_unchanged(st, origin, url, id, size) == 1)
+                return 0;
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
                 return -1;
         sqlite3_stmt *q = NULL;
@@ -433,17 +489,14 @@ out:
         return r;
 }
 
-int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
-                       size_t len, char *err, size_t errlen) {
-        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
-                return -1;
+/* Inside a transaction: frames (record_frame_write format) at leaves first, first+1, … */
+static int stage_rows(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
+                      size_t len, char *err, size_t errlen) {
         sqlite3_stmt *q = NULL;
         int r = -1;
         if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO record(key, data) VALUES (?1, ?2)",
-                               -1, &q, NULL) != SQLITE_OK) {
-                db_fail(st, err, errlen, "staging records");
-                goto out;
-        }
+                               -1, &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "staging records");
         struct reader rd;
         reader_init(&rd, frames, len);
         uint64_t leaf = first;
@@ -464,21 +517,270 @@ int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8
                 sqlite3_reset(q);
                 leaf++;
         }
-        r = exec(st, "COMMIT", err, errlen);
+        r = 0;
 out:
         sqlite3_finalize(q);
+        return r;
+}
+
+int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
+                       size_t len, char *err, size_t errlen) {
+        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+                return -1;
+        int r = stage_rows(st, id, first, frames, len, err, errlen);
+        if (r == 0)
+                r = exec(st, "COMMIT", err, errlen);
         if (r != 0)
                 sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
 
+/* --- saved analyzer state --- */
+
+static const char state_domain[] = "gpuhours analyzer state v1";
+
+static void le64(uint8_t *p, uint64_t v) {
+        for (unsigned i = 0; i < 8; i++)
+                p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Through libcrypto (hundreds of KB per origin on every report). 0 or -1 (no SHA-256). */
+static int state_chain(struct store *st, const uint8_t prev[32], uint64_t first,
+                       const uint8_t *wins, size_t len, uint8_t out[32]) {
+        if (!st->sha && !(st->sha = sha256_evp_new()))
+                return -1;
+        uint8_t head[40];
+        memcpy(head, prev, 32);
+        le64(head + 32, first);
+        const struct gh_sha256 *h = sha256_evp_hasher(st->sha);
+        h->hash2(h->ctx, head, sizeof(head), wins, len, out);
+        return sha256_evp_failed(st->sha) ? -1 : 0;
+}
+
+static void state_hash(int64_t id, uint64_t size, const merkle_hash root, uint64_t nwins,
+                       const uint8_t wchain[32], const uint8_t *data, size_t len,
+                       uint8_t out[32]) {
+        uint8_t head[sizeof(state_domain) + 8 + 8 + 32 + 8 + 32];
+        uint8_t *w = head;
+        memcpy(w, state_domain, sizeof(state_domain));
+        w += sizeof(state_domain);
+        le64(w, (uint64_t)id);
+        le64(w + 8, size);
+        memcpy(w + 16, root, 32);
+        le64(w + 48, nwins);
+        memcpy(w + 56, wchain, 32);
+        const struct gh_sha256 *h = gh_sha256_sodium();
+        h->hash2(h->ctx, head, sizeof(head), data, len, out);
+}
+
+static int step_done(sqlite3_stmt *q) {
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Inside the commit's transaction: replace (or, sw NULL, drop) the origin's state. */
+static int state_write(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                       const struct store_state_write *sw) {
+        sqlite3_stmt *q = NULL;
+        uint64_t from = sw ? sw->first : 0;
+        if (sw && (sw->wins_len % ANALYZER_STATE_WIN_SIZE != 0 ||
+                   sw->first + sw->wins_len / ANALYZER_STATE_WIN_SIZE != sw->nwins ||
+                   sw->nwins >= (1ull << STORE_LEAF_BITS) || sw->wins_len > INT32_MAX ||
+                   sw->len > INT32_MAX))
+                return -1;
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM awin WHERE key >= ?1 AND key < ?2", -1, &q,
+                               NULL) != SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, rec_key(id, from));
+        sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
+        if (step_done(q) != 0)
+                return -1;
+        if (!sw) {
+                if (sqlite3_prepare_v2(st->db, "DELETE FROM astate WHERE origin = ?1", -1, &q,
+                                       NULL) != SQLITE_OK)
+                        return -1;
+                sqlite3_bind_int64(q, 1, id);
+                return step_done(q);
+        }
+        if (sw->wins_len) {
+                if (sqlite3_prepare_v2(st->db, "INSERT INTO awin(key, data) VALUES (?1, ?2)", -1,
+                                       &q, NULL) != SQLITE_OK)
+                        return -1;
+                sqlite3_bind_int64(q, 1, rec_key(id, sw->first));
+                sqlite3_bind_blob(q, 2, sw->wins, (int)sw->wins_len, SQLITE_STATIC);
+                if (step_done(q) != 0)
+                        return -1;
+        }
+        uint8_t chain[32], hash[32];
+        if (sw->wins_len) {
+                if (state_chain(st, sw->prev_wchain, sw->first, sw->wins, sw->wins_len, chain) != 0)
+                        return -1;
+        } else
+                memcpy(chain, sw->prev_wchain, 32);
+        state_hash(id, size, root, sw->nwins, chain, sw->data, sw->len, hash);
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT OR REPLACE INTO astate(origin, size, nwins, wchain, hash, "
+                               "data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                               -1, &q, NULL) != SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)size);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)sw->nwins);
+        sqlite3_bind_blob(q, 4, chain, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 5, hash, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 6, sw->data, (int)sw->len, SQLITE_STATIC);
+        return step_done(q);
+}
+
+void store_state_free(struct store_state *ss) {
+        free(ss->data);
+        memset(ss, 0, sizeof(*ss));
+}
+
+int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                     struct store_state *ss, bool *found, char *err, size_t errlen) {
+        sqlite3_stmt *q = NULL;
+        memset(ss, 0, sizeof(*ss));
+        *found = false;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT size, nwins, wchain, hash, data FROM astate WHERE origin "
+                               "= ?1",
+                               -1, &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "reading the analysis state");
+        sqlite3_bind_int64(q, 1, id);
+        int rc = sqlite3_step(q), r = 0;
+        if (rc == SQLITE_DONE)
+                goto out;
+        if (rc != SQLITE_ROW) {
+                r = db_fail(st, err, errlen, "reading the analysis state");
+                goto out;
+        }
+        sqlite3_int64 sz = sqlite3_column_int64(q, 0), nw = sqlite3_column_int64(q, 1);
+        if (sz < 0 || (uint64_t)sz != size)
+                goto out; /* of another tree size (an older gpuhours committed since): unused */
+        const uint8_t *chain = sqlite3_column_blob(q, 2);
+        int chain_len = sqlite3_column_bytes(q, 2);
+        const uint8_t *hash = sqlite3_column_blob(q, 3);
+        int hash_len = sqlite3_column_bytes(q, 3);
+        const uint8_t *data = sqlite3_column_blob(q, 4);
+        int len = sqlite3_column_bytes(q, 4);
+        uint8_t want[32];
+        if (nw < 0 || chain_len != 32 || hash_len != 32 || len <= 0 || !data) {
+                r = fail(err, errlen, "evidence store %s: the saved analysis state of origin id "
+                                      "%lld is malformed",
+                         st->path, (long long)id);
+                goto out;
+        }
+        state_hash(id, size, root, (uint64_t)nw, chain, data, (size_t)len, want);
+        if (memcmp(want, hash, 32) != 0) {
+                r = fail(err, errlen,
+                         "evidence store %s: the saved analysis state of origin id %lld does "
+                         "not match its checksum",
+                         st->path, (long long)id);
+                goto out;
+        }
+        ss->data = malloc((size_t)len);
+        if (!ss->data) {
+                r = fail(err, errlen, "out of memory");
+                goto out;
+        }
+        memcpy(ss->data, data, (size_t)len);
+        ss->len = (size_t)len;
+        ss->size = size;
+        ss->nwins = (uint64_t)nw;
+        memcpy(ss->wchain, chain, 32);
+        *found = true;
+out:
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_state_windows(struct store *st, int64_t id, const struct store_state *ss, uint8_t **out,
+                        size_t *len, char *err, size_t errlen) {
+        *out = NULL;
+        *len = 0;
+        bool too_many = ss->nwins >= (1ull << STORE_LEAF_BITS);
+#if SIZE_MAX < UINT64_MAX
+        too_many = too_many || ss->nwins > SIZE_MAX / ANALYZER_STATE_WIN_SIZE;
+#endif
+        if (too_many)
+                return fail(err, errlen, "evidence store %s: saved windows too many", st->path);
+        size_t total = (size_t)ss->nwins * ANALYZER_STATE_WIN_SIZE;
+        uint8_t *buf = malloc(total ? total : 1);
+        if (!buf)
+                return fail(err, errlen, "out of memory");
+        /* Each chunk read straight into buf (sqlite3_blob_read: no copy through SQLite). */
+        sqlite3_stmt *q = NULL;
+        sqlite3_blob *blob = NULL;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT key, length(data) FROM awin WHERE key >= ?1 AND key < ?2 "
+                               "ORDER BY key",
+                               -1, &q, NULL) != SQLITE_OK) {
+                free(buf);
+                return db_fail(st, err, errlen, "reading saved windows");
+        }
+        sqlite3_bind_int64(q, 1, rec_key(id, 0));
+        sqlite3_bind_int64(q, 2, rec_key(id, ss->nwins));
+        uint8_t chain[32] = {0};
+        size_t have = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                sqlite3_int64 key = sqlite3_column_int64(q, 0);
+                uint64_t first = (uint64_t)key & ((1ull << STORE_LEAF_BITS) - 1);
+                sqlite3_int64 n = sqlite3_column_int64(q, 1);
+                if (first * ANALYZER_STATE_WIN_SIZE != have || n <= 0 || n > INT32_MAX ||
+                    (size_t)n % ANALYZER_STATE_WIN_SIZE != 0 || (size_t)n > total - have) {
+                        r = -1;
+                        break;
+                }
+                int br = blob ? sqlite3_blob_reopen(blob, key)
+                              : sqlite3_blob_open(st->db, "main", "awin", "data", key, 0, &blob);
+                if (br != SQLITE_OK || sqlite3_blob_bytes(blob) != (int)n ||
+                    sqlite3_blob_read(blob, buf + have, (int)n, 0) != SQLITE_OK) {
+                        r = -1;
+                        break;
+                }
+                if (state_chain(st, chain, first, buf + have, (size_t)n, chain) != 0) {
+                        sqlite3_blob_close(blob);
+                        sqlite3_finalize(q);
+                        free(buf);
+                        return fail(err, errlen, "SHA-256 failed inside libcrypto");
+                }
+                have += (size_t)n;
+        }
+        sqlite3_blob_close(blob);
+        if (r == 0 && rc != SQLITE_DONE) {
+                sqlite3_finalize(q);
+                free(buf);
+                return db_fail(st, err, errlen, "reading saved windows");
+        }
+        sqlite3_finalize(q);
+        if (r != 0 || have != total || memcmp(chain, ss->wchain, 32) != 0) {
+                free(buf);
+                return fail(err, errlen,
+                            "evidence store %s: the saved windows of origin id %lld do not "
+                            "match their chain",
+                            st->path, (long long)id);
+        }
+        *out = buf;
+        *len = total;
+        return 0;
+}
+
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 char *err, size_t errlen) {
+                 const struct store_frames *last, const struct store_state_write *sw, char *err,
+                 size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
                 return -1;
+        if (last && last->len &&
+            stage_rows(st, id, last->first, last->frames, last->len, err, errlen) != 0) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                return -1;
+        }
         uint8_t border[MERKLE_MAX_LEVELS * 32];
         size_t blen = store_border_encode(b, border);
         sqlite3_stmt *q = NULL;
@@ -547,6 +849,12 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
         sqlite3_bind_int64(q, 5, (sqlite3_int64)now_ns);
         if (sqlite3_step(q) != SQLITE_DONE) {
                 db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        if (state_write(st, id, b->size, root, sw) != 0) {
+                db_fail(st, err, errlen, "saving the analysis state");
                 goto out;
         }
         r = exec(st, "COMMIT", err, errlen);

@@ -22,8 +22,9 @@
  *   checkpoint(origin, size, root, note, verified_ns), key (origin, size)
  *   record(key, data): key = origin id * 2^40 + leaf index, data the record.
  *
- * Writes: records of an audit in progress are staged at leaves >= size, each
- * page in its own transaction; only the final transaction (store_commit)
+ * Writes: records of an audit in progress are staged at leaves >= size, in
+ * transactions of about 256 KiB (the last ones go with the commit); only
+ * the final transaction (store_commit)
  * moves size, root, border and note, so a crash or a full disk at any point
  * leaves the verified part exactly as it was, and staged rows past size are
  * never read and are deleted when that origin is next audited. WAL journal,
@@ -107,9 +108,68 @@ int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8
  * Makes leaves [0, b->size) evidence: in one transaction, if the origin's size
  * is still old_size, sets size, root, border and note and adds the checkpoint.
  */
+/*
+ * last: framed records not staged yet (leaves last->first, …), inserted in
+ * the same transaction (an audit's last pages, kept back so that a short
+ * audit writes once); NULL or empty: none. sw: the analyzer state to save
+ * with them (below); NULL: the origin's saved state is dropped.
+ */
+struct store_frames {
+        uint64_t first;
+        const uint8_t *frames;
+        size_t len;
+};
+struct store_state_write;
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 char *err, size_t errlen);
+                 const struct store_frames *last, const struct store_state_write *sw, char *err,
+                 size_t errlen);
+
+/*
+ * The saved analyzer state (client/analyze-state.h) of an origin, a cache
+ * that lets the next audit resume the analysis at the stored tail:
+ *
+ *   astate(origin PRIMARY KEY, size, nwins, wchain, hash, data)
+ *       data: analyzer_state_save after records [0, size); nwins: its
+ *       windows, kept in awin; wchain: SHA-256 chain over those chunks,
+ *       c = SHA-256(c' || u64le first || chunk), from 32 zero bytes;
+ *       hash: SHA-256("gpuhours analyzer state v1\0" || u64le origin id ||
+ *       u64le size || root || u64le nwins || wchain || data).
+ *   awin(key, data): key = origin id * 2^40 + index of its first window;
+ *       data: whole windows (ANALYZER_STATE_WIN_SIZE bytes each).
+ *
+ * Written by store_commit in the audit's transaction; a state that does not
+ * match the origin's size and root and its checksum is not used (the
+ * records are re-analysed), and store verify re-derives it.
+ */
+struct store_state {
+        uint64_t size, nwins;
+        uint8_t wchain[32];
+        uint8_t *data; /* malloc'd */
+        size_t len;
+};
+
+struct store_state_write {
+        const uint8_t *data; /* analyzer_state_save */
+        size_t len;
+        uint64_t first;          /* index of the first window in wins; every later one is replaced */
+        const uint8_t *wins;     /* windows [first, nwins) */
+        size_t wins_len;
+        uint64_t nwins;
+        uint8_t prev_wchain[32]; /* wchain over windows [0, first) (zeros when first is 0) */
+};
+
+/*
+ * The state saved for origin id at size with root. *found false when there
+ * is none or it is of another size; -1 with the reason in err when its
+ * checksum fails (the store is damaged).
+ */
+int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                     struct store_state *ss, bool *found, char *err, size_t errlen);
+/* Every window of a loaded state, checked against its chain (malloc'd). */
+int store_state_windows(struct store *st, int64_t id, const struct store_state *ss, uint8_t **out,
+                        size_t *len, char *err, size_t errlen);
+void store_state_free(struct store_state *ss);
 /* Deletes rows staged past the origin's size (best effort after a failed audit). */
 void store_stage_abort(struct store *st, int64_t id);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analyze-state.h"
 #include "record.h"
 #include "source_internal.h"
 #include "state.h"
@@ -44,6 +45,52 @@ static int cp_lookup_one(void *ctx, uint64_t size, const uint8_t *root, size_t r
                 return 1;
         }
         return 0;
+}
+
+/*
+ * Resumes lc's analysis from the state saved for so's size and root instead
+ * of re-reading its records: true when resumed. A state of another size or
+ * layout is silently unused; one that fails its checksum or its checks is
+ * named on stderr and unused (the caller re-analyses the stored records).
+ */
+static bool resume_state(const struct store_origin *so, const struct verify_opts *o,
+                         struct ledger_check *lc, const char *name, struct store_audit *sa) {
+        if (o->since_ns || o->until_ns || o->keep_bundle)
+                return false;
+        char err[600];
+        struct store_state ss;
+        bool found;
+        if (store_state_load(o->store, so->id, so->size, so->root, &ss, &found, err,
+                             sizeof(err)) != 0) {
+                fprintf(stderr, PROG ": warning: %s: %s; re-analysing its stored records\n", name,
+                        err);
+                return false;
+        }
+        if (!found)
+                return false;
+        uint8_t *wins = NULL;
+        size_t wl = 0;
+        if (o->want_buckets &&
+            store_state_windows(o->store, so->id, &ss, &wins, &wl, err, sizeof(err)) != 0) {
+                fprintf(stderr, PROG ": warning: %s: %s; re-analysing its stored records\n", name,
+                        err);
+                store_state_free(&ss);
+                return false;
+        }
+        int r = analyzer_state_load(lc->az, ss.data, ss.len, o->want_buckets ? wins : NULL, wl);
+        if (r != 0 || !o->want_buckets)
+                free(wins);
+        if (r == 0 && sa) {
+                sa->saved_nwins = ss.nwins;
+                memcpy(sa->saved_wchain, ss.wchain, sizeof(sa->saved_wchain));
+        }
+        store_state_free(&ss);
+        if (r != 0 && r != -EPROTO)
+                fprintf(stderr,
+                        PROG ": warning: %s: the saved analysis state in %s is not valid (%s); "
+                             "re-analysing its stored records\n",
+                        name, store_path(o->store), gh_strerror(r));
+        return r == 0;
 }
 
 static void store_warn(struct store_audit *sa, const struct source *s, const char *err) {
@@ -136,6 +183,10 @@ int store_audit_begin(struct store_audit *sa, struct source *s, const struct ver
         }
         /* else rem->size > m: the border passes rem->size while the new records extend it. */
         lc->border = so.border;
+        if (resume_state(&so, o, lc, s->name, sa)) {
+                r = 0;
+                goto out;
+        }
         struct replay rp = {.lc = lc, .bundle = o->keep_bundle ? &s->bundle : NULL};
         if (store_records(o->store, so.id, 0, m, replay_one, &rp, err, sizeof(err)) != 0) {
                 src_error(s, "%s", lc->sys_err ? "out of memory" : err);
@@ -147,14 +198,75 @@ out:
         return r;
 }
 
+/*
+ * Verified pages are kept back up to STAGE_BATCH bytes and staged together:
+ * an audit of a few new records then writes once, in the commit's
+ * transaction, and a long one in transactions of about 256 KiB.
+ */
+#define STAGE_BATCH (256u << 10)
+
+static void stage_pending(struct store_audit *sa, struct source *s, const struct verify_opts *o) {
+        char err[600];
+        if (sa->pend_len && !sa->failed &&
+            store_stage_frames(o->store, sa->id, sa->pend_first, sa->pend, sa->pend_len, err,
+                               sizeof(err)) != 0)
+                store_warn(sa, s, err);
+        free(sa->pend);
+        sa->pend = NULL;
+        sa->pend_len = 0;
+}
+
 int store_audit_page(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                      uint64_t first, const uint8_t *frames, size_t len) {
         if (!sa->active || sa->failed)
                 return 0;
-        char err[600];
-        if (store_stage_frames(o->store, sa->id, first, frames, len, err, sizeof(err)) != 0)
-                store_warn(sa, s, err);
+        if (sa->pend_len && sa->pend_len + len > STAGE_BATCH)
+                stage_pending(sa, s, o);
+        if (sa->failed)
+                return 0;
+        uint8_t *p = realloc(sa->pend, sa->pend_len + len);
+        if (!p) {
+                store_warn(sa, s, "out of memory");
+                return 0;
+        }
+        if (!sa->pend_len)
+                sa->pend_first = first;
+        memcpy(p + sa->pend_len, frames, len);
+        sa->pend = p;
+        sa->pend_len += len;
+        if (sa->pend_len >= STAGE_BATCH)
+                stage_pending(sa, s, o);
         return 0;
+}
+
+void store_audit_snapshot(struct store_audit *sa, const struct verify_opts *o,
+                          const struct ledger_check *lc) {
+        if (!sa->active || sa->failed || sa->have_snap || o->since_ns || o->until_ns ||
+            lc->decode_failed || lc->sys_err || !lc->az)
+                return;
+        const uint8_t *w;
+        size_t wl;
+        if (analyzer_state_windows(lc->az, sa->saved_nwins, &w, &wl) != 0 ||
+            analyzer_state_save(lc->az, &sa->snap, &sa->snap_len) != 0)
+                return;
+        sa->snap_wins = malloc(wl ? wl : 1);
+        if (!sa->snap_wins) {
+                free(sa->snap);
+                sa->snap = NULL;
+                return;
+        }
+        if (wl)
+                memcpy(sa->snap_wins, w, wl);
+        sa->snap_wins_len = wl;
+        sa->snap_nwins = analyzer_state_nwins(lc->az);
+        sa->have_snap = true;
+}
+
+static void snapshot_free(struct store_audit *sa) {
+        free(sa->snap);
+        free(sa->snap_wins);
+        sa->snap = sa->snap_wins = NULL;
+        sa->have_snap = false;
 }
 
 void store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
@@ -164,8 +276,18 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
         if (!sa->failed && (s->status == SRC_OK || s->status == SRC_FINDINGS) &&
             lc->border.size == s->cp.size) {
                 char err[600];
+                struct store_state_write sw = {.data = sa->snap,
+                                               .len = sa->snap_len,
+                                               .first = sa->saved_nwins,
+                                               .wins = sa->snap_wins,
+                                               .wins_len = sa->snap_wins_len,
+                                               .nwins = sa->snap_nwins};
+                memcpy(sw.prev_wchain, sa->saved_wchain, sizeof(sw.prev_wchain));
+                struct store_frames last = {
+                        .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
                 if (store_commit(o->store, sa->id, sa->old_size, &lc->border, s->cp.root, s->note,
-                                 s->note_len, wall_now_ns(), err, sizeof(err)) != 0)
+                                 s->note_len, wall_now_ns(), &last, sa->have_snap ? &sw : NULL,
+                                 err, sizeof(err)) != 0)
                         store_warn(sa, s, err);
                 else
                         sa->active = false;
@@ -174,6 +296,10 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
 }
 
 void store_audit_abort(struct store_audit *sa, const struct verify_opts *o) {
+        snapshot_free(sa);
+        free(sa->pend);
+        sa->pend = NULL;
+        sa->pend_len = 0;
         if (!sa->active)
                 return;
         store_stage_abort(o->store, sa->id);
@@ -212,6 +338,11 @@ static void offline_source(struct source *s, const struct verify_opts *o) {
                 goto out;
         }
         lc.border = so.border;
+        if (resume_state(&so, o, &lc, s->name, NULL)) {
+                struct checkpoint none = {0};
+                source_complete(s, o, &lc, &none, false, false);
+                goto out;
+        }
         struct replay rp = {.lc = &lc, .bundle = NULL};
         if (store_records(o->store, so.id, 0, so.size, replay_one, &rp, err, sizeof(err)) != 0) {
                 src_error(s, "%s", lc.sys_err ? "out of memory" : err);

@@ -6,7 +6,8 @@
  * then one summary per PERIOD_S with random busy time and matching energy;
  * with SEED != 0 it adds random events: gaps (the energy counter runs on,
  * sometimes with work in it), clean restarts (stop + start) and reboots
- * (new boot ID, boot clock from zero). SEED 0: no events (the benchmark's
+ * (new boot ID, boot clock from zero) and driver reloads (every energy counter
+ * from near zero in the same boot, then a restart). SEED 0: no events (the benchmark's
  * steady ledger). proto only, so the bytes are what a daemon would sign;
  * the test signs the checkpoints itself.
  */
@@ -190,6 +191,20 @@ int main(int argc, char **argv) {
                         k++;
                         if (rc == 0)
                                 rc = start(f, r, &n);
+                        continue;
+                }
+                if (ev == 5 && k + 2 < count) {
+                        /*
+                         * The driver reloaded within the same boot: every energy counter
+                         * starts again near zero, and the daemon restarts (COUNTER_RESET).
+                         */
+                        uint64_t away = (uint64_t)period * S;
+                        run_gpus(&n, away);
+                        n.wall += away;
+                        n.boot += away;
+                        for (unsigned i = 0; i < gpus; i++)
+                                n.energy[i] = 1000ull * below(1000);
+                        rc = start(f, r, &n);
                         continue;
                 }
                 if (ev < 15)

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -75,10 +76,25 @@ def incremental_equals_cold(tmp):
         cold_env = cltest.client_env(os.path.join(tmp, "cold%d" % seed))
         url = srv.node_url(0)
         key = ["--key", node.key.vkey, "--min-page", "1"]
-        sizes = sorted({1, 2, 3, 60 + seed, 61 + seed, 200, 333, len(recs)})
+        db = os.path.join(tmp, "inc%d" % seed, "data", "gpuhours", "store.sqlite")
+        # Audit boundaries that split events: between the two records of a gap, a counter
+        # reset (driver reload), a restart or a reboot, so that the analysis resumed from
+        # the saved state must judge them across two audits.
+        _, full, _ = verify_doc(key + ["--no-state", "--no-store", url], cold_env)
+        straddle = {}
+        for f in (full or {"sources": [{}]})["sources"][0].get("findings", []):
+            a, b = f.get("first_leaf"), f.get("last_leaf")
+            if f["kind"] in ("TIME_GAP", "COUNTER_RESET", "RESTART_UNCLEAN", "REBOOT",
+                             "ENERGY_UNACCOUNTED") and a is not None and b is not None and \
+                    a < b and f["kind"] not in straddle:
+                straddle[f["kind"]] = b
+        node.size = len(recs)
+        sizes = sorted({1, 2, 3, 60 + seed, 61 + seed, 200, 333, len(recs)} |
+                       set(straddle.values()))
         same = True
         fetched_only_new = True
-        diag = ""
+        resumed = True
+        diag = "events split by an audit boundary (kind: first size after it): %r\n" % straddle
         prev = 0
         try:
             for n in sizes:
@@ -86,6 +102,11 @@ def incremental_equals_cold(tmp):
                 node.starts = []
                 rc_i, doc_i, text_i = verify_doc(key + [url], env)
                 starts = list(node.starts)
+                # The state was saved with the records, and the next audit resumes from it.
+                saved = store_rows(db, "SELECT size FROM astate")
+                if saved != [(n,)] or "re-analysing" in text_i:
+                    resumed = False
+                    diag += "size %d: saved analysis state %r\n%s\n" % (n, saved, text_i[-500:])
                 rc_c, doc_c, text_c = verify_doc(key + ["--no-state", "--no-store", url],
                                                  cold_env)
                 if rc_i != rc_c or strip_volatile(doc_i) != strip_volatile(doc_c) or \
@@ -97,8 +118,8 @@ def incremental_equals_cold(tmp):
                     fetched_only_new = False
                     diag += "size %d: fetched from %d, stored %d\n" % (n, min(starts), prev)
                 prev = n
-            # Report by day and by gpu: store-backed online, offline and cold agree.
-            for by in ("day", "gpu"):
+            # Report by day, month and gpu: store-backed online, offline and cold agree.
+            for by in ("day", "month", "gpu"):
                 a = cltest.run(["report", "--by", by, "--format", "json"] + key + [url], env)
                 b = cltest.run(["report", "--by", by, "--format", "json", "--offline"] + key +
                                [node.origin], env)
@@ -123,6 +144,9 @@ def incremental_equals_cold(tmp):
                "(exit, findings, totals, JSON, reports)" % (seed, len(recs), sizes), diag=diag)
         tap.ok(fetched_only_new, "seed %d: each incremental audit fetched only records after "
                "the stored size" % seed, diag=diag)
+        tap.ok(resumed and len(straddle) >= 2,
+               "seed %d: every audit saved the analysis state and the next resumed from it, "
+               "across %s" % (seed, ", ".join(sorted(straddle)) or "no events"), diag=diag)
 
 
 def fork_and_rollback(tmp):
@@ -169,6 +193,25 @@ def fork_and_rollback(tmp):
                diag=out + err)
     finally:
         srv.close()
+
+
+def forge_state(con):
+    """Change a digit of the first TIME_GAP's detail in the saved analysis state and recompute
+    its checksum (client/store.h); returns the forged detail's number, or None."""
+    import hashlib
+    oid, size, nwins, chain, data = con.execute(
+        "SELECT origin, size, nwins, wchain, data FROM astate").fetchone()
+    root = con.execute("SELECT root FROM origin WHERE id = ?", (oid,)).fetchone()[0]
+    data = bytearray(data)
+    at = data.find(b" s unobserved")
+    if at < 0:
+        return None
+    num = bytes(data[at - 5:at])  # "d.ddd"
+    data[at - 5] = ord("7") if data[at - 5] != ord("7") else ord("8")
+    h = hashlib.sha256(b"gpuhours analyzer state v1\0" + struct.pack("<QQ", oid, size) + root +
+                       struct.pack("<Q", nwins) + chain + bytes(data)).digest()
+    con.execute("UPDATE astate SET data = ?, hash = ?", (bytes(data), h))
+    return (bytes(data[at - 5:at]) + b" s unobserved").decode() if num else None
 
 
 def kill9_and_corruption(tmp):
@@ -236,6 +279,11 @@ def kill9_and_corruption(tmp):
              "zeroblob(32) WHERE size = 500"),
             ("a missing record", "DELETE FROM record WHERE key = "
              "(SELECT min(key) FROM record) + 1234"),
+            ("a byte of the saved analysis state", "UPDATE astate SET data = "
+             "substr(data, 1, 60) || x'5a' || substr(data, 62)"),
+            ("a saved window", "UPDATE awin SET data = zeroblob(48) || substr(data, 49) "
+             "WHERE key = (SELECT min(key) FROM awin)"),
+            ("the saved analysis state, forged with a matching checksum", None),
         ]
         for what, sql in cases:
             with open(db, "wb") as f:
@@ -244,13 +292,32 @@ def kill9_and_corruption(tmp):
                 if os.path.exists(db + ext):
                     os.unlink(db + ext)
             con = sqlite3.connect(db)
-            con.execute(sql)
+            if sql:
+                con.execute(sql)
+            else:
+                forged = forge_state(con)
             con.commit()
             con.close()
             rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
             tap.ok(rc == 2 and "DAMAGED crash.test/gpuhours" in out,
                    "corrupted store (%s): store verify exit %d, DAMAGED" % (what, rc),
                    diag=out + err)
+            if sql and "analysis state" in what:
+                # An audit does not trust it: it says so and re-analyses the stored records.
+                rc_o, doc_o, text_o = verify_doc(["--offline"] + key + [node.origin], env)
+                tap.ok(rc_o in (0, 1) and "re-analysing" in text_o and
+                       strip_volatile(doc_o) == strip_volatile(doc_n),
+                       "corrupted store (%s): --offline names it and re-analyses the records "
+                       "(the result equals the node's)" % what, diag=text_o[-1500:])
+            if not sql:
+                # The checksum cannot tell a forgery by someone who can write the store: an
+                # audit resumes from it (what shows the resumed path is live); store verify,
+                # which re-derives the state from the signed records, does not accept it.
+                rc_o, _, text_o = verify_doc(["--offline"] + key + [node.origin], env)
+                tap.ok(forged and forged in text_o and "unobserved" in out + err + text_o and
+                       "differs from the analysis of the stored records" in out,
+                       "forged analysis state: store verify re-derives it and says so",
+                       diag=out + err + text_o[-800:])
         # The border or note damaged: audits refuse the store instead of trusting it.
         with open(db, "wb") as f:
             f.write(good)
