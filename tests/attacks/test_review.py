@@ -14,7 +14,11 @@ on 127.0.0.1.
 2. Origins that look like paths ('../../x', '%2e%2e/x', '.hidden', bidi
    characters): the state file stays a single file directly in
    $XDG_STATE_HOME/gpuhours/checkpoints, and state show|forget find it.
-3. The daemon's route table: duplicated, empty, non-canonical or overlong
+3. A fork shown once, then hidden: the operator's two histories are shown
+   together once (FORK), later only the one the operator prefers. The
+   recorded fork evidence must keep every later run of the origin a FORK
+   (nothing verified, nothing remembered) until `gpuhours state forget`.
+4. The daemon's route table: duplicated, empty, non-canonical or overlong
    parameters, a trailing slash or '//' are refused; HEAD answers as GET does;
    the daemon keeps serving.
 """
@@ -139,6 +143,40 @@ def path_origins(tmp):
 path_origins.n = 0
 
 
+def fork_then_hide(tmp):
+    origin = "hide.test/gpuhours"
+    a, b = clone_pair(tmp, "hide", origin)
+    env = auditor(tmp, "aud-hide", a.vkey())
+    state = os.path.join(env["XDG_STATE_HOME"], "gpuhours", "checkpoints", "hide.test%2Fgpuhours")
+    rc, out, err, _ = cltest.run(["verify", a.url, b.url], env, timeout=60)
+    tap.ok(rc == 2 and out.count("FORK") >= 2, "both histories in one run: FORK (exit %d)" % rc,
+           diag=(out + err)[-800:])
+    for src, label in ((b.url, "the clone alone"), (a.url, "the original alone")):
+        for fmt in ([], ["--json"]):
+            rc, out, err, _ = cltest.run(["verify"] + fmt + [src], env, timeout=60)
+            al.record("after the fork, %s: verify %s -> exit %d\n%s%s" %
+                      (label, " ".join(fmt), rc, out, err))
+            tap.ok(rc == 2 and "FORK" in out and "state forget" in out + err and
+                   not os.path.exists(state),
+                   "after the fork, %s%s: still FORK (exit %d), nothing remembered" %
+                   (label, " (--json)" if fmt else "", rc), diag=(out + err)[-800:])
+    rc, out, err, _ = cltest.run(["report", b.url], env, timeout=60)
+    tap.ok(rc == 2 and "FORK" in out + err, "report of the clone alone: FORK (exit %d)" % rc,
+           diag=(out + err)[-600:])
+    rc, out, err, _ = cltest.run(["verify", "--no-state", b.url], env, timeout=60)
+    tap.ok(rc in (0, 1), "--no-state reads no state: the clone verifies (exit %d)" % rc,
+           diag=(out + err)[-600:])
+    rc, out, err, _ = cltest.run(["state", "forget", origin], env)
+    tap.ok(rc == 0 and "fork evidence" in out, "state forget removes the evidence (exit %d)" % rc,
+           diag=(out + err)[-400:])
+    rc, out, err, _ = cltest.run(["verify", b.url], env, timeout=60)
+    tap.ok(rc in (0, 1) and os.path.exists(state),
+           "after forget: the clone verifies as a first sight (exit %d)" % rc,
+           diag=(out + err)[-600:])
+    a.stop()
+    b.stop()
+
+
 def raw(port, req):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(req)
@@ -200,6 +238,7 @@ def main():
     tmp = ghtest.tmpdir("gh-attack-review-")
     long_origins(tmp)
     path_origins(tmp)
+    fork_then_hide(tmp)
     routes(tmp)
 
 
