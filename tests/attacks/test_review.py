@@ -18,7 +18,10 @@ on 127.0.0.1.
    together once (FORK), later only the one the operator prefers. The
    recorded fork evidence must keep every later run of the origin a FORK
    (nothing verified, nothing remembered) until `gpuhours state forget`.
-4. The daemon's route table: duplicated, empty, non-canonical or overlong
+4. A hostile node's bytes (terminal escapes, NUL, bytes above 0x7f in an
+   error body, a garbage checkpoint, a Range header) never reach the
+   terminal raw, and --json stays valid JSON.
+5. The daemon's route table: duplicated, empty, non-canonical or overlong
    parameters, a trailing slash or '//' are refused; HEAD answers as GET does;
    the daemon keeps serving.
 """
@@ -177,6 +180,46 @@ def fork_then_hide(tmp):
     b.stop()
 
 
+def node_bytes(tmp):
+    d = ghtest.Daemon(os.path.join(tmp, "bytes"), gpus=1, period=600)
+    d.start()
+    env = auditor(tmp, "aud-bytes", d.vkey())
+    esc = b"\x1b]0;pwned\x07\x1b[2J\x1b[31mVERIFIED\r\n\x00\xff\xc2\x9b"
+
+    def fwd(h, q, p):
+        st, hdr, body = d.get(p + ("?" + q if q else ""))
+        h.reply(st, body, {k: v for k, v in hdr.items() if k == "x-gpuhours-range"})
+    cases = {
+        "an error body on /checkpoint": {"/checkpoint": lambda h, q: h.reply(500, b"error: " + esc)},
+        "a garbage checkpoint": {"/checkpoint": lambda h, q: h.reply(200, esc * 3)},
+        "an error body on /v1/records": {
+            "/checkpoint": lambda h, q: fwd(h, q, "/checkpoint"),
+            "/v1/records": lambda h, q: h.reply(500, b"error: " + esc)},
+        "a Range header": {
+            "/checkpoint": lambda h, q: fwd(h, q, "/checkpoint"),
+            "/v1/records": lambda h, q: h.reply(200, b"", {"X-Gpuhours-Range": "\x1b[31m0-1"})},
+    }
+    for label, routes in cases.items():
+        p = cltest.Hostile(routes)
+        for cmd in (["verify", p.url], ["verify", "--json", p.url], ["report", p.url],
+                    ["fetch", "--no-state", "-o", os.path.join(tmp, "bytes.bundle"), p.url]):
+            rc, out, err, _ = cltest.run(cmd, env, timeout=30)
+            bad = [ch for ch in out + err
+                   if (ord(ch) < 32 and ch not in "\n\t") or 0x7f <= ord(ch) < 0xa0]
+            ok_json = True
+            if "--json" in cmd:
+                try:
+                    json.loads(out)
+                except ValueError:
+                    ok_json = False
+            tap.ok(rc in (2, 3) and not bad and ok_json,
+                   "%s, %s: not verified (exit %d), no control byte in the output%s"
+                   % (label, " ".join(cmd[:2 if "--json" in cmd else 1]), rc,
+                      ", valid JSON" if "--json" in cmd else ""), diag=ascii((out + err)[-600:]))
+        p.close()
+    d.stop()
+
+
 def raw(port, req):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(req)
@@ -239,6 +282,7 @@ def main():
     long_origins(tmp)
     path_origins(tmp)
     fork_then_hide(tmp)
+    node_bytes(tmp)
     routes(tmp)
 
 
