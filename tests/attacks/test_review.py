@@ -21,7 +21,11 @@ on 127.0.0.1.
 4. A hostile node's bytes (terminal escapes, NUL, bytes above 0x7f in an
    error body, a garbage checkpoint, a Range header) never reach the
    terminal raw, and --json stays valid JSON.
-5. The daemon's route table: duplicated, empty, non-canonical or overlong
+5. A fork masked by a node that proves nothing: two bundles of one size with
+   different roots (a plain FORK) plus a larger node URL of the origin that
+   refuses every consistency proof. The unprovable relation to the larger
+   tree must not make the two bundles look like one history.
+6. The daemon's route table: duplicated, empty, non-canonical or overlong
    parameters, a trailing slash or '//' are refused; HEAD answers as GET does;
    the daemon keeps serving.
 """
@@ -180,6 +184,51 @@ def fork_then_hide(tmp):
     b.stop()
 
 
+def masked_fork(tmp):
+    origin = "mask.test/gpuhours"
+    a, b = clone_pair(tmp, "mask", origin)
+    env = auditor(tmp, "aud-mask", a.vkey())
+    op = auditor(tmp, "op-mask", a.vkey())
+    a4, b4 = os.path.join(tmp, "mask-a4.bundle"), os.path.join(tmp, "mask-b4.bundle")
+    for d, path in ((a, a4), (b, b4)):
+        rc, out, err, _ = cltest.run(["fetch", "--no-state", "--no-store", d.url, "-o", path], op)
+        if rc not in (0, 1):
+            raise RuntimeError("fetch: " + out + err)
+    b.stop()
+    b.start()  # size 7
+
+    def forward(h, query, path):
+        st, hdr, body = b.get(path + ("?" + query if query else ""))
+        h.reply(st, body, {k: v for k, v in hdr.items() if k == "x-gpuhours-range"})
+    proxy = cltest.Hostile({
+        "/checkpoint": lambda h, q: forward(h, q, "/checkpoint"),
+        "/v1/records": lambda h, q: forward(h, q, "/v1/records"),
+        "/v1/proof/consistency": lambda h, q: h.reply(500, b"error: not today\n"),
+    })
+    state = os.path.join(env["XDG_STATE_HOME"], "gpuhours", "checkpoints", "mask.test%2Fgpuhours")
+    for srcs in ([proxy.url, a4, b4], [a4, proxy.url, b4], [b4, a4, proxy.url]):
+        rc, out, err, _ = cltest.run(["verify", "--json", "--no-store"] + srcs, env, timeout=60)
+        al.record("masked fork: verify %s -> exit %d\n%s" % (" ".join(srcs), rc, err))
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            doc = {}
+        st = {x["source"]: x for x in doc.get("sources", [])}
+        ks = {k: [f["kind"] for f in v.get("findings", [])] for k, v in st.items()}
+        tap.ok(rc in (2, 3) and "FORK" in ks.get(a4, []) and "FORK" in ks.get(b4, []) and
+               st.get(a4, {}).get("status") != "verified" and
+               st.get(b4, {}).get("status") != "verified" and not os.path.exists(state),
+               "a node refusing proofs beside two forked bundles (%s first): both bundles "
+               "FORK (exit %d), nothing remembered" % (os.path.basename(srcs[0]), rc),
+               diag=(ks, {k: v.get("status") for k, v in st.items()}, err[-1200:]))
+        tap.ok(st.get(proxy.url, {}).get("status") in ("error", "failed"),
+               "and the node that proves nothing is not verified (%s)"
+               % st.get(proxy.url, {}).get("status"))
+    proxy.close()
+    a.stop()
+    b.stop()
+
+
 def node_bytes(tmp):
     d = ghtest.Daemon(os.path.join(tmp, "bytes"), gpus=1, period=600)
     d.start()
@@ -283,6 +332,7 @@ def main():
     path_origins(tmp)
     fork_then_hide(tmp)
     node_bytes(tmp)
+    masked_fork(tmp)
     routes(tmp)
 
 
