@@ -224,6 +224,31 @@ def masked_fork(tmp):
         tap.ok(st.get(proxy.url, {}).get("status") in ("error", "failed"),
                "and the node that proves nothing is not verified (%s)"
                % st.get(proxy.url, {}).get("status"))
+    # The node that proves nothing, beside one bundle it should extend: incomplete, so
+    # report leaves it out of its table and its total (it is not verified); the
+    # bundle, whose tree is not in question, is reported.
+    for k, srcs in enumerate(([a4, proxy.url], [b4, proxy.url])):
+        env = auditor(tmp, "aud-mask-report%d" % k, a.vkey())  # no fork evidence yet
+        rc, out, err, _ = cltest.run(["report", "--format", "json", "--no-store"] + srcs, env,
+                                     timeout=60)
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            doc = {}
+        st = {x["source"]: x for x in doc.get("sources", [])}
+        px = st.get(proxy.url, {})
+        tot = doc.get("total", {})
+        tap.ok(rc in (2, 3) and px.get("status") == "error" and px.get("buckets") is None and
+               tot.get("sources") == 1 and tot.get("unreported_sources") == 1,
+               "report %s + the node that proves nothing: that node is not reported nor "
+               "summed (exit %d, total.sources %s)" % (os.path.basename(srcs[0]), rc,
+                                                       tot.get("sources")),
+               diag=({k: (v.get("status"), v.get("buckets") is None) for k, v in st.items()},
+                     tot, err[-800:]))
+        rc, out, err, _ = cltest.run(["report", "--no-store"] + srcs, env, timeout=60)
+        tap.ok(rc in (2, 3) and ("%s: not verified, nothing reported" % proxy.url) in err,
+               "report (table) %s + that node: it is named as not reported (exit %d)"
+               % (os.path.basename(srcs[0]), rc), diag=(out + err)[-1200:])
     proxy.close()
     a.stop()
     b.stop()
