@@ -19,8 +19,13 @@ bool output_use_color(FILE *out) {
         return isatty(fileno(out)) == 1;
 }
 
+/*
+ * Only a verified source is reported. An incomplete one (SRC_ERROR) may hold
+ * an analysis: its records verified, but its tree was not proven consistent
+ * with another source's of its origin, or its records changed afterwards.
+ */
 bool source_reported(const struct source *s) {
-        return s->have_analysis && s->az && s->status != SRC_FAILED;
+        return s->have_analysis && s->az && s->status != SRC_FAILED && s->status != SRC_ERROR;
 }
 
 int sources_exit_code(const struct source *srcs, size_t n) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "bundle.h"
 #include "fetch.h"
@@ -342,8 +343,45 @@ int load_remembered(struct source *s, const struct verify_opts *o, struct checkp
         if (o->no_state)
                 return 0;
         char err[400];
+        /*
+         * A fork once proven for this origin (two conflicting notes A and B signed
+         * by its key) stays one: a later run showing only one of the two histories
+         * must not verify it, nor remember it, until the auditor forgets the origin.
+         * A tree of at least min(|A|, |B|) records contradicts A or B (were it
+         * consistent with both, A and B would be prefixes of one history), so it
+         * is a FORK without any proof; a smaller one may be a prefix of both (an
+         * older archive) and is checked as any other source.
+         */
+        struct state_fork f;
+        bool forked = false;
+        int r = state_fork_load(s->cp.origin, &f, &forked, err, sizeof(err));
+        if (r != 0) {
+                src_error(s, "%s", err);
+                return r;
+        }
+        if (forked && s->cp.size < f.cp[0].size && s->cp.size < f.cp[1].size) {
+                state_fork_free(&f);
+                forked = false;
+        }
+        if (forked) {
+                char when[32] = "?", q[NOTE_NAME_MAX + 3];
+                time_t tt = (time_t)f.time_s;
+                struct tm tm;
+                if (gmtime_r(&tt, &tm) == NULL ||
+                    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                        snprintf(when, sizeof(when), "?");
+                uint64_t lo = f.cp[0].size < f.cp[1].size ? f.cp[0].size : f.cp[1].size;
+                state_fork_free(&f);
+                quote_bytes(s->cp.origin, strlen(s->cp.origin), q, sizeof(q));
+                src_fail(s, FIND_FORK,
+                         "the origin's key signed two histories (fork evidence recorded %s: "
+                         "gpuhours state show '%s'): a tree of %llu records (not under %llu) "
+                         "contradicts one of them; none verifies until gpuhours state forget",
+                         when, q, (unsigned long long)s->cp.size, (unsigned long long)lo);
+                return GH_E_MALFORMED;
+        }
         struct state_entry e;
-        int r = state_entry_load(s->cp.origin, &e, have, err, sizeof(err));
+        r = state_entry_load(s->cp.origin, &e, have, err, sizeof(err));
         if (r != 0) {
                 state_entry_free(&e);
                 src_error(s, "%s", err);

@@ -13,7 +13,9 @@
  * distinct trees are taken largest first; each is checked against the
  * "heads" found so far (trees that are a prefix of no larger one), so one
  * consistent history costs one check per tree: a proof request or one pass
- * over one bundle per head.
+ * over one bundle per head. A tree whose relation to a head cannot be told
+ * (the head's node proves nothing) is not in that head: it is checked as a
+ * head of its own, so such a node cannot hide a fork among smaller trees.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -40,8 +42,26 @@ struct tree {
         size_t src;       /* the first source (in command-line order) with this tree */
         uint64_t size;
         const uint8_t *root;
-        uint64_t heads;   /* bit h: a prefix of (or equal to) head h */
+        uint64_t heads;   /* bit h: a prefix of (or equal to) head h, proven */
+        uint64_t maybe;   /* bit h: whether a prefix of head h could not be told */
+        uint64_t no;      /* bit h: proven not a prefix of head h */
+        uint64_t self;    /* bit h if this tree is head h, else 0 */
 };
+
+/*
+ * Whether trees t and u are proven to be two histories. Directly: one is a
+ * head the other is proven not a prefix of. Or through the heads: were they
+ * consistent, the smaller would be a prefix of every head the larger is in,
+ * so with no head in common, each relation to the other's heads known, they
+ * cannot be. An unknown relation is never a conflict, nor is it a proof of
+ * consistency: a node that proves nothing cannot hide two other trees' fork.
+ */
+static bool conflict(const struct tree *t, const struct tree *u) {
+        if ((t->no & u->self) != 0 || (u->no & t->self) != 0)
+                return true;
+        return (t->heads & u->heads) == 0 && (t->maybe & u->heads) == 0 &&
+               (u->maybe & t->heads) == 0;
+}
 
 static const struct source *g_srcs; /* for qsort's comparison only */
 
@@ -314,15 +334,20 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                         continue; /* a fork anyway: no head bit, it conflicts with every tree */
                 /* t is a new head: relate every smaller tree to it. */
                 trees[t].heads |= 1ull << nh;
+                trees[t].self = 1ull << nh;
                 char w[300];
                 head_relations(srcs, trees, nt, t, o, rel, w, sizeof(w));
                 bool head_unknown = false;
                 for (size_t u = t + 1; u < nt; u++) {
                         if (rel[u] == REL_NO) {
                                 by_proof |= srcs[trees[t].src].is_url && trees[u].size < trees[t].size;
+                                trees[u].no |= 1ull << nh;
                                 continue;
                         }
-                        trees[u].heads |= 1ull << nh; /* unknown counts as consistent here */
+                        if (rel[u] == REL_YES)
+                                trees[u].heads |= 1ull << nh;
+                        else
+                                trees[u].maybe |= 1ull << nh; /* u may become a head itself */
                         if (rel[u] == REL_UNKNOWN && !head_unknown) {
                                 /* Not proven is not consistent: the larger source is incomplete. */
                                 unknown = head_unknown = true;
@@ -349,8 +374,7 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                 const struct tree *T = &trees[tree_of[i]];
                 size_t nconf = 0, first = 0;
                 for (size_t u = 0; u < nt; u++)
-                        if (u != tree_of[i] && (T->heads & trees[u].heads) == 0 &&
-                            nconf++ == 0)
+                        if (u != tree_of[i] && conflict(T, &trees[u]) && nconf++ == 0)
                                 first = u;
                 if (nconf == 0)
                         continue;
@@ -366,7 +390,7 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
         }
         for (size_t t = 0; t < nt && nh > 1; t++) {
                 for (size_t u = t + 1; u < nt; u++) {
-                        if ((trees[t].heads & trees[u].heads) != 0)
+                        if (!conflict(&trees[t], &trees[u]))
                                 continue;
                         const struct source *A = &srcs[trees[t].src], *B = &srcs[trees[u].src];
                         if (npairs++ >= MAX_EVIDENCE)

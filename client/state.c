@@ -48,6 +48,20 @@ static char *state_path_in(const char *sub, const char *origin) {
         return d ? str_concat3(d, name, "") : NULL;
 }
 
+/* Why state_path_in(sub, origin) gave NULL: no state directory, or an origin too long. */
+static int state_path_error(const char *origin, char *err, size_t errlen) {
+        char name[3 * NOTE_NAME_MAX + 1];
+        if (origin && origin_file_name(origin, name, sizeof(name)) != 0) {
+                snprintf(err, errlen,
+                         "an origin of %zu bytes cannot be remembered: its file name would be "
+                         "longer than %u bytes (--no-state verifies without rollback protection)",
+                         strlen(origin), ORIGIN_FILE_NAME_MAX);
+                return -ENAMETOOLONG;
+        }
+        snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
+        return -ENOENT;
+}
+
 static char *state_path(const char *origin) {
         return state_path_in("checkpoints", origin);
 }
@@ -57,10 +71,8 @@ int state_entry_load(const char *origin, struct state_entry *e, bool *found, cha
         _cleanup_free_ char *path = state_path(origin);
         memset(e, 0, sizeof(*e));
         *found = false;
-        if (!path) {
-                snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
-                return -ENOENT;
-        }
+        if (!path)
+                return state_path_error(origin, err, errlen);
         char *buf = NULL;
         size_t len;
         int r = read_file_capped(path, NOTE_MAX_SIZE, &buf, &len);
@@ -158,10 +170,8 @@ int state_save(const char *origin, const struct checkpoint *cp, const char *note
         bool found = false;
         int r;
 
-        if (!path) {
-                snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
-                return -ENOENT;
-        }
+        if (!path)
+                return state_path_error(origin, err, errlen);
         /*
          * Another gpuhours may verify the same origin at the same time:
          * compare with what is remembered now, under a lock, so that an older
@@ -276,10 +286,8 @@ int state_fork_load(const char *origin, struct state_fork *out, bool *found, cha
         _cleanup_free_ char *path = state_path_in("forks", origin);
         memset(out, 0, sizeof(*out));
         *found = false;
-        if (!path) {
-                snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
-                return -ENOENT;
-        }
+        if (!path)
+                return state_path_error(origin, err, errlen);
         _cleanup_free_ char *buf = NULL;
         size_t len;
         int r = read_file_capped(path, STATE_FORK_MAX_SIZE, &buf, &len);
@@ -309,10 +317,8 @@ static int fork_write_locked(const char *origin, const char *src_a, const char *
                              size_t la, const char *src_b, const char *note_b, size_t lb,
                              char *err, size_t errlen) {
         _cleanup_free_ char *path = state_path_in("forks", origin);
-        if (!path) {
-                snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
-                return -ENOENT;
-        }
+        if (!path)
+                return state_path_error(origin, err, errlen);
         if (la > NOTE_MAX_SIZE || lb > NOTE_MAX_SIZE) {
                 snprintf(err, errlen, "a note larger than %u bytes", NOTE_MAX_SIZE);
                 return GH_E_TOO_LARGE;
@@ -395,10 +401,8 @@ static int cmp_str(const void *a, const void *b) {
 static int list_dir(const char *sub, char ***v, size_t *n, size_t *cap, char *err,
                     size_t errlen) {
         _cleanup_free_ char *path = state_path_in(sub, NULL);
-        if (!path) {
-                snprintf(err, errlen, "no state directory (set XDG_STATE_HOME or HOME)");
-                return -ENOENT;
-        }
+        if (!path)
+                return state_path_error(NULL, err, errlen);
         DIR *d = opendir(path);
         if (!d) {
                 if (errno == ENOENT)
@@ -474,10 +478,8 @@ int state_forget(const char *origin, bool *had_checkpoint, bool *had_fork, char 
         *had_checkpoint = *had_fork = false;
         _cleanup_free_ char *cp = state_path(origin);
         _cleanup_free_ char *fk = state_path_in("forks", origin);
-        if (!cp || !fk) {
-                snprintf(err, errlen, "no state directory or origin too long");
-                return -ENOENT;
-        }
+        if (!cp || !fk)
+                return state_path_error(origin, err, errlen);
         int fd = state_lock(err, errlen);
         if (fd < 0)
                 return fd;

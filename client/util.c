@@ -199,7 +199,7 @@ int origin_file_name(const char *origin, char *out, size_t cap) {
                 unsigned char c = (unsigned char)origin[i];
                 bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                             (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && i > 0);
-                if (o + 4 > cap)
+                if (o + 4 > cap || o + (keep ? 1 : 3) > ORIGIN_FILE_NAME_MAX)
                         return -ENAMETOOLONG;
                 if (keep) {
                         out[o++] = (char)c;

@@ -66,7 +66,14 @@ char *str_concat3(const char *a, const char *b, const char *c);
  */
 int read_file_capped(const char *path, size_t cap, char **out, size_t *len);
 
-/* File name for an origin: [A-Za-z0-9_.-] kept (no leading '.'), the rest %XX. */
+/*
+ * File name for an origin: [A-Za-z0-9_.-] kept (no leading '.'), the rest %XX.
+ * At most ORIGIN_FILE_NAME_MAX bytes, so that the longest name made from it
+ * (ORIGIN-YYYY-MM-DD.bundle written through a ".NAME.PID.tmp" temporary) fits
+ * in NAME_MAX: a longer one is -ENAMETOOLONG, never a name the file system
+ * refuses only at the write (a checkpoint that could not be remembered).
+ */
+#define ORIGIN_FILE_NAME_MAX 200u
 int origin_file_name(const char *origin, char *out, size_t cap);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */

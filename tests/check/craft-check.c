@@ -39,6 +39,8 @@ struct craft {
         unsigned ng;
         char uuid_tag; /* distinguishes the GPUs of different nodes ('0': shared) */
         bool present[MAXG]; /* in the node's set (INVENTORY) */
+        bool omit[MAXG];    /* in the set, but left out of the summaries */
+        const char *model;  /* the GPUs' name (NULL: the H100 of the sim) */
         uint8_t boot_id[16];
         uint64_t boot, off; /* wall = boot + off */
         double mj[MAXG];
@@ -133,7 +135,8 @@ static void gpu_infos(const struct craft *c, struct gpu_info *gi, uint32_t *coun
                 if (!c->present[g])
                         continue;
                 uuid_of(c, g, gi[n].uuid);
-                snprintf(gi[n].name, sizeof(gi[n].name), "NVIDIA H100 80GB HBM3");
+                snprintf(gi[n].name, sizeof(gi[n].name), "%s",
+                         c->model ? c->model : "NVIDIA H100 80GB HBM3");
                 gi[n].energy_mj = (uint64_t)(c->mj[g] + 0.5);
                 n++;
         }
@@ -175,7 +178,7 @@ static void summary(struct craft *c) {
         s->samples_expected = (uint32_t)(len / (100 * MS));
         s->samples_taken = s->samples_expected;
         for (unsigned g = 0; g < c->ng; g++) {
-                if (!c->present[g])
+                if (!c->present[g] || c->omit[g])
                         continue;
                 struct gpu_summary *e = &s->gpus[n++];
                 uuid_of(c, g, e->uuid);
@@ -619,7 +622,49 @@ int main(int argc, char **argv) {
         stop(&c);
         fail |= emit(argv[1], "atk-future", &c, p0, 4102444800ull * SEC, "UNKNOWN");
 
+        /*
+         * A GPU the node lists (START, no INVENTORY change) works through the
+         * pause while the summaries leave it out: the ledger contradicts
+         * itself (IMPLAUSIBLE), a failed source, so FAIL.
+         */
+        init(&c, 2, 17);
+        start(&c);
+        run(&c, 3);
+        p0 = wall(&c);
+        c.omit[1] = true;
+        c.load[1] = 1.0;
+        run(&c, 5);
+        p1 = wall(&c);
+        c.load[1] = 0;
+        c.omit[1] = false;
+        run(&c, 3);
+        stop(&c);
+        fail |= emit(argv[1], "atk-summary-omits-gpu", &c, p0, p1, "FAIL");
+
         if (fclose(atk) != 0)
                 fail = 1;
+
+        /*
+         * Not pause attacks (not in atk.txt): a model without a known peak,
+         * busy for 5 minutes of 11 (cap flop: UNKNOWN with hi = inf, never 0),
+         * and a model whose name holds two peak-table substrings.
+         */
+        init(&c, 1, 18);
+        c.model = "ACME Accelerator X1";
+        start(&c);
+        run(&c, 3);
+        loads(&c, 1.0);
+        run(&c, 5);
+        loads(&c, 0);
+        run(&c, 3);
+        stop(&c);
+        fail |= write_bundle(argv[1], "cap-unknown-model", &c);
+        init(&c, 1, 19);
+        c.model = "NVIDIA H200 NVL";
+        start(&c);
+        loads(&c, 1.0);
+        run(&c, 5);
+        stop(&c);
+        fail |= write_bundle(argv[1], "cap-two-peaks", &c);
         return fail;
 }

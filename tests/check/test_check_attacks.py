@@ -148,4 +148,33 @@ def test_attacks():
                diag=log if verdict != expect else (doc["rules"][0]["why"] if doc else log))
 
 
-tap.run(setup, test_consistency, test_attacks)
+def test_peaks():
+    """cap flop on a model without a known peak (busy 300 GPU-s: hi infinite, UNKNOWN,
+    never a pass from a zero peak), and on a name holding two table substrings
+    ("H200 NVL" holds "H200": the NVL entry, listed first, is the one used)."""
+    name = "cap-unknown-model"
+    rules = os.path.join(W.tmp, "rules-" + name)
+    with open(rules, "w") as f:
+        f.write("cap flop 1\ncap gpu-hours 1\n")
+    rc, doc, log = run_json(["check", "--json", "--no-state", "--rules", rules, "--key", key(name),
+                             bundle(name)])
+    r = doc["rules"] if doc else [{}, {}]
+    tap.ok(rc == 1 and r[0].get("verdict") == "UNKNOWN" and r[0].get("upper") is None and
+           r[0].get("lower") in (0, 0.0, None) and r[1].get("verdict") == "PASS" and
+           abs(r[1].get("upper", 0) - 300 / 3600.0) < 1e-6,
+           "cap flop, a model without a peak, busy 300 GPU-s: UNKNOWN, upper infinite; "
+           "cap gpu-hours 1 PASS (exit %d)" % rc, diag=log[-2500:])
+    name = "cap-two-peaks"
+    busy = 300.0
+    for peak, label in ((1.671e15, "H200 NVL"), (1.979e15, "H200")):
+        with open(rules, "w") as f:
+            f.write("cap flop %.9g\n" % (busy * peak * 0.999))
+        rc, doc, log = run_json(["check", "--json", "--no-state", "--rules", rules, "--key",
+                                 key(name), bundle(name)])
+        v = doc["rules"][0]["verdict"] if doc else None
+        want = "FAIL" if label == "H200 NVL" else "PASS"
+        tap.ok(v == want, "cap flop just under %s peak x 300 s on 'NVIDIA H200 NVL': %s (got %s)"
+               % (label, want, v), diag=log[-1500:])
+
+
+tap.run(setup, test_consistency, test_attacks, test_peaks)

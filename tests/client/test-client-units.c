@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The client's own parsers and helpers (no network, no daemon). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +229,19 @@ static void test_names(void **state) {
         assert_string_equal(buf, "a%20b%25");
         assert_int_not_equal(origin_file_name("", buf, sizeof(buf)), 0);
         assert_int_not_equal(origin_file_name("//////////////////////", buf, sizeof(buf)), 0);
+        /* Every name fits in NAME_MAX with a bundle suffix and a temporary's: 200 bytes. */
+        char big[3 * 255 + 1], longest[202];
+        memset(longest, 'a', 201);
+        longest[201] = '\0';
+        assert_int_equal(origin_file_name(longest, big, sizeof(big)), -ENAMETOOLONG);
+        longest[200] = '\0';
+        assert_int_equal(origin_file_name(longest, big, sizeof(big)), 0);
+        assert_int_equal(strlen(big), 200);
+        memset(longest, '/', 67);
+        longest[67] = '\0';
+        assert_int_equal(origin_file_name(longest, big, sizeof(big)), -ENAMETOOLONG);
+        longest[66] = '\0';
+        assert_int_equal(origin_file_name(longest, big, sizeof(big)), 0);
 
         uint64_t a, b;
         assert_true(range_header_parse("0-10000", &a, &b));
