@@ -180,7 +180,7 @@ int push_start(const char *policy_path, const char *state_dir, struct ledger *l,
                 w->key = pol->witness[i].key;
                 snprintf(w->url, sizeof w->url, "%s%s", pol->witness[i].url,
                          pol->witness[i].url[strlen(pol->witness[i].url) - 1] == '/'
-                                 ? API_WITNESS_PATH_ADD_CHECKPOINT + 1
+                                 ? &API_WITNESS_PATH_ADD_CHECKPOINT[1]
                                  : API_WITNESS_PATH_ADD_CHECKPOINT);
                 (void)cosig_vkey_format(&w->key, vk, sizeof vk, &vl);
                 crypto_hash_sha256(h, (const uint8_t *)vk, vl);
