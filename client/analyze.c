@@ -270,12 +270,19 @@ static double hidden_worst_case(struct analyzer *a, uint64_t cl, enum apiece_bou
         return sum;
 }
 
-/* The summary entry of uuid, or NULL. */
+/*
+ * The summary entry of uuid, or NULL. The search starts at entry hint (where
+ * the caller expects it: GPUs keep their places from record to record) and
+ * wraps around; a record's UUIDs are distinct, so the hint only saves
+ * comparisons and never changes the answer.
+ */
 static const struct gpu_summary *summary_gpu(const struct rec_summary *s, uint32_t n,
-                                             const char *uuid) {
-        for (uint32_t i = 0; i < n; i++)
-                if (uuid_eq(s->gpus[i].uuid, uuid))
-                        return &s->gpus[i];
+                                             const char *uuid, size_t hint) {
+        for (uint32_t i = 0; i < n; i++) {
+                size_t j = (hint + i) % n;
+                if (uuid_eq(s->gpus[j].uuid, uuid))
+                        return &s->gpus[j];
+        }
         return NULL;
 }
 
@@ -295,7 +302,7 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
         for (size_t k = 0; k < a->ngpus + a->set_n; k++) {
                 /* table GPUs of the piece's sets, then set GPUs beyond the table */
                 struct gpu_acc *g = k < a->ngpus ? &a->gpus[k] : NULL;
-                const struct gpu_summary *e = g ? summary_gpu(s, n, g->uuid) : NULL;
+                const struct gpu_summary *e = g ? summary_gpu(s, n, g->uuid, k) : NULL;
                 double b = cap, b_u = -1, above_b = 0;
                 uint8_t bound = APB_NO_COUNTER;
 
@@ -512,7 +519,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 uint8_t idx = a->set_idx[k];
                 if (idx != GPU_NONE)
                         mask_set |= 1ull << idx;
-                if (summary_gpu(s, n, a->set_uuid[k]))
+                if (summary_gpu(s, n, a->set_uuid[k], k))
                         continue;
                 if (set_whole_window)
                         rule_implausible(a, ws, we, leaf, leaf,

@@ -73,6 +73,17 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
         }
         if (q->len + n + 1 > q->alloc) {
                 size_t want = q->alloc ? q->alloc : 4096;
+                /*
+                 * The first write of a response with a Content-Length within the
+                 * cap: room for all of it at once (a records page is megabytes;
+                 * growing it by doubling would copy it about once more). A length
+                 * that lies only sizes this buffer; the cap still holds.
+                 */
+                curl_off_t cl = -1;
+                if (!q->alloc && curl_easy_getinfo(q->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+                                                   &cl) == CURLE_OK &&
+                    cl > 0 && (uint64_t)cl <= q->cap && (size_t)cl + 1 > want)
+                        want = (size_t)cl + 1;
                 while (want < q->len + n + 1)
                         want *= 2;
                 if (want > q->cap + 1)

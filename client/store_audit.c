@@ -224,6 +224,14 @@ int store_audit_page(struct store_audit *sa, struct source *s, const struct veri
                 stage_pending(sa, s, o);
         if (sa->failed)
                 return 0;
+        if (!sa->pend_len && len >= STAGE_BATCH) {
+                /* A whole batch by itself: staged from the page, not copied first. */
+                char err[600];
+                if (store_stage_frames(o->store, sa->id, first, frames, len, err, sizeof(err)) !=
+                    0)
+                        store_warn(sa, s, err);
+                return 0;
+        }
         uint8_t *p = realloc(sa->pend, sa->pend_len + len);
         if (!p) {
                 store_warn(sa, s, "out of memory");

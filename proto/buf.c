@@ -7,66 +7,6 @@
 
 #include "status.h"
 
-bool reader_u8(struct reader *r, uint8_t *out) {
-        if (r->len < 1)
-                return false;
-        *out = r->p[0];
-        r->p += 1;
-        r->len -= 1;
-        return true;
-}
-
-bool reader_u16(struct reader *r, uint16_t *out) {
-        if (r->len < 2)
-                return false;
-        *out = (uint16_t)((unsigned)r->p[0] << 8 | r->p[1]);
-        r->p += 2;
-        r->len -= 2;
-        return true;
-}
-
-bool reader_u32(struct reader *r, uint32_t *out) {
-        if (r->len < 4)
-                return false;
-        *out = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 |
-               (uint32_t)r->p[3];
-        r->p += 4;
-        r->len -= 4;
-        return true;
-}
-
-bool reader_u64(struct reader *r, uint64_t *out) {
-        uint64_t v = 0;
-
-        if (r->len < 8)
-                return false;
-        for (size_t i = 0; i < 8; i++)
-                v = v << 8 | r->p[i];
-        *out = v;
-        r->p += 8;
-        r->len -= 8;
-        return true;
-}
-
-bool reader_bytes(struct reader *r, size_t n, const uint8_t **out) {
-        if (r->len < n)
-                return false;
-        *out = r->p;
-        r->p += n;
-        r->len -= n;
-        return true;
-}
-
-bool reader_copy(struct reader *r, void *out, size_t n) {
-        if (r->len < n)
-                return false;
-        if (n > 0)
-                memcpy(out, r->p, n);
-        r->p += n;
-        r->len -= n;
-        return true;
-}
-
 bool reader_vec32(struct reader *r, uint32_t cap, const uint8_t **out, size_t *outlen) {
         struct reader t = *r;
         uint32_t n;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Bounds-checked reader and writer for the wire format (big-endian).
@@ -30,14 +31,69 @@ static inline void reader_init(struct reader *r, const void *p, size_t len) {
 }
 static inline size_t reader_left(const struct reader *r) { return r->len; }
 
-bool reader_u8(struct reader *r, uint8_t *out);
-bool reader_u16(struct reader *r, uint16_t *out);
-bool reader_u32(struct reader *r, uint32_t *out);
-bool reader_u64(struct reader *r, uint64_t *out);
+/* Inline: record decoding calls these per field, a few hundred times a record. */
+static inline bool reader_u8(struct reader *r, uint8_t *out) {
+        if (r->len < 1)
+                return false;
+        *out = r->p[0];
+        r->p += 1;
+        r->len -= 1;
+        return true;
+}
+
+static inline bool reader_u16(struct reader *r, uint16_t *out) {
+        if (r->len < 2)
+                return false;
+        *out = (uint16_t)((unsigned)r->p[0] << 8 | r->p[1]);
+        r->p += 2;
+        r->len -= 2;
+        return true;
+}
+
+static inline bool reader_u32(struct reader *r, uint32_t *out) {
+        if (r->len < 4)
+                return false;
+        *out = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 |
+               (uint32_t)r->p[3];
+        r->p += 4;
+        r->len -= 4;
+        return true;
+}
+
+static inline bool reader_u64(struct reader *r, uint64_t *out) {
+        uint64_t v = 0;
+
+        if (r->len < 8)
+                return false;
+        for (size_t i = 0; i < 8; i++)
+                v = v << 8 | r->p[i];
+        *out = v;
+        r->p += 8;
+        r->len -= 8;
+        return true;
+}
+
 /* n raw bytes; *out points into the reader's buffer. */
-bool reader_bytes(struct reader *r, size_t n, const uint8_t **out);
+static inline bool reader_bytes(struct reader *r, size_t n, const uint8_t **out) {
+        if (r->len < n)
+                return false;
+        *out = r->p;
+        r->p += n;
+        r->len -= n;
+        return true;
+}
+
 /* n raw bytes copied to out. */
-bool reader_copy(struct reader *r, void *out, size_t n);
+static inline bool reader_copy(struct reader *r, void *out, size_t n) {
+        if (r->len < n)
+                return false;
+        if (n > 0)
+                memcpy(out, r->p, n);
+        r->p += n;
+        r->len -= n;
+        return true;
+}
+
 /* u32 big-endian length then that many bytes; fails if length > cap. */
 bool reader_vec32(struct reader *r, uint32_t cap, const uint8_t **out, size_t *outlen);
 

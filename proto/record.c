@@ -405,8 +405,8 @@ static int get_fields(struct reader *r, uint8_t *base, const struct field *field
         for (size_t i = 0; i < n; i++) {
                 const struct field *f = &fields[i];
                 uint8_t *p = base + f->off;
-                uint32_t v32;
-                uint64_t v64;
+                uint32_t v32 = 0;
+                uint64_t v64 = 0;
                 size_t len;
                 int rc = 0;
 
