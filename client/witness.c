@@ -17,7 +17,6 @@
 #include "status.h"
 #include "util.h"
 
-#define EM_DASH_SP "\xe2\x80\x94 "
 #define FETCH_MAX 16384u
 
 int witness_policy_load(const char *cmd, const char *path, struct policy **out) {
@@ -50,8 +49,12 @@ int witness_policy_load(const char *cmd, const char *path, struct policy **out) 
 
 int witness_log_part(const char *note, size_t len, char **out, size_t *outlen) {
         size_t tlen = 0, off = 0, o, olen;
-        const char *p, *end = note + len;
+        struct note_sigs it;
+        struct note_sig sl;
+        bool done;
+        const char *line;
         char *b;
+        int r;
 
         if (!note_split(note, len, &tlen, &off))
                 return GH_E_MALFORMED;
@@ -61,15 +64,19 @@ int witness_log_part(const char *note, size_t len, char **out, size_t *outlen) {
                 return -ENOMEM;
         memcpy(b, note, off);
         o = off;
-        for (p = note + off; p < end;) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p));
-                size_t n = (size_t)(eol - p) + 1;
-                if (n > 4 + olen + 1 && memcmp(p, EM_DASH_SP, 4) == 0 &&
-                    memcmp(p + 4, note, olen) == 0 && p[4 + olen] == ' ') {
-                        memcpy(b + o, p, n);
+        note_sigs_init(&it, note, len, off);
+        line = it.p;
+        while ((r = note_sig_next(&it, &sl, &done)) == 0 && !done) {
+                size_t n = (size_t)(it.p - line);
+                if (sl.name_len == olen && memcmp(sl.name, note, olen) == 0) {
+                        memcpy(b + o, line, n);
                         o += n;
                 }
-                p = eol + 1;
+                line = it.p;
+        }
+        if (r != 0) {
+                free(b);
+                return r;
         }
         b[o] = '\0';
         *out = b;
