@@ -19,6 +19,7 @@
 #include "api.h"
 #include "config.h"
 #include "cosig.h"
+#include "fsutil.h"
 #include "log.h"
 #include "policy.h"
 #include "settings.h" /* EXIT_USAGE */
@@ -300,23 +301,7 @@ static int post(const struct wstate *w, const char *body, size_t len, struct res
 }
 
 static int store_cosigned(struct push *p, struct wstate *w, const char *note, size_t len) {
-        char tmp[112];
-        int fd, rc = 0;
-
-        snprintf(tmp, sizeof tmp, "%s.tmp", w->file);
-        fd = openat(p->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, note, len) != (ssize_t)len || fsync(fd) != 0)
-                rc = errno ? -errno : -EIO;
-        close(fd);
-        if (rc == 0 && renameat(p->dirfd, tmp, p->dirfd, w->file) != 0)
-                rc = -errno;
-        if (rc == 0 && fsync(p->dirfd) != 0)
-                rc = -errno;
-        if (rc != 0)
-                (void)unlinkat(p->dirfd, tmp, 0);
-        return rc;
+        return atomic_write_at(p->dirfd, w->file, note, len, 0640, ATOMIC_FIXED_TEMP);
 }
 
 /* One add-checkpoint exchange (with one 409 retry). 0, or -1 with err set. */
