@@ -48,32 +48,18 @@ int witness_policy_load(const char *cmd, const char *path, struct policy **out) 
 }
 
 int witness_log_part(const char *note, size_t len, char **out, size_t *outlen) {
-        size_t tlen = 0, off = 0, o, olen;
-        struct note_sigs it;
-        struct note_sig sl;
-        bool done;
-        const char *line;
+        size_t tlen = 0, off = 0, o = 0;
         char *b;
         int r;
 
         if (!note_split(note, len, &tlen, &off))
                 return GH_E_MALFORMED;
-        olen = (size_t)((const char *)memchr(note, '\n', tlen) - note);
         b = malloc(len + 1);
         if (b == NULL)
                 return -ENOMEM;
-        memcpy(b, note, off);
-        o = off;
-        note_sigs_init(&it, note, len, off);
-        line = it.p;
-        while ((r = note_sig_next(&it, &sl, &done)) == 0 && !done) {
-                size_t n = (size_t)(it.p - line);
-                if (sl.name_len == olen && memcmp(sl.name, note, olen) == 0) {
-                        memcpy(b + o, line, n);
-                        o += n;
-                }
-                line = it.p;
-        }
+        /* The origin is the text's first line. */
+        r = note_keep_sigs(note, len, note,
+                           (size_t)((const char *)memchr(note, '\n', tlen) - note), b, len, &o);
         if (r != 0) {
                 free(b);
                 return r;

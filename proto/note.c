@@ -531,6 +531,36 @@ int note_sig_next(struct note_sigs *it, struct note_sig *out, bool *done) {
         return 0;
 }
 
+int note_keep_sigs(const char *note, size_t len, const char *name, size_t name_len, char *out,
+                   size_t cap, size_t *out_len) {
+        size_t tlen, off, o;
+        struct note_sigs it;
+        struct note_sig sl;
+        const char *line;
+        bool done;
+        int r;
+
+        if (!note_split(note, len, &tlen, &off))
+                return GH_E_MALFORMED;
+        if (cap < len)
+                return GH_E_TOO_LARGE;
+        memcpy(out, note, off);
+        o = off;
+        note_sigs_init(&it, note, len, off);
+        line = it.p;
+        while ((r = note_sig_next(&it, &sl, &done)) == 0 && !done) {
+                if (sl.name_len == name_len && memcmp(sl.name, name, name_len) == 0) {
+                        memcpy(out + o, line, (size_t)(it.p - line));
+                        o += (size_t)(it.p - line);
+                }
+                line = it.p;
+        }
+        if (r != 0)
+                return r;
+        *out_len = o;
+        return 0;
+}
+
 /* --- attest note --- */
 
 int attest_format(const struct attest *a, char *out, size_t cap, size_t *ret_len) {

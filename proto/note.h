@@ -107,6 +107,13 @@ void note_sigs_init(struct note_sigs *it, const char *note, size_t len, size_t s
  * space, canonical base64 of 5 or more bytes, '\n'.
  */
 int note_sig_next(struct note_sigs *it, struct note_sig *out, bool *done);
+/*
+ * Copies note's text, its blank line and only the signature lines by the key
+ * named name[0..name_len) into out (cap >= len): 0 and *out_len, or
+ * GH_E_MALFORMED / GH_E_TOO_LARGE as note_split and note_sig_next.
+ */
+int note_keep_sigs(const char *note, size_t len, const char *name, size_t name_len, char *out,
+                   size_t cap, size_t *out_len);
 
 /* --- checkpoints --- */
 struct checkpoint {

@@ -418,26 +418,6 @@ static enum MHD_Result reply_text(struct witness *w, struct MHD_Connection *c, u
         return reply(c, code, API_CT_TEXT, msg, strlen(msg));
 }
 
-/* Copies the text and the log's own signature lines of note into out (the stored note). */
-static size_t keep_log_sigs(const char *note, size_t len, size_t tlen, const char *origin,
-                            char *out) {
-        const char *p = note + tlen + 1, *end = note + len;
-        size_t o = tlen + 1, ol = strlen(origin);
-
-        memcpy(out, note, tlen + 1);
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p));
-                size_t n = (size_t)(eol - p) + 1;
-                if ((size_t)(eol - p) > 4 + ol && memcmp(p + 4, origin, ol) == 0 &&
-                    p[4 + ol] == ' ') {
-                        memcpy(out + o, p, n);
-                        o += n;
-                }
-                p = eol + 1;
-        }
-        return o;
-}
-
 /* POST /add-checkpoint, C2SP tlog-witness: the checks in the spec's order. */
 /* ------------------------------------------------------------ check-in history */
 
@@ -724,7 +704,15 @@ static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *
                         rc ? gh_strerror(rc) : "out of memory");
                 return reply_text(w, c, 500, "internal error\n");
         }
-        size_t slen = keep_log_sigs(rq.note, rq.note_len, tlen, l->e.origin, stored);
+        /* The stored note: the text and the log's own signature lines, then ours. */
+        size_t slen = 0;
+        if (note_keep_sigs(rq.note, rq.note_len, l->e.origin, strlen(l->e.origin), stored,
+                           rq.note_len, &slen) != 0) {
+                free(stored);
+                pthread_mutex_unlock(&w->lock);
+                log_err("'%s': cannot copy the checkpoint's signatures", l->e.origin);
+                return reply_text(w, c, 500, "internal error\n");
+        }
         memcpy(stored + slen, line, llen);
         slen += llen;
         char root_b64[45], hist[128];

@@ -535,6 +535,13 @@ static void test_split_and_sig_lines(void **state) {
         assert_int_equal(sl.key_id, 0x01020304u);
         assert_int_equal(note_sig_next(&it, &sl, &done), 0);
         assert_true(done);
+        /* note_keep_sigs: the text, the blank line and k2's line only. */
+        assert_int_equal(note_keep_sigs(n2, strlen(n2), "k2", 2, buf, sizeof(buf), &n), 0);
+        assert_int_equal(n, strlen("a\nb\n\n\xe2\x80\x94 k2 AQIDBAU=\n"));
+        assert_memory_equal(buf, "a\nb\n\n\xe2\x80\x94 k2 AQIDBAU=\n", n);
+        assert_int_equal(note_keep_sigs(n2, strlen(n2), "k", 1, buf, sizeof(buf), &n), 0);
+        assert_int_equal(n, 5);
+        assert_int_equal(note_keep_sigs(n2, strlen(n2), "k1", 2, buf, 4, &n), GH_E_TOO_LARGE);
         /* The split is at the last blank line; none, or nothing after it: no split. */
         assert_true(note_split("a\n\nb\n\nc\n", 8, &tl, &off));
         assert_int_equal(tl, 5);
