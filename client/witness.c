@@ -17,7 +17,6 @@
 #include "status.h"
 #include "util.h"
 
-#define FETCH_MAX 16384u
 
 int witness_policy_load(const char *cmd, const char *path, struct policy **out) {
         char *text = NULL, err[512];
@@ -148,7 +147,7 @@ struct req {
 static size_t on_data(char *d, size_t size, size_t nmemb, void *ctx) {
         struct req *b = ctx;
         size_t n = size * nmemb;
-        if (b->len + n > FETCH_MAX) {
+        if (b->len + n > API_WITNESS_FETCH_MAX_BYTES) {
                 b->over = true;
                 return 0;
         }
@@ -283,8 +282,8 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                 goto out;
         for (size_t i = 0; i < n; i++) {
                 seen[i] = (struct witness_seen){0};
-                r[i].p = malloc(FETCH_MAX + 1);
-                pr[i].p = malloc(FETCH_MAX + 1);
+                r[i].p = malloc(API_WITNESS_FETCH_MAX_BYTES + 1);
+                pr[i].p = malloc(API_WITNESS_FETCH_MAX_BYTES + 1);
                 if (r[i].p == NULL || pr[i].p == NULL)
                         goto out;
         }

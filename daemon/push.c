@@ -26,11 +26,10 @@
 #include "status.h"
 #include "text.h"
 
-#define RESP_MAX 4096u
 #define FILE_MAX (NOTE_MAX_SIZE + 1)
 
 struct resp {
-        char buf[RESP_MAX + 1];
+        char buf[API_WITNESS_ADD_RESP_MAX_BYTES + 1];
         size_t len;
         bool over;
 };
@@ -240,7 +239,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx) {
         struct resp *r = ctx;
         size_t n = size * nmemb;
 
-        if (r->len + n > RESP_MAX) {
+        if (r->len + n > API_WITNESS_ADD_RESP_MAX_BYTES) {
                 r->over = true;
                 return 0; /* aborts the transfer */
         }
@@ -368,11 +367,12 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                 break;
         }
         if (code != 200) {
+                /* The witness's reason, one line: without its final newline, quoted. */
                 char q[80];
-                size_t j = 0;
-                for (size_t i = 0; i < rp->len && j + 1 < sizeof q; i++)
-                        q[j++] = (rp->buf[i] >= 0x20 && rp->buf[i] < 0x7f) ? rp->buf[i] : ' ';
-                q[j] = '\0';
+                size_t n = rp->len;
+                while (n > 0 && (rp->buf[n - 1] == '\n' || rp->buf[n - 1] == '\r'))
+                        n--;
+                quote_bytes(rp->buf, n, q, sizeof q);
                 snprintf(err, errlen, "HTTP %ld from %s: %s", code, w->url, q);
                 pthread_mutex_lock(&p->lock);
                 w->known = code == 409 ? 0 : w->known; /* 409: rediscover next time */
