@@ -19,12 +19,13 @@ int fetch_write_bundle(const char *dir, const struct source *s, const char *suff
         _cleanup_free_ char *full = path ? str_concat3(path, suffix, ".bundle") : NULL;
         /* Only over nothing or a regular file: a planted symlink or FIFO is refused. */
         char why[200];
-        int r = !full                                           ? -ENOMEM
-                : output_target_ok(full, why, sizeof why) != 0 ? -EEXIST
-                : atomic_write_file(full, s->bundle_data, s->bundle_len, 0644);
+        int r = !full ? -ENOMEM
+                : output_target_ok(full, why, sizeof why) != 0
+                        ? -EEXIST
+                        : atomic_write_file(full, s->bundle_data, s->bundle_len, 0644);
         if (r != 0) {
-                fprintf(stderr, PROG " fetch: cannot write '%s/%s%s.bundle': %s\n", dir, fn,
-                        suffix, r == -EEXIST ? why : strerror(-r));
+                fprintf(stderr, PROG " fetch: cannot write '%s/%s%s.bundle': %s\n", dir, fn, suffix,
+                        r == -EEXIST ? why : strerror(-r));
                 return -1;
         }
         printf("wrote %s: %llu records, %zu bytes\n", full, (unsigned long long)s->cp.size,

@@ -236,8 +236,8 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 struct checkpoint c;
                 char origin[NOTE_NAME_MAX + 3] = "?";
                 size_t ctl, coff;
-                bool parsed = note_split(note, len, &ctl, &coff) &&
-                              checkpoint_parse(note, ctl, &c) == 0;
+                bool parsed =
+                        note_split(note, len, &ctl, &coff) && checkpoint_parse(note, ctl, &c) == 0;
                 if (parsed) {
                         quote_bytes(c.origin, strlen(c.origin), origin, sizeof(origin));
                         memcpy(s->cp.origin, c.origin, sizeof(c.origin));

@@ -57,8 +57,8 @@ int witness_log_part(const char *note, size_t len, char **out, size_t *outlen) {
         if (b == NULL)
                 return -ENOMEM;
         /* The origin is the text's first line. */
-        r = note_keep_sigs(note, len, note,
-                           (size_t)((const char *)memchr(note, '\n', tlen) - note), b, len, &o);
+        r = note_keep_sigs(note, len, note, (size_t)((const char *)memchr(note, '\n', tlen) - note),
+                           b, len, &o);
         if (r != 0) {
                 free(b);
                 return r;

@@ -130,7 +130,7 @@ int atomic_write_at_dir_errno(int dirfd, const char *name, const void *data, siz
         if (fd < 0)
                 return -errno;
         int r = (flags & ATOMIC_SECRET) && fchmod(fd, mode) != 0 ? -errno
-                                                                   : pwrite_all(fd, data, len);
+                                                                 : pwrite_all(fd, data, len);
         if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(fd) != 0)
                 r = -errno;
         if (close(fd) != 0 && r == 0)

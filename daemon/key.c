@@ -59,8 +59,8 @@ static int read_seed(int dirfd, const char *name, const char *shown, uint8_t *se
                                 snprintf(err, errlen, "key '%s': cannot read: %s", shown,
                                          strerror(e));
                         else
-                                snprintf(err, errlen, "key '%s': short read (%zd of %d bytes)",
-                                         shown, n, KEY_SEED_LEN);
+                                snprintf(err, errlen, "key '%s': short read (%lld of %d bytes)",
+                                         shown, (long long)n, KEY_SEED_LEN);
                 }
         }
         close(fd);

@@ -84,8 +84,7 @@ _Static_assert(API_RECORDS_MAX_BYTES >= 4u + RECORD_MAX_SIZE,
 #define API_WITNESS_FETCH_MAX_BYTES (2u * NOTE_MAX_SIZE)
 _Static_assert(API_WITNESS_FETCH_MAX_BYTES >= NOTE_MAX_SIZE + COSIG_LINE_MAX,
                "a witness's cosigned checkpoint must fit");
-_Static_assert(API_WITNESS_FETCH_MAX_BYTES >= API_PROOF_MAX_BYTES,
-               "a consistency proof must fit");
+_Static_assert(API_WITNESS_FETCH_MAX_BYTES >= API_PROOF_MAX_BYTES, "a consistency proof must fit");
 
 /*
  * An add-checkpoint response, as gpuhoursd reads it: 200 carries the

@@ -522,7 +522,8 @@ int note_sig_next(struct note_sigs *it, struct note_sig *out, bool *done) {
         out->name_len = (size_t)(sp - name);
         out->sig_len = 0;
         if (!note_name_valid(name, out->name_len) ||
-            !b64_decode(sp + 1, (size_t)(eol - sp - 1), out->sig, sizeof(out->sig), &out->sig_len) ||
+            !b64_decode(sp + 1, (size_t)(eol - sp - 1), out->sig, sizeof(out->sig),
+                        &out->sig_len) ||
             out->sig_len < SIG_DECODED_MIN)
                 return GH_E_MALFORMED;
         out->key_id = (uint32_t)out->sig[0] << 24 | (uint32_t)out->sig[1] << 16 |

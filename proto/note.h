@@ -90,9 +90,9 @@ bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off
 struct note_sig {
         const char *name; /* into the note, not NUL-terminated */
         size_t name_len;
-        uint32_t key_id;                      /* the first 4 decoded bytes, big-endian */
+        uint32_t key_id;                        /* the first 4 decoded bytes, big-endian */
         uint8_t sig[NOTE_MAX_SIZE / 4 * 3 + 3]; /* all decoded bytes, key ID included */
-        size_t sig_len;                       /* at least 5 (as Go's note.Open) */
+        size_t sig_len;                         /* at least 5 (as Go's note.Open) */
 };
 /* Walks the signature lines of note[sigs_off..len) (from note_split). */
 struct note_sigs {

@@ -229,9 +229,9 @@ static void test_fsutil(void **state) {
         assert_int_equal(write(fd, "stale-and-long", 14), 14);
         close(fd);
         int dir_errno = -1;
-        assert_int_equal(atomic_write_at_dir_errno(dfd, "h", "new", 3, 0640, ATOMIC_FIXED_TEMP,
-                                                   &dir_errno),
-                         0);
+        assert_int_equal(
+                atomic_write_at_dir_errno(dfd, "h", "new", 3, 0640, ATOMIC_FIXED_TEMP, &dir_errno),
+                0);
         assert_int_equal(dir_errno, 0);
         assert_int_equal(fstatat(dfd, "h", &st, 0), 0);
         assert_int_equal(st.st_size, 3);

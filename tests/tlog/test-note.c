@@ -556,7 +556,8 @@ static void test_split_and_sig_lines(void **state) {
                 assert_int_equal(note_sig_next(&it, &sl, &done), 0);
         assert_int_equal(note_sig_next(&it, &sl, &done), GH_E_TOO_LARGE);
         /* A 4-byte signature, a bad name, no space: malformed. */
-        static const char *bad[] = {"a\n\n\xe2\x80\x94 k AAAAAA==\n", "a\n\n\xe2\x80\x94 k+1 AAAAAAA=\n",
+        static const char *bad[] = {"a\n\n\xe2\x80\x94 k AAAAAA==\n",
+                                    "a\n\n\xe2\x80\x94 k+1 AAAAAAA=\n",
                                     "a\n\n\xe2\x80\x94 kAAAAAAA=\n", "a\n\n- k AAAAAAA=\n"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 note_sigs_init(&it, bad[i], strlen(bad[i]), 3);
