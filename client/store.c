@@ -336,29 +336,22 @@ int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, stor
         return r;
 }
 
-/* How many records have keys in [lo, hi): 0, or -1 on an SQLite error (db_fail's to report). */
-static int count_keys(struct store *st, sqlite3_int64 lo, sqlite3_int64 hi, uint64_t *n) {
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM record WHERE key >= ?1 AND key < ?2",
-                               -1, &q, NULL) != SQLITE_OK)
-                return -1;
-        sqlite3_bind_int64(q, 1, lo);
-        sqlite3_bind_int64(q, 2, hi);
-        int r = -1;
-        if (sqlite3_step(q) == SQLITE_ROW) {
-                *n = (uint64_t)sqlite3_column_int64(q, 0);
-                r = 0;
-        }
-        sqlite3_finalize(q);
-        return r;
-}
-
 int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
                        size_t errlen) {
+        sqlite3_stmt *q = NULL;
         *n = 0;
-        if (count_keys(st, rec_key(id, size), rec_key(id + 1, 0), n) != 0)
+        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM record WHERE key >= ?1 AND key < ?2",
+                               -1, &q, NULL) != SQLITE_OK)
                 return db_fail(st, err, errlen, "counting staged records");
-        return 0;
+        sqlite3_bind_int64(q, 1, rec_key(id, size));
+        sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
+        int r = 0;
+        if (sqlite3_step(q) == SQLITE_ROW)
+                *n = (uint64_t)sqlite3_column_int64(q, 0);
+        else
+                r = db_fail(st, err, errlen, "counting staged records");
+        sqlite3_finalize(q);
+        return r;
 }
 
 int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void *ctx, char *err,
@@ -398,19 +391,6 @@ static int delete_staged(struct store *st, int64_t id, uint64_t size) {
         return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/*
- * The end of a BEGIN IMMEDIATE transaction: COMMIT if r is 0, q finalized,
- * ROLLBACK if r or the COMMIT failed. The transaction's result.
- */
-static int tx_end(struct store *st, sqlite3_stmt *q, int r, char *err, size_t errlen) {
-        if (r == 0)
-                r = exec(st, "COMMIT", err, errlen);
-        sqlite3_finalize(q);
-        if (r != 0)
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-}
-
 int store_stage_begin(struct store *st, const char *origin, const char *url, int64_t *id,
                       uint64_t *size, char *err, size_t errlen) {
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
@@ -445,9 +425,12 @@ int store_stage_begin(struct store *st, const char *origin, const char *url, int
                 db_fail(st, err, errlen, "deleting staged records");
                 goto out;
         }
-        r = 0;
+        r = exec(st, "COMMIT", err, errlen);
 out:
-        return tx_end(st, q, r, err, errlen);
+        sqlite3_finalize(q);
+        if (r != 0)
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
 }
 
 int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
@@ -481,9 +464,12 @@ int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8
                 sqlite3_reset(q);
                 leaf++;
         }
-        r = 0;
+        r = exec(st, "COMMIT", err, errlen);
 out:
-        return tx_end(st, q, r, err, errlen);
+        sqlite3_finalize(q);
+        if (r != 0)
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
 }
 
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
@@ -526,10 +512,20 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
         q = NULL;
         /* Every staged record is there (another gpuhours may have dropped them meanwhile). */
         uint64_t have = 0;
-        if (count_keys(st, rec_key(id, old_size), rec_key(id, b->size), &have) != 0) {
+        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM record WHERE key >= ?1 AND key < ?2",
+                               -1, &q, NULL) != SQLITE_OK) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
+        sqlite3_bind_int64(q, 1, rec_key(id, old_size));
+        sqlite3_bind_int64(q, 2, rec_key(id, b->size));
+        if (sqlite3_step(q) != SQLITE_ROW) {
+                db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        have = (uint64_t)sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        q = NULL;
         if (have != b->size - old_size) {
                 fail(err, errlen,
                      "evidence store %s: %llu of the %llu new records are staged (another "
@@ -553,9 +549,12 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
-        r = 0;
+        r = exec(st, "COMMIT", err, errlen);
 out:
-        return tx_end(st, q, r, err, errlen);
+        sqlite3_finalize(q);
+        if (r != 0)
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
 }
 
 void store_stage_abort(struct store *st, int64_t id) {
