@@ -111,6 +111,13 @@ const char **common_names(const char *cmd, const struct common_opts *c, const ch
 /* fetch --fleet FILE -o DIR (fleet_fetch.c): exit code. */
 int fleet_fetch(struct common_opts *c, const char *dir);
 /*
+ * Writes s's verified bundle to DIR/ORIGIN<suffix>.bundle (ORIGIN escaped by
+ * origin_file_name), atomically and only over nothing or a regular file;
+ * prints "wrote ..." or one error line. 0, or -1 (the caller's exit is 3).
+ */
+struct source;
+int fetch_write_bundle(const char *dir, const struct source *s, const char *suffix);
+/*
  * Whether fetch may replace path (cmd_fetch.c): absent or a regular file. 0, or
  * -1 with a one-line reason in why ("it exists and is a symbolic link; ...");
  * symlinks are never followed.

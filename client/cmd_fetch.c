@@ -88,28 +88,10 @@ static int fetch_dir(struct common_opts *c, const char **urls, size_t n, const c
                         rc = EXIT_INCOMPLETE;
                         continue;
                 }
-                char fn[4 * NOTE_NAME_MAX + 16];
-                if (origin_file_name(s->cp.origin, fn, sizeof(fn)) != 0) {
-                        fprintf(stderr, PROG " fetch: %s: origin too long for a file name\n",
-                                s->name);
+                char suffix[20];
+                snprintf(suffix, sizeof suffix, "-%s", day);
+                if (fetch_write_bundle(dir, s, suffix) != 0)
                         rc = EXIT_INCOMPLETE;
-                        continue;
-                }
-                _cleanup_free_ char *path = str_concat3(dir, "/", fn);
-                _cleanup_free_ char *full = path ? str_concat3(path, "-", day) : NULL;
-                _cleanup_free_ char *bfile = full ? str_concat3(full, ".bundle", "") : NULL;
-                char why[200];
-                int r = !bfile                                           ? -ENOMEM
-                        : output_target_ok(bfile, why, sizeof why) != 0 ? -EEXIST
-                        : atomic_write_file(bfile, s->bundle_data, s->bundle_len, 0644);
-                if (r != 0) {
-                        fprintf(stderr, PROG " fetch: cannot write '%s/%s-%s.bundle': %s\n", dir,
-                                fn, day, r == -EEXIST ? why : strerror(-r));
-                        rc = EXIT_INCOMPLETE;
-                } else {
-                        printf("wrote %s: %llu records, %zu bytes\n", bfile,
-                               (unsigned long long)s->cp.size, s->bundle_len);
-                }
         }
         for (size_t i = 0; i < n; i++)
                 source_free(&srcs[i]);

@@ -31,37 +31,26 @@ static const char state_help[] =
 /* "— NAME BASE64" lines of a note: the key names and IDs that signed it. */
 static json_t *signers_json(const char *note, size_t len, FILE *human) {
         size_t text_len, off;
+        struct note_sigs it;
+        struct note_sig sl;
         json_t *a = json_array();
         if (!a || !note_split(note, len, &text_len, &off))
                 return a;
-        const char *p = note + off, *end = note + len;
-        while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                if (!nl)
-                        break;
-                const char *sp1 = memchr(p, ' ', (size_t)(nl - p));
-                const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(nl - sp1 - 1)) : NULL;
-                uint8_t raw[128];
-                size_t rl;
-                if (sp2 && note_b64_decode(sp2 + 1, (size_t)(nl - sp2 - 1), raw, sizeof(raw), &rl) &&
-                    rl >= 4) {
-                        char name[NOTE_NAME_MAX + 1], id[9];
-                        size_t nlen = (size_t)(sp2 - sp1 - 1);
-                        if (nlen > NOTE_NAME_MAX)
-                                nlen = NOTE_NAME_MAX;
-                        memcpy(name, sp1 + 1, nlen);
-                        name[nlen] = '\0';
-                        hex_encode(raw, 4, id);
-                        json_t *o = json_object();
-                        if (o) {
-                                json_object_set_new(o, "name", json_string(name));
-                                json_object_set_new(o, "key_id", json_string(id));
-                                json_array_append_new(a, o);
-                        }
-                        if (human)
-                                fprintf(human, "signed by: %s, key ID %s\n", name, id);
+        note_sigs_init(&it, note, len, off);
+        bool done;
+        while (note_sig_next(&it, &sl, &done) == 0 && !done) {
+                char name[NOTE_NAME_MAX + 1], id[9];
+                memcpy(name, sl.name, sl.name_len);
+                name[sl.name_len] = '\0';
+                hex_encode(sl.sig, 4, id);
+                json_t *o = json_object();
+                if (o) {
+                        json_object_set_new(o, "name", json_string(name));
+                        json_object_set_new(o, "key_id", json_string(id));
+                        json_array_append_new(a, o);
                 }
-                p = nl + 1;
+                if (human)
+                        fprintf(human, "signed by: %s, key ID %s\n", name, id);
         }
         return a;
 }

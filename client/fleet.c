@@ -174,14 +174,10 @@ int fleet_parse(const char *buf, size_t len, const char *fname, struct fleet *ou
         }
         unsigned line = 0;
         size_t pos = 0;
-        while (pos < len && r == 0) {
+        const char *p;
+        size_t n;
+        while (r == 0 && text_next_line(buf, len, &pos, &p, &n)) {
                 line++;
-                const char *nl = memchr(buf + pos, '\n', len - pos);
-                size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
-                const char *p = buf + pos;
-                pos += n + (nl ? 1 : 0);
-                if (n > 0 && p[n - 1] == '\r')
-                        n--;
                 if (n > FLEET_LINE_MAX) {
                         fail(err, errlen, fname, line, "line longer than %u bytes",
                              FLEET_LINE_MAX);

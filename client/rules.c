@@ -384,14 +384,10 @@ int rules_parse(const char *buf, size_t len, const char *fname, uint64_t now_ns,
                 return GH_E_TOO_LARGE;
         }
         size_t pos = 0;
-        while (pos < len && r == 0) {
+        const char *p;
+        size_t n;
+        while (r == 0 && text_next_line(buf, len, &pos, &p, &n)) {
                 c.line++;
-                const char *nl = memchr(buf + pos, '\n', len - pos);
-                size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
-                const char *p = buf + pos;
-                pos += n + (nl ? 1 : 0);
-                if (n > 0 && p[n - 1] == '\r')
-                        n--;
                 if (n > RULES_LINE_MAX) {
                         fail(&c, "line longer than %u bytes", RULES_LINE_MAX);
                         r = GH_E_TOO_LARGE;

@@ -236,11 +236,9 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 /* Name the origin in the message when the text parses. */
                 struct checkpoint c;
                 char origin[NOTE_NAME_MAX + 3] = "?";
-                const char *blank = NULL;
-                for (size_t i = 0; i + 1 < len && !blank; i++)
-                        if (note[i] == '\n' && note[i + 1] == '\n')
-                                blank = note + i;
-                bool parsed = blank && checkpoint_parse(note, (size_t)(blank - note) + 1, &c) == 0;
+                size_t ctl, coff;
+                bool parsed =
+                        note_split(note, len, &ctl, &coff) && checkpoint_parse(note, ctl, &c) == 0;
                 if (parsed) {
                         quote_bytes(c.origin, strlen(c.origin), origin, sizeof(origin));
                         memcpy(s->cp.origin, c.origin, sizeof(c.origin));

@@ -15,22 +15,19 @@
 #include "util.h"
 
 int state_parse(const char *note, size_t len, struct checkpoint *out) {
+        size_t text_len, sigs_off;
+        struct checkpoint c;
+        int r;
+
         if (len > NOTE_MAX_SIZE)
                 return GH_E_TOO_LARGE;
-        /* The text ends at the first blank line (a "\n\n"). */
-        for (size_t i = 0; i + 1 < len; i++) {
-                if (note[i] == '\n' && note[i + 1] == '\n') {
-                        if (i + 2 >= len)
-                                return GH_E_MALFORMED; /* no signature lines */
-                        struct checkpoint c;
-                        int r = checkpoint_parse(note, i + 1, &c);
-                        if (r != 0)
-                                return r > 0 ? GH_E_MALFORMED : r;
-                        *out = c;
-                        return 0;
-                }
-        }
-        return GH_E_MALFORMED;
+        if (!note_split(note, len, &text_len, &sigs_off))
+                return GH_E_MALFORMED;
+        r = checkpoint_parse(note, text_len, &c);
+        if (r != 0)
+                return r > 0 ? GH_E_MALFORMED : r;
+        *out = c;
+        return 0;
 }
 
 /* $XDG_STATE_HOME/gpuhours/<sub>/<escaped origin>, or with origin NULL the directory itself. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "text.h"
 #include "util.h"
 
 const char *verdict_name(enum verdict v) {
@@ -151,28 +152,6 @@ static bool general_unknown(const struct judge *j, bool outside, bool future, ch
 
 /* --- periods --- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-        y -= m <= 2;
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        unsigned yoe = (unsigned)(y - era * 400);
-        unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-        z += 719468;
-        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        unsigned doe = (unsigned)(z - era * 146097);
-        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t yy = (int64_t)yoe + era * 400;
-        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        unsigned mp = (5 * doy + 2) / 153;
-        *d = doy - (153 * mp + 2) / 5 + 1;
-        *m = mp < 10 ? mp + 3 : mp - 9;
-        *y = yy + (*m <= 2);
-}
-
 #define DAY_NS (86400ull * NS_PER_SEC)
 
 /* The period holding t: [*s, *e) and its label. */
@@ -185,7 +164,7 @@ static void period_of(enum rule_per per, uint64_t t, uint64_t *s, uint64_t *e, c
         case PER_DAY:
                 *s = (uint64_t)day * DAY_NS;
                 *e = *s + DAY_NS;
-                civil_from_days(day, &y, &m, &d);
+                date_civil_from_days(day, &y, &m, &d);
                 snprintf(label, cap, "%04lld-%02u-%02u", (long long)y, m, d);
                 return;
         case PER_WEEK: {
@@ -193,17 +172,17 @@ static void period_of(enum rule_per per, uint64_t t, uint64_t *s, uint64_t *e, c
                 *s = (uint64_t)mon * DAY_NS;
                 *e = *s + 7 * DAY_NS;
                 /* ISO 8601 week: the year of its Thursday, counted from that year's first. */
-                civil_from_days(mon + 3, &y, &m, &d);
-                int64_t jan1 = days_from_civil(y, 1, 1);
+                date_civil_from_days(mon + 3, &y, &m, &d);
+                int64_t jan1 = date_days_from_civil(y, 1, 1);
                 snprintf(label, cap, "%04lld-W%02lld", (long long)y,
                          (long long)((mon + 3 - jan1) / 7 + 1));
                 return;
         }
         case PER_MONTH: {
-                civil_from_days(day, &y, &m, &d);
-                *s = (uint64_t)days_from_civil(y, m, 1) * DAY_NS;
-                *e = (uint64_t)(m == 12 ? days_from_civil(y + 1, 1, 1)
-                                        : days_from_civil(y, m + 1, 1)) *
+                date_civil_from_days(day, &y, &m, &d);
+                *s = (uint64_t)date_days_from_civil(y, m, 1) * DAY_NS;
+                *e = (uint64_t)(m == 12 ? date_days_from_civil(y + 1, 1, 1)
+                                        : date_days_from_civil(y, m + 1, 1)) *
                      DAY_NS;
                 snprintf(label, cap, "%04lld-%02u", (long long)y, m);
                 return;

@@ -17,8 +17,6 @@
 #include "status.h"
 #include "util.h"
 
-#define EM_DASH_SP "\xe2\x80\x94 "
-#define FETCH_MAX 16384u
 
 int witness_policy_load(const char *cmd, const char *path, struct policy **out) {
         char *text = NULL, err[512];
@@ -49,27 +47,21 @@ int witness_policy_load(const char *cmd, const char *path, struct policy **out) 
 }
 
 int witness_log_part(const char *note, size_t len, char **out, size_t *outlen) {
-        size_t tlen = 0, off = 0, o, olen;
-        const char *p, *end = note + len;
+        size_t tlen = 0, off = 0, o = 0;
         char *b;
+        int r;
 
         if (!note_split(note, len, &tlen, &off))
                 return GH_E_MALFORMED;
-        olen = (size_t)((const char *)memchr(note, '\n', tlen) - note);
         b = malloc(len + 1);
         if (b == NULL)
                 return -ENOMEM;
-        memcpy(b, note, off);
-        o = off;
-        for (p = note + off; p < end;) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p));
-                size_t n = (size_t)(eol - p) + 1;
-                if (n > 4 + olen + 1 && memcmp(p, EM_DASH_SP, 4) == 0 &&
-                    memcmp(p + 4, note, olen) == 0 && p[4 + olen] == ' ') {
-                        memcpy(b + o, p, n);
-                        o += n;
-                }
-                p = eol + 1;
+        /* The origin is the text's first line. */
+        r = note_keep_sigs(note, len, note, (size_t)((const char *)memchr(note, '\n', tlen) - note),
+                           b, len, &o);
+        if (r != 0) {
+                free(b);
+                return r;
         }
         b[o] = '\0';
         *out = b;
@@ -155,7 +147,7 @@ struct req {
 static size_t on_data(char *d, size_t size, size_t nmemb, void *ctx) {
         struct req *b = ctx;
         size_t n = size * nmemb;
-        if (b->len + n > FETCH_MAX) {
+        if (b->len + n > API_WITNESS_FETCH_MAX_BYTES) {
                 b->over = true;
                 return 0;
         }
@@ -290,8 +282,8 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                 goto out;
         for (size_t i = 0; i < n; i++) {
                 seen[i] = (struct witness_seen){0};
-                r[i].p = malloc(FETCH_MAX + 1);
-                pr[i].p = malloc(FETCH_MAX + 1);
+                r[i].p = malloc(API_WITNESS_FETCH_MAX_BYTES + 1);
+                pr[i].p = malloc(API_WITNESS_FETCH_MAX_BYTES + 1);
                 if (r[i].p == NULL || pr[i].p == NULL)
                         goto out;
         }

@@ -92,16 +92,45 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
         return fsync_dir_of(path);
 }
 
-int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                    unsigned flags) {
+/* All of data to fd from offset 0, through short and interrupted writes. 0 or -errno. */
+static int pwrite_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+        off_t off = 0;
+        while (len > 0) {
+                ssize_t w = pwrite(fd, p, len, off);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                off += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
+int atomic_write_at_dir_errno(int dirfd, const char *name, const void *data, size_t len,
+                              mode_t mode, unsigned flags, int *dir_errno) {
         char tmp[NAME_MAX + 1];
-        int n = snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+        int n = flags & ATOMIC_FIXED_TEMP
+                        ? snprintf(tmp, sizeof(tmp), "%s.tmp", name)
+                        : snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+        int oflags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+        *dir_errno = 0;
         if (n < 0 || (size_t)n >= sizeof(tmp))
                 return -ENAMETOOLONG;
-        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (flags & ATOMIC_SECRET) {
+                (void)unlinkat(dirfd, tmp, 0);
+                oflags |= O_EXCL;
+        } else {
+                oflags |= O_TRUNC;
+        }
+        int fd = openat(dirfd, tmp, oflags, mode);
         if (fd < 0)
                 return -errno;
-        int r = write_all(fd, data, len);
+        int r = (flags & ATOMIC_SECRET) && fchmod(fd, mode) != 0 ? -errno
+                                                                 : pwrite_all(fd, data, len);
         if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(fd) != 0)
                 r = -errno;
         if (close(fd) != 0 && r == 0)
@@ -112,7 +141,16 @@ int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, m
                 r = -errno;
         if (r != 0 || (flags & ATOMIC_EXCLUSIVE))
                 (void)unlinkat(dirfd, tmp, 0);
-        if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(dirfd) != 0 && errno != EINVAL)
-                r = -errno;
+        if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(dirfd) != 0) {
+                *dir_errno = errno;
+                r = -EIO;
+        }
         return r;
+}
+
+int atomic_write_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    unsigned flags) {
+        int dir_errno = 0;
+        int r = atomic_write_at_dir_errno(dirfd, name, data, len, mode, flags, &dir_errno);
+        return dir_errno ? -dir_errno : r;
 }

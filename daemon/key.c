@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "status.h"
 
@@ -58,8 +59,8 @@ static int read_seed(int dirfd, const char *name, const char *shown, uint8_t *se
                                 snprintf(err, errlen, "key '%s': cannot read: %s", shown,
                                          strerror(e));
                         else
-                                snprintf(err, errlen, "key '%s': short read (%zd of %d bytes)",
-                                         shown, n, KEY_SEED_LEN);
+                                snprintf(err, errlen, "key '%s': short read (%lld of %d bytes)",
+                                         shown, (long long)n, KEY_SEED_LEN);
                 }
         }
         close(fd);
@@ -68,26 +69,10 @@ static int read_seed(int dirfd, const char *name, const char *shown, uint8_t *se
 
 /* Create <dir>/node.key with a fresh seed; -EEXIST if someone else created it first. */
 static int create_seed(int dirfd, const char *shown, uint8_t *seed, char *err, size_t errlen) {
-        char tmp[64];
-        snprintf(tmp, sizeof tmp, ".node.key.%ld.tmp", (long)getpid());
         randombytes_buf(seed, KEY_SEED_LEN);
-        (void)unlinkat(dirfd, tmp, 0);
-        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                int e = errno;
-                snprintf(err, errlen, "key '%s': cannot create: %s", shown, strerror(e));
-                return -e;
-        }
-        int rc = 0;
-        if (fchmod(fd, 0600) != 0 || write(fd, seed, KEY_SEED_LEN) != KEY_SEED_LEN ||
-            fsync(fd) != 0)
-                rc = errno ? -errno : -EIO;
-        close(fd);
-        if (rc == 0 && linkat(dirfd, tmp, dirfd, KEY_FILE, 0) != 0)
-                rc = -errno;
-        (void)unlinkat(dirfd, tmp, 0);
-        if (rc == 0 && fsync(dirfd) != 0)
-                rc = -errno;
+        /* Temp ".node.key.PID.tmp" (remove_stale_temp_keys knows it), linked, never renamed. */
+        int rc = atomic_write_at(dirfd, KEY_FILE, seed, KEY_SEED_LEN, 0600,
+                                 ATOMIC_SECRET | ATOMIC_EXCLUSIVE);
         if (rc != 0 && rc != -EEXIST)
                 snprintf(err, errlen, "key '%s': cannot create: %s", shown, strerror(-rc));
         return rc;

@@ -28,13 +28,14 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "log.h"
 #include "status.h"
 
 #define REC_FILE "records"
 #define HASH_FILE "hashes"
 #define CP_FILE "checkpoint"
-#define CP_TMP "checkpoint.tmp"
+#define CP_TMP CP_FILE ".tmp" /* atomic_write_at's ATOMIC_FIXED_TEMP name */
 #define FRAME_MAX (4u + RECORD_MAX_SIZE)
 
 struct ledger {
@@ -153,26 +154,9 @@ static int offsets_reserve(struct ledger *l, size_t need) {
  * l->dir_fsync_errno then says why, and cp_strerror reports it.
  */
 static int write_checkpoint(struct ledger *l, const char *note, size_t len) {
-        l->dir_fsync_errno = 0;
-        int fd = openat(l->dirfd, CP_TMP,
-                        O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        int rc = pwrite_all(fd, note, len, 0);
-        if (rc == 0 && fsync(fd) != 0)
-                rc = -errno;
-        close(fd);
-        if (rc == 0 && renameat(l->dirfd, CP_TMP, l->dirfd, CP_FILE) != 0)
-                rc = -errno;
-        if (rc != 0) {
-                (void)unlinkat(l->dirfd, CP_TMP, 0);
-                return rc;
-        }
-        if (fsync(l->dirfd) != 0) {
-                l->dir_fsync_errno = errno;
-                return -EIO; /* the rename happened; durability unknown: fatal */
-        }
-        return 0;
+        /* CP_FILE ".tmp" (CP_TMP) is removed at open: ATOMIC_FIXED_TEMP. */
+        return atomic_write_at_dir_errno(l->dirfd, CP_FILE, note, len, 0640, ATOMIC_FIXED_TEMP,
+                                         &l->dir_fsync_errno);
 }
 
 /* The reason for a write_checkpoint failure, naming a failed directory fsync as such. */

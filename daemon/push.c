@@ -19,17 +19,17 @@
 #include "api.h"
 #include "config.h"
 #include "cosig.h"
+#include "fsutil.h"
 #include "log.h"
 #include "policy.h"
 #include "settings.h" /* EXIT_USAGE */
 #include "status.h"
 #include "text.h"
 
-#define RESP_MAX 4096u
 #define FILE_MAX (NOTE_MAX_SIZE + 1)
 
 struct resp {
-        char buf[RESP_MAX + 1];
+        char buf[API_WITNESS_ADD_RESP_MAX_BYTES + 1];
         size_t len;
         bool over;
 };
@@ -239,7 +239,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx) {
         struct resp *r = ctx;
         size_t n = size * nmemb;
 
-        if (r->len + n > RESP_MAX) {
+        if (r->len + n > API_WITNESS_ADD_RESP_MAX_BYTES) {
                 r->over = true;
                 return 0; /* aborts the transfer */
         }
@@ -300,23 +300,7 @@ static int post(const struct wstate *w, const char *body, size_t len, struct res
 }
 
 static int store_cosigned(struct push *p, struct wstate *w, const char *note, size_t len) {
-        char tmp[112];
-        int fd, rc = 0;
-
-        snprintf(tmp, sizeof tmp, "%s.tmp", w->file);
-        fd = openat(p->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, note, len) != (ssize_t)len || fsync(fd) != 0)
-                rc = errno ? -errno : -EIO;
-        close(fd);
-        if (rc == 0 && renameat(p->dirfd, tmp, p->dirfd, w->file) != 0)
-                rc = -errno;
-        if (rc == 0 && fsync(p->dirfd) != 0)
-                rc = -errno;
-        if (rc != 0)
-                (void)unlinkat(p->dirfd, tmp, 0);
-        return rc;
+        return atomic_write_at(p->dirfd, w->file, note, len, 0640, ATOMIC_FIXED_TEMP);
 }
 
 /* One add-checkpoint exchange (with one 409 retry). 0, or -1 with err set. */
@@ -383,11 +367,12 @@ static int push_one(struct push *p, struct wstate *w, char *err, size_t errlen) 
                 break;
         }
         if (code != 200) {
+                /* The witness's reason, one line: without its final newline, quoted. */
                 char q[80];
-                size_t j = 0;
-                for (size_t i = 0; i < rp->len && j + 1 < sizeof q; i++)
-                        q[j++] = (rp->buf[i] >= 0x20 && rp->buf[i] < 0x7f) ? rp->buf[i] : ' ';
-                q[j] = '\0';
+                size_t n = rp->len;
+                while (n > 0 && (rp->buf[n - 1] == '\n' || rp->buf[n - 1] == '\r'))
+                        n--;
+                quote_bytes(rp->buf, n, q, sizeof q);
                 snprintf(err, errlen, "HTTP %ld from %s: %s", code, w->url, q);
                 pthread_mutex_lock(&p->lock);
                 w->known = code == 409 ? 0 : w->known; /* 409: rediscover next time */

@@ -12,6 +12,7 @@
  * one short line (at most 256 bytes) and fit under every cap.
  */
 
+#include "cosig.h"
 #include "merkle.h"
 #include "note.h"
 #include "record.h"
@@ -71,3 +72,26 @@ _Static_assert(API_RECORDS_MAX_BYTES >= 4u + RECORD_MAX_SIZE,
 #define API_WITNESS_PATH_ADD_CHECKPOINT "/add-checkpoint"
 /* GET /<64 lowercase hex of the log ID>/checkpoint: the latest cosigned one. */
 #define API_WITNESS_PATH_CHECKPOINT_SUFFIX "/checkpoint"
+
+/*
+ * What gpuhours reads per witness when it checks a checkpoint's witnesses:
+ * the witness's latest cosigned checkpoint (the log's note, at most
+ * NOTE_MAX_SIZE as add-checkpoint accepts it, plus the witness's own
+ * cosignature line) and the node's consistency proof between the two sizes
+ * (at most API_PROOF_MAX_BYTES). Twice a note's cap holds either with room to
+ * spare, and bounds the memory of fetching every witness at once.
+ */
+#define API_WITNESS_FETCH_MAX_BYTES (2u * NOTE_MAX_SIZE)
+_Static_assert(API_WITNESS_FETCH_MAX_BYTES >= NOTE_MAX_SIZE + COSIG_LINE_MAX,
+               "a witness's cosigned checkpoint must fit");
+_Static_assert(API_WITNESS_FETCH_MAX_BYTES >= API_PROOF_MAX_BYTES, "a consistency proof must fit");
+
+/*
+ * An add-checkpoint response, as gpuhoursd reads it: 200 carries the
+ * witness's cosignature lines (COSIG_LINE_MAX bytes each, one per witness
+ * key: a few at most), 409 one decimal size and a newline, an error one short
+ * line. 4 KiB holds ten cosignature lines of the longest key name.
+ */
+#define API_WITNESS_ADD_RESP_MAX_BYTES 4096u
+_Static_assert(API_WITNESS_ADD_RESP_MAX_BYTES >= 10u * COSIG_LINE_MAX,
+               "ten cosignature lines must fit");

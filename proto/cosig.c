@@ -10,8 +10,6 @@
 #include "status.h"
 #include "text.h"
 
-#define EM_DASH_SP "\xe2\x80\x94 "
-#define EM_DASH_SP_LEN 4
 #define COSIG_PAYLOAD 76     /* key id 4 || time 8 || signature 64 */
 #define COSIG_B64_LEN 104    /* base64 of 76 bytes */
 #define VKEY_B64_LEN 44      /* base64 of 0x04 || 32 bytes */
@@ -131,7 +129,7 @@ int cosig_sign(const struct signer *s, const char *text, size_t tlen, uint64_t t
         if ((rc = cosig_message(text, tlen, t, msg, sizeof(msg), &mlen)) != 0)
                 return rc;
         name_len = strnlen(s->name, sizeof(s->name));
-        total = EM_DASH_SP_LEN + name_len + 1 + COSIG_B64_LEN + 1;
+        total = NOTE_SIG_PREFIX_LEN + name_len + 1 + COSIG_B64_LEN + 1;
         if (cap < total + 1)
                 return GH_E_TOO_LARGE;
         for (int i = 0; i < 4; i++)
@@ -140,10 +138,10 @@ int cosig_sign(const struct signer *s, const char *text, size_t tlen, uint64_t t
                 payload[4 + i] = (uint8_t)(t >> (56 - 8 * i));
         if ((rc = signer_sign(s, msg, mlen, payload + 12)) != 0)
                 return rc;
-        memcpy(out, EM_DASH_SP, EM_DASH_SP_LEN);
-        memcpy(out + EM_DASH_SP_LEN, s->name, name_len);
-        out[EM_DASH_SP_LEN + name_len] = ' ';
-        sodium_bin2base64(out + EM_DASH_SP_LEN + name_len + 1, COSIG_B64_LEN + 1, payload,
+        memcpy(out, NOTE_SIG_PREFIX, NOTE_SIG_PREFIX_LEN);
+        memcpy(out + NOTE_SIG_PREFIX_LEN, s->name, name_len);
+        out[NOTE_SIG_PREFIX_LEN + name_len] = ' ';
+        sodium_bin2base64(out + NOTE_SIG_PREFIX_LEN + name_len + 1, COSIG_B64_LEN + 1, payload,
                           sizeof(payload), sodium_base64_VARIANT_ORIGINAL);
         out[total - 1] = '\n';
         out[total] = '\0';
@@ -153,8 +151,11 @@ int cosig_sign(const struct signer *s, const char *text, size_t tlen, uint64_t t
 
 int cosig_verify(const char *note, size_t len, const struct note_verifier *keys, size_t nkeys,
                  uint64_t *times) {
-        size_t tlen, off, nsig = 0;
-        const char *p, *end;
+        struct note_sigs it;
+        struct note_sig sl;
+        bool done;
+        size_t tlen, off;
+        int r;
 
         for (size_t k = 0; k < nkeys; k++)
                 times[k] = 0;
@@ -164,51 +165,30 @@ int cosig_verify(const char *note, size_t len, const struct note_verifier *keys,
                 return GH_E_TOO_LARGE;
         if (!note_split(note, len, &tlen, &off))
                 return GH_E_MALFORMED;
-        p = note + off;
-        end = note + len;
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p)), *name, *sp;
-                uint8_t sig[NOTE_MAX_SIZE / 4 * 3 + 3];
-                size_t name_len, siglen = 0;
-                uint32_t id;
-
-                if (++nsig > NOTE_MAX_SIGS)
-                        return GH_E_TOO_LARGE;
-                if (eol == NULL || (size_t)(eol - p) < EM_DASH_SP_LEN ||
-                    memcmp(p, EM_DASH_SP, EM_DASH_SP_LEN) != 0)
-                        return GH_E_MALFORMED;
-                name = p + EM_DASH_SP_LEN;
-                sp = memchr(name, ' ', (size_t)(eol - name));
-                if (sp == NULL)
-                        return GH_E_MALFORMED;
-                name_len = (size_t)(sp - name);
-                if (!note_name_valid(name, name_len) ||
-                    !note_b64_decode(sp + 1, (size_t)(eol - sp - 1), sig, sizeof(sig), &siglen) ||
-                    siglen < 5)
-                        return GH_E_MALFORMED;
-                id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 | (uint32_t)sig[2] << 8 |
-                     sig[3];
+        note_sigs_init(&it, note, len, off);
+        while ((r = note_sig_next(&it, &sl, &done)) == 0 && !done) {
                 for (size_t k = 0; k < nkeys; k++) {
                         uint8_t msg[COSIG_MSG_MAX];
                         size_t kl = strnlen(keys[k].name, sizeof(keys[k].name)), mlen = 0;
                         uint64_t t = 0;
 
-                        if (kl != name_len || memcmp(keys[k].name, name, name_len) != 0 ||
-                            keys[k].key_id != id)
+                        if (kl != sl.name_len || memcmp(keys[k].name, sl.name, kl) != 0 ||
+                            keys[k].key_id != sl.key_id)
                                 continue;
-                        if (siglen != COSIG_PAYLOAD)
+                        if (sl.sig_len != COSIG_PAYLOAD)
                                 return GH_E_BAD_SIGNATURE;
                         for (int i = 0; i < 8; i++)
-                                t = t << 8 | sig[4 + i];
+                                t = t << 8 | sl.sig[4 + i];
                         if (t == 0 || t > COSIG_TIME_MAX ||
                             cosig_message(note, tlen, t, msg, sizeof(msg), &mlen) != 0 ||
-                            crypto_sign_verify_detached(sig + 12, msg, mlen, keys[k].pk) != 0)
+                            crypto_sign_verify_detached(sl.sig + 12, msg, mlen, keys[k].pk) != 0)
                                 return GH_E_BAD_SIGNATURE;
                         if (t > times[k])
                                 times[k] = t;
                 }
-                p = eol + 1;
         }
+        if (r != 0)
+                return r;
         return 0;
 }
 

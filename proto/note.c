@@ -19,8 +19,6 @@
 #define B64_VKEY_LEN 44   /* base64 of 0x01 || 32-byte key */
 #define B64_SIG_LEN 92    /* base64 of 4-byte key id || 64-byte signature */
 #define SIG_DECODED_MIN 5 /* key id and at least one byte (as Go's note.Open) */
-#define EM_DASH_SP "\xe2\x80\x94 "
-#define EM_DASH_SP_LEN 4
 #define ATTEST_TAG "gpuhours-attest/v1"
 #define SIZE_MAX_VALUE ((UINT64_C(1) << 63) - 1)
 
@@ -256,60 +254,35 @@ static bool find_split(const char *s, size_t len, size_t *at) {
 
 int note_verify(const char *note, size_t len, const struct note_verifier *keys, size_t nkeys,
                 bool strict, size_t *text_len, size_t *which) {
-        const char *sigs, *end;
-        size_t split, tlen, nsig = 0, first = 0;
+        struct note_sigs it;
+        struct note_sig sl;
+        bool done;
+        size_t tlen, off, first = 0;
         bool verified = false;
+        int r;
 
         if (note == NULL)
                 return GH_E_MALFORMED;
         if (len > NOTE_MAX_SIZE)
                 return GH_E_TOO_LARGE;
-        if (!note_chars_valid((const uint8_t *)note, len) || !find_split(note, len, &split))
-                return GH_E_MALFORMED;
         /* The text keeps its final '\n'; the blank line is not signed. */
-        tlen = split + 1;
-        sigs = note + split + 2;
-        end = note + len;
-        if (sigs == end || end[-1] != '\n')
+        if (!note_split(note, len, &tlen, &off))
                 return GH_E_MALFORMED;
 
-        while (sigs < end) {
-                const char *eol = memchr(sigs, '\n', (size_t)(end - sigs));
-                const char *name, *sp, *b64;
-                uint8_t sig[NOTE_MAX_SIZE / 4 * 3 + 3];
-                size_t name_len, b64_len, siglen = 0;
-                uint32_t id;
+        note_sigs_init(&it, note, len, off);
+        while ((r = note_sig_next(&it, &sl, &done)) == 0 && !done) {
                 bool known = false;
-
-                if (++nsig > NOTE_MAX_SIGS)
-                        return GH_E_TOO_LARGE;
-                if ((size_t)(eol - sigs) < EM_DASH_SP_LEN ||
-                    memcmp(sigs, EM_DASH_SP, EM_DASH_SP_LEN) != 0)
-                        return GH_E_MALFORMED;
-                name = sigs + EM_DASH_SP_LEN;
-                sp = memchr(name, ' ', (size_t)(eol - name));
-                if (sp == NULL)
-                        return GH_E_MALFORMED;
-                name_len = (size_t)(sp - name);
-                b64 = sp + 1;
-                b64_len = (size_t)(eol - b64);
-                if (!note_name_valid(name, name_len) ||
-                    !b64_decode(b64, b64_len, sig, sizeof(sig), &siglen) ||
-                    siglen < SIG_DECODED_MIN)
-                        return GH_E_MALFORMED;
-                id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 | (uint32_t)sig[2] << 8 |
-                     sig[3];
 
                 for (size_t k = 0; k < nkeys; k++) {
                         size_t kl = strnlen(keys[k].name, sizeof(keys[k].name));
 
-                        if (kl != name_len || memcmp(keys[k].name, name, name_len) != 0 ||
-                            keys[k].key_id != id)
+                        if (kl != sl.name_len || memcmp(keys[k].name, sl.name, kl) != 0 ||
+                            keys[k].key_id != sl.key_id)
                                 continue;
                         /* A known key's signature must verify (every such line is checked). */
                         known = true;
-                        if (siglen != 4 + SIG_LEN ||
-                            crypto_sign_verify_detached(sig + 4, (const uint8_t *)note, tlen,
+                        if (sl.sig_len != 4 + SIG_LEN ||
+                            crypto_sign_verify_detached(sl.sig + 4, (const uint8_t *)note, tlen,
                                                         keys[k].pk) != 0)
                                 return GH_E_BAD_SIGNATURE;
                         if (!verified) {
@@ -319,8 +292,9 @@ int note_verify(const char *note, size_t len, const struct note_verifier *keys, 
                 }
                 if (!known && strict)
                         return GH_E_NO_KEY;
-                sigs = eol + 1;
         }
+        if (r != 0)
+                return r;
         if (!verified)
                 return GH_E_NO_KEY;
         if (text_len != NULL)
@@ -346,7 +320,7 @@ int note_sign(const char *text, size_t len, const struct signer *s, char **out,
                 return GH_E_MALFORMED;
         if (len > NOTE_MAX_SIZE)
                 return GH_E_TOO_LARGE;
-        total = len + 1 + EM_DASH_SP_LEN + name_len + 1 + B64_SIG_LEN + 1;
+        total = len + 1 + NOTE_SIG_PREFIX_LEN + name_len + 1 + B64_SIG_LEN + 1;
         if (total > NOTE_MAX_SIZE)
                 return GH_E_TOO_LARGE;
         note = malloc(total + 1);
@@ -367,8 +341,8 @@ int note_sign(const char *text, size_t len, const struct signer *s, char **out,
         memcpy(p, text, len);
         p += len;
         *p++ = '\n';
-        memcpy(p, EM_DASH_SP, EM_DASH_SP_LEN);
-        p += EM_DASH_SP_LEN;
+        memcpy(p, NOTE_SIG_PREFIX, NOTE_SIG_PREFIX_LEN);
+        p += NOTE_SIG_PREFIX_LEN;
         memcpy(p, s->name, name_len);
         p += name_len;
         *p++ = ' ';
@@ -520,6 +494,72 @@ bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off
         *text_len = split + 1;
         *sigs_off = split + 2;
         return true;
+}
+
+void note_sigs_init(struct note_sigs *it, const char *note, size_t len, size_t sigs_off) {
+        it->p = note + sigs_off;
+        it->end = note + len;
+        it->n = 0;
+}
+
+int note_sig_next(struct note_sigs *it, struct note_sig *out, bool *done) {
+        const char *eol, *name, *sp;
+
+        *done = it->p >= it->end;
+        if (*done)
+                return 0;
+        if (++it->n > NOTE_MAX_SIGS)
+                return GH_E_TOO_LARGE;
+        eol = memchr(it->p, '\n', (size_t)(it->end - it->p));
+        if (eol == NULL || (size_t)(eol - it->p) < NOTE_SIG_PREFIX_LEN ||
+            memcmp(it->p, NOTE_SIG_PREFIX, NOTE_SIG_PREFIX_LEN) != 0)
+                return GH_E_MALFORMED;
+        name = it->p + NOTE_SIG_PREFIX_LEN;
+        sp = memchr(name, ' ', (size_t)(eol - name));
+        if (sp == NULL)
+                return GH_E_MALFORMED;
+        out->name = name;
+        out->name_len = (size_t)(sp - name);
+        out->sig_len = 0;
+        if (!note_name_valid(name, out->name_len) ||
+            !b64_decode(sp + 1, (size_t)(eol - sp - 1), out->sig, sizeof(out->sig),
+                        &out->sig_len) ||
+            out->sig_len < SIG_DECODED_MIN)
+                return GH_E_MALFORMED;
+        out->key_id = (uint32_t)out->sig[0] << 24 | (uint32_t)out->sig[1] << 16 |
+                      (uint32_t)out->sig[2] << 8 | out->sig[3];
+        it->p = eol + 1;
+        return 0;
+}
+
+int note_keep_sigs(const char *note, size_t len, const char *name, size_t name_len, char *out,
+                   size_t cap, size_t *out_len) {
+        size_t tlen, off, o;
+        struct note_sigs it;
+        struct note_sig sl;
+        const char *line;
+        bool done;
+        int r;
+
+        if (!note_split(note, len, &tlen, &off))
+                return GH_E_MALFORMED;
+        if (cap < len)
+                return GH_E_TOO_LARGE;
+        memcpy(out, note, off);
+        o = off;
+        note_sigs_init(&it, note, len, off);
+        line = it.p;
+        while ((r = note_sig_next(&it, &sl, &done)) == 0 && !done) {
+                if (sl.name_len == name_len && memcmp(sl.name, name, name_len) == 0) {
+                        memcpy(out + o, line, (size_t)(it.p - line));
+                        o += (size_t)(it.p - line);
+                }
+                line = it.p;
+        }
+        if (r != 0)
+                return r;
+        *out_len = o;
+        return 0;
 }
 
 /* --- attest note --- */

@@ -22,6 +22,8 @@
 
 #define NOTE_MAX_SIZE 8192u  /* whole note, text + signatures */
 #define NOTE_MAX_SIGS 32u     /* signature lines accepted (spec: at least 16) */
+#define NOTE_SIG_PREFIX "\xe2\x80\x94 " /* em dash, space: starts a signature line */
+#define NOTE_SIG_PREFIX_LEN 4u
 #define NOTE_NAME_MAX 255u    /* key name / origin bytes */
 #define VKEY_MAX_LEN (NOTE_NAME_MAX + 1 + 8 + 1 + 44)
 
@@ -83,6 +85,35 @@ bool note_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t
  * the note has no blank line, no signature or does not end in '\n'.
  */
 bool note_split(const char *note, size_t len, size_t *text_len, size_t *sigs_off);
+
+/* One "\xe2\x80\x94 NAME BASE64\n" signature line, as note_sig_next parsed it. */
+struct note_sig {
+        const char *name; /* into the note, not NUL-terminated */
+        size_t name_len;
+        uint32_t key_id;                        /* the first 4 decoded bytes, big-endian */
+        uint8_t sig[NOTE_MAX_SIZE / 4 * 3 + 3]; /* all decoded bytes, key ID included */
+        size_t sig_len;                         /* at least 5 (as Go's note.Open) */
+};
+/* Walks the signature lines of note[sigs_off..len) (from note_split). */
+struct note_sigs {
+        const char *p, *end;
+        size_t n;
+};
+void note_sigs_init(struct note_sigs *it, const char *note, size_t len, size_t sigs_off);
+/*
+ * The next signature line: 0 with *out filled (and *done false), 0 with *done
+ * true after the last line, GH_E_TOO_LARGE on line NOTE_MAX_SIGS + 1,
+ * GH_E_MALFORMED for a line that is not em dash, space, a valid key name,
+ * space, canonical base64 of 5 or more bytes, '\n'.
+ */
+int note_sig_next(struct note_sigs *it, struct note_sig *out, bool *done);
+/*
+ * Copies note's text, its blank line and only the signature lines by the key
+ * named name[0..name_len) into out (cap >= len): 0 and *out_len, or
+ * GH_E_MALFORMED / GH_E_TOO_LARGE as note_split and note_sig_next.
+ */
+int note_keep_sigs(const char *note, size_t len, const char *name, size_t name_len, char *out,
+                   size_t cap, size_t *out_len);
 
 /* --- checkpoints --- */
 struct checkpoint {

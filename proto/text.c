@@ -58,6 +58,23 @@ void quote_bytes(const void *p, size_t len, char *out, size_t cap) {
         out[o] = '\0';
 }
 
+bool text_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *n) {
+        const char *nl, *p;
+        size_t k;
+
+        if (*pos >= len)
+                return false;
+        p = buf + *pos;
+        nl = memchr(p, '\n', len - *pos);
+        k = nl ? (size_t)(nl - p) : len - *pos;
+        *pos += k + (nl ? 1 : 0);
+        if (k > 0 && p[k - 1] == '\r')
+                k--;
+        *line = p;
+        *n = k;
+        return true;
+}
+
 int64_t date_days_from_civil(int64_t y, unsigned m, unsigned d) {
         int64_t era;
         unsigned yoe, doy, doe;

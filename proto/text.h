@@ -28,6 +28,14 @@ bool parse_u64_cstr(const char *s, uint64_t *out);
  */
 void quote_bytes(const void *p, size_t len, char *out, size_t cap);
 
+/*
+ * The next line of a text file held in buf[0..len), from *pos: *line and *n
+ * without its '\n' nor one '\r' before it (a CRLF file reads as LF); *pos
+ * moves past the '\n' (or to len for a last line without one). false once
+ * *pos >= len. Lengths and bytes are the caller's to check.
+ */
+bool text_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *n);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
 int64_t date_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* The date of a day number (inverse of date_days_from_civil). */

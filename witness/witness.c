@@ -42,6 +42,7 @@
 #include "api.h"
 #include "config.h"
 #include "cosig.h"
+#include "fsutil.h"
 #include "log.h"
 #include "merkle.h"
 #include "note.h"
@@ -116,38 +117,7 @@ static void count_code(struct witness *w, unsigned code) {
 /* ------------------------------------------------------------ files */
 
 static int write_atomic(int dirfd, const char *name, const void *data, size_t len) {
-        char tmp[300];
-        int fd, e;
-
-        snprintf(tmp, sizeof tmp, "%s.tmp", name);
-        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -errno;
-        for (size_t off = 0; off < len;) {
-                ssize_t n = write(fd, (const char *)data + off, len - off);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        e = -errno;
-                        close(fd);
-                        (void)unlinkat(dirfd, tmp, 0);
-                        return e;
-                }
-                off += (size_t)n;
-        }
-        if (fsync(fd) != 0) {
-                e = -errno;
-                close(fd);
-                (void)unlinkat(dirfd, tmp, 0);
-                return e;
-        }
-        close(fd);
-        if (renameat(dirfd, tmp, dirfd, name) != 0) {
-                e = -errno;
-                (void)unlinkat(dirfd, tmp, 0);
-                return e;
-        }
-        return fsync(dirfd) == 0 ? 0 : -errno;
+        return atomic_write_at(dirfd, name, data, len, 0640, ATOMIC_FIXED_TEMP);
 }
 
 static int append_sync(int dirfd, const char *name, const char *line, size_t len) {
@@ -210,20 +180,12 @@ static int load_key(struct witness *w, bool create) {
                 return -ENOMEM;
         fd = openat(w->dirfd, KEY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == ENOENT && create) {
-                char tmp[] = KEY_FILE ".tmp";
                 randombytes_buf(seed, 32);
-                fd = openat(w->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                            0600);
-                if (fd < 0 || write(fd, seed, 32) != 32 || fsync(fd) != 0 ||
-                    linkat(w->dirfd, tmp, w->dirfd, KEY_FILE, 0) != 0) {
-                        rc = -errno;
+                rc = atomic_write_at(w->dirfd, KEY_FILE, seed, 32, 0600,
+                                     ATOMIC_SECRET | ATOMIC_EXCLUSIVE | ATOMIC_FIXED_TEMP);
+                if (rc != 0)
                         log_err("witness key '%s/%s': cannot create: %s", w->state_dir, KEY_FILE,
-                                strerror(errno));
-                }
-                if (fd >= 0)
-                        close(fd);
-                (void)unlinkat(w->dirfd, tmp, 0);
-                (void)fsync(w->dirfd);
+                                strerror(-rc));
                 if (rc == 0)
                         log_info("created a new witness key in '%s/%s'", w->state_dir, KEY_FILE);
         } else if (fd < 0) {
@@ -454,26 +416,6 @@ static enum MHD_Result reply_text(struct witness *w, struct MHD_Connection *c, u
         count_code(w, code);
         pthread_mutex_unlock(&w->lock);
         return reply(c, code, API_CT_TEXT, msg, strlen(msg));
-}
-
-/* Copies the text and the log's own signature lines of note into out (the stored note). */
-static size_t keep_log_sigs(const char *note, size_t len, size_t tlen, const char *origin,
-                            char *out) {
-        const char *p = note + tlen + 1, *end = note + len;
-        size_t o = tlen + 1, ol = strlen(origin);
-
-        memcpy(out, note, tlen + 1);
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p));
-                size_t n = (size_t)(eol - p) + 1;
-                if ((size_t)(eol - p) > 4 + ol && memcmp(p + 4, origin, ol) == 0 &&
-                    p[4 + ol] == ' ') {
-                        memcpy(out + o, p, n);
-                        o += n;
-                }
-                p = eol + 1;
-        }
-        return o;
 }
 
 /* POST /add-checkpoint, C2SP tlog-witness: the checks in the spec's order. */
@@ -762,7 +704,15 @@ static enum MHD_Result add_checkpoint(struct witness *w, struct MHD_Connection *
                         rc ? gh_strerror(rc) : "out of memory");
                 return reply_text(w, c, 500, "internal error\n");
         }
-        size_t slen = keep_log_sigs(rq.note, rq.note_len, tlen, l->e.origin, stored);
+        /* The stored note: the text and the log's own signature lines, then ours. */
+        size_t slen = 0;
+        if (note_keep_sigs(rq.note, rq.note_len, l->e.origin, strlen(l->e.origin), stored,
+                           rq.note_len, &slen) != 0) {
+                free(stored);
+                pthread_mutex_unlock(&w->lock);
+                log_err("'%s': cannot copy the checkpoint's signatures", l->e.origin);
+                return reply_text(w, c, 500, "internal error\n");
+        }
         memcpy(stored + slen, line, llen);
         slen += llen;
         char root_b64[45], hist[128];

@@ -329,6 +329,27 @@ static void test_sha256_evp(void **state) {
         sha256_evp_free(e);
 }
 
+/* proto/text.c text_next_line: LF, CRLF, a last line without '\n', empty lines. */
+static void test_next_line(void **state) {
+        static const char buf[] = "a\r\n\nbc\r\r\nlast";
+        const char *p = NULL;
+        size_t pos = 0, n = 0;
+        (void)state;
+        assert_true(text_next_line(buf, sizeof(buf) - 1, &pos, &p, &n));
+        assert_int_equal(n, 1);
+        assert_memory_equal(p, "a", 1);
+        assert_true(text_next_line(buf, sizeof(buf) - 1, &pos, &p, &n));
+        assert_int_equal(n, 0);
+        assert_true(text_next_line(buf, sizeof(buf) - 1, &pos, &p, &n));
+        assert_int_equal(n, 3); /* only one '\r' is dropped */
+        assert_memory_equal(p, "bc\r", 3);
+        assert_true(text_next_line(buf, sizeof(buf) - 1, &pos, &p, &n));
+        assert_int_equal(n, 4);
+        assert_memory_equal(p, "last", 4);
+        assert_int_equal(pos, sizeof(buf) - 1);
+        assert_false(text_next_line(buf, sizeof(buf) - 1, &pos, &p, &n));
+}
+
 static void test_u64(void **state) {
         (void)state;
         uint64_t v;
@@ -359,6 +380,7 @@ int main(void) {
                 cmocka_unit_test(test_state_parse), cmocka_unit_test(test_names),
                 cmocka_unit_test(test_fork_parse),
                 cmocka_unit_test(test_node_json),   cmocka_unit_test(test_u64),
+                cmocka_unit_test(test_next_line),
                 cmocka_unit_test(test_sha256_evp),
                 cmocka_unit_test(test_duration_human),
         };

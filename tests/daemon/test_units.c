@@ -223,9 +223,45 @@ static void test_fsutil(void **state) {
                         names++; /* f, g, and no temp file */
         closedir(d);
         assert_int_equal(names, 2);
+        /* ATOMIC_FIXED_TEMP: "NAME.tmp", so a stale one (a crash) is overwritten, not kept. */
+        fd = openat(dfd, "h.tmp", O_WRONLY | O_CREAT, 0640);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "stale-and-long", 14), 14);
+        close(fd);
+        int dir_errno = -1;
+        assert_int_equal(
+                atomic_write_at_dir_errno(dfd, "h", "new", 3, 0640, ATOMIC_FIXED_TEMP, &dir_errno),
+                0);
+        assert_int_equal(dir_errno, 0);
+        assert_int_equal(fstatat(dfd, "h", &st, 0), 0);
+        assert_int_equal(st.st_size, 3);
+        assert_int_not_equal(fstatat(dfd, "h.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
+        /*
+         * ATOMIC_SECRET: the mode whatever the umask, and a file hard-linked at
+         * the temp name is replaced, never written through.
+         */
+        fd = openat(dfd, "victim", O_WRONLY | O_CREAT, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "keep", 4), 4);
+        close(fd);
+        assert_int_equal(linkat(dfd, "victim", dfd, "k.tmp", 0), 0);
+        mode_t old_mask = umask(0277);
+        assert_int_equal(atomic_write_at(dfd, "k", "secret", 6, 0600,
+                                         ATOMIC_SECRET | ATOMIC_EXCLUSIVE | ATOMIC_FIXED_TEMP),
+                         0);
+        umask(old_mask);
+        assert_int_equal(fstatat(dfd, "k", &st, 0), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_size, 6);
+        assert_int_equal(fstatat(dfd, "victim", &st, 0), 0);
+        assert_int_equal(st.st_size, 4);
+        assert_int_not_equal(fstatat(dfd, "k.tmp", &st, AT_SYMLINK_NOFOLLOW), 0);
         assert_int_equal(mkdir_p("", 0750), -EINVAL);
         unlinkat(dfd, "f", 0);
         unlinkat(dfd, "g", 0);
+        unlinkat(dfd, "h", 0);
+        unlinkat(dfd, "k", 0);
+        unlinkat(dfd, "victim", 0);
         close(dfd);
         rmdir(sub);
         snprintf(sub, sizeof sub, "%s/a", dir);

@@ -508,6 +508,63 @@ static void test_syntax(void **state) {
         free(note);
 }
 
+/* note_split and note_sig_next: the split every verifier and reader shares. */
+static void test_split_and_sig_lines(void **state) {
+        static const char n2[] = "a\nb\n\n\xe2\x80\x94 k1 AAAAAAA=\n\xe2\x80\x94 k2 AQIDBAU=\n";
+        struct note_sigs it;
+        struct note_sig sl;
+        size_t tl = 0, off = 0;
+        bool done = true;
+        char buf[4096];
+        size_t n = 0;
+
+        (void)state;
+        assert_true(note_split(n2, strlen(n2), &tl, &off));
+        assert_int_equal(tl, 4);
+        assert_int_equal(off, 5);
+        note_sigs_init(&it, n2, strlen(n2), off);
+        assert_int_equal(note_sig_next(&it, &sl, &done), 0);
+        assert_false(done);
+        assert_int_equal(sl.name_len, 2);
+        assert_memory_equal(sl.name, "k1", 2);
+        assert_int_equal(sl.key_id, 0);
+        assert_int_equal(sl.sig_len, 5);
+        assert_int_equal(note_sig_next(&it, &sl, &done), 0);
+        assert_false(done);
+        assert_memory_equal(sl.name, "k2", 2);
+        assert_int_equal(sl.key_id, 0x01020304u);
+        assert_int_equal(note_sig_next(&it, &sl, &done), 0);
+        assert_true(done);
+        /* note_keep_sigs: the text, the blank line and k2's line only. */
+        assert_int_equal(note_keep_sigs(n2, strlen(n2), "k2", 2, buf, sizeof(buf), &n), 0);
+        assert_int_equal(n, strlen("a\nb\n\n\xe2\x80\x94 k2 AQIDBAU=\n"));
+        assert_memory_equal(buf, "a\nb\n\n\xe2\x80\x94 k2 AQIDBAU=\n", n);
+        assert_int_equal(note_keep_sigs(n2, strlen(n2), "k", 1, buf, sizeof(buf), &n), 0);
+        assert_int_equal(n, 5);
+        assert_int_equal(note_keep_sigs(n2, strlen(n2), "k1", 2, buf, 4, &n), GH_E_TOO_LARGE);
+        /* The split is at the last blank line; none, or nothing after it: no split. */
+        assert_true(note_split("a\n\nb\n\nc\n", 8, &tl, &off));
+        assert_int_equal(tl, 5);
+        assert_false(note_split("a\nb\n", 4, &tl, &off));
+        assert_false(note_split("a\n\n", 3, &tl, &off));
+        /* Line NOTE_MAX_SIGS + 1 is too many, even if well-formed. */
+        n = (size_t)snprintf(buf, sizeof(buf), "a\n\n");
+        for (unsigned i = 0; i <= NOTE_MAX_SIGS; i++)
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\xe2\x80\x94 k AAAAAAA=\n");
+        note_sigs_init(&it, buf, n, 3);
+        for (unsigned i = 0; i < NOTE_MAX_SIGS; i++)
+                assert_int_equal(note_sig_next(&it, &sl, &done), 0);
+        assert_int_equal(note_sig_next(&it, &sl, &done), GH_E_TOO_LARGE);
+        /* A 4-byte signature, a bad name, no space: malformed. */
+        static const char *bad[] = {"a\n\n\xe2\x80\x94 k AAAAAA==\n",
+                                    "a\n\n\xe2\x80\x94 k+1 AAAAAAA=\n",
+                                    "a\n\n\xe2\x80\x94 kAAAAAAA=\n", "a\n\n- k AAAAAAA=\n"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                note_sigs_init(&it, bad[i], strlen(bad[i]), 3);
+                assert_int_equal(note_sig_next(&it, &sl, &done), GH_E_MALFORMED);
+        }
+}
+
 static void test_caps(void **state) {
         size_t len, nl;
         char *note = sign_text("capped\n", &signer, &len);
@@ -761,6 +818,7 @@ int main(void) {
                 cmocka_unit_test(test_sign_verify),
                 cmocka_unit_test(test_unknown_and_bad),
                 cmocka_unit_test(test_syntax),
+                cmocka_unit_test(test_split_and_sig_lines),
                 cmocka_unit_test(test_caps),
                 cmocka_unit_test(test_tamper_checkpoint),
                 cmocka_unit_test(test_checkpoint_vector),
