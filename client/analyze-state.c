@@ -80,6 +80,8 @@ int analyzer_state_windows(const struct analyzer *a, uint64_t from, const uint8_
         *len = 0;
         if (from < a->wins_base || from > total)
                 return -EINVAL;
+        if (from == total)
+                return 0; /* no window to give (a->wins may be NULL) */
         *p = (const uint8_t *)(a->wins + (from - a->wins_base));
         *len = (size_t)(total - from) * sizeof(struct win);
         return 0;

@@ -162,7 +162,7 @@ static int check_state(struct store *st, const struct store_origin *so, const st
         }
         if (lr != 0 || er != 0 || analyzer_state_windows(az, 0, &want_wins, &want_wins_len) != 0 ||
             mine_len != ss.len || memcmp(mine, ss.data, mine_len) != 0 ||
-            want_wins_len != wins_len || memcmp(want_wins, wins, wins_len) != 0) {
+            want_wins_len != wins_len || (wins_len && memcmp(want_wins, wins, wins_len) != 0)) {
                 snprintf(err, errlen,
                          "the saved analysis state differs from the analysis of the stored "
                          "records");
