@@ -112,7 +112,10 @@ int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8
  * last: framed records not staged yet (leaves last->first, …), inserted in
  * the same transaction (an audit's last pages, kept back so that a short
  * audit writes once); NULL or empty: none. sw: the analyzer state to save
- * with them (below); NULL: the origin's saved state is dropped.
+ * with them (below); state_sid > 0 instead: the state staged by
+ * store_stage_state, moved into astate/awin in this transaction (the commit
+ * fails, nothing recorded, when that row is gone or not for this origin,
+ * size and root); both NULL/0: the origin's saved state is dropped.
  */
 struct store_frames {
         uint64_t first;
@@ -138,7 +141,8 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
  *   awin(key, data): key = origin id * 2^40 + index of its first window;
  *       data: whole windows (ANALYZER_STATE_WIN_SIZE bytes each).
  *
- * Written by store_commit in the audit's transaction; a state that does not
+ * Written by store_commit in the audit's transaction (a large one staged
+ * first in astage, below, and moved by it); a state that does not
  * match the origin's size and root and its checksum is not used (the
  * records are re-analysed), and store verify re-derives it.
  */
