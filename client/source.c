@@ -678,7 +678,7 @@ static void maybe_complete(struct online *on) {
                          (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
                 return;
         }
-        store_audit_snapshot(&on->sa, on->o, &on->lc);
+        store_audit_snapshot(&on->sa, s, on->o, &on->lc);
         source_complete(s, on->o, &on->lc, &on->rem, on->have_rem, true);
         /* Committed (or dropped) by sources_verify, after the sources' cross-check. */
         on->commit_pending = on->sa.active;

@@ -75,8 +75,12 @@ struct store_audit {
         uint8_t *pend;
         size_t pend_len;
         uint64_t pend_first;
-        /* store_audit_snapshot: the state after every record, committed with them */
+        /*
+         * store_audit_snapshot: the state after every record, committed with
+         * them; kept here, or (snap_sid > 0) staged in the store
+         */
         bool have_snap;
+        int64_t snap_sid;
         uint8_t *snap, *snap_wins;
         size_t snap_len, snap_wins_len;
         uint64_t snap_nwins;
@@ -98,9 +102,10 @@ int store_audit_page(struct store_audit *sa, struct source *s, const struct veri
 /*
  * After the last leaf, before source_complete (analyzer_finish): keep the
  * analyzer's state to commit with the records (nothing without a store, with
- * --since/--until, or when a record did not decode).
+ * --since/--until, or when a record did not decode). A large one is staged
+ * in the store now (with the pages kept back), not held until the commit.
  */
-void store_audit_snapshot(struct store_audit *sa, const struct verify_opts *o,
+void store_audit_snapshot(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                           const struct ledger_check *lc);
 /* After source_complete: commit when the source verified, else drop what was staged. */
 void store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,

@@ -50,7 +50,18 @@ static const char state_schema[] =
         " wchain BLOB NOT NULL,"
         " hash BLOB NOT NULL,"
         " data BLOB NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS awin (key INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+        "CREATE TABLE IF NOT EXISTS awin (key INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS astage ("
+        " sid INTEGER PRIMARY KEY,"
+        " origin INTEGER NOT NULL REFERENCES origin(id),"
+        " size INTEGER NOT NULL,"
+        " root BLOB NOT NULL,"
+        " first INTEGER NOT NULL,"
+        " nwins INTEGER NOT NULL,"
+        " wchain BLOB NOT NULL,"
+        " hash BLOB NOT NULL,"
+        " data BLOB NOT NULL,"
+        " wins BLOB NOT NULL);";
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
                                                       ...) {
@@ -434,6 +445,15 @@ static int delete_staged(struct store *st, int64_t id, uint64_t size) {
         sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
         int rc = sqlite3_step(q);
         sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+                return -1;
+        /* Analyzer states staged for this origin (left by an interrupted audit). */
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM astage WHERE origin = ?1", -1, &q, NULL) !=
+            SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, id);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
         return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -448,8 +468,9 @@ static int stage_unchanged(struct store *st, const char *origin, const char *url
         int r = 0;
         if (sqlite3_prepare_v2(st->db,
                                "SELECT id, size, url = ?2 AND NOT EXISTS (SELECT 1 FROM record "
-                               "WHERE key >= (id << 40) + size AND key < (id + 1) << 40) FROM "
-                               "origin WHERE name = ?1",
+                               "WHERE key >= (id << 40) + size AND key < (id + 1) << 40) AND NOT "
+                               "EXISTS (SELECT 1 FROM astage WHERE astage.origin = origin.id) "
+                               "FROM origin WHERE name = ?1",
                                -1, &q, NULL) != SQLITE_OK)
                 return 0;
         sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
@@ -601,22 +622,41 @@ static int step_done(sqlite3_stmt *q) {
         return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Inside the commit's transaction: replace (or, sw NULL, drop) the origin's state. */
-static int state_write(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
-                       const struct store_state_write *sw) {
-        sqlite3_stmt *q = NULL;
-        uint64_t from = sw ? sw->first : 0;
-        if (sw && (sw->wins_len % ANALYZER_STATE_WIN_SIZE != 0 ||
-                   sw->first + sw->wins_len / ANALYZER_STATE_WIN_SIZE != sw->nwins ||
-                   sw->nwins >= (1ull << STORE_LEAF_BITS) || sw->wins_len > INT32_MAX ||
-                   sw->len > INT32_MAX))
+/* sw's windows chain and state hash for origin id at size with root. 0 or -1 (bad sw). */
+static int state_seal(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                      const struct store_state_write *sw, uint8_t chain[32], uint8_t hash[32]) {
+        if (sw->wins_len % ANALYZER_STATE_WIN_SIZE != 0 ||
+            sw->first + sw->wins_len / ANALYZER_STATE_WIN_SIZE != sw->nwins ||
+            sw->nwins >= (1ull << STORE_LEAF_BITS) || sw->wins_len > INT32_MAX ||
+            sw->len > INT32_MAX)
                 return -1;
+        if (sw->wins_len) {
+                if (state_chain(st, sw->prev_wchain, sw->first, sw->wins, sw->wins_len, chain) != 0)
+                        return -1;
+        } else
+                memcpy(chain, sw->prev_wchain, 32);
+        state_hash(id, size, root, sw->nwins, chain, sw->data, sw->len, hash);
+        return 0;
+}
+
+static int delete_wins(struct store *st, int64_t id, uint64_t from) {
+        sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(st->db, "DELETE FROM awin WHERE key >= ?1 AND key < ?2", -1, &q,
                                NULL) != SQLITE_OK)
                 return -1;
         sqlite3_bind_int64(q, 1, rec_key(id, from));
         sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
-        if (step_done(q) != 0)
+        return step_done(q);
+}
+
+/* Inside the commit's transaction: replace (or, sw NULL, drop) the origin's state. */
+static int state_write(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                       const struct store_state_write *sw) {
+        sqlite3_stmt *q = NULL;
+        uint8_t chain[32], hash[32];
+        if (sw && state_seal(st, id, size, root, sw, chain, hash) != 0)
+                return -1;
+        if (delete_wins(st, id, sw ? sw->first : 0) != 0)
                 return -1;
         if (!sw) {
                 if (sqlite3_prepare_v2(st->db, "DELETE FROM astate WHERE origin = ?1", -1, &q,
@@ -634,13 +674,6 @@ static int state_write(struct store *st, int64_t id, uint64_t size, const merkle
                 if (step_done(q) != 0)
                         return -1;
         }
-        uint8_t chain[32], hash[32];
-        if (sw->wins_len) {
-                if (state_chain(st, sw->prev_wchain, sw->first, sw->wins, sw->wins_len, chain) != 0)
-                        return -1;
-        } else
-                memcpy(chain, sw->prev_wchain, 32);
-        state_hash(id, size, root, sw->nwins, chain, sw->data, sw->len, hash);
         if (sqlite3_prepare_v2(st->db,
                                "INSERT OR REPLACE INTO astate(origin, size, nwins, wchain, hash, "
                                "data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -653,6 +686,109 @@ static int state_write(struct store *st, int64_t id, uint64_t size, const merkle
         sqlite3_bind_blob(q, 5, hash, 32, SQLITE_TRANSIENT);
         sqlite3_bind_blob(q, 6, sw->data, (int)sw->len, SQLITE_STATIC);
         return step_done(q);
+}
+
+/*
+ * Inside the commit's transaction: make the state staged as sid the
+ * origin's (its windows moved into awin), and drop the staged row. 1 when
+ * sid is not staged for id at size with root, 0 done, -1 error.
+ */
+static int state_unstage(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                         int64_t sid) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT first FROM astage WHERE sid = ?1 AND origin = ?2 AND "
+                               "size = ?3 AND root = ?4",
+                               -1, &q, NULL) != SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, sid);
+        sqlite3_bind_int64(q, 2, id);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)size);
+        sqlite3_bind_blob(q, 4, root, MERKLE_HASH_LEN, SQLITE_STATIC);
+        int rc = sqlite3_step(q);
+        sqlite3_int64 first = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+        sqlite3_finalize(q);
+        if (rc == SQLITE_DONE)
+                return 1;
+        if (rc != SQLITE_ROW || first < 0 || (uint64_t)first >= (1ull << STORE_LEAF_BITS))
+                return -1;
+        if (delete_wins(st, id, (uint64_t)first) != 0)
+                return -1;
+        static const char *const sql[] = {
+                "INSERT INTO awin(key, data) SELECT ?2, wins FROM astage WHERE sid = ?1 AND "
+                "length(wins) > 0",
+                "INSERT OR REPLACE INTO astate(origin, size, nwins, wchain, hash, data) SELECT "
+                "origin, size, nwins, wchain, hash, data FROM astage WHERE sid = ?1",
+                "DELETE FROM astage WHERE sid = ?1",
+        };
+        for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+                if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+                        return -1;
+                sqlite3_bind_int64(q, 1, sid);
+                if (i == 0)
+                        sqlite3_bind_int64(q, 2, rec_key(id, (uint64_t)first));
+                if (step_done(q) != 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                      const struct store_frames *last, const struct store_state_write *sw,
+                      int64_t *sid, char *err, size_t errlen) {
+        *sid = 0;
+        uint8_t chain[32], hash[32];
+        if (sw && (size >= (1ull << STORE_LEAF_BITS) ||
+                   state_seal(st, id, size, root, sw, chain, hash) != 0))
+                return fail(err, errlen, "evidence store: bad analysis state to stage");
+        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+                return -1;
+        int r = -1;
+        sqlite3_stmt *q = NULL;
+        if (last && last->len &&
+            stage_rows(st, id, last->first, last->frames, last->len, err, errlen) != 0)
+                goto out;
+        if (sw) {
+                if (sqlite3_prepare_v2(st->db,
+                                       "INSERT INTO astage(origin, size, root, first, nwins, "
+                                       "wchain, hash, data, wins) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                       "?6, ?7, ?8, ?9) RETURNING sid",
+                                       -1, &q, NULL) != SQLITE_OK) {
+                        db_fail(st, err, errlen, "staging the analysis state");
+                        goto out;
+                }
+                sqlite3_bind_int64(q, 1, id);
+                sqlite3_bind_int64(q, 2, (sqlite3_int64)size);
+                sqlite3_bind_blob(q, 3, root, MERKLE_HASH_LEN, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 4, (sqlite3_int64)sw->first);
+                sqlite3_bind_int64(q, 5, (sqlite3_int64)sw->nwins);
+                sqlite3_bind_blob(q, 6, chain, 32, SQLITE_STATIC);
+                sqlite3_bind_blob(q, 7, hash, 32, SQLITE_STATIC);
+                sqlite3_bind_blob(q, 8, sw->len ? sw->data : (const uint8_t *)"", (int)sw->len,
+                                  SQLITE_STATIC);
+                sqlite3_bind_blob(q, 9, sw->wins_len ? sw->wins : (const uint8_t *)"",
+                                  (int)sw->wins_len, SQLITE_STATIC);
+                if (sqlite3_step(q) != SQLITE_ROW) {
+                        db_fail(st, err, errlen, "staging the analysis state");
+                        goto out;
+                }
+                int64_t v = sqlite3_column_int64(q, 0);
+                if (sqlite3_step(q) != SQLITE_DONE || v <= 0) {
+                        db_fail(st, err, errlen, "staging the analysis state");
+                        goto out;
+                }
+                sqlite3_finalize(q);
+                q = NULL;
+                *sid = v;
+        }
+        r = exec(st, "COMMIT", err, errlen);
+out:
+        sqlite3_finalize(q);
+        if (r != 0) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                *sid = 0;
+        }
+        return r;
 }
 
 void store_state_free(struct store_state *ss) {
@@ -792,8 +928,8 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
 
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_frames *last, const struct store_state_write *sw, char *err,
-                 size_t errlen) {
+                 const struct store_frames *last, const struct store_state_write *sw,
+                 int64_t state_sid, char *err, size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
@@ -875,7 +1011,19 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
         }
         sqlite3_finalize(q);
         q = NULL;
-        if (state_write(st, id, b->size, root, sw) != 0) {
+        if (state_sid > 0) {
+                int u = state_unstage(st, id, b->size, root, state_sid);
+                if (u != 0) {
+                        if (u > 0)
+                                fail(err, errlen,
+                                     "evidence store %s: the staged analysis state is gone "
+                                     "(another gpuhours on the same store?); not recorded",
+                                     st->path);
+                        else
+                                db_fail(st, err, errlen, "saving the analysis state");
+                        goto out;
+                }
+        } else if (state_write(st, id, b->size, root, sw) != 0) {
                 db_fail(st, err, errlen, "saving the analysis state");
                 goto out;
         }

@@ -112,7 +112,10 @@ int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8
  * last: framed records not staged yet (leaves last->first, …), inserted in
  * the same transaction (an audit's last pages, kept back so that a short
  * audit writes once); NULL or empty: none. sw: the analyzer state to save
- * with them (below); NULL: the origin's saved state is dropped.
+ * with them (below); state_sid > 0 instead: the state staged by
+ * store_stage_state, moved into astate/awin in this transaction (the commit
+ * fails, nothing recorded, when that row is gone or not for this origin,
+ * size and root); both NULL/0: the origin's saved state is dropped.
  */
 struct store_frames {
         uint64_t first;
@@ -122,8 +125,8 @@ struct store_frames {
 struct store_state_write;
 int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_frames *last, const struct store_state_write *sw, char *err,
-                 size_t errlen);
+                 const struct store_frames *last, const struct store_state_write *sw,
+                 int64_t state_sid, char *err, size_t errlen);
 
 /*
  * The saved analyzer state (client/analyze-state.h) of an origin, a cache
@@ -138,7 +141,8 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
  *   awin(key, data): key = origin id * 2^40 + index of its first window;
  *       data: whole windows (ANALYZER_STATE_WIN_SIZE bytes each).
  *
- * Written by store_commit in the audit's transaction; a state that does not
+ * Written by store_commit in the audit's transaction (a large one staged
+ * first in astage, below, and moved by it); a state that does not
  * match the origin's size and root and its checksum is not used (the
  * records are re-analysed), and store verify re-derives it.
  */
@@ -170,6 +174,20 @@ int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_h
 int store_state_windows(struct store *st, int64_t id, const struct store_state *ss, uint8_t **out,
                         size_t *len, char *err, size_t errlen);
 void store_state_free(struct store_state *ss);
+/*
+ * Before the commit, so that an audit's state need not stay in memory until
+ * then: in one transaction, stages last (as store_stage_frames) and sw, the
+ * state the commit at size with root will save, in
+ *   astage(sid PRIMARY KEY, origin, size, root, first, nwins, wchain, hash,
+ *          data, wins)
+ * with its chain and hash computed as store_commit would. *sid: the staged
+ * row (0 when sw is NULL), given to store_commit instead of sw; the row is
+ * per audit, not per origin. Dropped with the origin's staged records
+ * (store_stage_begin, store_stage_abort). 0 or -1.
+ */
+int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
+                      const struct store_frames *last, const struct store_state_write *sw,
+                      int64_t *sid, char *err, size_t errlen);
 /* Deletes rows staged past the origin's size (best effort after a failed audit). */
 void store_stage_abort(struct store *st, int64_t id);
 

@@ -247,26 +247,69 @@ int store_audit_page(struct store_audit *sa, struct source *s, const struct veri
         return 0;
 }
 
-void store_audit_snapshot(struct store_audit *sa, const struct verify_opts *o,
+/*
+ * A snapshot (state, windows and the pages kept back) larger than this is
+ * staged in the store at once rather than kept until the commit: commits
+ * wait for every source of the run (the fork check across sources), and a
+ * cold audit's windows alone are hundreds of KB per node. A smaller one
+ * (an incremental audit) stays in memory and is written by the commit, in
+ * its one transaction.
+ */
+#define SNAP_KEEP (16u << 10)
+
+void store_audit_snapshot(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                           const struct ledger_check *lc) {
-        if (!sa->active || sa->failed || sa->have_snap || o->since_ns || o->until_ns ||
-            lc->decode_failed || lc->sys_err || !lc->az)
+        if (!sa->active || sa->failed || sa->have_snap)
                 return;
         const uint8_t *w;
         size_t wl;
-        if (analyzer_state_windows(lc->az, sa->saved_nwins, &w, &wl) != 0 ||
-            analyzer_state_save(lc->az, &sa->snap, &sa->snap_len) != 0)
+        if (o->since_ns || o->until_ns || lc->decode_failed || lc->sys_err || !lc->az ||
+            analyzer_state_windows(lc->az, sa->saved_nwins, &w, &wl) != 0) {
+                /* No state to save: the pages kept back need not wait either. */
+                if (sa->pend_len >= SNAP_KEEP)
+                        stage_pending(sa, s, o);
                 return;
+        }
+        uint8_t *data;
+        size_t len;
+        if (analyzer_state_save(lc->az, &data, &len) != 0)
+                return;
+        uint64_t nwins = analyzer_state_nwins(lc->az);
+        if (len + wl + sa->pend_len >= SNAP_KEEP && lc->border.size == s->cp.size) {
+                char err[600];
+                struct store_state_write sw = {.data = data,
+                                               .len = len,
+                                               .first = sa->saved_nwins,
+                                               .wins = w,
+                                               .wins_len = wl,
+                                               .nwins = nwins};
+                memcpy(sw.prev_wchain, sa->saved_wchain, sizeof(sw.prev_wchain));
+                struct store_frames last = {
+                        .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
+                int r = store_stage_state(o->store, sa->id, s->cp.size, s->cp.root, &last, &sw,
+                                          &sa->snap_sid, err, sizeof(err));
+                free(data);
+                free(sa->pend);
+                sa->pend = NULL;
+                sa->pend_len = 0;
+                if (r != 0) {
+                        store_warn(sa, s, err);
+                        return;
+                }
+                sa->have_snap = true;
+                return;
+        }
         sa->snap_wins = malloc(wl ? wl : 1);
         if (!sa->snap_wins) {
-                free(sa->snap);
-                sa->snap = NULL;
+                free(data);
                 return;
         }
         if (wl)
                 memcpy(sa->snap_wins, w, wl);
+        sa->snap = data;
+        sa->snap_len = len;
         sa->snap_wins_len = wl;
-        sa->snap_nwins = analyzer_state_nwins(lc->az);
+        sa->snap_nwins = nwins;
         sa->have_snap = true;
 }
 
@@ -274,6 +317,7 @@ static void snapshot_free(struct store_audit *sa) {
         free(sa->snap);
         free(sa->snap_wins);
         sa->snap = sa->snap_wins = NULL;
+        sa->snap_sid = 0;
         sa->have_snap = false;
 }
 
@@ -294,8 +338,9 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
                 struct store_frames last = {
                         .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
                 if (store_commit(o->store, sa->id, sa->old_size, &lc->border, s->cp.root, s->note,
-                                 s->note_len, wall_now_ns(), &last, sa->have_snap ? &sw : NULL,
-                                 err, sizeof(err)) != 0)
+                                 s->note_len, wall_now_ns(), &last,
+                                 sa->have_snap && !sa->snap_sid ? &sw : NULL, sa->snap_sid, err,
+                                 sizeof(err)) != 0)
                         store_warn(sa, s, err);
                 else
                         sa->active = false;

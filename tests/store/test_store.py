@@ -416,12 +416,111 @@ def fleet_file(tmp):
     finally:
         srv.close()
 
+def staged_state(tmp):
+    """A large analysis state is staged in the store when its node completes, not kept
+    in memory until the run's commit (which waits for every source): kill -9 while it
+    waits leaves nothing committed, and the next audit drops the staged row and saves
+    a state that resumes like a cold audit."""
+    big = ledgerserver.Node("stagebig.test/gpuhours", gen(tmp, 21, 3000, 2, period=300),
+                            page=1000)
+    slow = ledgerserver.Node("stageslow.test/gpuhours", gen(tmp, 22, 60, 1), page=10)
+    srv = ledgerserver.LedgerServer([big, slow])
+    home = os.path.join(tmp, "stage")
+    env = cltest.client_env(home)
+    db = os.path.join(home, "data", "gpuhours", "store.sqlite")
+    fleet = os.path.join(tmp, "stage-fleet.txt")
+    with open(fleet, "w") as f:
+        f.write("%s %s\n%s %s\n" % (srv.node_url(0), big.key.vkey, srv.node_url(1),
+                                      slow.key.vkey))
+    args = ["verify", "--fleet", fleet, "--min-page", "1"]
+    try:
+        slow.delay = 0.5
+        p = subprocess.Popen([ghtest.client_bin()] + args, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        staged = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                staged = store_rows(db, "SELECT o.name, s.size, s.nwins FROM astage s "
+                                        "JOIN origin o ON o.id = s.origin")
+            except sqlite3.Error:
+                staged = []
+            if staged:
+                break
+            time.sleep(0.05)
+        running = p.poll() is None
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        saved = store_rows(db, "SELECT count(*) FROM astate")[0][0]
+        sizes = store_rows(db, "SELECT name, size FROM origin ORDER BY name")
+        tap.ok(running and len(staged) == 1 and staged[0][:2] == (big.origin, 3000) and
+               staged[0][2] >= 1000 and saved == 0 and
+               all(size == 0 for _, size in sizes),
+               "the completed node's state is staged while the run waits for a slow source; "
+               "after kill -9 nothing is committed", diag="%r %r %r" % (staged, saved, sizes))
+        slow.delay = 0
+        rc, out, err, _ = cltest.run(["store", "verify", "--key", big.key.vkey, "--key",
+                                      slow.key.vkey], env)
+        tap.ok(rc == 0, "store verify passes after the kill (exit %d)" % rc, diag=out + err)
+        rc, out, err, _ = cltest.run(args, env, timeout=120)
+        left = store_rows(db, "SELECT count(*) FROM astage")[0][0]
+        saved = store_rows(db, "SELECT o.name, a.size FROM astate a JOIN origin o "
+                               "ON o.id = a.origin ORDER BY o.name")
+        tap.ok(rc in (0, 1) and left == 0 and
+               saved == [(big.origin, 3000), (slow.origin, 60)],
+               "the re-audit commits both states and leaves nothing staged (exit %d)" % rc,
+               diag="%r %r\n%s" % (left, saved, err[-800:]))
+        big.size = 3000
+        key = ["--key", big.key.vkey, "--min-page", "1"]
+        rc_i, doc_i, text_i = verify_doc(key + [srv.node_url(0)], env)
+        rc_c, doc_c, _ = verify_doc(key + ["--no-state", "--no-store", srv.node_url(0)],
+                                    cltest.client_env(os.path.join(tmp, "stage-cold")))
+        tap.ok(doc_i is not None and rc_i == rc_c and "re-analysing" not in text_i and
+               strip_volatile(doc_i) == strip_volatile(doc_c),
+               "an audit resumed from the state staged then committed equals a cold audit",
+               diag=text_i[-1200:])
+        # Another gpuhours drops the staged state before the commit: not recorded.
+        home2 = os.path.join(tmp, "stage2")
+        env2 = cltest.client_env(home2)
+        db2 = os.path.join(home2, "data", "gpuhours", "store.sqlite")
+        slow.delay = 0.5
+        p = subprocess.Popen([ghtest.client_bin()] + args, env=env2,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        dropped = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None and not dropped:
+            try:
+                con = sqlite3.connect(db2, timeout=10)
+                try:
+                    dropped = con.execute("DELETE FROM astage").rowcount
+                    con.commit()
+                finally:
+                    con.close()
+            except sqlite3.Error:
+                dropped = 0
+            time.sleep(0.05)
+        err2 = p.communicate(timeout=120)[1].decode("utf-8", "replace")
+        slow.delay = 0
+        sizes = store_rows(db2, "SELECT name, size FROM origin ORDER BY name")
+        tap.ok(dropped == 1 and "stagebig.test" not in str(store_rows(
+                   db2, "SELECT o.name FROM astate a JOIN origin o ON o.id = a.origin")) and
+               sizes == [(big.origin, 0), (slow.origin, 60)] and
+               "the staged analysis state is gone" in err2,
+               "a staged state dropped before the commit: that audit is not recorded, the "
+               "other is", diag="%r %r\n%s" % (dropped, sizes, err2[-800:]))
+        rc, out, err, _ = cltest.run(["store", "verify", "--key", big.key.vkey, "--key",
+                                      slow.key.vkey], env)
+        tap.ok(rc == 0 and "interrupted" not in out,
+               "store verify passes after the re-audit (exit %d)" % rc, diag=out + err)
+    finally:
+        srv.close()
+
 
 def main():
     tmp = ghtest.tmpdir("gh-store-")
     tap.run(lambda: incremental_equals_cold(tmp), lambda: fork_and_rollback(tmp),
             lambda: kill9_and_corruption(tmp), lambda: hostile_deadlines(tmp),
-            lambda: fleet_file(tmp))
+            lambda: fleet_file(tmp), lambda: staged_state(tmp))
 
 
 if __name__ == "__main__":
