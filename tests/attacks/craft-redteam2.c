@@ -20,6 +20,8 @@
  *   inventory REASON    an INVENTORY record (INV_* bits)
  *   uuid G STR          GPU G's UUID
  *   mjset G MJ          GPU G's energy counter jumps to MJ (no flag)
+ *   reset G             a GPU reset: counter to 0, flagged in the window; the energy
+ *                       since the last observed reading is lost to the window's total
  *   mark NAME           prints "NAME WALL_NS" (the current wall time)
  *   write NAME          writes NAME.bundle, NAME.vkey; prints "truth NAME BUSY_S"
  */
@@ -54,6 +56,8 @@ struct craft {
         uint64_t boot, off;
         double mj[MAXG], load[MAXG];
         double busy_ms[MAXG], obs_ms[MAXG], pw_obs[MAXG], pw_max[MAXG], e0[MAXG], used[MAXG];
+        double used_obs[MAXG]; /* used at the end of the last observed tick */
+        bool reset[MAXG];      /* counter reset in the window in progress */
         uint64_t ws, bs;
         double truth_ms;
 };
@@ -108,6 +112,7 @@ static void tick(struct craft *c, double dt_s, bool observed) {
                         c->pw_obs[g] += w * (double)dt / 1e6;
                         if (w > c->pw_max[g])
                                 c->pw_max[g] = w;
+                        c->used_obs[g] = c->used[g];
                 }
         }
         c->boot += dt;
@@ -119,7 +124,8 @@ static void win_open(struct craft *c) {
         for (unsigned g = 0; g < c->ng; g++) {
                 c->busy_ms[g] = c->obs_ms[g] = c->pw_obs[g] = c->pw_max[g] = 0;
                 c->e0[g] = c->mj[g];
-                c->used[g] = 0;
+                c->used[g] = c->used_obs[g] = 0;
+                c->reset[g] = false;
         }
 }
 
@@ -182,6 +188,8 @@ static void summary(struct craft *c) {
                 e->power_avg_mw =
                         c->obs_ms[g] > 0 ? (uint32_t)(c->pw_obs[g] / c->obs_ms[g] * 1000.0) : 0;
                 e->power_max_mw = (uint32_t)(c->pw_max[g] * 1000.0) + 1000;
+                if (c->reset[g])
+                        e->flags |= GPU_COUNTER_RESET;
                 if (e->observed_ms * 10 < len / MS * 9)
                         s->samples_taken = (uint32_t)(e->observed_ms / 100);
         }
@@ -347,6 +355,15 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(w[0], "mjset")) {
                         NEED(2);
                         c.mj[gpu_arg(&c, w[1])] = strtod(w[2], NULL);
+                } else if (!strcmp(w[0], "reset")) {
+                        /* a GPU reset: the counter restarts at 0; the daemon (frozen since
+                         * its last reading) sees it go backwards and loses what was used
+                         * since that reading */
+                        NEED(1);
+                        unsigned g = gpu_arg(&c, w[1]);
+                        c.mj[g] = 0;
+                        c.used[g] = c.used_obs[g];
+                        c.reset[g] = true;
                 } else if (!strcmp(w[0], "mark")) {
                         NEED(1);
                         printf("%s %llu\n", w[1], (unsigned long long)wall(&c));
