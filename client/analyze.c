@@ -597,7 +597,8 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                         double b = (double)short_clip / 1e9, above = 0;
                         bool bad = false;
                         bool from_e = false;
-                        if (acc && !(g->flags & GPU_ENERGY_UNSUPPORTED)) {
+                        /* a counter reset in the window loses energy: no bound from it */
+                        if (acc && !(g->flags & (GPU_ENERGY_UNSUPPORTED | GPU_COUNTER_RESET))) {
                                 double eb = hidden_from_energy(acc, (double)g->energy_used_mj / 1e3,
                                                                (double)len / 1e9, b, &above, &bad);
                                 if (bad)

@@ -286,7 +286,7 @@ class Crafted(unittest.TestCase):
         rc, rules, _ = self.check(["rt-rename"], "cap flop 5e18\n")
         self.assertNotPass(rules)
 
-    # HOLE 7 (client/analyze.c, the in-window shortfall bound; proto/ANALYSIS.md
+    # HOLE 7, FIXED (client/analyze.c, the in-window shortfall bound; proto/ANALYSIS.md
     # section 6, in_window): the in-window bound uses the window's energy_used_mj
     # whenever the GPU has a counter, also when the window carries GPU_COUNTER_RESET.
     # The daemon is frozen for 49 s of a 60-s window while the GPU works at full load;
@@ -294,8 +294,8 @@ class Crafted(unittest.TestCase):
     # window's total (the daemon counts the new value as a lower bound): 49 s
     # unobserved, bound 0 ('energy-idle'): pause PASS, cap 0.005 GPU-h (18 s) PASS,
     # verify hidden 0. Sound: a window with GPU_COUNTER_RESET for the GPU gives no
-    # energy bound (worst case), as between windows.
-    @unittest.expectedFailure
+    # energy bound (worst case), as between windows. Fixed: analyze.c takes no
+    # in-window bound from a window with GPU_COUNTER_RESET.
     def test_hole_counter_reset_in_window(self):
         m = self.craft("init 1\nstart\nrun 5\nmark p0\ntick 10 1\nload 1\ntick 49 0\nreset 0\n"
                        "load 0\ntick 1 1\nsummary\nmark p1\nrun 5\nstop\nwrite rt-winreset\n")
