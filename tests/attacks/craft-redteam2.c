@@ -19,6 +19,7 @@
  *   present G 0|1       GPU G in the node's set (then: inventory)
  *   inventory REASON    an INVENTORY record (INV_* bits)
  *   uuid G STR          GPU G's UUID
+ *   uptime S            the boot has been up S s now (before the first start)
  *   mjset G MJ          GPU G's energy counter jumps to MJ (no flag)
  *   reset G             a GPU reset: counter to 0, flagged in the window; the energy
  *                       since the last observed reading is lost to the window's total
@@ -355,6 +356,12 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(w[0], "mjset")) {
                         NEED(2);
                         c.mj[gpu_arg(&c, w[1])] = strtod(w[2], NULL);
+                } else if (!strcmp(w[0], "uptime")) {
+                        /* the boot has been up S s at the current wall time (before start) */
+                        NEED(1);
+                        uint64_t w0 = wall(&c);
+                        c.boot = (uint64_t)(strtod(w[1], NULL) * 1e9);
+                        c.off = w0 - c.boot;
                 } else if (!strcmp(w[0], "reset")) {
                         /* a GPU reset: the counter restarts at 0; the daemon (frozen since
                          * its last reading) sees it go backwards and loses what was used

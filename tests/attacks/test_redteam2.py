@@ -305,6 +305,30 @@ class Crafted(unittest.TestCase):
         self.assertNotPass(rules)
         self.assertGreaterEqual(self.hidden("rt-winreset"), m["truth:rt-winreset"] - 1e-3)
 
+    def test_cap_per_day_from_before_ledger_unknown(self):
+        """The same ledger (below) with `from` the day's start: the window reaches outside
+        the audited interval, UNKNOWN."""
+        self.craft(self.MORNING)
+        rc, rules, _ = self.check(["rt-morning"], "cap gpu-hours 1 per day from 2026-11-26\n")
+        self.assertEqual(rules[0]["verdict"], "UNKNOWN", self.verdicts(rules))
+
+    # HOLE 8 (client/verdict.c judge_cap; proto/VERDICTS.md section 5, cap: "hi = inf
+    # when the period reaches outside [A, B)"): the code tests the period clipped to R,
+    # and R defaults to [A, B), so a calendar period is never "outside" without `from`/
+    # `to`. The operator starts the ledger at noon: the GPU worked the whole morning
+    # (the START's counter since driver load shows it; verify raises ENERGY_UNACCOUNTED,
+    # up to 43200 GPU-s before the ledger began), and `cap gpu-hours 1 per day` PASSes
+    # for "2026-11-26" on one audited hour. Sound: a day/week/month that reaches outside
+    # [A, B) has hi = inf (UNKNOWN), as the spec says, whatever R is.
+    MORNING = ("init 1\nuptime 43200\nmjset 0 30240000000\nstart\nrun 60\nstop\n"
+               "write rt-morning\n")
+
+    @unittest.expectedFailure
+    def test_hole_cap_per_day_partial_day(self):
+        self.craft(self.MORNING)
+        rc, rules, _ = self.check(["rt-morning"], "cap gpu-hours 1 per day\n")
+        self.assertNotPass(rules)
+
 
 if __name__ == "__main__":
     GEN = sys.argv.pop(1)
