@@ -42,11 +42,21 @@ class Crafted(unittest.TestCase):
         os.mkdir(cls.dir)
         cls.env = cltest.client_env(cls.tmp)
 
+    # Failures to craft or to judge at all (a crash, no JSON): recorded here, so that
+    # an expected failure cannot hide one; test_zz_every_ledger_judged, run last,
+    # fails on any.
+    broken = []
+
+    def sound(self, cond, msg):
+        if not cond:
+            Crafted.broken.append("%s: %s" % (self.id(), msg))
+            self.fail(msg)
+
     def craft(self, script):
         """Runs the generator; returns the marks (wall ns) and 'truth:NAME' (busy GPU-s)."""
         p = subprocess.run([GEN, self.dir], input=script.encode(), capture_output=True,
                            timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.sound(p.returncode == 0, "craft-redteam2: " + p.stderr.decode()[-500:])
         marks = {}
         for line in p.stdout.decode().splitlines():
             w = line.split()
@@ -70,7 +80,7 @@ class Crafted(unittest.TestCase):
             doc = json.loads(out)
         except ValueError:
             doc = None
-        self.assertIsNotNone(doc, "no JSON from %s (exit %d): %s" % (cmd, rc, err[-800:]))
+        self.sound(doc is not None, "no JSON from %s (exit %d): %s" % (cmd, rc, err[-800:]))
         return rc, doc
 
     def check(self, names, rules, extra=()):
@@ -78,7 +88,7 @@ class Crafted(unittest.TestCase):
         with open(path, "w") as f:
             f.write(rules)
         rc, doc = self.client(["check", "--rules", path], names, extra)
-        self.assertIn(rc, (0, 1, 2), "check exit %d" % rc)
+        self.sound(rc in (0, 1, 2), "check exit %d" % rc)
         return rc, doc["rules"], doc
 
     def verdicts(self, rules):
@@ -90,7 +100,7 @@ class Crafted(unittest.TestCase):
 
     def hidden(self, name):
         rc, doc = self.client(["verify"], [name])
-        self.assertIn(rc, (0, 1), "verify exit %d" % rc)
+        self.sound(rc in (0, 1), "verify exit %d" % rc)
         return doc["sources"][0]["hidden_gpu_seconds"]
 
     # ---- attacks that held (regression guards) ----
@@ -328,6 +338,12 @@ class Crafted(unittest.TestCase):
         self.craft(self.MORNING)
         rc, rules, _ = self.check(["rt-morning"], "cap gpu-hours 1 per day\n")
         self.assertNotPass(rules)
+
+    def test_zz_every_ledger_judged(self):
+        """Every crafted ledger above was written and judged (check and verify exited
+        with a verdict and valid JSON): the expected failures fail on their verdicts,
+        not on a crash."""
+        self.assertEqual(Crafted.broken, [])
 
 
 if __name__ == "__main__":
