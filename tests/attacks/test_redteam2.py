@@ -244,6 +244,22 @@ class Crafted(unittest.TestCase):
         self.assertNotPass(rules)
         self.assertGreaterEqual(self.hidden("rt-pcie"), truth - 1e-3)
 
+    # HOLE 3b (same place; a per-variant table does not fix it): the operator lowers
+    # the power limit of an H100 SXM to 200 W (nvidia-smi -pl; 200 W is the board's
+    # minimum) while the daemon is down; the GPU runs at 100 % utilization for the
+    # 1-hour gap at 200 W: bounded at 787 GPU-s, cap 0.5 GPU-h PASS (truth 1.0 busy
+    # GPU-h). Sound: the full power of the bound must not exceed the lowest power limit
+    # the board can be set to (or a limit the daemon records on both sides of the gap
+    # and that cannot change unseen); the table's 700 W is the highest.
+    @unittest.expectedFailure
+    def test_hole_power_capped_sxm(self):
+        m = self.craft("init 1\npower 60 200\nstart\nrun 5\nstop\nmark p0\nload 1\n"
+                       "tick 3600 0\nload 0\nmark p1\nstart\nrun 5\nstop\nwrite rt-capped\n")
+        rc, rules, _ = self.check(["rt-capped"], "cap gpu-hours 0.5 from %s to %s\n"
+                                  % (iso(m["p0"]), iso(m["p1"])))
+        self.assertNotPass(rules)
+        self.assertGreaterEqual(self.hidden("rt-capped"), m["truth:rt-capped"] - 1e-3)
+
     # HOLE 4 (client/analyze-energy.c counter_readings / the between_windows bound;
     # proto/ANALYSIS.md section 6 "Continuous means"; needs the daemon too): with the
     # daemon stopped, the operator reloads the NVIDIA driver (same boot ID; NVML's
