@@ -95,8 +95,8 @@ static void init(struct craft *c, unsigned ng) {
         for (unsigned g = 0; g < ng; g++) {
                 c->mj[g] = 60.0 * 3600 * 1000;
                 c->present[g] = true;
-                snprintf(c->uuid[g], sizeof(c->uuid[g]), "GPU-7ed7ea00-0000-0000-0000-00000000000%u",
-                         g);
+                snprintf(c->uuid[g], sizeof(c->uuid[g]),
+                         "GPU-7ed7ea00-0000-0000-0000-00000000000%u", g);
         }
 }
 
