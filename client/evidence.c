@@ -170,7 +170,8 @@ static int add_node(struct evidence *ev, const struct source *s, struct record *
 static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
                         struct record *rec, const struct rules *rs) {
         struct ev_node *nd = &ev->nodes[i];
-        struct analyze_opts o = {.since_ns = ev->start_ns, .until_ns = ev->end_ns};
+        struct analyze_opts o = {
+                .since_ns = ev->start_ns, .until_ns = ev->end_ns, .anchor_ns = ev->now_ns};
         struct analyzer *an = analyzer_new(&o);
         struct analysis res;
         struct analyzer_pieces ap;
@@ -199,6 +200,19 @@ static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
                         }
                 goto out;
         }
+        for (size_t k = 0; k < res.nfindings; k++)
+                if (res.findings[k].kind == FIND_CLOCK_AHEAD && !nd->ahead) {
+                        nd->ahead = true;
+                        nd->ahead_ns = res.findings[k].start_ns;
+                        nd->ahead_s = res.findings[k].step_seconds;
+                }
+        for (size_t k = 0; k < ap.ngpus; k++)
+                if (ap.gpus[k].n > EV_PIECES_MAX - ev->npieces) {
+                        r = -E2BIG;
+                        goto out;
+                } else {
+                        ev->npieces += ap.gpus[k].n;
+                }
         nd->overflow = ap.overflow;
         nd->interval_s = (double)res.interval_ms / 1e3;
         nd->observed_s = res.observed_seconds;
