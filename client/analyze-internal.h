@@ -124,10 +124,10 @@ struct analyzer {
 
         /* clock offset judge (ANALYSIS.md 5), per boot */
         bool ck_valid;
+        bool ck_ahead; /* CLOCK_AHEAD raised for this boot (in padding: the saved state's size stays) */
         uint8_t ck_boot_id[16];
         int64_t ck_off0, ck_accounted;
         uint64_t ck_last_wall, ck_last_leaf;
-        bool ck_ahead; /* CLOCK_AHEAD raised for this boot */
         /* previous record of the same boot (B2) */
         uint64_t prev_boot_ns;
         uint64_t prev_boot_leaf;
@@ -367,6 +367,8 @@ void pl_free(struct piece_log *l);
  * and a reboot piece's slack (wall delta minus the boot clocks' lower bound).
  */
 void pl_reading(struct analyzer *a, bool new_boot, uint64_t wall);
+/* The anchor (ANALYSIS.md 5.1): analyzer_pieces_anchor's, else the online now_ns; 0: none. */
+uint64_t pl_anchor(const struct analyzer *a);
 void pl_before_summary(struct analyzer *a);
 void pl_reboot(struct analyzer *a, int64_t slack);
 /* Cap on the pieces' entries (segments x GPUs) one source may record. */

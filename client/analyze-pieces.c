@@ -50,6 +50,7 @@ struct piece_log {
         bool rb;             /* pl_reboot called for the segment being built */
         int64_t rb_slack;
         bool full;           /* ANALYZE_PIECES_MAX reached */
+        uint64_t anchor;     /* analyzer_pieces_anchor (0: none) */
 };
 
 const char *apiece_bound_name(enum apiece_bound b) {
@@ -63,6 +64,15 @@ int analyzer_record_pieces(struct analyzer *a) {
                 return 0;
         a->plog = calloc(1, sizeof(*a->plog));
         return a->plog ? 0 : -ENOMEM;
+}
+
+void analyzer_pieces_anchor(struct analyzer *a, uint64_t anchor_ns) {
+        if (a->plog)
+                a->plog->anchor = anchor_ns;
+}
+
+uint64_t pl_anchor(const struct analyzer *a) {
+        return a->plog && a->plog->anchor ? a->plog->anchor : a->o.now_ns;
 }
 
 void pl_free(struct piece_log *l) {
@@ -237,7 +247,7 @@ static int64_t cap_add(int64_t x, int64_t d) {
  * an anchor, or across boots no reboot piece links, only what is known.
  */
 static int repay_capacity(const struct analyzer *a, const struct piece_log *l, int64_t *d) {
-        uint64_t anchor = a->o.anchor_ns ? a->o.anchor_ns : a->o.now_ns;
+        uint64_t anchor = pl_anchor(a);
         int64_t tol = (int64_t)step_tolerance(a), e = CAP_INF;
         uint32_t cur = l->last_bseq;
 

@@ -372,7 +372,7 @@ static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_
                           uint64_t boot, uint64_t leaf) {
         int64_t off = (int64_t)wall - (int64_t)boot, drift, tol = (int64_t)step_tolerance(a);
 
-        uint64_t anchor = a->o.anchor_ns ? a->o.anchor_ns : a->o.now_ns;
+        uint64_t anchor = pl_anchor(a);
         bool new_boot = !a->ck_valid || memcmp(a->ck_boot_id, boot_id, 16) != 0;
 
         if (new_boot) {

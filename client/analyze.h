@@ -53,7 +53,7 @@ enum finding_kind {
         FIND_WITNESSED,
         /*
          * A record or window labelled after the audit's anchor time
-         * (analyze_opts.anchor_ns, else now_ns) plus tol_step: the node's wall
+         * (analyzer_pieces_anchor, else the online now_ns) plus tol_step: the node's wall
          * clock runs ahead of real time (proto/ANALYSIS.md section 5.1).
          * Analyzer finding (warning), one per boot, kept outside --until.
          */
@@ -106,13 +106,6 @@ struct analyze_opts {
         uint64_t since_ns; /* 0: from the first record */
         uint64_t until_ns; /* 0: to the last record (online: to now if STALE matters) */
         uint64_t now_ns;   /* online sources: wall time now, for STALE; 0 for bundles */
-        /*
-         * An instant after every record really was written (the audit's fetch
-         * time; check: its clock when it judges, for bundles too); 0: now_ns.
-         * Bounds how early the labels can be (ANALYSIS.md 10 "Repay capacity")
-         * and raises CLOCK_AHEAD (section 5.1).
-         */
-        uint64_t anchor_ns;
 };
 
 /* Totals over the audited interval [first_ns, last_ns). */
@@ -248,6 +241,14 @@ struct analyzer_pieces {
 #define ANALYZE_PIECES_MAX_PUBLIC 1000000u
 /* Record pieces: call after analyzer_new, before the first analyzer_add. 0 or -ENOMEM. */
 int analyzer_record_pieces(struct analyzer *a);
+/*
+ * After analyzer_record_pieces: an instant after every record really was
+ * written (the audit's fetch time; check: its clock when it judges, for
+ * bundles too); without it the online now_ns is used. Bounds how early the
+ * labels can be (ANALYSIS.md 10 "Repay capacity") and raises CLOCK_AHEAD
+ * (section 5.1). Kept with the pieces, not in the saved analyzer state.
+ */
+void analyzer_pieces_anchor(struct analyzer *a, uint64_t anchor_ns);
 /* After analyzer_finish: the pieces (owned by out). 0, -EINVAL (not recorded/finished), -ENOMEM. */
 int analyzer_pieces(const struct analyzer *a, struct analyzer_pieces *out);
 void analyzer_pieces_free(struct analyzer_pieces *p);

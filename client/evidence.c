@@ -170,8 +170,7 @@ static int add_node(struct evidence *ev, const struct source *s, struct record *
 static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
                         struct record *rec, const struct rules *rs) {
         struct ev_node *nd = &ev->nodes[i];
-        struct analyze_opts o = {
-                .since_ns = ev->start_ns, .until_ns = ev->end_ns, .anchor_ns = ev->now_ns};
+        struct analyze_opts o = {.since_ns = ev->start_ns, .until_ns = ev->end_ns};
         struct analyzer *an = analyzer_new(&o);
         struct analysis res;
         struct analyzer_pieces ap;
@@ -181,6 +180,7 @@ static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
         memset(&ap, 0, sizeof(ap));
         if (!an || !nm || analyzer_record_pieces(an) != 0)
                 goto out;
+        analyzer_pieces_anchor(an, ev->now_ns);
         r = scan_node(nd, s, rec, an, nm);
         if (r > 0) {
                 nd->state = NODE_MISSING;

@@ -997,11 +997,12 @@ static void test_repay_capacity(void **state) {
                 /* the anchor is known only at the end: lay the ledger out first */
                 /* labels: boot 1 to t0+600, boot 2 t0+650..1010, boot 3 t0+1200..1500 */
                 anchor = t0 + 1520 * SEC;
-                struct analyze_opts o = {.until_ns = anchor, .anchor_ns = anchor};
+                struct analyze_opts o = {.until_ns = anchor};
                 s.a = analyzer_new(&o);
                 assert_non_null(s.a);
         }
         assert_int_equal(analyzer_record_pieces(s.a), 0);
+        analyzer_pieces_anchor(s.a, anchor);
         sim_start(&s);
         sim_run(&s, 600 * SEC);
         sim_stop(&s);
@@ -1053,12 +1054,13 @@ static void test_clock_ahead(void **state) {
         struct analysis an;
         struct analyzer_pieces ap;
         uint64_t t0 = (T_2026_11_26_12 + 0) * SEC;
-        struct analyze_opts o = {.anchor_ns = t0 + 300 * SEC - 3600 * SEC};
+        struct analyze_opts o = {0};
         (void)state;
 
         sim_init(&s, analyzer_new(&o), 1, 60, t0);
         assert_non_null(s.a);
         assert_int_equal(analyzer_record_pieces(s.a), 0);
+        analyzer_pieces_anchor(s.a, t0 + 300 * SEC - 3600 * SEC);
         sim_start(&s);
         sim_run(&s, 300 * SEC);
         sim_stop(&s);
