@@ -260,6 +260,14 @@ static int repay_capacity(const struct analyzer *a, const struct piece_log *l, i
                 const struct pl_seg *sg = &l->seg[s];
                 int64_t de, da = CAP_INF;
 
+                if (strcmp(sg->source, "before_first") == 0 ||
+                    strcmp(sg->source, "no_windows") == 0) {
+                        /* laid out at the end but lying before every window: only the anchor */
+                        d[s] = anchor ? (int64_t)u64_min(anchor, INT64_MAX / 4) -
+                                                (int64_t)u64_min(sg->we, INT64_MAX / 4)
+                                      : CAP_INF;
+                        continue;
+                }
                 if (sg->bseq != cur) {
                         e = CAP_INF; /* no reboot piece ties this boot to the later one */
                         cur = sg->bseq;
