@@ -75,17 +75,6 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                                                  : "no evidence (UNKNOWN)",
                         nd->error);
         }
-        for (size_t i = 0; i < ev->nnodes; i++) {
-                const struct ev_node *nd = &ev->nodes[i];
-                char t1[40];
-                if (!nd->ahead)
-                        continue;
-                fmt_t(nd->ahead_ns, t1, sizeof(t1));
-                HEADER();
-                fprintf(out, "  warning CLOCK_AHEAD %s %s: a record labelled %s, %.3f s after "
-                             "this audit's time: its wall clock runs ahead\n",
-                        nd->name, nd->origin, t1, nd->ahead_s);
-        }
         for (size_t i = 0; i < ev->nconflicts; i++) {
                 const struct ev_conflict *c = &ev->conflicts[i];
                 char t1[40], t2[40];
@@ -141,6 +130,20 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                                 more);
         }
 #undef HEADER
+        bool fh = false;
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                char t1[40];
+                if (!nd->ahead)
+                        continue;
+                fmt_t(nd->ahead_ns, t1, sizeof(t1));
+                if (!fh)
+                        fputs("\nfindings:\n", out);
+                fh = true;
+                fprintf(out, "  warning CLOCK_AHEAD %s %s: a record labelled %s, %.3f s after "
+                             "this audit's time: its wall clock runs ahead\n",
+                        nd->name, nd->origin, t1, nd->ahead_s);
+        }
 }
 
 /* --- JSON --- */
