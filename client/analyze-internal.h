@@ -124,6 +124,7 @@ struct analyzer {
 
         /* clock offset judge (ANALYSIS.md 5), per boot */
         bool ck_valid;
+        bool ck_ahead; /* CLOCK_AHEAD raised for this boot (in padding: the saved state's size stays) */
         uint8_t ck_boot_id[16];
         int64_t ck_off0, ck_accounted;
         uint64_t ck_last_wall, ck_last_leaf;
@@ -306,6 +307,7 @@ void rule_partial_period(struct analyzer *a, const struct rec_summary *s, uint64
 void rule_reboot(struct analyzer *a, const struct record *r, uint64_t leaf);
 void rule_restart(struct analyzer *a, const struct record *r, uint64_t leaf);
 void rule_clock_step_record(struct analyzer *a, const struct record *r, uint64_t leaf, double step);
+void rule_clock_ahead(struct analyzer *a, uint64_t wall, uint64_t anchor, uint64_t leaf);
 void rule_clock_drift(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0, uint64_t leaf1,
                       double step);
 void rule_implausible(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t leaf0, uint64_t leaf1,
@@ -359,3 +361,15 @@ void pl_gpu(struct analyzer *a, const struct pl_entry *e);
 void pl_segment(struct analyzer *a, const char *source, uint64_t ws, uint64_t we, uint64_t len,
                 uint64_t cl, bool between);
 void pl_free(struct piece_log *l);
+/*
+ * The repay capacity's inputs (ANALYSIS.md 10): every clock reading (new_boot:
+ * the first of a boot ID), the accounted steps before a summary's readings,
+ * and a reboot piece's slack (wall delta minus the boot clocks' lower bound).
+ */
+void pl_reading(struct analyzer *a, bool new_boot, uint64_t wall);
+/* The anchor (ANALYSIS.md 5.1): analyzer_pieces_anchor's, else the online now_ns; 0: none. */
+uint64_t pl_anchor(const struct analyzer *a);
+void pl_before_summary(struct analyzer *a);
+void pl_reboot(struct analyzer *a, int64_t slack);
+/* Cap on the pieces' entries (segments x GPUs) one source may record. */
+#define ANALYZE_PIECES_MAX ANALYZE_PIECES_MAX_PUBLIC

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analyze-internal.h"
+#include "text.h"
 
 /* Every finding kind: its stable name and default severity, in one place. */
 static const struct {
@@ -36,6 +37,7 @@ static const struct {
         {FIND_IMPLAUSIBLE, "IMPLAUSIBLE", SEV_ERROR},
         {FIND_WITNESS_QUORUM, "WITNESS_QUORUM", SEV_ERROR},
         {FIND_WITNESSED, "WITNESSED", SEV_INFO},
+        {FIND_CLOCK_AHEAD, "CLOCK_AHEAD", SEV_WARNING},
 };
 
 const char *finding_kind_name(enum finding_kind k) {
@@ -382,6 +384,23 @@ void rule_clock_drift(struct analyzer *a, uint64_t ws, uint64_t we, uint64_t lea
         set_leaves(&f, leaf0, leaf1);
         f.has_step = true;
         f.step_seconds = step;
+        add_finding(a, &f);
+}
+
+/* CLOCK_AHEAD (ANALYSIS.md 5.1): a reading labelled after the audit's anchor + tol_step. */
+void rule_clock_ahead(struct analyzer *a, uint64_t wall, uint64_t anchor, uint64_t leaf) {
+        char t[40];
+        struct finding f;
+
+        time_format_iso(anchor, true, t, sizeof(t));
+        f = finding_make(FIND_CLOCK_AHEAD,
+                         "record labelled %.3f s after the audit's time %s: the node's wall "
+                         "clock runs ahead of real time",
+                         (double)(wall - anchor) / 1e9, t);
+        set_time(&f, wall, wall);
+        set_leaves(&f, leaf, leaf);
+        f.has_step = true;
+        f.step_seconds = (double)(wall - anchor) / 1e9;
         add_finding(a, &f);
 }
 

@@ -372,11 +372,15 @@ static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_
                           uint64_t boot, uint64_t leaf) {
         int64_t off = (int64_t)wall - (int64_t)boot, drift, tol = (int64_t)step_tolerance(a);
 
-        if (!a->ck_valid || memcmp(a->ck_boot_id, boot_id, 16) != 0) {
+        uint64_t anchor = pl_anchor(a);
+        bool new_boot = !a->ck_valid || memcmp(a->ck_boot_id, boot_id, 16) != 0;
+
+        if (new_boot) {
                 a->ck_valid = true;
                 memcpy(a->ck_boot_id, boot_id, 16);
                 a->ck_off0 = off;
                 a->ck_accounted = 0;
+                a->ck_ahead = false;
         } else {
                 drift = off - a->ck_off0 - a->ck_accounted;
                 if (drift > tol || drift < -tol) {
@@ -387,6 +391,11 @@ static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_
         }
         a->ck_last_wall = wall;
         a->ck_last_leaf = leaf;
+        if (anchor && !a->ck_ahead && wall > anchor && wall - anchor > (uint64_t)tol) {
+                a->ck_ahead = true;
+                rule_clock_ahead(a, wall, anchor, leaf);
+        }
+        pl_reading(a, new_boot, wall);
 }
 
 /* A CLOCK_STEP record: its step is accounted, then its header is a reading. */
@@ -396,8 +405,10 @@ static void clock_step_record(struct analyzer *a, const struct record *r, uint64
                        ((int64_t)r->boot_ns - (int64_t)c->prev_boot_ns);
 
         rule_clock_step_record(a, r, leaf, (double)step / 1e9);
-        if (a->ck_valid && memcmp(a->ck_boot_id, r->boot_id, 16) == 0)
+        if (a->ck_valid && memcmp(a->ck_boot_id, r->boot_id, 16) == 0) {
                 a->ck_accounted += step;
+                pl_reading(a, false, r->wall_ns);
+        }
 }
 
 /* Across a reboot: [prev window end, ws) is at least the boot clocks' lower bound (4.4). */
@@ -420,6 +431,7 @@ static void reboot_piece(struct analyzer *a, uint64_t ws, uint64_t bs, uint64_t 
             (int64_t)lower - wall_signed > (int64_t)step_tolerance(a))
                 rule_clock_drift(a, a->win_we, ws, a->win_leaf, leaf,
                                  (double)(wall_signed - (int64_t)lower) / 1e9);
+        pl_reboot(a, wall_signed - (int64_t)u64_min(lower, INT64_MAX / 2));
         p.cl = clip_len(p.ws, p.we, p.len, a->lo, a->hi);
         p.hidden_gs = hidden_worst_case(a, p.cl, APB_NO_COUNTER);
         add_piece(a, &p, true);
@@ -468,6 +480,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                 clock_step_finding(a, ws, we, leaf, leaf,
                                    "window ends %.3f s before it starts (boot time)",
                                    diff_s(bs, be));
+        pl_before_summary(a);
         if (!a->steps_since_win)
                 clock_reading(a, r->boot_id, ws, bs, leaf);
         clock_reading(a, r->boot_id, we, be, leaf);
@@ -934,7 +947,8 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
                 size_t w = 0;
                 for (size_t i = 0; i < a->nf; i++) {
                         const struct finding *f = &a->f[i];
-                        bool keep = f->kind == FIND_STALE || !f->has_time ||
+                        bool keep = f->kind == FIND_STALE || f->kind == FIND_CLOCK_AHEAD ||
+                                    !f->has_time ||
                                     (f->start_ns <= last && f->end_ns >= first);
                         if (keep)
                                 a->f[w++] = *f;

@@ -51,6 +51,13 @@ enum finding_kind {
          */
         FIND_WITNESS_QUORUM,
         FIND_WITNESSED,
+        /*
+         * A record or window labelled after the audit's anchor time
+         * (analyzer_pieces_anchor, else the online now_ns) plus tol_step: the node's wall
+         * clock runs ahead of real time (proto/ANALYSIS.md section 5.1).
+         * Analyzer finding (warning), one per boot, kept outside --until.
+         */
+        FIND_CLOCK_AHEAD,
         FIND__COUNT
 };
 
@@ -193,6 +200,15 @@ struct apiece {
         uint64_t ws, we;           /* the analyzer's wall placement, inside the interval */
         uint64_t uws, uwe;         /* every placement the clocks allow (ws..we when exact) */
         bool exact;                /* uws == ws, uwe == we: no clock moved */
+        /*
+         * The placement by the node's own labels and the clock moves the
+         * analyzer detected (without the repay capacity of ANALYSIS.md 10):
+         * what the verified lower bounds use (VERDICTS.md section 2).
+         */
+        uint64_t lws, lwe;
+        bool lexact;
+        uint64_t late_ns;          /* the repay widening of uwe (0: none) */
+        bool early_open;           /* labels proven late: may lie anywhere before */
         uint64_t len_ns;           /* counted elapsed length inside the interval (obs + unobs) */
         uint64_t ulen_ns;          /* elapsed length that may lie in [uws, uwe) (>= len_ns) */
         uint64_t obs_ns, unobs_ns; /* the GPU's observed and unobserved parts of len_ns */
@@ -218,8 +234,21 @@ struct analyzer_pieces {
         bool overflow; /* more GPUs than RECORD_MAX_GPUS: the rest have no pieces */
 };
 
+/*
+ * Hard cap on the entries (segments x GPUs) one analyzer records for the
+ * pieces: beyond it analyzer_add/finish fail -E2BIG (gpuhours check exits 3).
+ */
+#define ANALYZE_PIECES_MAX_PUBLIC 1000000u
 /* Record pieces: call after analyzer_new, before the first analyzer_add. 0 or -ENOMEM. */
 int analyzer_record_pieces(struct analyzer *a);
+/*
+ * After analyzer_record_pieces: an instant after every record really was
+ * written (the audit's fetch time; check: its clock when it judges, for
+ * bundles too); without it the online now_ns is used. Bounds how early the
+ * labels can be (ANALYSIS.md 10 "Repay capacity") and raises CLOCK_AHEAD
+ * (section 5.1). Kept with the pieces, not in the saved analyzer state.
+ */
+void analyzer_pieces_anchor(struct analyzer *a, uint64_t anchor_ns);
 /* After analyzer_finish: the pieces (owned by out). 0, -EINVAL (not recorded/finished), -ENOMEM. */
 int analyzer_pieces(const struct analyzer *a, struct analyzer_pieces *out);
 void analyzer_pieces_free(struct analyzer_pieces *p);

@@ -54,6 +54,10 @@ struct ev_node {
         bool overflow;     /* more GPUs than the analyzer's table: the rest are unknown */
         /* the analyzer's node totals over the audited interval (verify's numbers) */
         double interval_s, observed_s, busy_s;
+        /* CLOCK_AHEAD (ANALYSIS.md 5.1): the first record labelled after the audit's time */
+        bool ahead;
+        uint64_t ahead_ns;
+        double ahead_s;
 };
 
 struct ev_conflict { /* one UUID on two nodes at the same time */
@@ -71,7 +75,10 @@ struct evidence {
         struct ev_conflict *conflicts;
         size_t nconflicts;
         uint32_t period_s; /* smallest period over the fleet (60 if none) */
+        size_t npieces;    /* over all GPUs, at most EV_PIECES_MAX */
 };
+/* Hard cap on the pieces check holds for the fleet (~150 B each): evidence_build fails -E2BIG. */
+#define EV_PIECES_MAX 8000000u
 
 struct source;
 /*

@@ -130,6 +130,20 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                                 more);
         }
 #undef HEADER
+        bool fh = false;
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                char t1[40];
+                if (!nd->ahead)
+                        continue;
+                fmt_t(nd->ahead_ns, t1, sizeof(t1));
+                if (!fh)
+                        fputs("\nfindings:\n", out);
+                fh = true;
+                fprintf(out, "  warning CLOCK_AHEAD %s %s: a record labelled %s, %.3f s after "
+                             "this audit's time: its wall clock runs ahead\n",
+                        nd->name, nd->origin, t1, nd->ahead_s);
+        }
 }
 
 /* --- JSON --- */
@@ -267,6 +281,25 @@ int check_write_json(FILE *out, const struct evidence *ev, const struct rule_res
                          &bad);
                 jout_set(o, "sources", json_pack("[oo]", jout_quoted(a, 4096), jout_quoted(b, 4096)),
                          &bad);
+                jout_set(o, "detail", jout_quoted(detail, sizeof(detail)), &bad);
+                if (json_array_append_new(cf, o) != 0)
+                        bad = true;
+        }
+        for (size_t i = 0; cf && i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                char detail[700];
+                if (!nd->ahead)
+                        continue;
+                snprintf(detail, sizeof(detail),
+                         "a record of %.256s is labelled %.3f s after this audit's time",
+                         nd->origin, nd->ahead_s);
+                json_t *o = json_object();
+                jout_set(o, "kind", json_string("CLOCK_AHEAD"), &bad);
+                jout_set(o, "severity", json_string("warning"), &bad);
+                jout_set(o, "start", jout_time(nd->ahead_ns), &bad);
+                jout_set(o, "end", jout_time(nd->ahead_ns), &bad);
+                jout_set(o, "step_seconds", json_real(nd->ahead_s), &bad);
+                jout_set(o, "sources", json_pack("[o]", jout_quoted(nd->name, 4096)), &bad);
                 jout_set(o, "detail", jout_quoted(detail, sizeof(detail)), &bad);
                 if (json_array_append_new(cf, o) != 0)
                         bad = true;

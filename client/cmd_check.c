@@ -121,8 +121,16 @@ int cmd_check(int argc, char **argv) {
         if (!srcs)
                 goto out;
         now = wall_now_ns();
-        if (evidence_build(&ev, srcs, n, o.since_ns, o.until_ns, now, &rs) != 0 ||
-            verdicts_judge(&ev, &rs, &res, &nres) != 0) {
+        int er = evidence_build(&ev, srcs, n, o.since_ns, o.until_ns, now, &rs);
+        if (er == -E2BIG) {
+                fprintf(stderr,
+                        PROG " check: the timeline has more than %u pieces per source or %u in "
+                             "all (windows x GPUs); audit a shorter interval (--since/--until) "
+                             "or fewer nodes\n",
+                        ANALYZE_PIECES_MAX_PUBLIC, EV_PIECES_MAX);
+                goto out;
+        }
+        if (er != 0 || verdicts_judge(&ev, &rs, &res, &nres) != 0) {
                 fprintf(stderr, PROG " check: out of memory\n");
                 goto out;
         }

@@ -180,6 +180,7 @@ static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
         memset(&ap, 0, sizeof(ap));
         if (!an || !nm || analyzer_record_pieces(an) != 0)
                 goto out;
+        analyzer_pieces_anchor(an, ev->now_ns);
         r = scan_node(nd, s, rec, an, nm);
         if (r > 0) {
                 nd->state = NODE_MISSING;
@@ -199,6 +200,19 @@ static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
                         }
                 goto out;
         }
+        for (size_t k = 0; k < res.nfindings; k++)
+                if (res.findings[k].kind == FIND_CLOCK_AHEAD && !nd->ahead) {
+                        nd->ahead = true;
+                        nd->ahead_ns = res.findings[k].start_ns;
+                        nd->ahead_s = res.findings[k].step_seconds;
+                }
+        for (size_t k = 0; k < ap.ngpus; k++)
+                if (ap.gpus[k].n > EV_PIECES_MAX - ev->npieces) {
+                        r = -E2BIG;
+                        goto out;
+                } else {
+                        ev->npieces += ap.gpus[k].n;
+                }
         nd->overflow = ap.overflow;
         nd->interval_s = (double)res.interval_ms / 1e3;
         nd->observed_s = res.observed_seconds;

@@ -56,19 +56,40 @@ static uint64_t clip_prop(uint64_t ws, uint64_t we, uint64_t len, uint64_t s, ui
         return v >= (double)len ? len : (uint64_t)v;
 }
 
-static void piece_overlap(const struct apiece *p, uint64_t s, uint64_t e, double *lo,
-                          double *hi) {
-        if (p->exact) {
-                *lo = *hi = (double)clip_prop(p->ws, p->we, p->len_ns, s, e) / 1e9;
-                return;
-        }
-        uint64_t w = p->uwe > p->uws ? p->uwe - p->uws : 0;
-        uint64_t a = max64(p->uws, s), b = min64(p->uwe, e);
-        bool touch = w ? b > a : p->uws >= s && p->uws < e;
+static double overlap_hi(const struct apiece *p, uint64_t uws, uint64_t uwe, uint64_t s,
+                         uint64_t e) {
+        uint64_t w = uwe > uws ? uwe - uws : 0;
+        uint64_t a = max64(uws, s), b = min64(uwe, e);
+        bool touch = w ? b > a : uws >= s && uws < e;
         uint64_t x = b > a ? b - a : 0;
         uint64_t h = !touch ? 0 : w >= p->ulen_ns ? min64(p->ulen_ns, x) : min64(p->ulen_ns, e - s);
-        *hi = (double)h / 1e9;
-        *lo = touch && p->uws >= s && p->uwe <= e ? (double)p->len_ns / 1e9 : 0;
+        return (double)h / 1e9;
+}
+
+static double overlap_lo(const struct apiece *p, uint64_t uws, uint64_t uwe, uint64_t s,
+                         uint64_t e) {
+        uint64_t w = uwe > uws ? uwe - uws : 0;
+        uint64_t a = max64(uws, s), b = min64(uwe, e);
+        bool touch = w ? b > a : uws >= s && uws < e;
+        return touch && uws >= s && uwe <= e ? (double)p->len_ns / 1e9 : 0;
+}
+
+/*
+ * hi over every placement the clocks and the audit's anchor allow ([uws,
+ * uwe), VERDICTS.md 2); lo over the node's own labels with the moves the
+ * analyzer detected ([lws, lwe)): what the node itself claims.
+ */
+static void piece_overlap(const struct apiece *p, uint64_t s, uint64_t e, double *lo,
+                          double *hi) {
+        bool widened = p->late_ns || p->early_open;
+        bool lexact = widened ? p->lexact : p->exact;
+        double exact = lexact || p->exact
+                               ? (double)clip_prop(p->ws, p->we, p->len_ns, s, e) / 1e9
+                               : 0;
+
+        *hi = p->exact ? exact : overlap_hi(p, p->uws, p->uwe, s, e);
+        *lo = lexact ? exact
+                     : overlap_lo(p, widened ? p->lws : p->uws, widened ? p->lwe : p->uwe, s, e);
 }
 
 /* Busy seconds of piece p that must lie in [s, e) (lo) and that can (hi). */
@@ -282,6 +303,7 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
         uint64_t s = max64(res->start_ns, j->ev->start_ns), e = min64(res->end_ns, j->ev->end_ns);
         double max_lo = 0, max_hi = 0, lim = r->pct / 100.0;
         char at_lo[700] = "", at_hi[700] = "";
+        bool hi_win = false;
         for (size_t i = 0; s < e && i < j->ev->ngpus; i++) {
                 const struct ev_gpu *g = &j->ev->gpus[i];
                 const char *origin = j->ev->nodes[g->node].origin;
@@ -312,8 +334,11 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                                 snprintf(at_lo, sizeof(at_lo), "%s GPU %s busy in %s .. %s",
                                          origin, g->uuid, t1, t2);
                         }
-                        if (hs > max_hi) {
+                        /* at a tie, name a measured busy window rather than a gap */
+                        bool win = p->obs_ns && p->busy_measured && p->busy_s > 0;
+                        if (hs > max_hi || (hs > 0 && hs == max_hi && win && !hi_win)) {
                                 max_hi = hs;
+                                hi_win = win;
                                 fmt_time(ps, t1, sizeof(t1));
                                 fmt_time(pe, t2, sizeof(t2));
                                 if (p->unobs_ns)
@@ -321,7 +346,17 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                                                  "%s GPU %s: unobserved %s .. %s (%s%s)", origin,
                                                  g->uuid, t1, t2, apiece_bound_name(p->bound),
                                                  p->exact ? "" : ", clock moved");
-                                else
+                                else if (p->late_ns || p->early_open) {
+                                        char l1[40], l2[40];
+                                        fmt_time(p->ws, l1, sizeof(l1));
+                                        fmt_time(p->we, l2, sizeof(l2));
+                                        snprintf(at_hi, sizeof(at_hi),
+                                                 "%.160s GPU %.100s: window labelled %s .. %s, %lld s "
+                                                 "busy, may lie in %s .. %s (%s)",
+                                                 origin, g->uuid, l1, l2, (long long)(p->busy_s + 0.5), t1, t2,
+                                                 p->early_open ? "its wall clock ran ahead"
+                                                               : "its labels may be early");
+                                } else
                                         snprintf(at_hi, sizeof(at_hi),
                                                  "%s GPU %s: window %s .. %s%s", origin, g->uuid,
                                                  t1, t2, p->exact ? "" : " (clock moved)");

@@ -43,6 +43,7 @@ struct sim {
         uint8_t boot_seq;
         uint64_t boot_ns;
         uint64_t off; /* wall = boot + off */
+        bool allow_e2big, e2big; /* test_pieces_cap: the cap may refuse a record */
         uint32_t period_s, sample_us;
         unsigned ngpus;
         double load[MAXG];
@@ -126,8 +127,13 @@ static void emit(struct sim *s, uint8_t kind) {
                 s->start_since_win = true;
         if (kind == REC_SUMMARY)
                 s->start_since_win = false;
-        if (s->a)
-                assert_int_equal(analyzer_add(s->a, s->leaf, s->r), 0);
+        if (s->a) {
+                int r = analyzer_add(s->a, s->leaf, s->r);
+                if (r == -E2BIG && s->allow_e2big)
+                        s->e2big = true;
+                else
+                        assert_int_equal(r, 0);
+        }
         s->leaf++;
 }
 
@@ -965,6 +971,139 @@ static void stale_case(uint64_t now_after_end, bool want) {
         /* online, the interval still ends at the last window */
         assert_int_equal(an.last_ns, (T_2026_11_26_12 + 600) * SEC);
         analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+
+/*
+ * Repay capacity (ANALYSIS.md 10): boot 1 (600 s), off 120 s, up 30 s with
+ * the wall clock set back 100 s (wall delta 50 s >= the boot clocks' 30 s:
+ * no CLOCK_STEP), boot 2 (360 s), off 60 s, up 30 s, set forward 100 s
+ * again (slack 160 s), boot 3 (300 s); the anchor 20 s after the last
+ * record. tol_step = 1 s. e(3) = 20 + 1; e(2) = e(3) + 160 + 2; e(1) = e(2)
+ * + 20 + 2; a window's D = e - 0 + 1.
+ */
+static void test_repay_capacity(void **state) {
+        struct sim s;
+        struct analysis an;
+        struct analyzer_pieces ap;
+        uint64_t t0 = (T_2026_11_26_12 + 0) * SEC, last_rec, anchor;
+        size_t nb[3] = {0, 0, 0};
+        (void)state;
+
+        sim_init(&s, NULL, 1, 60, t0);
+        {
+                /* the anchor is known only at the end: lay the ledger out first */
+                /* labels: boot 1 to t0+600, boot 2 t0+650..1010, boot 3 t0+1200..1500 */
+                anchor = t0 + 1520 * SEC;
+                struct analyze_opts o = {.until_ns = anchor};
+                s.a = analyzer_new(&o);
+                assert_non_null(s.a);
+        }
+        assert_int_equal(analyzer_record_pieces(s.a), 0);
+        analyzer_pieces_anchor(s.a, anchor);
+        sim_start(&s);
+        sim_run(&s, 600 * SEC);
+        sim_stop(&s);
+        sim_reboot(&s, 120 * SEC, 30 * SEC);
+        s.off -= 100 * SEC;
+        sim_start(&s);
+        sim_run(&s, 360 * SEC);
+        sim_stop(&s);
+        sim_reboot(&s, 60 * SEC, 30 * SEC);
+        s.off += 100 * SEC;
+        sim_start(&s);
+        sim_run(&s, 300 * SEC);
+        sim_stop(&s);
+        last_rec = wall_now(&s);
+        assert_int_equal(last_rec + 20 * SEC, anchor);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_CLOCK_STEP), 0);
+        assert_int_equal(count_kind(&an, FIND_CLOCK_AHEAD), 0);
+        assert_int_equal(analyzer_pieces(s.a, &ap), 0);
+        for (size_t k = 0; k < ap.gpus[0].n; k++) {
+                const struct apiece *p = &ap.gpus[0].p[k];
+                uint64_t d;
+                int b;
+                if (strcmp(p->source, "window") != 0)
+                        continue;
+                b = p->we <= t0 + 600 * SEC ? 0 : p->we <= t0 + 1100 * SEC ? 1 : 2;
+                d = b == 0 ? 206 : b == 1 ? 184 : 22;
+                nb[b]++;
+                assert_false(p->exact);
+                assert_true(p->lexact);
+                assert_int_equal(p->lws, p->ws);
+                assert_int_equal(p->lwe, p->we);
+                assert_int_equal(p->uws, p->ws);
+                /* clipped to the interval's end (the anchor) */
+                assert_int_equal(p->uwe, p->we + d * SEC < anchor ? p->we + d * SEC : anchor);
+        }
+        assert_int_equal(nb[0], 10);
+        assert_int_equal(nb[1], 7); /* 650..660 partial, 660 .. 960, 960..1010 partial */
+        assert_int_equal(nb[2], 5);
+        analyzer_pieces_free(&ap);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* A wall clock 1 h ahead of the anchor: one CLOCK_AHEAD per boot; pieces open earlier. */
+static void test_clock_ahead(void **state) {
+        struct sim s;
+        struct analysis an;
+        struct analyzer_pieces ap;
+        uint64_t t0 = (T_2026_11_26_12 + 0) * SEC;
+        struct analyze_opts o = {0};
+        (void)state;
+
+        sim_init(&s, analyzer_new(&o), 1, 60, t0);
+        assert_non_null(s.a);
+        assert_int_equal(analyzer_record_pieces(s.a), 0);
+        analyzer_pieces_anchor(s.a, t0 + 300 * SEC - 3600 * SEC);
+        sim_start(&s);
+        sim_run(&s, 300 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        assert_int_equal(count_kind(&an, FIND_CLOCK_AHEAD), 1);
+        for (size_t i = 0; i < an.nfindings; i++)
+                if (an.findings[i].kind == FIND_CLOCK_AHEAD) {
+                        assert_int_equal(an.findings[i].start_ns, t0);
+                        assert_near(an.findings[i].step_seconds, 3300.0, 1e-9);
+                        assert_int_equal(an.findings[i].severity, SEV_WARNING);
+                }
+        assert_string_equal(finding_kind_name(FIND_CLOCK_AHEAD), "CLOCK_AHEAD");
+        assert_int_equal(analyzer_pieces(s.a, &ap), 0);
+        assert_true(ap.gpus[0].n > 0);
+        for (size_t k = 0; k < ap.gpus[0].n; k++) {
+                assert_true(ap.gpus[0].p[k].early_open);
+                assert_false(ap.gpus[0].p[k].exact);
+                assert_int_equal(ap.gpus[0].p[k].uws, an.first_ns);
+        }
+        analyzer_pieces_free(&ap);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+/* More than ANALYZE_PIECES_MAX_PUBLIC entries (windows x GPUs): -E2BIG, not memory. */
+static void test_pieces_cap(void **state) {
+        struct sim s;
+        struct analysis an;
+        struct analyzer_pieces ap;
+        int r;
+        (void)state;
+
+        sim_init(&s, new_an(0, 0, 0), 8, 1, (T_2026_11_26_12 + 0) * SEC);
+        assert_int_equal(analyzer_record_pieces(s.a), 0);
+        s.allow_e2big = true;
+        sim_start(&s);
+        sim_run(&s, (ANALYZE_PIECES_MAX_PUBLIC / 8 + 10) * SEC);
+        sim_stop(&s);
+        assert_true(s.e2big);
+        r = analyzer_finish(s.a, &an);
+        assert_int_equal(r, -E2BIG);
+        assert_int_equal(analyzer_pieces(s.a, &ap), -EINVAL);
         analyzer_free(s.a);
         sim_free(&s);
 }
@@ -1912,6 +2051,9 @@ int main(void) {
                 cmocka_unit_test(test_gpu_set_changed),
                 cmocka_unit_test(test_gpu_absent),
                 cmocka_unit_test(test_stale),
+                cmocka_unit_test(test_repay_capacity),
+                cmocka_unit_test(test_clock_ahead),
+                cmocka_unit_test(test_pieces_cap),
                 cmocka_unit_test(test_overlap),
                 cmocka_unit_test(test_buckets),
                 cmocka_unit_test(test_property),

@@ -9,6 +9,10 @@
  *     report's and verify's.
  *   atk-*.bundle: an operator hiding work from a pause rule; OUT-DIR/atk.txt
  *     lists each with the pause window (wall seconds) the test judges.
+ *   With NOW (unix seconds, the test's clock), rb-*.bundle: ledgers that end
+ *     a minute before NOW (so that the audit's time bounds how early their
+ *     labels can be, ANALYSIS.md 10 "Repay capacity"); OUT-DIR/rb.txt lists
+ *     them like atk.txt, with the verdict before the fix as a fifth column.
  *
  * Each bundle's origin is <name>.craft.example/gpuhours; OUT-DIR/<name>.vkey
  * holds its verifier key (one seed, so one key per origin name). The GPUs
@@ -246,6 +250,23 @@ static void wall_step(struct craft *c, int64_t d, bool recorded) {
         }
 }
 
+/*
+ * Power off for off_for (no boot clock counts it), boot, and the daemon
+ * starts 30 s into the new boot with the wall clock shifted by wall_shift
+ * (0: honest). The boot clocks' lower bound of the gap is 30 s; the wall
+ * delta is off_for + 30 s + wall_shift.
+ */
+static void power_cycle(struct craft *c, uint64_t off_for, int64_t wall_shift) {
+        stop(c);
+        c->boot_id[0]++;
+        uint64_t w = wall(c) + off_for;
+        c->boot = 30 * SEC;
+        c->off = (uint64_t)((int64_t)w - (int64_t)c->boot + wall_shift + (int64_t)(30 * SEC));
+        for (unsigned g = 0; g < c->ng; g++)
+                c->mj[g] = 60.0 * 30 * 1000;
+        start(c);
+}
+
 static int write_bundle(const char *dir, const char *name, struct craft *c) {
         struct signer s;
         static uint8_t *recs[MAXREC];
@@ -353,8 +374,8 @@ int main(int argc, char **argv) {
         int fail = 0;
         uint64_t p0, p1;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: craft-check OUT-DIR\n");
+        if (argc != 2 && argc != 3) {
+                fprintf(stderr, "usage: craft-check OUT-DIR [NOW]\n");
                 return 2;
         }
         for (unsigned i = 0; i < RANDOM_LEDGERS; i++) {
@@ -643,6 +664,83 @@ int main(int argc, char **argv) {
 
         if (fclose(atk) != 0)
                 fail = 1;
+
+        if (argc == 3) {
+                uint64_t now = strtoull(argv[2], NULL, 10) * SEC, e;
+                snprintf(path, sizeof(path), "%s/rb.txt", argv[1]);
+                atk = fopen(path, "w");
+                if (!atk)
+                        return 1;
+                /*
+                 * The hole: a reboot where the machine was off 120 s and the
+                 * wall clock set back 100 s at boot (wall delta 50 s, still
+                 * above the boot clocks' 30 s: no CLOCK_STEP). The new boot's
+                 * first window really ran at the pause's start, at full load,
+                 * but is labelled 40 s before it; its idle windows cover the
+                 * pause's labels. A second reboot (off 60 s) sets the clock
+                 * forward 100 s again, hidden the same way, and the node runs
+                 * honestly up to 20 s before NOW.
+                 */
+                init(&c, 2, 30);
+                c.off = now - 20 * SEC - 1560 * SEC - c.boot;
+                start(&c);
+                run(&c, 10);
+                e = wall(&c);
+                power_cycle(&c, 120 * SEC, -100 * (int64_t)SEC);
+                loads(&c, 1.0);
+                run(&c, 1);
+                loads(&c, 0);
+                run(&c, 5);
+                power_cycle(&c, 60 * SEC, 100 * (int64_t)SEC);
+                run(&c, 5);
+                stop(&c);
+                p0 = e + 150 * SEC;
+                p1 = e + 390 * SEC;
+                fprintf(atk, "rb-reboot-slack %llu %llu UNKNOWN PASS\n",
+                        (unsigned long long)(p0 / SEC), (unsigned long long)(p1 / SEC));
+                fail |= write_bundle(argv[1], "rb-reboot-slack", &c);
+
+                /*
+                 * The honest control: the same shape with honest reboots, idle
+                 * through the pause; the one busy window lies fifteen minutes
+                 * before it and the first reboot's gap (worst case, no
+                 * counter) 150 s before it, beyond what the later slack (60 s
+                 * at the second reboot, the last 20 s and the tolerances)
+                 * could move them: PASS.
+                 */
+                init(&c, 2, 31);
+                c.off = now - 20 * SEC - 1560 * SEC - c.boot;
+                start(&c);
+                loads(&c, 1.0);
+                run(&c, 1);
+                loads(&c, 0);
+                run(&c, 9);
+                e = wall(&c);
+                power_cycle(&c, 120 * SEC, 0);
+                run(&c, 6);
+                power_cycle(&c, 60 * SEC, 0);
+                run(&c, 5);
+                stop(&c);
+                p0 = e + 300 * SEC;
+                p1 = e + 480 * SEC;
+                fprintf(atk, "rb-honest %llu %llu PASS PASS\n", (unsigned long long)(p0 / SEC),
+                        (unsigned long long)(p1 / SEC));
+                fail |= write_bundle(argv[1], "rb-honest", &c);
+
+                /*
+                 * A wall clock an hour ahead: every record is labelled after
+                 * the audit's time (CLOCK_AHEAD). Not a pause case (rb.txt
+                 * does not list it).
+                 */
+                init(&c, 2, 32);
+                c.off = now - 60 * SEC - 300 * SEC - c.boot + 3600 * SEC;
+                start(&c);
+                run(&c, 5);
+                stop(&c);
+                fail |= write_bundle(argv[1], "rb-ahead", &c);
+                if (fclose(atk) != 0)
+                        fail = 1;
+        }
 
         /*
          * Not pause attacks (not in atk.txt): a model without a known peak,

@@ -14,7 +14,12 @@ seeds), judged by the real client.
    clock steps forward and back, the boot clock running backwards, a reboot
    with the wall clock set back, a GPU leaving the node's set and coming
    back, one UUID on two nodes, a GPU moving between nodes, a pause reaching
-   into the future. None may PASS; each gets the verdict atk.txt names."""
+   into the future. None may PASS; each gets the verdict atk.txt names.
+3. Ledgers that end 20 s before the test's clock (rb.txt): a reboot
+   whose wall clock was set back by less than the boot clocks' slack, a
+   busy window labelled just before the pause (UNKNOWN, naming that window;
+   main's check said PASS), its honest control (PASS), and a wall clock an
+   hour ahead (CLOCK_AHEAD)."""
 
 import json
 import os
@@ -177,4 +182,48 @@ def test_peaks():
                % (label, want, v), diag=log[-1500:])
 
 
-tap.run(setup, test_consistency, test_attacks, test_peaks)
+def test_reboot_slack():
+    # crafted now, judged within seconds: the audit's time bounds the labels (20 s after the end)
+    subprocess.run([sys.argv[1], W.dir, str(int(time.time()))], check=True, timeout=60)
+    rows = [line.split() for line in open(os.path.join(W.dir, "rb.txt")).read().splitlines()]
+    tap.ok(len(rows) == 2, "%d repay-capacity ledgers" % len(rows))
+    for name, p0, p1, expect, _before in rows:
+        rules = os.path.join(W.tmp, "rules-" + name)
+        with open(rules, "w") as f:
+            f.write("pause %s %s\n" % (iso(int(p0)), iso(int(p1))))
+        rc, doc, log = run_json(["check", "--json", "--no-state", "--rules", rules, "--key",
+                                 key(name), bundle(name)])
+        r = doc["rules"][0] if doc else {}
+        want_rc = {"PASS": 0, "UNKNOWN": 1}[expect]
+        tap.ok(r.get("verdict") == expect and rc == want_rc,
+               "%s: pause %s .. %s is %s (exit %d), expected %s" % (
+                   name, iso(int(p0)), iso(int(p1)), r.get("verdict"), rc, expect),
+               diag=log[-2500:])
+        if name == "rb-reboot-slack":
+            # the busy window really ran at the pause's start; it is labelled 100 s early,
+            # i.e. [p0 - 100 s, p0 - 40 s)
+            lab = "window labelled %s .. %s, 60 s busy" % (iso(int(p0) - 100), iso(int(p0) - 40))
+            tap.ok(lab.replace("Z", "") in r.get("why", "").replace(".000Z", "").replace("Z", ""),
+                   "the UNKNOWN names the busy window (%s)" % lab, diag=r.get("why"))
+            gp = doc["sources"][0]["evidence"]["gpus"][0]["unobserved"]
+            win = [p for p in gp if p["source"] == "window" and not p["exact"]]
+            tap.ok(win and all(not p["exact"] for p in win),
+                   "its windows are inexact in check --json (placed by the repay capacity)",
+                   diag=gp)
+    name = "rb-ahead"
+    rules = os.path.join(W.tmp, "rules-ahead")
+    with open(rules, "w") as f:
+        f.write("coverage 0\n")
+    rc, doc, log = run_json(["check", "--json", "--no-state", "--rules", rules, "--key", key(name),
+                             bundle(name)])
+    fs = [f for f in (doc or {}).get("findings", []) if f["kind"] == "CLOCK_AHEAD"]
+    tap.ok(rc == 0 and len(fs) == 1 and fs[0]["severity"] == "warning" and
+           3000 < fs[0]["step_seconds"] < 3600,
+           "a wall clock an hour ahead: one CLOCK_AHEAD warning (%s s ahead)" %
+           (fs[0]["step_seconds"] if fs else None), diag=log[-1500:])
+    rc, out, err, _ = cltest.run(["check", "--no-state", "--rules", rules, "--key", key(name),
+                                  bundle(name)], W.env, timeout=60)
+    tap.ok("warning CLOCK_AHEAD" in out, "the text output names it", diag=out + err)
+
+
+tap.run(setup, test_consistency, test_attacks, test_peaks, test_reboot_slack)
