@@ -45,11 +45,19 @@ static struct ev_gpu *gpu_new(struct evidence *ev, size_t node, const char *uuid
         return g;
 }
 
-/* GPU names from START and INVENTORY records (the last one wins). */
+/*
+ * GPU names from START and INVENTORY records: every distinct name a UUID was
+ * given (up to NAMES_PER_GPU; more is `many`). The name shown is the last
+ * one; the peak is the largest over all of them, so a node that renames a
+ * GPU to a slower model does not lower the FLOP bound of what it ran before.
+ */
+#define NAMES_PER_GPU 4
 struct names {
         size_t n;
         char uuid[RECORD_MAX_GPUS][REC_UUID_MAX + 1];
-        char name[RECORD_MAX_GPUS][REC_NAME_MAX + 1];
+        char name[RECORD_MAX_GPUS][NAMES_PER_GPU][REC_NAME_MAX + 1];
+        unsigned nn[RECORD_MAX_GPUS], last[RECORD_MAX_GPUS];
+        bool many[RECORD_MAX_GPUS];
 };
 
 static void name_gpus(struct names *nm, const struct gpu_info *gi, uint32_t n) {
@@ -63,8 +71,51 @@ static void name_gpus(struct names *nm, const struct gpu_info *gi, uint32_t n) {
                         nm->n++;
                         snprintf(nm->uuid[k], sizeof(nm->uuid[k]), "%s", gi[i].uuid);
                 }
-                snprintf(nm->name[k], sizeof(nm->name[k]), "%s", gi[i].name);
+                unsigned m = 0;
+                while (m < nm->nn[k] && strcmp(nm->name[k][m], gi[i].name) != 0)
+                        m++;
+                if (m == nm->nn[k]) {
+                        if (m == NAMES_PER_GPU) {
+                                nm->many[k] = true;
+                                continue;
+                        }
+                        snprintf(nm->name[k][m], sizeof(nm->name[k][m]), "%s", gi[i].name);
+                        nm->nn[k]++;
+                }
+                nm->last[k] = m;
         }
+}
+
+/*
+ * g's name (the last one) and peak: the largest over its names; unknown when
+ * any of its names has no known peak or it had more names than are kept.
+ */
+static void gpu_peak(const struct rules *rs, const struct names *nm, struct ev_gpu *g) {
+        g->peak_known = false;
+        for (size_t k = 0; k < nm->n; k++) {
+                if (strcmp(nm->uuid[k], g->uuid) != 0)
+                        continue;
+                snprintf(g->name, sizeof(g->name), "%s", nm->name[k][nm->last[k]]);
+                if (nm->many[k] || nm->nn[k] == 0)
+                        return;
+                for (unsigned m = 0; m < nm->nn[k]; m++) {
+                        double f;
+                        char src[sizeof(g->peak_source)];
+                        if (!peak_lookup(rs, nm->name[k][m], &f, src, sizeof(src))) {
+                                g->peak_known = false;
+                                return;
+                        }
+                        if (m == 0 || f > g->peak_flops) {
+                                g->peak_flops = f;
+                                snprintf(g->peak_source, sizeof(g->peak_source), "%s", src);
+                        }
+                }
+                g->peak_known = true;
+                return;
+        }
+        /* no name recorded: as the tables say of an empty name */
+        g->peak_known = peak_lookup(rs, g->name, &g->peak_flops, g->peak_source,
+                                    sizeof(g->peak_source));
 }
 
 /* The verified bytes of s as a bundle view; *owned is a buffer to free. */
@@ -223,9 +274,6 @@ static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
                         r = -ENOMEM;
                         goto out;
                 }
-                for (size_t m = 0; m < nm->n; m++)
-                        if (strcmp(nm->uuid[m], g->uuid) == 0)
-                                snprintf(g->name, sizeof(g->name), "%s", nm->name[m]);
                 g->p = ap.gpus[k].p;
                 g->np = ap.gpus[k].n;
                 ap.gpus[k].p = NULL;
@@ -235,8 +283,7 @@ static int analyze_node(struct evidence *ev, size_t i, const struct source *s,
                 g->busy_s = res.gpus[k].busy_seconds;
                 for (size_t m = 0; m < g->np; m++)
                         g->hidden_s += g->p[m].hidden_s;
-                g->peak_known = peak_lookup(rs, g->name, &g->peak_flops, g->peak_source,
-                                            sizeof(g->peak_source));
+                gpu_peak(rs, nm, g);
         }
 out:
         analyzer_pieces_free(&ap);

@@ -256,7 +256,12 @@ static void judge_cap(const struct judge *j, const struct rule *r, struct rule_r
                         lo += l;
                         hi += h;
                 }
-                bool out_here = s < A || e > B;
+                /*
+                 * A calendar period's total is unknown when any of it lies outside the
+                 * audited interval, whatever R clips it to (R defaults to [A, B), so the
+                 * first and last days would otherwise be judged on their audited part).
+                 */
+                bool out_here = r->per == PER_NONE ? s < A || e > B : ps < A || pe > B;
                 if (out_here || unknown_peak || j->missing_node)
                         hi = HUGE_VAL;
                 enum verdict v = lo > r->n ? V_FAIL : hi > r->n ? V_UNKNOWN : V_PASS;
@@ -312,16 +317,16 @@ static void judge_pause(const struct judge *j, const struct rule *r, struct rule
                         double l, h;
                         piece_busy(p, s, e, &l, &h);
                         /*
-                         * A summary window: shares of the whole window (the unit the
-                         * daemon measured; a sliver at an edge weighs little). A piece
-                         * with nothing observed: its hidden work may all lie in the
-                         * part inside the pause, so its share is of that part.
+                         * Upper share: of the piece's part that can lie inside the
+                         * pause. Nothing says when inside a window its busy time fell,
+                         * so all of it may lie in that part (a window longer than the
+                         * pause must not dilute busy time inside it). Lower share: the
+                         * busy time that must lie inside, of the whole window.
                          */
                         double ol, oh;
                         piece_overlap(p, s, e, &ol, &oh);
                         double ls = p->len_ns ? l / ((double)p->len_ns / 1e9) : 0;
-                        double hs = p->obs_ns ? (p->ulen_ns ? h / ((double)p->ulen_ns / 1e9) : 0)
-                                              : (oh > 0 ? h / oh : 0);
+                        double hs = oh > 0 ? h / oh : 0;
                         uint64_t ps = max64(p->exact ? p->ws : p->uws, s);
                         uint64_t pe = min64(p->exact ? p->we : p->uwe, e);
                         char t1[40], t2[40];
@@ -405,9 +410,19 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
         rule_window(j, r, res, &outside, &future);
         res->unit = "gpus";
         uint64_t A = j->ev->start_ns, B = j->ev->end_ns;
+        /*
+         * Slots no longer than D / 2: a window longer than that cannot show that
+         * fewer GPUs were busy together for D (a GPU busy 11 h of a 24-h window is
+         * under half of it, yet may have run beside another for all 11 h).
+         */
         uint64_t S = (uint64_t)j->ev->period_s * NS_PER_SEC;
-        while ((B - A) / S + 2 > CHECK_SLOTS_MAX)
+        if (S > r->for_ns / 2 && r->for_ns / 2 > 0)
+                S = r->for_ns / 2;
+        bool coarse = false;
+        while ((B - A) / S + 2 > CHECK_SLOTS_MAX) {
                 S *= 2;
+                coarse = S > r->for_ns / 2;
+        }
         uint64_t g0 = A / S * S;
         size_t n = (size_t)((B - g0 + S - 1) / S);
         unsigned *clo = calloc(n, sizeof(*clo)), *chi = calloc(n, sizeof(*chi));
@@ -464,8 +479,15 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
                 res->verdict = V_UNKNOWN;
                 snprintf(res->why, sizeof(res->why),
                          "up to %u GPUs could have been busy at once for longer than the limit "
-                         "in unobserved time",
+                         "(unobserved time, or busy time a window does not place)",
                          sl_hi);
+        } else if (coarse) {
+                res->verdict = V_UNKNOWN;
+                res->upper = HUGE_VAL;
+                snprintf(res->why, sizeof(res->why),
+                         "the interval is too long for slots of half the duration (at most %u "
+                         "slots): audit a shorter interval",
+                         CHECK_SLOTS_MAX);
         } else {
                 res->verdict = V_PASS;
                 snprintf(res->why, sizeof(res->why), "at most %u GPUs busy at once for that long",
