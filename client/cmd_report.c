@@ -56,6 +56,29 @@ static void offline_verify_one(const struct common_opts *c, struct source *srcs,
                 output_human(stderr, &srcs[i], 1, output_use_color(stderr));
 }
 
+/*
+ * Once a source's buckets are out: its analyzer (every window) freed, and its
+ * findings array cut to its length (the analyzer grows it by doubling; the
+ * JSON document still needs the findings), so that what each source keeps
+ * until the end is small.
+ */
+static void report_source_done(struct source *s) {
+        analyzer_free(s->az);
+        s->az = NULL;
+        if (s->have_analysis && s->an.findings) {
+                struct finding *f =
+                        s->an.nfindings ? realloc(s->an.findings,
+                                                  s->an.nfindings * sizeof(*s->an.findings))
+                                        : NULL;
+                if (!s->an.nfindings) {
+                        free(s->an.findings);
+                        s->an.findings = NULL;
+                } else if (f) {
+                        s->an.findings = f;
+                }
+        }
+}
+
 int cmd_report(int argc, char **argv) {
         struct common_opts c = {0};
         enum report_by by = BY_DAY;
@@ -158,8 +181,7 @@ int cmd_report(int argc, char **argv) {
                         if (!(jbk[i] = report_buckets_json(b, nb, by)))
                                 json_oom = true;
                         free(b);
-                        analyzer_free(s->az);
-                        s->az = NULL;
+                        report_source_done(s);
                         continue;
                 }
                 if (n > 1 && fmt == FMT_TABLE)
@@ -174,8 +196,7 @@ int cmd_report(int argc, char **argv) {
                         rc = EXIT_INCOMPLETE;
                 }
                 free(b);
-                analyzer_free(s->az);
-                s->az = NULL;
+                report_source_done(s);
         }
         if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
                 rc = EXIT_INCOMPLETE;
