@@ -34,17 +34,29 @@ struct bucket_grid {
         int64_t m0;    /* month of bucket 0 */
         uint64_t b0;   /* hour/day index of bucket 0 */
         size_t n;
+        uint64_t *mstart; /* BY_MONTH: the n + 1 month starts from m0 (no calendar per window) */
 };
 
 static uint64_t grid_start(const struct bucket_grid *g, size_t k) {
         if (g->by == BY_MONTH)
-                return month_start(g->m0 + (int64_t)k);
+                return g->mstart[k];
         return (g->b0 + k) * g->size;
 }
 
+/* The bucket holding t, for t in [start of bucket 0, start of bucket n). */
 static size_t grid_index(const struct bucket_grid *g, uint64_t t) {
-        if (g->by == BY_MONTH)
-                return (size_t)(month_of(t) - g->m0);
+        if (g->by == BY_MONTH) {
+                /* the last k with mstart[k] <= t (month_of(t) - m0) */
+                size_t lo = 0, hi = g->n;
+                while (hi - lo > 1) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (g->mstart[mid] <= t)
+                                lo = mid;
+                        else
+                                hi = mid;
+                }
+                return lo;
+        }
         return (size_t)(t / g->size - g->b0);
 }
 
@@ -170,9 +182,13 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
         }
         b = calloc(g.n, sizeof(*b));
         acc = calloc(g.n, sizeof(*acc));
-        if (!b || !acc) {
+        if (by == BY_MONTH && (g.mstart = malloc((g.n + 1) * sizeof(*g.mstart))))
+                for (size_t k = 0; k <= g.n; k++)
+                        g.mstart[k] = month_start(g.m0 + (int64_t)k);
+        if (!b || !acc || (by == BY_MONTH && !g.mstart)) {
                 free(b);
                 free(acc);
+                free(g.mstart);
                 return -ENOMEM;
         }
         for (size_t k = 0; k < g.n; k++) {
@@ -198,6 +214,7 @@ int analyzer_buckets(struct analyzer *a, enum report_by by, struct bucket **out,
                 b[k].observed_seconds = (double)acc[k].obs_ns / 1e9;
         }
         free(acc);
+        free(g.mstart);
         *out = b;
         *n = g.n;
         return 0;

@@ -56,6 +56,29 @@ static void offline_verify_one(const struct common_opts *c, struct source *srcs,
                 output_human(stderr, &srcs[i], 1, output_use_color(stderr));
 }
 
+/*
+ * Once a source's buckets are out: its analyzer (every window) freed, and its
+ * findings array cut to its length (the analyzer grows it by doubling; the
+ * JSON document still needs the findings), so that what each source keeps
+ * until the end is small.
+ */
+static void report_source_done(struct source *s) {
+        analyzer_free(s->az);
+        s->az = NULL;
+        if (s->have_analysis && s->an.findings) {
+                struct finding *f =
+                        s->an.nfindings ? realloc(s->an.findings,
+                                                  s->an.nfindings * sizeof(*s->an.findings))
+                                        : NULL;
+                if (!s->an.nfindings) {
+                        free(s->an.findings);
+                        s->an.findings = NULL;
+                } else if (f) {
+                        s->an.findings = f;
+                }
+        }
+}
+
 int cmd_report(int argc, char **argv) {
         struct common_opts c = {0};
         enum report_by by = BY_DAY;
@@ -112,8 +135,9 @@ int cmd_report(int argc, char **argv) {
         o.want_buckets = true;
         /*
          * --offline: one source at a time, each analyser (with every window of
-         * its ledger) freed once its buckets are out, so memory stays flat in
-         * the number of sources; online sources are verified concurrently first.
+         * its ledger) freed once its buckets are out (in JSON too: the
+         * document keeps only the buckets), so memory stays flat in the number
+         * of sources; online sources are verified concurrently first.
          */
         struct source *srcs = o.offline ? offline_sources_new(list, n)
                                         : common_sources_new("report", &c, list, n, &o);
@@ -122,8 +146,15 @@ int cmd_report(int argc, char **argv) {
         if (!quiet && !o.offline)
                 output_human(stderr, srcs, n, output_use_color(stderr));
         rc = o.offline ? EXIT_VERIFIED : sources_exit_code(srcs, n);
-        bool csv_header = true;
+        bool csv_header = true, json_oom = false;
         struct report_totals total = {0};
+        /* JSON: each source's "buckets" made as it comes, its analyzer freed (jout_report) */
+        json_t **jbk = fmt == FMT_JSON ? calloc(n ? n : 1, sizeof(*jbk)) : NULL;
+        if (fmt == FMT_JSON && !jbk) {
+                fprintf(stderr, PROG " report: out of memory\n");
+                rc = EXIT_INCOMPLETE;
+                goto out_srcs;
+        }
         for (size_t i = 0; i < n; i++) {
                 struct source *s = &srcs[i];
                 if (o.offline) {
@@ -137,13 +168,20 @@ int cmd_report(int argc, char **argv) {
                                 s->name);
                         continue;
                 }
-                if (fmt == FMT_JSON)
-                        continue; /* one document for every source, below */
                 struct bucket *b = NULL;
                 size_t nb = 0;
                 if (analyzer_buckets(s->az, by, &b, &nb) != 0) {
                         fprintf(stderr, PROG " report: %s: out of memory\n", s->name);
                         rc = EXIT_INCOMPLETE;
+                        json_oom = true;
+                        continue;
+                }
+                if (fmt == FMT_JSON) {
+                        /* one document for every source, below */
+                        if (!(jbk[i] = report_buckets_json(b, nb, by)))
+                                json_oom = true;
+                        free(b);
+                        report_source_done(s);
                         continue;
                 }
                 if (n > 1 && fmt == FMT_TABLE)
@@ -158,18 +196,20 @@ int cmd_report(int argc, char **argv) {
                         rc = EXIT_INCOMPLETE;
                 }
                 free(b);
-                if (o.offline) {
-                        analyzer_free(s->az);
-                        s->az = NULL;
-                }
+                report_source_done(s);
         }
         if (n > 1 && fmt == FMT_TABLE && report_write_total_table(stdout, &total) != 0)
                 rc = EXIT_INCOMPLETE;
         /* JSON: every source (the unverified ones with "buckets": null) and the fleet total */
-        if (fmt == FMT_JSON && jout_report(stdout, srcs, n, by, wall_now_ns()) != 0) {
+        if (fmt == FMT_JSON &&
+            (json_oom || jout_report(stdout, srcs, n, by, wall_now_ns(), jbk) != 0)) {
                 fprintf(stderr, PROG " report: cannot write the JSON document\n");
                 rc = EXIT_INCOMPLETE;
         }
+        for (size_t i = 0; jbk && i < n; i++)
+                json_decref(jbk[i]);
+        free(jbk);
+out_srcs:
         for (size_t i = 0; i < n; i++)
                 source_free(&srcs[i]);
         free(srcs);

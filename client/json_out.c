@@ -256,7 +256,7 @@ static json_t *total_json(const struct fleet_total *t, bool *bad) {
 }
 
 int jout_report(FILE *out, const struct source *srcs, size_t n, enum report_by by,
-                uint64_t now_ns) {
+                uint64_t now_ns, json_t **buckets) {
         bool bad = false;
         json_t *doc = jout_doc("report", now_ns);
         jout_verdict(doc, srcs, n, &bad);
@@ -267,7 +267,12 @@ int jout_report(FILE *out, const struct source *srcs, size_t n, enum report_by b
                 const struct source *s = &srcs[i];
                 json_t *o = jout_source(s, &bad);
                 json_t *bk = json_null();
-                if (source_reported(s)) {
+                if (buckets && buckets[i]) {
+                        json_decref(bk);
+                        bk = buckets[i];
+                        buckets[i] = NULL;
+                        total_add(&t, &s->an);
+                } else if (!buckets && source_reported(s)) {
                         struct bucket *b = NULL;
                         size_t nb = 0;
                         json_decref(bk);

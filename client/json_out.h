@@ -72,7 +72,11 @@ int jout_verify(FILE *out, const struct source *srcs, size_t n, uint64_t now_ns)
 /*
  * `report --format json`: the envelope with command "report", "by", every
  * source object with its "buckets" (null for a source that did not verify)
- * and the fleet "total" of the reported sources. 0, -ENOMEM or -EIO.
+ * and the fleet "total" of the reported sources. buckets NULL: each reported
+ * source's buckets from its analyzer; else buckets[i], made beforehand with
+ * report_buckets_json (so that each analyzer can be freed once its buckets
+ * are out), is source i's array (taken over, set to NULL), and a source whose
+ * entry is NULL counts as not reported. 0, -ENOMEM or -EIO.
  */
 int jout_report(FILE *out, const struct source *srcs, size_t n, enum report_by by,
-                uint64_t now_ns);
+                uint64_t now_ns, json_t **buckets);
