@@ -491,16 +491,29 @@ void sources_save_state(struct source *srcs, size_t n, const struct verify_opts 
                 if (*b == SIZE_MAX || srcs[i].cp.size > srcs[*b].cp.size)
                         *b = i;
         }
+        /* one lock and two syncs for the whole run (state_save_many) */
+        struct state_save_item *it = calloc(n ? n : 1, sizeof(*it));
+        if (!it) {
+                fprintf(stderr, PROG ": warning: out of memory: no checkpoint remembered\n");
+                free(best);
+                return;
+        }
+        size_t m = 0;
         for (size_t g = 0; g < n; g++) {
                 if (best[g] == SIZE_MAX)
                         continue;
                 struct source *s = &srcs[best[g]];
-                char err[400];
-                int sr = state_save(s->cp.origin, &s->cp, s->note, s->note_len, err, sizeof(err));
-                if (sr == STATE_KEPT_NEWER)
-                        fprintf(stderr, PROG ": note: %s\n", err);
-                else if (sr != 0)
-                        fprintf(stderr, PROG ": warning: %s\n", err);
+                it[m++] = (struct state_save_item){.origin = s->cp.origin, .cp = &s->cp,
+                                                   .note = s->note, .len = s->note_len};
         }
+        char err[400];
+        (void)state_save_many(it, m, err, sizeof(err));
+        for (size_t i = 0; i < m; i++) {
+                if (it[i].result == STATE_KEPT_NEWER)
+                        fprintf(stderr, PROG ": note: %s\n", it[i].err);
+                else if (it[i].result != 0)
+                        fprintf(stderr, PROG ": warning: %s\n", it[i].err);
+        }
+        free(it);
         free(best);
 }

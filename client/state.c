@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* syncfs */
 #include "state.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "status.h"
 #include "util.h"
 
@@ -201,6 +205,133 @@ int state_save(const char *origin, const struct checkpoint *cp, const char *note
         }
         state_entry_free(&cur);
         close(fd); /* releases the lock */
+        return r;
+}
+
+/* The remembered checkpoint of it->origin allows it (0), or why not (it->result set). */
+static bool save_allowed(struct state_save_item *it) {
+        struct state_entry cur;
+        bool found = false;
+        int r = state_entry_load(it->origin, &cur, &found, it->err, sizeof(it->err));
+        if (r == 0 && found && cur.cp.size > it->cp->size) {
+                r = STATE_KEPT_NEWER;
+                snprintf(it->err, sizeof(it->err),
+                         "kept the remembered checkpoint of size %llu (newer than this one, "
+                         "size %llu)",
+                         (unsigned long long)cur.cp.size, (unsigned long long)it->cp->size);
+        } else if (r == 0 && found && cur.cp.size == it->cp->size &&
+                   memcmp(cur.cp.root, it->cp->root, sizeof(cur.cp.root)) != 0) {
+                r = STATE_KEPT_NEWER;
+                snprintf(it->err, sizeof(it->err),
+                         "kept the remembered checkpoint of size %llu: this one has the same "
+                         "size but another root (a fork; gpuhours state show ORIGIN)",
+                         (unsigned long long)cur.cp.size);
+                char ferr[300];
+                (void)fork_write_locked(it->origin, "remembered", cur.note, cur.note_len,
+                                        "this verification", it->note, it->len, ferr,
+                                        sizeof(ferr));
+        }
+        state_entry_free(&cur);
+        it->result = r;
+        return r == 0;
+}
+
+int state_save_many(struct state_save_item *it, size_t n, char *err, size_t errlen) {
+        for (size_t i = 0; i < n; i++) {
+                it[i].result = 0;
+                it[i].err[0] = 0;
+        }
+        if (n == 0)
+                return 0;
+        _cleanup_free_ char *dir = state_path_in("checkpoints", NULL);
+        int lock = state_lock(err, errlen);
+        if (lock < 0) {
+                for (size_t i = 0; i < n; i++) {
+                        it[i].result = lock;
+                        snprintf(it[i].err, sizeof(it[i].err), "%s", err);
+                }
+                return lock;
+        }
+        int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (dfd < 0) {
+                int r = dir ? -errno : -ENOMEM;
+                snprintf(err, errlen, "cannot open %s: %s", dir ? dir : "the state directory",
+                         strerror(-r));
+                for (size_t i = 0; i < n; i++) {
+                        it[i].result = r;
+                        snprintf(it[i].err, sizeof(it[i].err), "%s", err);
+                }
+                close(lock);
+                return r;
+        }
+        /* 1. every allowed note into its temp file (not yet durable, not yet in place) */
+        char (*tmp)[NAME_MAX + 1] = calloc(n, sizeof(*tmp));
+        char (*name)[NAME_MAX + 1] = calloc(n, sizeof(*name));
+        bool *written = calloc(n, sizeof(*written));
+        int r = tmp && name && written ? 0 : -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                if (origin_file_name(it[i].origin, name[i], sizeof(name[i])) != 0) {
+                        it[i].result = state_path_error(it[i].origin, it[i].err,
+                                                        sizeof(it[i].err));
+                        continue;
+                }
+                if (!save_allowed(&it[i]))
+                        continue;
+                snprintf(tmp[i], sizeof(tmp[i]), ".%s.%ld.tmp", name[i], (long)getpid());
+                int fd = openat(dfd, tmp[i],
+                                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                                0600);
+                int w = fd < 0 ? -errno : pwrite_whole(fd, it[i].note, it[i].len);
+                if (fd >= 0 && close(fd) != 0 && w == 0)
+                        w = -errno;
+                if (w != 0) {
+                        (void)unlinkat(dfd, tmp[i], 0);
+                        it[i].result = w;
+                        snprintf(it[i].err, sizeof(it[i].err), "cannot write %s/%s: %s", dir,
+                                 tmp[i], strerror(-w));
+                        continue;
+                }
+                written[i] = true;
+        }
+        /* 2. one sync makes every temp durable; 3. the renames; 4. one directory fsync */
+        int sr = r == 0 && syncfs(dfd) != 0 ? -errno : r;
+        for (size_t i = 0; written && i < n; i++) {
+                if (!written[i])
+                        continue;
+                int x = sr;
+                if (x == 0 && renameat(dfd, tmp[i], dfd, name[i]) != 0)
+                        x = -errno;
+                if (x != 0) {
+                        (void)unlinkat(dfd, tmp[i], 0);
+                        it[i].result = x;
+                        snprintf(it[i].err, sizeof(it[i].err), "cannot write %s/%s: %s", dir,
+                                 name[i], strerror(-x));
+                        written[i] = false;
+                }
+        }
+        if (r == 0 && sr == 0 && fsync(dfd) != 0) {
+                int x = -errno;
+                for (size_t i = 0; i < n; i++)
+                        if (written[i]) {
+                                it[i].result = x;
+                                snprintf(it[i].err, sizeof(it[i].err),
+                                         "%s/%s is in place but may not be durable: fsync: %s",
+                                         dir, name[i], strerror(-x));
+                        }
+        }
+        if (r != 0) {
+                snprintf(err, errlen, "out of memory");
+                for (size_t i = 0; i < n; i++)
+                        if (it[i].result == 0) {
+                                it[i].result = r;
+                                snprintf(it[i].err, sizeof(it[i].err), "out of memory");
+                        }
+        }
+        free(tmp);
+        free(name);
+        free(written);
+        close(dfd);
+        close(lock);
         return r;
 }
 

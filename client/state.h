@@ -54,6 +54,26 @@ int state_save(const char *origin, const struct checkpoint *cp, const char *note
                char *err, size_t errlen);
 
 /*
+ * state_save for many origins under one lock, made durable together: every
+ * new note is written to its temp file, then one syncfs(2) of the state
+ * file system, then every rename, then one fsync of the directory (a fleet
+ * run costs two syncs, not two per node). A crash before the renames leaves
+ * every remembered checkpoint as it was; after, each is the old or the new
+ * note, never a torn one. it[i].result: as state_save's return, with the
+ * reason in it[i].err. 0, or -errno when the lock or directory failed (then
+ * nothing was written and every result is that error).
+ */
+struct state_save_item {
+        const char *origin;
+        const struct checkpoint *cp;
+        const char *note;
+        size_t len;
+        int result;
+        char err[400];
+};
+int state_save_many(struct state_save_item *it, size_t n, char *err, size_t errlen);
+
+/*
  * Fork evidence file, exactly:
  *   "gpuhours fork evidence 1\n"
  *   "time " <decimal Unix seconds> "\n"

@@ -93,7 +93,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 }
 
 /* All of data to fd from offset 0, through short and interrupted writes. 0 or -errno. */
-static int pwrite_all(int fd, const void *data, size_t len) {
+int pwrite_whole(int fd, const void *data, size_t len) {
         const uint8_t *p = data;
         off_t off = 0;
         while (len > 0) {
@@ -130,7 +130,7 @@ int atomic_write_at_dir_errno(int dirfd, const char *name, const void *data, siz
         if (fd < 0)
                 return -errno;
         int r = (flags & ATOMIC_SECRET) && fchmod(fd, mode) != 0 ? -errno
-                                                                 : pwrite_all(fd, data, len);
+                                                                 : pwrite_whole(fd, data, len);
         if (r == 0 && !(flags & ATOMIC_NO_SYNC) && fsync(fd) != 0)
                 r = -errno;
         if (close(fd) != 0 && r == 0)

@@ -21,6 +21,8 @@ int mkdir_p(const char *path, mode_t mode);
  * rename over path, fsync the directory. 0 or -errno (the temp is removed).
  */
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* pwrite of all of data from offset 0, through short writes and EINTR. 0 or -errno. */
+int pwrite_whole(int fd, const void *data, size_t len);
 
 /* atomic_write_at flags. */
 #define ATOMIC_NO_SYNC 1u   /* skip the fsyncs: replaced atomically, but not durable yet */
