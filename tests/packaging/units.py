@@ -135,6 +135,8 @@ def main():
         tap.ok(rc2 != 0 and score2 is not None and score2 > 1.5,
                "the same gate fails a unit without hardening (exposure %s)" % score2, diag=out2[-1500:])
 
+        witness_unit(tmp)
+
         # The sysusers entry creates the user and group the unit runs as.
         root = os.path.join(tmp, "root")
         os.makedirs(os.path.join(root, "etc"))
@@ -143,6 +145,45 @@ def main():
         out = r.stdout + r.stderr
         tap.ok(r.returncode == 0 and "Creating user 'gpuhours'" in out and "Creating group 'gpuhours'" in out,
                "systemd-sysusers --dry-run creates user and group gpuhours", diag=out)
+
+
+def witness_unit(tmp):
+    """gpuhours-witness.service: Type=simple (the witness speaks no sd_notify), restarted on
+    failure but not after the status the built witness exits with for a missing log list (a
+    configuration error) or a usage error; systemd-analyze verify accepts it."""
+    unit = os.path.join(build, "packaging", "witness", "gpuhours-witness.service")
+    wbin = os.path.join(build, "witness", "gpuhours-witness")
+    if not os.path.isfile(unit) or not os.path.isfile(wbin):
+        tap.skip("the witness is not built")
+        return
+    d = directives(unit)
+    with open(os.path.join(src, "witness", "witness.c")) as f:
+        notify = "sd_notify" in f.read()
+    tap.ok(d.get(("Service", "Type")) == ["simple"] and not notify,
+           "witness unit Type=simple, and the witness does not call sd_notify",
+           diag=repr(d.get(("Service", "Type"))))
+    tap.ok(d.get(("Service", "Restart")) == ["on-failure"], "witness unit Restart=on-failure")
+    prevent = " ".join(d.get(("Service", "RestartPreventExitStatus"), [])).split()
+    st = os.path.join(tmp, "wstate")
+    r = run([wbin, "--state-dir", st, "--name", "units.test/w", "--listen", "127.0.0.1:1",
+             "--logs", os.path.join(tmp, "no-such-list")], stdin=subprocess.DEVNULL)
+    tap.ok(r.returncode not in (0, 1) and str(r.returncode) in prevent,
+           "an enabled witness without its log list exits %d, which RestartPreventExitStatus= "
+           "names (no restart every RestartSec=)" % r.returncode, diag="%r %s" % (prevent, r.stderr))
+    r = run([wbin, "--bogus"], stdin=subprocess.DEVNULL)
+    tap.ok(r.returncode == 2 and "2" in prevent, "a usage error (exit 2) is not restarted either",
+           diag=repr(prevent))
+    with open(unit) as f:
+        text = f.read()
+    execstart = d.get(("Service", "ExecStart"), [""])[0]
+    copy = os.path.join(tmp, "gpuhours-witness.service")
+    with open(copy, "w") as f:
+        f.write(text.replace(execstart, "%s --config %s --state-dir %s" %
+                             (wbin, os.path.join(tmp, "witness.conf"), st)))
+    r = run(["systemd-analyze", "verify", "--man=no", copy])
+    noise = [ln for ln in (r.stdout + r.stderr).splitlines() if "gpuhours-witness." in ln]
+    tap.ok(r.returncode == 0 and not noise, "systemd-analyze verify --man=no gpuhours-witness.service",
+           diag=r.stdout + r.stderr)
 
 
 tap.run(main)
