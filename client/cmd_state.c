@@ -56,7 +56,8 @@ static void put_safe_note(const char *note, size_t len, FILE *out) {
                 const char *nl = memchr(note + pos, '\n', len - pos);
                 size_t k = nl ? (size_t)(nl - (note + pos)) : len - pos;
                 const char *line = note + pos;
-                if (k >= NOTE_SIG_PREFIX_LEN && memcmp(line, NOTE_SIG_PREFIX, NOTE_SIG_PREFIX_LEN) == 0) {
+                if (k >= NOTE_SIG_PREFIX_LEN &&
+                    memcmp(line, NOTE_SIG_PREFIX, NOTE_SIG_PREFIX_LEN) == 0) {
                         fwrite(NOTE_SIG_PREFIX, 1, NOTE_SIG_PREFIX_LEN, out);
                         put_safe(line + NOTE_SIG_PREFIX_LEN, k - NOTE_SIG_PREFIX_LEN, out);
                 } else {
@@ -234,7 +235,8 @@ static int show_one(const char *origin, bool json) {
                 json_object_set_new(doc, "fork", json_null());
         }
         if (json) {
-                if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 || fputc('\n', stdout) == EOF)
+                if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+                    fputc('\n', stdout) == EOF)
                         rc = EXIT_INCOMPLETE;
                 json_decref(doc);
         } else if (safe_bytes_replaced) {
@@ -294,7 +296,8 @@ static int show_all(bool json) {
         if (json) {
                 json_t *doc = json_object();
                 json_object_set_new(doc, "origins", arr);
-                if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 || fputc('\n', stdout) == EOF)
+                if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+                    fputc('\n', stdout) == EOF)
                         rc = EXIT_INCOMPLETE;
                 json_decref(doc);
         } else if (n == 0) {

@@ -355,7 +355,7 @@ static int merge_list(struct witness *w, const char *text, size_t len, const cha
         return 0;
 }
 
-/* *bad_list (if not NULL): set when the failure is the log list itself (missing, unreadable, not valid). */
+/* *bad_list (if not NULL): set when the log list itself fails (missing, unreadable, not valid). */
 static int reload_logs(struct witness *w, bool startup, bool *bad_list) {
         char *buf = NULL;
         size_t len = 0;
