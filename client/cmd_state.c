@@ -19,14 +19,66 @@ static const char state_help[] =
         "usage: " PROG " state show [ORIGIN] [--json]\n"
         "       " PROG " state forget ORIGIN\n"
         "\n"
-        "'show' without ORIGIN lists the origins with a remembered checkpoint or recorded\n"
-        "fork evidence. 'show ORIGIN' prints the remembered checkpoint of ORIGIN (the\n"
-        "signed note as stored, its size, root, signing key and when it was remembered)\n"
-        "and, if a fork of ORIGIN was ever seen, the two signed notes that conflict.\n"
-        "'forget ORIGIN' removes both, so that the next verification starts over (it\n"
-        "prints what it removed). The files are in $XDG_STATE_HOME/gpuhours/\n"
-        "(default ~/.local/state/gpuhours/). Exit: 0, 2 if a stored file is not valid,\n"
-        "3 for bad usage or an origin with nothing remembered.\n";
+        "'show' lists the origins with a remembered checkpoint or fork evidence; 'show\n"
+        "ORIGIN' prints the remembered checkpoint (the signed note as stored, size, root,\n"
+        "signing key, when) and the two conflicting signed notes of any fork seen. Text\n"
+        "mode prints a node's bytes outside printable ASCII as '?'; --json keeps them\n"
+        "exact. 'forget ORIGIN' removes both, so the next verification starts over.\n"
+        "Files: $XDG_STATE_HOME/gpuhours/ (default ~/.local/state/gpuhours/). Exit: 0,\n"
+        "2 if a stored file is not valid, 3 for bad usage or nothing remembered.\n";
+
+/*
+ * Text mode prints no node-supplied byte raw: every byte outside 0x20..0x7e
+ * becomes '?', as quote_bytes (proto/text.h) and verify's output do, so that
+ * a bidi override or an escape sequence in an origin, a key name or a note
+ * cannot rearrange or hide what the auditor reads. The fixed signature-line
+ * prefix of a note ("\u2014 ", NOTE_SIG_PREFIX) is kept, so that an all-ASCII
+ * note prints exactly as stored; --json gives every note exactly.
+ */
+static bool safe_bytes_replaced;
+
+static void put_safe(const char *p, size_t len, FILE *out) {
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c >= 0x20 && c < 0x7f) {
+                        fputc(c, out);
+                } else {
+                        fputc('?', out);
+                        safe_bytes_replaced = true;
+                }
+        }
+}
+
+/* A note (or any text) line by line: each line sanitised, its '\n' kept. */
+static void put_safe_note(const char *note, size_t len, FILE *out) {
+        size_t pos = 0;
+        while (pos < len) {
+                const char *nl = memchr(note + pos, '\n', len - pos);
+                size_t k = nl ? (size_t)(nl - (note + pos)) : len - pos;
+                const char *line = note + pos;
+                if (k >= NOTE_SIG_PREFIX_LEN &&
+                    memcmp(line, NOTE_SIG_PREFIX, NOTE_SIG_PREFIX_LEN) == 0) {
+                        fwrite(NOTE_SIG_PREFIX, 1, NOTE_SIG_PREFIX_LEN, out);
+                        put_safe(line + NOTE_SIG_PREFIX_LEN, k - NOTE_SIG_PREFIX_LEN, out);
+                } else {
+                        put_safe(line, k, out);
+                }
+                if (nl)
+                        fputc('\n', out);
+                pos += k + (nl ? 1 : 0);
+        }
+}
+
+/*
+ * --json keeps every string exact, in JSON escaping: JSON_ENSURE_ASCII writes
+ * every non-ASCII character as \uXXXX (so no raw bidi or control byte reaches
+ * a terminal either way); a string that is not UTF-8 (a file edited by hand) is
+ * null, not a missing key.
+ */
+static json_t *jstr(const char *s) {
+        json_t *j = json_string(s);
+        return j ? j : json_null();
+}
 
 /* "— NAME BASE64" lines of a note: the key names and IDs that signed it. */
 static json_t *signers_json(const char *note, size_t len, FILE *human) {
@@ -45,12 +97,15 @@ static json_t *signers_json(const char *note, size_t len, FILE *human) {
                 hex_encode(sl.sig, 4, id);
                 json_t *o = json_object();
                 if (o) {
-                        json_object_set_new(o, "name", json_string(name));
+                        json_object_set_new(o, "name", jstr(name));
                         json_object_set_new(o, "key_id", json_string(id));
                         json_array_append_new(a, o);
                 }
-                if (human)
-                        fprintf(human, "signed by: %s, key ID %s\n", name, id);
+                if (human) {
+                        fputs("signed by: ", human);
+                        put_safe(name, sl.name_len, human);
+                        fprintf(human, ", key ID %s\n", id);
+                }
         }
         return a;
 }
@@ -76,7 +131,7 @@ static bool print_note(const char *note, size_t len) {
                 printf("(the stored note is not a valid signed note)\n");
                 return false;
         }
-        fwrite(note, 1, len, stdout);
+        put_safe_note(note, len, stdout);
         return true;
 }
 
@@ -114,7 +169,7 @@ static int show_one(const char *origin, bool json) {
         if (json && !doc)
                 return EXIT_INCOMPLETE;
         if (json)
-                json_object_set_new(doc, "origin", json_string(origin));
+                json_object_set_new(doc, "origin", jstr(origin));
         else
                 printf("origin: %s\n", q);
         if (have_cp) {
@@ -153,7 +208,7 @@ static int show_one(const char *origin, bool json) {
                         root_b64(f.cp[i].root, root, sizeof(root));
                         if (json) {
                                 json_t *n = json_object();
-                                json_object_set_new(n, "source", json_string(f.source[i]));
+                                json_object_set_new(n, "source", jstr(f.source[i]));
                                 json_object_set_new(n, "size",
                                                     json_integer((json_int_t)f.cp[i].size));
                                 json_object_set_new(n, "root", json_string(root));
@@ -164,10 +219,11 @@ static int show_one(const char *origin, bool json) {
                                 json_object_set_new(n, "note", ns ? ns : json_null());
                                 json_array_append_new(arr, n);
                         } else {
-                                printf("\n%s, from %s: size %llu, root %s\n",
-                                       i == 0 ? "first" : "second", f.source[i],
-                                       (unsigned long long)f.cp[i].size, root);
-                                fwrite(f.note[i], 1, f.note_len[i], stdout);
+                                printf("\n%s, from ", i == 0 ? "first" : "second");
+                                put_safe(f.source[i], strlen(f.source[i]), stdout);
+                                printf(": size %llu, root %s\n", (unsigned long long)f.cp[i].size,
+                                       root);
+                                put_safe_note(f.note[i], f.note_len[i], stdout);
                         }
                 }
                 if (json) {
@@ -179,9 +235,13 @@ static int show_one(const char *origin, bool json) {
                 json_object_set_new(doc, "fork", json_null());
         }
         if (json) {
-                if (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)
+                if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+                    fputc('\n', stdout) == EOF)
                         rc = EXIT_INCOMPLETE;
                 json_decref(doc);
+        } else if (safe_bytes_replaced) {
+                printf("\n(bytes outside printable ASCII are shown as '?'; " PROG
+                       " state show --json ORIGIN gives the notes exactly)\n");
         }
         state_entry_free(&e);
         state_fork_free(&f);
@@ -215,7 +275,7 @@ static int show_all(bool json) {
                 iso_s(have_cp ? e.mtime_s : -1, when, sizeof(when));
                 if (json) {
                         json_t *o = json_object();
-                        json_object_set_new(o, "origin", json_string(v[i]));
+                        json_object_set_new(o, "origin", jstr(v[i]));
                         json_object_set_new(o, "size", have_cp ? json_integer((json_int_t)e.cp.size)
                                                                : json_null());
                         json_object_set_new(o, "remembered",
@@ -236,7 +296,8 @@ static int show_all(bool json) {
         if (json) {
                 json_t *doc = json_object();
                 json_object_set_new(doc, "origins", arr);
-                if (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF)
+                if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+                    fputc('\n', stdout) == EOF)
                         rc = EXIT_INCOMPLETE;
                 json_decref(doc);
         } else if (n == 0) {

@@ -15,17 +15,18 @@
 #include "util.h"
 
 static const char trust_help[] =
-        "usage: " PROG " trust add VKEY\n"
+        "usage: " PROG " trust add [--] VKEY\n"
         "       " PROG " trust add --tofu URL [--timeout SECONDS]\n"
         "       " PROG " trust list\n"
-        "       " PROG " trust remove NAME\n"
+        "       " PROG " trust remove [--] NAME\n"
         "\n"
         "Manages the trusted verifier keys in $XDG_CONFIG_HOME/gpuhours/trusted_keys\n"
         "(default ~/.config/gpuhours/trusted_keys), one vkey per line. A vkey is\n"
         "NAME+KEYID+BASE64 as printed by 'gpuhoursd --print-key'; NAME is the node's\n"
         "origin. Get it from the operator out of band. --tofu instead fetches it from\n"
         "the node itself (trust on first use: weaker, see the warning it prints).\n"
-        "'remove' drops every key with that name.\n";
+        "'remove' drops every key with that name. A VKEY or NAME that starts with '-'\n"
+        "goes after '--'.\n";
 
 /* The current file text ("" if absent) and its parsed keys. */
 static int load_text(const char *path, char **text, size_t *len, struct trust_list *keys) {
@@ -291,28 +292,76 @@ static int remove_keys(const char *name) {
         return 0;
 }
 
+/*
+ * The one operand of "trust add VKEY" / "trust remove NAME" (argv[2..]):
+ * "--" ends the options, so that a vkey or a name that starts with '-' (an
+ * origin may) can be given after it; without "--" an argument starting with
+ * '-' is an option, and these subcommands have none (add's --tofu is handled
+ * by the caller). 0 and *out set, or EXIT_INCOMPLETE with one line on stderr.
+ */
+static int one_operand(const char *sub, const char *what, int argc, char **argv,
+                       const char **out) {
+        int i = 2;
+        char q[120];
+        if (i < argc && strcmp(argv[i], "--") == 0)
+                i++;
+        else if (i < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
+                struct note_verifier v;
+                quote_bytes(argv[i], strlen(argv[i]), q, sizeof(q));
+                if (strcmp(what, "VKEY") == 0 && vkey_parse(argv[i], strlen(argv[i]), &v) == 0)
+                        fprintf(stderr,
+                                PROG " trust %s: '%s' starts with '-', so it reads as an option; "
+                                     "give it after '--': " PROG " trust %s -- %s\n",
+                                sub, q, sub, what);
+                else
+                        fprintf(stderr,
+                                PROG " trust %s: unknown option '%s' (a %s that starts with '-' "
+                                     "goes after '--')\n",
+                                sub, q, what);
+                return EXIT_INCOMPLETE;
+        }
+        if (i >= argc) {
+                fprintf(stderr, PROG " trust %s: missing %s (see " PROG " trust --help)\n", sub,
+                        what);
+                return EXIT_INCOMPLETE;
+        }
+        if (i + 1 < argc) {
+                quote_bytes(argv[i + 1], strlen(argv[i + 1]), q, sizeof(q));
+                fprintf(stderr, PROG " trust %s: unexpected argument '%s' after the %s\n", sub, q,
+                        what);
+                return EXIT_INCOMPLETE;
+        }
+        *out = argv[i];
+        return 0;
+}
+
 int cmd_trust(int argc, char **argv) {
         if (argc < 2 || is_help(argv[1])) {
                 fputs(trust_help, argc < 2 ? stderr : stdout);
                 return argc < 2 ? EXIT_INCOMPLETE : 0;
         }
-        const char *sub = argv[1];
+        const char *sub = argv[1], *arg = NULL;
         if (strcmp(sub, "list") == 0 && argc == 2)
                 return list_keys();
-        if (strcmp(sub, "remove") == 0 && argc == 3 && argv[2][0] != '-')
-                return remove_keys(argv[2]);
-        if (strcmp(sub, "add") == 0 && argc == 3 && argv[2][0] != '-') {
+        if (strcmp(sub, "remove") == 0) {
+                int r = one_operand("remove", "NAME", argc, argv, &arg);
+                return r != 0 ? r : remove_keys(arg);
+        }
+        if (strcmp(sub, "add") == 0 && !(argc >= 3 && strcmp(argv[2], "--tofu") == 0)) {
+                int r = one_operand("add", "VKEY", argc, argv, &arg);
+                if (r != 0)
+                        return r;
                 struct note_verifier v;
-                if (vkey_parse(argv[2], strlen(argv[2]), &v) != 0) {
+                if (vkey_parse(arg, strlen(arg), &v) != 0) {
                         char q[120];
-                        quote_bytes(argv[2], strlen(argv[2]), q, sizeof(q));
+                        quote_bytes(arg, strlen(arg), q, sizeof(q));
                         fprintf(stderr,
                                 PROG " trust: '%s' is not a vkey (NAME+KEYID+BASE64, as printed "
                                      "by gpuhoursd --print-key)\n",
                                 q);
                         return EXIT_INCOMPLETE;
                 }
-                return add_key(argv[2], &v, NULL);
+                return add_key(arg, &v, NULL);
         }
         if (strcmp(sub, "add") == 0 && argc >= 4 && strcmp(argv[2], "--tofu") == 0) {
                 long timeout_ms = FETCH_DEFAULT_TIMEOUT_MS;
@@ -332,6 +381,9 @@ int cmd_trust(int argc, char **argv) {
                         timeout_ms = c.timeout_ms;
                 return tofu(argv[3], timeout_ms);
         }
-        fprintf(stderr, PROG " trust: bad arguments (see " PROG " trust --help)\n");
+        if (strcmp(sub, "add") == 0 && argc == 3)
+                fprintf(stderr, PROG " trust add --tofu: missing URL\n");
+        else
+                fprintf(stderr, PROG " trust: bad arguments (see " PROG " trust --help)\n");
         return EXIT_INCOMPLETE;
 }

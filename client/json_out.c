@@ -10,6 +10,7 @@
 #include "record.h"
 #include "report.h"
 #include "util.h"
+#include "witness.h"
 
 void jout_set(json_t *o, const char *key, json_t *v, bool *bad) {
         if (!o || !v) {
@@ -170,8 +171,13 @@ json_t *jout_source(const struct source *s, bool *bad) {
         json_t *fs = json_array();
         for (size_t j = 0; an && fs && j < an->nfindings; j++)
                 jout_append(fs, jout_finding(&an->findings[j], an, bad), bad);
-        for (size_t j = 0; fs && j < s->nintegrity; j++)
-                jout_append(fs, jout_finding(&s->integrity[j], NULL, bad), bad);
+        for (size_t j = 0; fs && j < s->nintegrity; j++) {
+                json_t *f = jout_finding(&s->integrity[j], NULL, bad);
+                /* A FORK against a witness carries the two signed notes (JSON.md 5). */
+                if (f && s->fork_notes && j == s->fork_notes_at)
+                        jout_set(f, "notes", witness_fork_notes_json(s->fork_notes), bad);
+                jout_append(fs, f, bad);
+        }
         jout_set(o, "findings", fs, bad);
         if (!o) {
                 *bad = true;

@@ -45,6 +45,7 @@ void source_free(struct source *s) {
                 analysis_free(&s->an);
         analyzer_free(s->az);
         free(s->integrity);
+        witness_fork_notes_free(s->fork_notes);
         writer_free(&s->bundle);
         free(s->bundle_data);
         memset(s, 0, sizeof(*s));
@@ -725,11 +726,12 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 struct finding fail, *info = NULL;
                 struct witness_seen seen[POLICY_MAX_WITNESSES];
                 size_t ninfo = 0, k = 0;
+                struct witness_fork_notes *notes = NULL;
                 while (k < on->o->nkeys && strcmp(on->o->keys[k].name, s->cp.origin) != 0)
                         k++;
                 const char *node = s->url ? s->url : s->name;
                 int wr = witness_fork_check(p, node, &s->cp, s->note, s->note_len, &on->o->keys[k],
-                                            on->o->timeout_ms, &fail, &info, &ninfo, seen);
+                                            on->o->timeout_ms, &fail, &info, &ninfo, seen, &notes);
                 add_integrity(s, info, ninfo);
                 if (wr < 0) {
                         src_error(s, "out of memory");
@@ -741,6 +743,13 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
                 }
                 if (wr > 0) {
                         src_fail(s, fail.kind, "%s", fail.detail);
+                        if (notes != NULL && s->fork_notes == NULL && s->nintegrity > 0 &&
+                            s->integrity[s->nintegrity - 1].kind == fail.kind) {
+                                s->fork_notes = notes;
+                                s->fork_notes_at = s->nintegrity - 1;
+                                notes = NULL;
+                        }
+                        witness_fork_notes_free(notes);
                         return;
                 }
                 if (check_quorum(s, p, s->note, s->note_len, seen) != 0)

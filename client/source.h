@@ -47,6 +47,8 @@ struct verify_opts {
         bool offline;        /* from the store alone (needs store) */
 };
 
+struct witness_fork_notes;
+
 struct source {
         const char *name; /* as given on the command line, a URL's password as "***" */
         char *url;        /* a URL with its password, for fetching only (malloc'd), or NULL */
@@ -65,6 +67,12 @@ struct source {
         bool save_state; /* verified: remembered once its origin's sources of the run agree */
         char *rem_note;  /* the remembered checkpoint's note as loaded (malloc'd), or NULL */
         size_t rem_note_len;
+        /*
+         * A FORK against a witness: the two conflicting signed notes (witness.h,
+         * malloc'd), carried by integrity[fork_notes_at] in --json; else NULL.
+         */
+        struct witness_fork_notes *fork_notes;
+        size_t fork_notes_at;
         struct writer bundle; /* keep_bundle: header + frames once verified */
         uint8_t *bundle_data;
         size_t bundle_len;

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,64 @@ static int get_all(char *const *url, size_t n, long deadline_ms, struct req *r) 
         return 0;
 }
 
+void witness_fork_notes_free(struct witness_fork_notes *n) {
+        if (n == NULL)
+                return;
+        free(n->note[0]);
+        free(n->note[1]);
+        free(n);
+}
+
+json_t *witness_fork_notes_json(const struct witness_fork_notes *n) {
+        json_t *a = json_array();
+        bool bad = a == NULL;
+        /* jansson's *_set_new and *_append_new take the reference even when they fail. */
+        for (int i = 0; i < 2 && !bad; i++) {
+                char q[POLICY_NAME_MAX + 4];
+                json_t *o = json_object();
+                quote_bytes(n->witness, strlen(n->witness), q, sizeof(q));
+                bad = o == NULL ||
+                      json_object_set_new(o, "from", json_string(i == 0 ? "witness" : "node")) ||
+                      json_object_set_new(o, "name", i == 0 ? json_string(q) : json_null()) ||
+                      json_object_set_new(o, "size", json_integer((json_int_t)n->size[i])) ||
+                      json_object_set_new(o, "note", json_stringn(n->note[i], n->len[i]));
+                if (bad)
+                        json_decref(o);
+                else
+                        bad = json_array_append_new(a, o) != 0;
+        }
+        if (bad) {
+                json_decref(a);
+                return NULL;
+        }
+        return a;
+}
+
+/* A copy of the two notes for the finding (NULL out of memory: the stderr evidence stays). */
+static struct witness_fork_notes *fork_notes(const char *wname, const char *wnote, size_t wlen,
+                                             uint64_t wsize, const char *node_note, size_t node_len,
+                                             uint64_t node_size) {
+        struct witness_fork_notes *n = calloc(1, sizeof(*n));
+        if (n == NULL)
+                return NULL;
+        snprintf(n->witness, sizeof(n->witness), "%s", wname);
+        n->note[0] = malloc(wlen + 1);
+        n->note[1] = malloc(node_len + 1);
+        if (n->note[0] == NULL || n->note[1] == NULL) {
+                witness_fork_notes_free(n);
+                return NULL;
+        }
+        memcpy(n->note[0], wnote, wlen);
+        n->note[0][wlen] = '\0';
+        memcpy(n->note[1], node_note, node_len);
+        n->note[1][node_len] = '\0';
+        n->len[0] = wlen;
+        n->len[1] = node_len;
+        n->size[0] = wsize;
+        n->size[1] = node_size;
+        return n;
+}
+
 static void evidence(const char *wname, const char *wnote, const char *node_note) {
         fprintf(stderr,
                 "gpuhours: FORK evidence: the checkpoint witness %s cosigned:\n%s"
@@ -262,7 +321,7 @@ static void evidence(const char *wname, const char *wnote, const char *node_note
 int witness_fork_check(const struct policy *p, const char *node_url, const struct checkpoint *cp,
                        const char *node_note, size_t node_len, const struct note_verifier *node_key,
                        long timeout_ms, struct finding *fail, struct finding **info, size_t *ninfo,
-                       struct witness_seen *seen) {
+                       struct witness_seen *seen, struct witness_fork_notes **notes) {
         size_t n = p->nwitnesses;
         char hex[65], **url = calloc(n ? n : 1, sizeof(*url));
         struct req *r = calloc(n ? n : 1, sizeof(*r)), *pr = calloc(n ? n : 1, sizeof(*pr));
@@ -277,7 +336,6 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
         int rc = -ENOMEM;
         bool any_proof = false;
 
-        (void)node_len;
         if (url == NULL || r == NULL || pr == NULL || wc == NULL)
                 goto out;
         for (size_t i = 0; i < n; i++) {
@@ -434,9 +492,13 @@ int witness_fork_check(const struct policy *p, const char *node_url, const struc
                                              "the node showed witness %s a checkpoint of size "
                                              "%" PRIu64 " that is not consistent with the one it "
                                              "serves (size %" PRIu64 "): two histories, both "
-                                             "signed (evidence on stderr)",
+                                             "signed (both notes on stderr; with --json in the "
+                                             "finding's notes)",
                                              w->name, wc[i].size, cp->size);
                         evidence(w->name, r[i].p, node_note);
+                        if (notes != NULL && *notes == NULL)
+                                *notes = fork_notes(w->name, r[i].p, r[i].len, wc[i].size,
+                                                    node_note, node_len, cp->size);
                         rc = 1;
                 }
         }

@@ -41,6 +41,28 @@ int witness_log_part(const char *note, size_t len, char **out, size_t *outlen);
 int witness_check(const struct policy *p, const char *note, size_t len, struct finding *fail,
                   struct finding **info, size_t *ninfo);
 
+/*
+ * The evidence of a FORK found against a witness: the two signed notes that
+ * conflict, exactly as served (verified: UTF-8, no control character but
+ * '\n'), [0] the checkpoint the witness cosigned, [1] the one the node
+ * serves. malloc'd (witness_fork_notes_free); for --json, where the finding
+ * carries them (proto/JSON.md section 5, "notes").
+ */
+struct witness_fork_notes {
+        char witness[POLICY_NAME_MAX + 1]; /* the policy's name of the witness */
+        char *note[2];                     /* NUL-terminated */
+        size_t len[2];
+        uint64_t size[2];
+};
+void witness_fork_notes_free(struct witness_fork_notes *n);
+
+/*
+ * The finding's "notes" array: [{"from": "witness", "name", "size", "note"},
+ * {"from": "node", "name": null, "size", "note"}]; NULL out of memory.
+ */
+struct json_t;
+struct json_t *witness_fork_notes_json(const struct witness_fork_notes *n);
+
 /* One deadline for fetching every witness's latest checkpoint (and one for the proofs). */
 #define WITNESS_DEADLINE_MS 10000L
 
@@ -60,7 +82,8 @@ struct witness_seen {
  * WITNESS_DEADLINE_MS), and the node's proofs within another: a witness that
  * is down or never answers is an info finding ("unreachable"), never a wait
  * per witness, and is not asked again for later sources of the run. 0 consistent (or nothing to
- * compare: info findings say why), 1 FORK (*fail set; both signed notes on stderr), 2 the node gave
+ * compare: info findings say why), 1 FORK (*fail set; both signed notes on stderr and, if notes is
+ * not NULL, in *notes: malloc'd, or left NULL out of memory), 2 the node gave
  * no consistency proof that the comparison needs, without refusing it (no answer, a server error:
  * *fail's detail says which; not a FORK, not a pass either), -ENOMEM. When the sizes differ the
  * node must prove the smaller tree a prefix of the larger, whichever is the witness's (a node that
@@ -70,7 +93,7 @@ struct witness_seen {
 int witness_fork_check(const struct policy *p, const char *node_url, const struct checkpoint *cp,
                        const char *node_note, size_t node_len, const struct note_verifier *node_key,
                        long timeout_ms, struct finding *fail, struct finding **info, size_t *ninfo,
-                       struct witness_seen *seen);
+                       struct witness_seen *seen, struct witness_fork_notes **notes);
 
 /*
  * For a WITNESS_QUORUM finding on note (the node's checkpoint of size

@@ -58,6 +58,14 @@
 #define CONN_TIMEOUT_S 10
 #define EXIT_USAGE 2
 #define EXIT_RUNTIME 1
+/*
+ * A configuration that cannot work until someone edits it: a config file that
+ * does not parse, a required setting missing, an invalid name, a log list that
+ * is missing, unreadable or not valid at startup. EX_CONFIG of sysexits.h; the
+ * unit's RestartPreventExitStatus= names it (and EXIT_USAGE), so that systemd
+ * does not restart into the same error every RestartSec= forever.
+ */
+#define EXIT_CONFIG 78
 
 /*
  * The check-in history is thinned by age (relative to the compaction time;
@@ -306,7 +314,8 @@ static int save_known(struct witness *w) {
  * configured is never removed or changed (witness network rule). 0, or a
  * negative errno / positive status (message logged).
  */
-static int merge_list(struct witness *w, const char *text, size_t len, const char *what) {
+static int merge_list(struct witness *w, const char *text, size_t len, const char *what,
+                      bool *bad_list) {
         struct loglist_entry *e = NULL;
         size_t n = 0;
         char err[512];
@@ -314,6 +323,8 @@ static int merge_list(struct witness *w, const char *text, size_t len, const cha
 
         if (rc != 0) {
                 log_err("%s: %s", what, rc < 0 ? strerror(-rc) : err);
+                if (rc > 0 && bad_list != NULL)
+                        *bad_list = true;
                 return rc;
         }
         for (size_t i = 0; i < n; i++) {
@@ -344,7 +355,8 @@ static int merge_list(struct witness *w, const char *text, size_t len, const cha
         return 0;
 }
 
-static int reload_logs(struct witness *w, bool startup) {
+/* *bad_list (if not NULL): set when the log list itself fails (missing, unreadable, not valid). */
+static int reload_logs(struct witness *w, bool startup, bool *bad_list) {
         char *buf = NULL;
         size_t len = 0;
         int rc;
@@ -352,7 +364,7 @@ static int reload_logs(struct witness *w, bool startup) {
         if (startup) {
                 rc = read_file_at(w->dirfd, KNOWN_FILE, LOGLIST_MAX_LOGS * 1024u, &buf, &len);
                 if (rc == 0) {
-                        rc = merge_list(w, buf, len, KNOWN_FILE);
+                        rc = merge_list(w, buf, len, KNOWN_FILE, NULL);
                         free(buf);
                         if (rc != 0)
                                 return rc;
@@ -364,11 +376,13 @@ static int reload_logs(struct witness *w, bool startup) {
         rc = read_file_at(AT_FDCWD, w->logs_file, LOGLIST_MAX_LOGS * 1024u, &buf, &len);
         if (rc < 0) {
                 log_err("log list '%s': %s", w->logs_file, strerror(-rc));
+                if (bad_list != NULL)
+                        *bad_list = true;
                 return rc;
         }
         pthread_mutex_lock(&w->lock);
         size_t before = w->nlogs;
-        rc = merge_list(w, buf, len, w->logs_file);
+        rc = merge_list(w, buf, len, w->logs_file, bad_list);
         /* Logs added before a bad entry stay configured: record them too. */
         if (w->nlogs != before) {
                 int r2 = save_known(w);
@@ -1034,7 +1048,7 @@ static int parse_args(struct witness *w, int argc, char **argv, bool *print_key)
                         if (r != 0) {
                                 fprintf(stderr, "gpuhours-witness: config '%s': %s%d\n", cfg,
                                         r < 0 ? "cannot read it" : "error on line ", r < 0 ? 0 : r);
-                                return EXIT_USAGE;
+                                return EXIT_CONFIG;
                         }
                 }
         }
@@ -1080,14 +1094,14 @@ static int parse_args(struct witness *w, int argc, char **argv, bool *print_key)
             (!*print_key && (w->listen[0] == '\0' || w->logs_file[0] == '\0'))) {
                 fprintf(stderr, "gpuhours-witness: --state-dir and --name are required, and "
                                 "--listen and --logs unless --print-key\n");
-                return EXIT_USAGE;
+                return EXIT_CONFIG;
         }
         if (!note_name_valid(w->name, strlen(w->name))) {
                 fprintf(stderr,
                         "gpuhours-witness: --name '%.64s' is not a valid key name (no spaces, "
                         "no '+')\n",
                         w->name);
-                return EXIT_USAGE;
+                return EXIT_CONFIG;
         }
         return 0;
 }
@@ -1132,8 +1146,9 @@ int main(int argc, char **argv) {
                 log_err("'%s/%s': %s", w.state_dir, LOGS_DIR, strerror(errno));
                 return EXIT_RUNTIME;
         }
-        if (reload_logs(&w, true) != 0)
-                return EXIT_RUNTIME;
+        bool bad_list = false;
+        if (reload_logs(&w, true, &bad_list) != 0)
+                return bad_list ? EXIT_CONFIG : EXIT_RUNTIME;
 
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
@@ -1173,7 +1188,7 @@ int main(int argc, char **argv) {
                 if (n != (ssize_t)sizeof si)
                         break;
                 if (si.ssi_signo == SIGHUP) {
-                        if (reload_logs(&w, false) != 0)
+                        if (reload_logs(&w, false, NULL) != 0)
                                 log_warn("SIGHUP: kept the logs configured before");
                         continue;
                 }

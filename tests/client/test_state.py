@@ -10,6 +10,7 @@ remembered checkpoint nor replaces the first fork evidence."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -127,7 +128,72 @@ def main():
     tap.ok(rc in (0, 1), "after forget, the clone verifies as a first sight (exit %d)" % rc)
     a.stop()
     b.stop()
+    bidi_origin(tmp)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def raw(args, env):
+    """The client's stdout as bytes (cltest.run decodes it, replacing bad bytes)."""
+    p = subprocess.run([ghtest.client_bin()] + list(args), env=env, capture_output=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def terminal_safe(out):
+    """Every byte printable ASCII or a newline, but the note signature prefix (em dash, space)."""
+    return all(0x20 <= c < 0x7f or c == 0x0a for c in out.replace(b"\xe2\x80\x94 ", b""))
+
+
+def bidi_origin(tmp):
+    """An origin with a right-to-left override and an isolate (valid note names): state show
+    prints them as '?' in text mode, like verify, everywhere a node's bytes appear (the origin,
+    the key name, both notes of a fork); --json keeps them exact, written in JSON escaping."""
+    origin = "state.test/\u202egpuhours\u2066x"
+    env = cltest.client_env(os.path.join(tmp, "bidi"))
+    c = ghtest.Daemon(os.path.join(tmp, "c"), gpus=1, period=600, extra_args=["--origin", origin])
+    c.start()
+    c.stop()
+    d = ghtest.Daemon(os.path.join(tmp, "d"), gpus=1, period=600, extra_args=["--origin", origin])
+    shutil.copytree(c.state_dir, d.state_dir)
+    c.start()
+    d.start()
+    try:
+        rc, out, err, _ = cltest.run(["trust", "add", c.vkey()], env)
+        tap.ok(rc == 0, "trust the key of an origin with bidi characters", diag=err)
+        rc, out, err, _ = cltest.run(["verify", c.url], env)
+        tap.ok(rc in (0, 1), "verify it (exit %d)" % rc, diag=err[-500:])
+        rc, out, err, _ = cltest.run(["verify", d.url], env)
+        tap.ok(rc == 2, "its clone forks (exit %d)" % rc, diag=out[-500:])
+        cc, cd = c.checkpoint(), d.checkpoint()
+        rc, out, err = raw(["state", "show", origin], env)
+        tap.ok(rc == 0 and terminal_safe(out) and b"FORK recorded" in out and
+               b"origin: state.test/???gpuhours???x\n" in out and
+               b"signed by: state.test/???gpuhours???x, key ID" in out and
+               out.count(b"\nstate.test/???gpuhours???x\n%d\n" % cc["size"]) == 3 and
+               ("\u2014 state.test/???gpuhours???x " + cd["note"].split(" ")[-1]).encode() in out and
+               b"shown as '?'" in out,
+               "state show ORIGIN: no bidi byte raw in the origin, the key name or a note; "
+               "the signature lines keep their prefix", diag=repr(out))
+        rc, out, err = raw(["state", "show"], env)
+        tap.ok(rc == 0 and terminal_safe(out) and out.startswith(b"state.test/???gpuhours???x  size"),
+               "state show lists the origin sanitised", diag=repr(out))
+        rc, out, err = raw(["state", "show", "--json", origin], env)
+        doc = json.loads(out) if rc == 0 else {}
+        notes = (doc.get("fork") or {}).get("notes") or []
+        tap.ok(all(c < 0x80 for c in out) and doc.get("origin") == origin and
+               (doc.get("checkpoint") or {}).get("note") == cc["note"] and
+               [n.get("note") for n in notes] == [cc["note"], cd["note"]] and
+               doc["checkpoint"]["signatures"][0]["name"] == origin,
+               "state show --json: the origin and notes exact, in JSON escaping (ASCII only)",
+               diag=repr(out[:600]))
+        rc, out, err = raw(["state", "show", "--json"], env)
+        doc = json.loads(out) if rc == 0 else {}
+        tap.ok(all(c < 0x80 for c in out) and
+               [o.get("origin") for o in doc.get("origins") or []] == [origin],
+               "state show --json lists the origin exactly", diag=repr(out))
+    finally:
+        c.stop()
+        d.stop()
 
 
 tap.run(main)

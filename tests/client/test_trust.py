@@ -49,6 +49,35 @@ def main():
     rc, out, err, _ = cltest.run(["trust", "add", "not-a-vkey"], env)
     tap.ok(rc == 3 and "not a vkey" in err, "add garbage: exit 3 with a clear message",
            diag=err)
+    # A valid origin may start with '-': its vkey goes after "--" (else it would read as an
+    # option); without "--" one clear line, nothing written.
+    d = cltest.Key("-dash.example/gpuhours")
+    before = open(tf).read()
+    rc, out, err, _ = cltest.run(["trust", "add", d.vkey], env)
+    tap.ok(rc == 3 and len(err.strip().splitlines()) == 1 and "reads as an option" in err and
+           "gpuhours trust add -- VKEY" in err and open(tf).read() == before,
+           "add a vkey that starts with '-' without '--': exit 3, one line saying to use '--'",
+           diag=err)
+    rc, out, err, _ = cltest.run(["trust", "add", "-x"], env)
+    tap.ok(rc == 3 and err.strip() == "gpuhours trust add: unknown option '-x' (a VKEY that "
+           "starts with '-' goes after '--')", "add -x: unknown option, one line", diag=err)
+    rc, out, err, _ = cltest.run(["trust", "add", "--", d.vkey], env)
+    tap.ok(rc == 0 and d.vkey in open(tf).read(), "trust add -- VKEY: a name starting with '-'",
+           diag=out + err)
+    rc, out, err, _ = cltest.run(["trust", "list"], env)
+    tap.ok(rc == 0 and d.vkey in out.split(), "it is listed", diag=out)
+    for args, want in ((["trust", "add"], "missing VKEY"),
+                       (["trust", "add", "--"], "missing VKEY"),
+                       (["trust", "add", "--", d.vkey, "x"], "unexpected argument 'x'"),
+                       (["trust", "add", "--tofu"], "missing URL"),
+                       (["trust", "remove", d.name], "unknown option"),
+                       (["trust", "remove"], "missing NAME")):
+        rc, out, err, _ = cltest.run(args, env)
+        tap.ok(rc == 3 and want in err and len(err.strip().splitlines()) == 1,
+               "%s: exit 3, %r" % (" ".join(args[1:]), want), diag=err)
+    rc, out, err, _ = cltest.run(["trust", "remove", "--", d.name], env)
+    tap.ok(rc == 0 and "1 key" in out and d.vkey not in open(tf).read(),
+           "trust remove -- NAME", diag=out + err)
     with open(tf, "a") as f:
         f.write("garbage line\n")
     rc, out, err, _ = cltest.run(["verify", "--no-state", "/nonexistent"], env)

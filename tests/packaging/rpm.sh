@@ -47,7 +47,8 @@ else
         (cd "$src" && tar --exclude='./build*' --exclude=./.git -cf - .) | tar -xf - -C "$tmp/gpuhours-$want"
 fi
 tar -C "$tmp" -cJf "$top/SOURCES/gpuhours-$want.tar.xz" "gpuhours-$want"
-cp "$src/packaging/gpuhours.sysusers" "$src/packaging/gpuhours-check.sysusers" "$top/SOURCES/"
+cp "$src/packaging/gpuhours.sysusers" "$src/packaging/gpuhours-check.sysusers" \
+        "$src/packaging/witness/gpuhours-witness.sysusers" "$top/SOURCES/"
 
 # The spec is under test, not the caller's compiler (CI also runs this from its clang step).
 unset CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS
@@ -59,9 +60,10 @@ ok $rc "rpmbuild -bb builds the spec ($(($(date +%s) - t0)) s)" "$(tail -n 40 <<
 [ $rc -eq 0 ] || finish
 rpm_c=$(ls "$top"/RPMS/*/gpuhours-"$want"-*.rpm 2>/dev/null | head -n 1)
 rpm_d=$(ls "$top"/RPMS/*/gpuhoursd-"$want"-*.rpm 2>/dev/null | head -n 1)
-[ -n "$rpm_c" ] && [ -n "$rpm_d" ]
-ok $? "both binary RPMs exist" "$(ls -R "$top/RPMS")"
-[ -n "$rpm_c" ] && [ -n "$rpm_d" ] || finish
+rpm_w=$(ls "$top"/RPMS/*/gpuhours-witness-"$want"-*.rpm 2>/dev/null | head -n 1)
+[ -n "$rpm_c" ] && [ -n "$rpm_d" ] && [ -n "$rpm_w" ]
+ok $? "the three binary RPMs exist (gpuhours, gpuhoursd, gpuhours-witness)" "$(ls -R "$top/RPMS")"
+[ -n "$rpm_c" ] && [ -n "$rpm_d" ] && [ -n "$rpm_w" ] || finish
 files_d=$(rpm -qlp "$rpm_d" 2>/dev/null)
 for f in /usr/sbin/gpuhoursd /usr/lib/systemd/system/gpuhoursd.service /usr/lib/systemd/system/gpuhoursd.socket \
         /usr/lib/sysusers.d/gpuhours.conf /etc/gpuhours/gpuhoursd.conf; do
@@ -83,4 +85,28 @@ for s in preinstall postinstall preuninstall postuninstall; do
 done
 rpm -qp --configfiles "$rpm_d" 2>/dev/null | grep -qx /etc/gpuhours/gpuhoursd.conf
 ok $? "/etc/gpuhours/gpuhoursd.conf is %config"
+
+# The witness: its own package, as the .deb (packaging/debian/gpuhours-witness.install).
+! grep -q witness <<<"$files_d"
+ok $? "gpuhoursd RPM holds nothing of the witness" "$(grep witness <<<"$files_d")"
+files_w=$(rpm -qlp "$rpm_w" 2>/dev/null)
+for f in /usr/sbin/gpuhours-witness /usr/lib/systemd/system/gpuhours-witness.service \
+        /usr/lib/sysusers.d/gpuhours-witness.conf /etc/gpuhours/witness.conf; do
+        grep -qx "$f" <<<"$files_w"
+        ok $? "gpuhours-witness RPM holds $f" "$files_w"
+done
+grep -q '/usr/share/man/man8/gpuhours-witness.8' <<<"$files_w"
+ok $? "gpuhours-witness RPM holds gpuhours-witness(8)"
+rpm -qp --configfiles "$rpm_w" 2>/dev/null | grep -qx /etc/gpuhours/witness.conf
+ok $? "/etc/gpuhours/witness.conf is %config"
+scripts_w=$(rpm -qp --scripts "$rpm_w" 2>/dev/null)
+for s in preinstall postinstall preuninstall postuninstall; do
+        grep -q "^$s scriptlet" <<<"$scripts_w"
+        ok $? "gpuhours-witness RPM has a $s scriptlet" "$scripts_w"
+done
+grep -q 'gpuhours-witness.service' <<<"$scripts_w"
+ok $? "its scriptlets name gpuhours-witness.service" "$scripts_w"
+scripts_c=$(rpm -qp --scripts "$rpm_c" 2>/dev/null)
+grep -q '^postinstall scriptlet' <<<"$scripts_c" && grep -q 'gpuhours-check.timer' <<<"$scripts_c"
+ok $? "gpuhours RPM's scriptlets name gpuhours-check.timer (systemd_post / preun / postun)" "$scripts_c"
 finish

@@ -7,9 +7,11 @@ an older state file answers 409 and the node recovers from the size it
 returns; a node restored from a snapshot (a rewritten history) is refused by
 the witness and the failure shows in /metrics."""
 
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -420,11 +422,14 @@ def settled(args):
     return rc, out
 
 
+def cenv():
+    return dict(os.environ, HOME=T["tmp"], XDG_CONFIG_HOME=os.path.join(T["tmp"], "cfg"),
+                XDG_STATE_HOME=os.path.join(T["tmp"], "st"))
+
+
 def client(args, timeout=120):
-    import subprocess
     p = subprocess.run([ghtest.client_bin()] + args, capture_output=True, text=True, timeout=timeout,
-                       env=dict(os.environ, HOME=T["tmp"], XDG_CONFIG_HOME=os.path.join(T["tmp"], "cfg"),
-                                XDG_STATE_HOME=os.path.join(T["tmp"], "st")))
+                       env=cenv())
     return p.returncode, p.stdout + p.stderr
 
 
@@ -514,8 +519,36 @@ def split_view():
         tap.ok(nnote.split("\n\n")[0] != wnote.split("\n\n")[0] and nsize <= d.checkpoint()["size"],
                "evidence 2: the checkpoint the node serves (size %d), signed by the node key" % nsize,
                diag=nnote)
-    rc, out = client(["verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"], "--no-state", "--json"])
-    tap.ok(rc == 2 and '"FORK"' in out, "the JSON output names the FORK finding too", diag=(rc, out[-2500:]))
+    p = subprocess.run([ghtest.client_bin(), "verify", d.url, "--key", T["vkey"], "--witnesses", T["pol"],
+                        "--no-state", "--json"], capture_output=True, timeout=120, env=cenv(),
+                       stdin=subprocess.DEVNULL)
+    out = p.stdout.decode()
+    tap.ok(p.returncode == 2 and '"FORK"' in out, "the JSON output names the FORK finding too",
+           diag=(p.returncode, out[-2500:]))
+    # --json: the FORK finding carries both signed notes (JSON.md 5, "notes"), the same two as
+    # the stderr evidence, each verifiable again from the document alone.
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = {}
+    forks = [f for src in doc.get("sources", []) for f in src.get("findings", []) if f.get("kind") == "FORK"]
+    jn = forks[0].get("notes") if forks else None
+    tap.ok(forks and isinstance(jn, list) and len(jn) == 2 and
+           [n.get("from") for n in jn] == ["witness", "node"] and jn[0].get("name") == "w0" and
+           jn[1].get("name") is None and list(forks[0].keys())[-1] == "notes" and
+           all(list(n.keys()) == ["from", "name", "size", "note"] for n in jn),
+           "--json: the FORK finding's notes: [witness w0's, the node's], keys from, name, size, note",
+           diag=json.dumps(forks, indent=1)[-2500:])
+    if forks and isinstance(jn, list) and len(jn) == 2 and notes:
+        jw, jnode = jn[0].get("note", ""), jn[1].get("note", "")
+        tap.ok(jw == wnote and cosigs(jw, T["keys"][:1]) and jn[0].get("size") == int(jw.split("\n")[1]),
+               "--json notes[0]: exactly the note w0 cosigned (as on stderr; PyNaCl verifies it)", diag=jw)
+        tap.ok(ghtest.verify_checkpoint(jnode, T["vkey"])[1] == jn[1].get("size") and
+               jnode.split("\n\n")[0] != jw.split("\n\n")[0] and p.stderr.decode().count(jnode) == 1,
+               "--json notes[1]: the node's signed note (as on stderr), another history", diag=jnode)
+    else:
+        tap.ok(False, "--json notes: both notes exact")
+        tap.ok(False, "--json notes: the node's note")
     none = os.path.join(T["tmp"], "policy-none")
     with open(T["pol"]) as f, open(none, "w") as g:
         g.write(f.read().replace("quorum both", "quorum none"))

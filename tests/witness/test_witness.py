@@ -10,6 +10,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import threading
 
@@ -234,4 +235,49 @@ def restore_old_state():
     w.stop()
 
 
-tap.run(setup, status_codes, sighup, crash_safety, restore_old_state)
+def exit_status():
+    """Exit status: 78 (EX_CONFIG) for a configuration that cannot work until edited (the unit's
+    RestartPreventExitStatus= stops the restart loop on it), 2 for a usage error, each with one
+    line saying why; a good configuration still starts."""
+    tmp = os.path.join(T["tmp"], "exit")
+    os.makedirs(tmp)
+    st = os.path.join(tmp, "state")
+    port = ghtest.free_port()
+    base = ["--state-dir", st, "--name", "witness.test/exit", "--listen", "127.0.0.1:%d" % port]
+
+    def run(args):
+        p = subprocess.run([wtest.witness_bin()] + args, capture_output=True, timeout=20,
+                           stdin=subprocess.DEVNULL)
+        return p.returncode, p.stderr.decode("utf-8", "replace")
+
+    conf = os.path.join(tmp, "w.conf")
+    with open(conf, "w") as f:
+        f.write("[witness]\nname = witness.test/exit\nnot an ini line\n")
+    bad_list = os.path.join(tmp, "bad.list")
+    with open(bad_list, "w") as f:
+        f.write("garbage\n")
+    good_list = os.path.join(tmp, "good.list")
+    wtest.write_list(good_list, [T["a"]])
+    for args, code, want in (
+            (base + ["--logs", os.path.join(tmp, "missing.list")], 78, "No such file"),
+            (base + ["--logs", bad_list], 78, "logs/v0"),
+            (["--config", conf] + base + ["--logs", good_list], 78, "error on line 3"),
+            (["--config", os.path.join(tmp, "missing.conf")] + base + ["--logs", good_list], 78,
+             "cannot read it"),
+            (["--state-dir", st, "--listen", "127.0.0.1:%d" % port, "--logs", good_list], 78,
+             "required"),
+            (base[:2] + ["--name", "bad name"] + base[4:] + ["--logs", good_list], 78,
+             "not a valid key name"),
+            (base + ["--logs", good_list, "--bogus"], 2, "unrecognized option"),
+            (base + ["--logs", good_list, "extra"], 2, "unexpected argument")):
+        rc, err = run(args)
+        tap.ok(rc == code and want in err, "exit %d with %r" % (code, want), diag=(rc, err[-600:]))
+    # The same arguments with a good log list: it starts and serves (not an exit at all).
+    w = wtest.Witness(tmp, name="witness.test/exit", port=port)
+    w.state_dir, w.logs_file = st, good_list
+    w.start()
+    tap.ok(w.proc.poll() is None, "with a good log list the same witness runs")
+    w.stop()
+
+
+tap.run(setup, status_codes, sighup, crash_safety, restore_old_state, exit_status)
