@@ -1,0 +1,292 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Red team, wave 2: an operator hiding a training run from `gpuhours check`
+and `gpuhours verify`, on correctly signed ledgers crafted by
+craft-redteam2.c (the hardware model of tests/check/craft-check.c with the
+knobs an operator has: summary period, GPU model, the real idle and full
+power, driver reloads while the daemon is down), judged by the real client.
+
+Each test states the sound answer. A test marked expectedFailure is a hole
+in the current code (the comment names it, the file and function, and a
+proposed fix): it asserts the sound answer and fails today, so the suite
+stays green until the hole is fixed; then the mark must go. The unmarked
+tests are attacks that held (regression guards).
+
+Run by meson as: test_redteam2.py CRAFT-REDTEAM2-BINARY."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.environ["GH_SOURCE_ROOT"], "tests", "client"))
+import cltest  # noqa: E402
+from cltest import ghtest  # noqa: E402
+
+GEN = None
+H100_PCIE_PEAK = 1513e12
+H100_SXM_PEAK = 1979e12
+
+
+def iso(ns):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 10**9))
+
+
+class Crafted(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = ghtest.tmpdir()
+        cls.dir = os.path.join(cls.tmp, "craft")
+        os.mkdir(cls.dir)
+        cls.env = cltest.client_env(cls.tmp)
+
+    def craft(self, script):
+        """Runs the generator; returns the marks (wall ns) and 'truth:NAME' (busy GPU-s)."""
+        p = subprocess.run([GEN, self.dir], input=script.encode(), capture_output=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        marks = {}
+        for line in p.stdout.decode().splitlines():
+            w = line.split()
+            if w[0] == "truth":
+                marks["truth:" + w[1]] = float(w[2])
+            else:
+                marks[w[0]] = int(w[1])
+        return marks
+
+    def key(self, name):
+        with open(os.path.join(self.dir, name + ".vkey")) as f:
+            return f.read().strip()
+
+    def client(self, cmd, names, extra=()):
+        args = list(cmd) + ["--json", "--no-state"] + list(extra)
+        for n in names:
+            args += ["--key", self.key(n)]
+        args += [os.path.join(self.dir, n + ".bundle") for n in names]
+        rc, out, err, _ = cltest.run(args, self.env, timeout=60)
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            doc = None
+        self.assertIsNotNone(doc, "no JSON from %s (exit %d): %s" % (cmd, rc, err[-800:]))
+        return rc, doc
+
+    def check(self, names, rules, extra=()):
+        path = os.path.join(self.tmp, "rules")
+        with open(path, "w") as f:
+            f.write(rules)
+        rc, doc = self.client(["check", "--rules", path], names, extra)
+        self.assertIn(rc, (0, 1, 2), "check exit %d" % rc)
+        return rc, doc["rules"], doc
+
+    def verdicts(self, rules):
+        return [(r["rule"], r["verdict"], r["lower"], r["upper"], r["why"]) for r in rules]
+
+    def assertNotPass(self, rules):
+        bad = [v for v in self.verdicts(rules) if v[1] == "PASS"]
+        self.assertEqual(bad, [], "a rule the real GPU activity broke PASSes")
+
+    def hidden(self, name):
+        rc, doc = self.client(["verify"], [name])
+        self.assertIn(rc, (0, 1), "verify exit %d" % rc)
+        return doc["sources"][0]["hidden_gpu_seconds"]
+
+    # ---- attacks that held (regression guards) ----
+
+    def test_control_idle_pause_passes(self):
+        """Control: idle and observed through the pause: PASS (so the attacks below
+        are judged by a client that can pass)."""
+        m = self.craft("init 2\nstart\nrun 5\nmark p0\nrun 5\nmark p1\nrun 5\nstop\n"
+                       "write rt-control\n")
+        rc, rules, _ = self.check(["rt-control"], "pause %s %s\n" % (iso(m["p0"]), iso(m["p1"])))
+        self.assertEqual((rc, rules[0]["verdict"]), (0, "PASS"), self.verdicts(rules))
+
+    def test_idle_long_window_pause_passes(self):
+        """A 10-minute pause inside a 1-hour summary window of an idle GPU: PASS
+        (the fix for the long-window hole below must not make idle windows fail)."""
+        m = self.craft("init 1\nperiod 3600\nstart\nrun 2\ntick 1200 1\nmark p0\ntick 600 1\n"
+                       "mark p1\ntick 1800 1\nsummary\nrun 1\nstop\nwrite rt-longidle\n")
+        rc, rules, _ = self.check(["rt-longidle"], "pause %s %s\n" % (iso(m["p0"]),
+                                                                      iso(m["p1"])))
+        self.assertEqual((rc, rules[0]["verdict"]), (0, "PASS"), self.verdicts(rules))
+
+    def test_counter_below_last_window_is_worst_case(self):
+        """A driver reload (counter back to 0) in a gap whose START reading is below the
+        last window's end: the counter is not continuous, the gap is the worst case
+        (hidden = the gap), the pause is UNKNOWN and a cap that the worst case exceeds
+        is UNKNOWN."""
+        m = self.craft("init 1\nstart\nrun 5\nstop\nmark p0\nmjset 0 0\nload 1\ntick 60 0\n"
+                       "load 0\ntick 540 0\nmark p1\nstart\nrun 5\nstop\nwrite rt-resetlow\n")
+        rc, rules, doc = self.check(["rt-resetlow"], "pause %s %s\ncap gpu-hours 0.1 from %s "
+                                    "to %s\n" % (iso(m["p0"]), iso(m["p1"]), iso(m["p0"]),
+                                                 iso(m["p1"])))
+        self.assertEqual([r["verdict"] for r in rules], ["UNKNOWN", "UNKNOWN"],
+                         self.verdicts(rules))
+        self.assertGreaterEqual(self.hidden("rt-resetlow"), 600 - 1e-3)
+
+    def test_h100_sxm_gap_energy_bound_holds(self):
+        """An H100 SXM (700 W) at full load through a 1-hour gap, counter continuous:
+        hidden >= the truth (3600 GPU-s), cap 0.5 GPU-h UNKNOWN, cap flop just below
+        its work UNKNOWN."""
+        m = self.craft("init 1\nstart\nrun 5\nstop\nmark p0\nload 1\ntick 3600 0\nload 0\n"
+                       "mark p1\nstart\nrun 5\nstop\nwrite rt-sxm\n")
+        truth = m["truth:rt-sxm"]
+        rc, rules, _ = self.check(["rt-sxm"], "cap gpu-hours 0.5 from %s to %s\ncap flop %.6g\n"
+                                  % (iso(m["p0"]), iso(m["p1"]), truth * H100_SXM_PEAK * 0.99))
+        self.assertNotPass(rules)
+        self.assertGreaterEqual(self.hidden("rt-sxm"), truth - 1e-3)
+
+    def test_concurrency_short_period_fails(self):
+        """Two GPUs busy together for 2 hours, 60-s windows: concurrency 1 for 1h FAILs."""
+        self.craft("init 2\nstart\nrun 5\nload 1\nrun 120\nload 0\nrun 5\nstop\n"
+                   "write rt-conc60\n")
+        rc, rules, _ = self.check(["rt-conc60"], "concurrency 1 for 1h\n")
+        self.assertEqual((rc, rules[0]["verdict"]), (2, "FAIL"), self.verdicts(rules))
+
+    def test_window_across_midnight_per_day(self):
+        """A 1-hour window 23:30..00:30 busy only before midnight: the per-day upper
+        bound of the first day holds that 0.5 GPU-h (UNKNOWN for cap 0.4, not PASS)."""
+        self.craft("init 1\nperiod 3600\nstart\ntick 41400 1\nsummary\nload 1\ntick 1800 1\n"
+                   "load 0\ntick 1800 1\nsummary\nrun 3\nstop\nwrite rt-midnight\n")
+        rc, rules, _ = self.check(["rt-midnight"], "cap gpu-hours 0.4 per day\n")
+        self.assertEqual(rules[0]["verdict"], "UNKNOWN", self.verdicts(rules))
+        self.assertGreaterEqual(rules[0]["upper"], 0.5 - 1e-9)
+
+    def test_rules_parser_edges(self):
+        """Rules that would judge nothing or judge against a nonsense bound are refused
+        (exit 3, one line naming the line), never read as 0 or infinity."""
+        self.craft("init 1\nstart\nrun 3\nstop\nwrite rt-parse\n")
+        path = os.path.join(self.tmp, "rules-parse")
+        for text in ("cap gpu-hours 1e400\n", "cap gpu-hours -1\n", "cap gpu-hours nan\n",
+                     "cap gpu-hours inf\n", "cap gpu-hours 0x10\n", "cap flop 1e25e3\n",
+                     "pause 2026-11-27 2026-11-26\n", "pause 2026-11-26 2026-11-26\n",
+                     "pause 2026-11-26 2026-11-27 max-busy 101\n",
+                     "pause 2026-11-26 2026-11-27 max-busy -1\n", "coverage 100.5\n",
+                     "concurrency 1 for 0s\n", "concurrency -1\n",
+                     "cap gpu-hours 1 from 2026-11-27 to 2026-11-27\n",
+                     "cap gpu-hours 1 per day per week\n", "peak H100 0\n"):
+            with open(path, "w") as f:
+                f.write(text)
+            rc, out, err, _ = cltest.run(["check", "--no-state", "--rules", path, "--key",
+                                          self.key("rt-parse"),
+                                          os.path.join(self.dir, "rt-parse.bundle")], self.env)
+            self.assertEqual(rc, 3, "%r: exit %d: %s" % (text, rc, out + err))
+            self.assertIn("rules-parse:1:", err, text)
+
+    # ---- holes (expected failures until fixed) ----
+
+    # HOLE 1 (client/verdict.c judge_pause; proto/VERDICTS.md section 5, pause): a
+    # piece with observed time is judged as a share of the WHOLE window (hi = upper /
+    # ulen), so a pause much shorter than the operator-chosen summary period (--period
+    # goes up to 86400 s) hides busy time that all lies inside the pause: 30 s at full
+    # load in a 10-minute pause (5 %) inside a 1-hour window is 0.83 % of the window,
+    # PASS at max-busy 1 %. With --period 86400 a 1-hour pause hides 14 minutes.
+    # Sound: the busy time that can lie in R as a share of the part of the window in R
+    # (hi = upper / ov_hi, as for pieces without observed time); keep lo as it is.
+    @unittest.expectedFailure
+    def test_hole_pause_inside_long_window(self):
+        m = self.craft("init 1\nperiod 3600\nstart\nrun 2\ntick 1200 1\nmark p0\ntick 100 1\n"
+                       "load 1\ntick 30 1\nload 0\ntick 470 1\nmark p1\ntick 1800 1\nsummary\n"
+                       "run 2\nstop\nwrite rt-longwin\n")
+        rc, rules, _ = self.check(["rt-longwin"], "pause %s %s\n" % (iso(m["p0"]),
+                                                                     iso(m["p1"])))
+        self.assertNotPass(rules)
+
+    # HOLE 2 (client/analyze-energy.c hidden_from_energy, via every energy bound;
+    # proto/ANALYSIS.md section 6): the declared idle power is subtracted as if it were a
+    # floor of the real idle power. A GPU that idles at 40 W (the ledger's own windows
+    # show 40 W, below the declared 60 W; real A100 PCIe, H100 PCIe and L40 boards idle
+    # below their table entry) works 100 s at full load in a 1-hour gap: the gap's energy
+    # is below 60 W x 1 h, the bound is 0 ('energy-idle'): pause PASS, cap 0.02 GPU-h
+    # (72 s) PASS, verify hidden_gpu_seconds 0. Sound: energy below idle x L contradicts
+    # the declaration (or the counter's continuity) and must give the worst case, and the
+    # idle subtracted must not exceed what the GPU's own observed windows drew.
+    @unittest.expectedFailure
+    def test_hole_idle_power_below_declared(self):
+        m = self.craft("init 1\npower 40 700\nstart\nrun 5\nstop\nmark p0\ntick 1700 0\n"
+                       "load 1\ntick 100 0\nload 0\ntick 1800 0\nmark p1\nstart\nrun 5\nstop\n"
+                       "write rt-idle40\n")
+        rc, rules, _ = self.check(["rt-idle40"], "pause %s %s\ncap gpu-hours 0.02 from %s to "
+                                  "%s\n" % (iso(m["p0"]), iso(m["p1"]), iso(m["p0"]),
+                                            iso(m["p1"])))
+        self.assertNotPass(rules)
+        self.assertGreaterEqual(self.hidden("rt-idle40"), m["truth:rt-idle40"] - 1e-3)
+
+    # HOLE 3 (client/analyze-energy.c declared_powers and client/peaks.c powers;
+    # proto/ANALYSIS.md section 6 table): every name containing "H100" is declared 700 W
+    # full, but the H100 PCIe board is 350 W (H100 NVL 400 W; likewise A100 PCIe 250 W vs
+    # 400, L40 300 W vs 350, H200 NVL 600 W vs 700). An honest "NVIDIA H100 PCIe" at full
+    # load through a 1-hour gap (counter continuous) is bounded at 1631 GPU-s: cap 0.5
+    # GPU-h PASS (truth 1.0), cap flop 3e18 PASS (truth 5.4e18). Sound: per-variant
+    # entries before the family ("H100 PCIe" 350 W, "H100 NVL" 400 W, "A100-PCIE" 250 W,
+    # ...), each full power at least no higher than the board's power limit.
+    @unittest.expectedFailure
+    def test_hole_h100_pcie_full_power(self):
+        m = self.craft("init 1\npower 60 350\nmodel NVIDIA H100 PCIe\nstart\nrun 5\nstop\n"
+                       "mark p0\nload 1\ntick 3600 0\nload 0\nmark p1\nstart\nrun 5\nstop\n"
+                       "write rt-pcie\n")
+        truth = m["truth:rt-pcie"]
+        rc, rules, _ = self.check(["rt-pcie"], "cap gpu-hours 0.5 from %s to %s\ncap flop "
+                                  "%.6g\n" % (iso(m["p0"]), iso(m["p1"]),
+                                              truth * H100_PCIE_PEAK * 0.55))
+        self.assertNotPass(rules)
+        self.assertGreaterEqual(self.hidden("rt-pcie"), truth - 1e-3)
+
+    # HOLE 4 (client/analyze-energy.c counter_readings / the between_windows bound;
+    # proto/ANALYSIS.md section 6 "Continuous means"; needs the daemon too): with the
+    # daemon stopped, the operator reloads the NVIDIA driver (same boot ID; NVML's
+    # energy counter restarts at 0), trains, and restarts the daemon once the counter
+    # has climbed past the last window's reading. Continuity is judged only by
+    # "START reading >= last window end", so the counter looks continuous and the gap's
+    # energy is the new counter minus the old: 2 h 5 min at full load in a 3-hour gap on
+    # a node up for a day gives 0 GPU-s ('energy-idle'): pause PASS, cap 1 GPU-h PASS,
+    # verify hidden 0. Sound: the daemon records a driver epoch at START/INVENTORY (e.g.
+    # the nvidia module's load identity), the client treats a changed epoch as a
+    # counter reset; at least, energy below idle x L (hole 2) gives the worst case.
+    @unittest.expectedFailure
+    def test_hole_driver_reload_in_gap(self):
+        m = self.craft("init 1\nperiod 3600\nstart\nrun 24\nstop\nmark p0\nmjset 0 0\nload 1\n"
+                       "tick 7500 0\nload 0\ntick 3300 0\nmark p1\nstart\nrun 2\nstop\n"
+                       "write rt-reload\n")
+        rc, rules, _ = self.check(["rt-reload"], "pause %s %s\ncap gpu-hours 1 from %s to %s\n"
+                                  % (iso(m["p0"]), iso(m["p1"]), iso(m["p0"]), iso(m["p1"])))
+        self.assertNotPass(rules)
+        self.assertGreaterEqual(self.hidden("rt-reload"), m["truth:rt-reload"] - 1e-3)
+
+    # HOLE 5 (client/verdict.c judge_concurrency; proto/VERDICTS.md section 5,
+    # concurrency): the slot is the smallest summary period in the fleet, which the
+    # operator chooses (up to 86400 s), and a GPU counts as busy only at >= 50 % of a
+    # slot, with m = floor(D / S) + 1 = 1. Two GPUs busy together for 11 hours, every
+    # second observed, in one daily window: 11 h < 12 h, neither counts:
+    # concurrency 1 for 1h PASS ("at most 0 GPUs"). Sound: slots no longer than D / 2
+    # (so a window longer than D cannot prove the limit: UNKNOWN), or count a GPU at the
+    # upper bound when its upper busy in the slot reaches min(D, s_j / 2).
+    @unittest.expectedFailure
+    def test_hole_concurrency_long_period(self):
+        self.craft("init 2\nperiod 86400\nstart\ntick 43200 1\nsummary\nload 1\ntick 39600 1\n"
+                   "load 0\ntick 46800 1\nsummary\ntick 43200 1\nsummary\nstop\n"
+                   "write rt-conclong\n")
+        rc, rules, _ = self.check(["rt-conclong"], "concurrency 1 for 1h\n")
+        self.assertNotPass(rules)
+
+    # HOLE 6 (client/evidence.c, the GPU's name for peak_lookup; proto/VERDICTS.md
+    # section 6; needs a false name in an INVENTORY record, i.e. the "feeds the daemon
+    # false readings" row of docs/THREAT-MODEL.md, but cheap to refuse): the peak is
+    # looked up on the GPU's LAST name only. An H100 busy 1 hour, then an INVENTORY
+    # that names the same UUID "NVIDIA A100-SXM4-80GB": all its busy time is judged at
+    # the A100's 1.248e15 FLOP/s: cap flop 5e18 PASS (truth at the H100's peak 7.1e18).
+    # Sound: a UUID whose model changes is IMPLAUSIBLE, or its peak is the largest of
+    # its names'.
+    @unittest.expectedFailure
+    def test_hole_rename_lowers_peak(self):
+        self.craft("init 1\nstart\nload 1\nrun 60\nload 0\nmodel NVIDIA A100-SXM4-80GB\n"
+                   "inventory 8\nwin\nrun 2\nstop\nwrite rt-rename\n")
+        rc, rules, _ = self.check(["rt-rename"], "cap flop 5e18\n")
+        self.assertNotPass(rules)
+
+
+if __name__ == "__main__":
+    GEN = sys.argv.pop(1)
+    unittest.main(verbosity=2)
