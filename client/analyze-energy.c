@@ -25,10 +25,11 @@ void gpu_declare_model(struct gpu_acc *g, const char *name) {
 
 /*
  * The lowest average power of the GPU's own observed windows (ANALYSIS.md 6):
- * each window gives its average power (power measured, observed time > 0) and
- * its energy over its length (a counter that neither restarted nor was
- * integrated from power samples), each rounded up by its last unit (1 mW,
- * 1 mJ), so that rounding never lowers what the GPU showed.
+ * each window gives its average power (power measured, observed time > 0;
+ * the daemon truncates it to the mW) and its energy over its length (a
+ * counter that neither restarted nor was integrated from power samples), as
+ * recorded: exact to the records' resolution (1 mW; 1 mJ a window), which an
+ * idle GPU at exactly its declared power must not turn into hidden work.
  */
 void energy_observed_window(struct analyzer *a, const struct record *r,
                             const struct gpu_summary *e, uint64_t len, uint64_t leaf) {
@@ -42,14 +43,14 @@ void energy_observed_window(struct analyzer *a, const struct record *r,
                 return;
         g = &a->gpus[idx];
         if (!(e->flags & GPU_POWER_UNSUPPORTED) && e->observed_ms > 0) {
-                w = ((double)e->power_avg_mw + 1) / 1e3;
+                w = (double)e->power_avg_mw / 1e3;
                 if (!g->obs_power_valid || w < g->obs_power_w)
                         g->obs_power_w = w;
                 g->obs_power_valid = true;
         }
         if (!(e->flags & (GPU_ENERGY_UNSUPPORTED | GPU_ENERGY_FROM_POWER | GPU_COUNTER_RESET)) &&
             len > 0) {
-                w = ((double)e->energy_used_mj + 1) / 1e3 / ((double)len / 1e9);
+                w = (double)e->energy_used_mj / 1e3 / ((double)len / 1e9);
                 if (!g->obs_power_valid || w < g->obs_power_w)
                         g->obs_power_w = w;
                 g->obs_power_valid = true;
@@ -77,8 +78,9 @@ double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, doubl
          */
         if (e_j < IDLE_TOL_FACTOR * idle * l_s - ENERGY_TOL_J)
                 return -1;
+        /* within 1 J of idle x time the energy proves idle (the records' rounding) */
         *above = e_j - idle * l_s;
-        if (*above < 0)
+        if (*above <= ENERGY_TOL_J)
                 *above = 0;
         b = *above / (g->full_w - idle);
         if (b > cap_s)

@@ -339,7 +339,8 @@ double idle_floor_w(const struct gpu_acc *g);
  * Hidden-compute bound for GPU g (ANALYSIS.md 6): e_j joules over l_s
  * seconds, clamped to [0, cap_s]. -1 (the caller takes the worst case) when
  * g's model is not declared or e_j is below IDLE_TOL_FACTOR x the idle floor
- * x l_s - ENERGY_TOL_J. *above: energy above the idle floor (>= 0);
+ * x l_s - ENERGY_TOL_J. *above: energy above the idle floor (0 when within
+ * ENERGY_TOL_J of it);
  * *implausible: more than full load.
  */
 double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
