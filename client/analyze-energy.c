@@ -9,16 +9,9 @@
 #include <string.h>
 
 #include "analyze-internal.h"
+#include "peaks.h"
 
-/* Declared powers per GPU model (ANALYSIS.md 6): first match of the name wins. */
-static const struct {
-        const char *match;
-        double idle_w, full_w;
-} declared_powers[] = {
-        {"H100", 60, 700},   {"H200", 60, 700},   {"H800", 60, 700}, {"GH200", 60, 700},
-        {"B200", 100, 1000}, {"B100", 100, 1000}, {"A100", 50, 400}, {"L40", 35, 350},
-};
-
+/* Declared powers of g's model (ANALYSIS.md 6): client/peaks.c's one table. */
 void gpu_declare_model(struct gpu_acc *g, const char *name) {
         char n[REC_NAME_MAX + 1];
         size_t len = bounded_len(name, REC_NAME_MAX);
@@ -26,27 +19,70 @@ void gpu_declare_model(struct gpu_acc *g, const char *name) {
         memcpy(n, name, len);
         n[len] = '\0';
         g->idle_w = g->full_w = 0;
-        for (size_t i = 0; i < sizeof(declared_powers) / sizeof(declared_powers[0]); i++)
-                if (strstr(n, declared_powers[i].match)) {
-                        g->idle_w = declared_powers[i].idle_w;
-                        g->full_w = declared_powers[i].full_w;
-                        return;
-                }
+        if (!power_lookup(n, &g->idle_w, &g->full_w))
+                g->idle_w = g->full_w = 0;
+}
+
+/*
+ * The lowest average power of the GPU's own observed windows (ANALYSIS.md 6):
+ * each window gives its average power (power measured, observed time > 0;
+ * the daemon truncates it to the mW) and its energy over its length (a
+ * counter that neither restarted nor was integrated from power samples), as
+ * recorded: exact to the records' resolution (1 mW; 1 mJ a window), which an
+ * idle GPU at exactly its declared power must not turn into hidden work.
+ */
+void energy_observed_window(struct analyzer *a, const struct record *r,
+                            const struct gpu_summary *e, uint64_t len, uint64_t leaf) {
+        const struct rec_summary *s = &r->u.summary;
+        size_t pos = (size_t)(e - s->gpus);
+        uint8_t idx = gpu_index(a, e->uuid, pos, leaf, r->wall_ns);
+        struct gpu_acc *g;
+        double w;
+
+        if (idx == GPU_NONE)
+                return;
+        g = &a->gpus[idx];
+        if (!(e->flags & GPU_POWER_UNSUPPORTED) && e->observed_ms > 0) {
+                w = (double)e->power_avg_mw / 1e3;
+                if (!g->obs_power_valid || w < g->obs_power_w)
+                        g->obs_power_w = w;
+                g->obs_power_valid = true;
+        }
+        if (!(e->flags & (GPU_ENERGY_UNSUPPORTED | GPU_ENERGY_FROM_POWER | GPU_COUNTER_RESET)) &&
+            len > 0) {
+                w = (double)e->energy_used_mj / 1e3 / ((double)len / 1e9);
+                if (!g->obs_power_valid || w < g->obs_power_w)
+                        g->obs_power_w = w;
+                g->obs_power_valid = true;
+        }
+}
+
+double idle_floor_w(const struct gpu_acc *g) {
+        return g->obs_power_valid && g->obs_power_w < g->idle_w ? g->obs_power_w : g->idle_w;
 }
 
 double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
                           double *above, bool *implausible) {
-        double b;
+        double b, idle;
 
         *above = 0;
         *implausible = false;
         if (!(g->full_w > g->idle_w))
                 return -1;
+        idle = idle_floor_w(g);
         *implausible = e_j > ENERGY_TOL_FACTOR * g->full_w * l_s + ENERGY_TOL_J;
-        *above = e_j - g->idle_w * l_s;
-        if (*above < 0)
+        /*
+         * Less energy than the GPU's idle floor x time: the counter did not run
+         * continuously (a driver reload) or the declaration is wrong; nothing
+         * can be concluded from it (the worst case).
+         */
+        if (e_j < IDLE_TOL_FACTOR * idle * l_s - ENERGY_TOL_J)
+                return -1;
+        /* within 1 J of idle x time the energy proves idle (the records' rounding) */
+        *above = e_j - idle * l_s;
+        if (*above <= ENERGY_TOL_J)
                 *above = 0;
-        b = *above / (g->full_w - g->idle_w);
+        b = *above / (g->full_w - idle);
         if (b > cap_s)
                 b = cap_s;
         return b;

@@ -25,6 +25,8 @@
 /* ANALYSIS.md section 7: tolerance on energy against power x time */
 #define ENERGY_TOL_FACTOR 1.10
 #define ENERGY_TOL_J 1.0
+/* ANALYSIS.md section 6: energy below this share of idle floor x time is inconsistent */
+#define IDLE_TOL_FACTOR 0.90
 /* What a GPU entry of a summary could not measure (UNMEASURED). */
 #define UNM_BUSY 1u
 #define UNM_OCCUPIED 2u
@@ -39,6 +41,9 @@ struct gpu_acc {
         double busy_ms, occupied_ms, energy_mj;
         /* declared powers of its model (ANALYSIS.md 6); 0: model not declared */
         double idle_w, full_w;
+        /* the lowest average power of its observed windows so far (ANALYSIS.md 6) */
+        bool obs_power_valid;
+        double obs_power_w;
         bool inventoried; /* named by a START or INVENTORY record */
         /* the last summary that listed it, and its counter at that window's end */
         uint64_t lw_seq; /* summary number (1-based); 0: none */
@@ -327,10 +332,18 @@ void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
 void energy_findings(struct analyzer *a);
 /* Set g's declared idle/full power from its model name (0: not declared). */
 void gpu_declare_model(struct gpu_acc *g, const char *name);
+/* One summary entry e (of record r, window length len): its average power lowers g's floor. */
+void energy_observed_window(struct analyzer *a, const struct record *r,
+                            const struct gpu_summary *e, uint64_t len, uint64_t leaf);
+/* The idle power subtracted for g: min(declared idle, lowest observed window average). */
+double idle_floor_w(const struct gpu_acc *g);
 /*
  * Hidden-compute bound for GPU g (ANALYSIS.md 6): e_j joules over l_s
- * seconds, clamped to [0, cap_s]. -1 when g's model is not declared.
- * *above: energy above idle (>= 0); *implausible: more than full load.
+ * seconds, clamped to [0, cap_s]. -1 (the caller takes the worst case) when
+ * g's model is not declared or e_j is below IDLE_TOL_FACTOR x the idle floor
+ * x l_s - ENERGY_TOL_J. *above: energy above the idle floor (0 when within
+ * ENERGY_TOL_J of it);
+ * *implausible: more than full load.
  */
 double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
                           double *above, bool *implausible);

@@ -453,6 +453,8 @@ void rule_gpu_plausible(struct analyzer *a, const struct record *r, const struct
         uint64_t len_ms = len / NS_PER_MS, tol_ms = (a->sample_ns * 2) / NS_PER_MS + 1;
         double len_s = (double)len / 1e9;
 
+        /* what the GPU drew while observed lowers its idle floor (ANALYSIS.md 6) */
+        energy_observed_window(a, r, g, len, leaf);
         if (g->observed_ms > len_ms + tol_ms)
                 rule_implausible(a, ws, we, leaf, leaf, "%s: observed %llu ms in a %.3f s window",
                                  g->uuid, (unsigned long long)g->observed_ms, len_s);

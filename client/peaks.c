@@ -4,26 +4,64 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+/* no util.h: the analyzer tests build this file without common/ */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
- * Figures from NVIDIA's data sheets (dense, i.e. without 2:4 structured
+ * The one per-model table: the dense tensor peak of `gpuhours check`
+ * (VERDICTS.md section 6) and the declared idle and full-load powers of the
+ * hidden-compute bound (ANALYSIS.md section 6). A name matches a row when it
+ * contains the row's substring (case-sensitive: NVML's spellings, e.g.
+ * "NVIDIA A100-PCIE-40GB" and "NVIDIA A100 80GB PCIe"); each figure is taken
+ * from the first matching row that declares it (peak_flops 0: no peak in
+ * this row; every row declares its powers). Variants come before their
+ * family, so the family row is only the fallback.
+ *
+ * Peaks, from NVIDIA's data sheets (dense, i.e. without 2:4 structured
  * sparsity, which the sheets print as twice these):
  *   A100 (SXM4 and PCIe): INT4 Tensor Core 1248 TOPS (the A100 40/80 GB data sheet);
  *   H100 SXM5: FP8/INT8 1979 TFLOPS/TOPS; H100 PCIe: FP8 1513; H100 NVL: FP8 1671
  *     (H100 data sheet);
  *   H200 SXM: FP8 1979; H200 NVL: FP8 1671 (H200 data sheet);
  *   B200 (HGX B200): FP4 9 PFLOPS; GB200's B200: FP4 10 PFLOPS (Blackwell data sheets).
+ *
+ * Full power: the board's maximum (thermal design) power from the same data
+ * sheets. It must never exceed the board's real maximum: hidden busy time
+ * from energy, (E - idle x L) / (full - idle), falls as full grows, so an
+ * over-stated full power under-states hidden work (ANALYSIS.md section 6).
+ * Where the sheet gives a configurable range, the top of the range of that
+ * variant (an operator's lower power limit is not recorded: ANALYSIS.md 6
+ * "Limits"); GH200's range (450-1000 W) is for the whole module with its
+ * CPU, so its row takes the bottom.
+ *   H100 SXM5 up to 700 W; H100 PCIe 300-350 W; H100 NVL 350-400 W (H100 data sheet);
+ *   H200 SXM up to 700 W; H200 NVL up to 600 W (H200 data sheet);
+ *   H800 SXM5 700 W, H800 PCIe 350 W (H800 product brief);
+ *   GH200 450-1000 W configurable, module (GH200 data sheet);
+ *   A100 SXM4 400 W; A100 PCIe 40 GB 250 W; A100 80GB PCIe 300 W (A100 data sheet);
+ *   L40 300 W; L40S 350 W (L40, L40S data sheets);
+ *   HGX B200 1000 W per GPU (GB200's B200: up to 1200 W); HGX B100 700 W per GPU.
+ * Idle power: NVIDIA publishes none; the figures are floors at or below the
+ * idle readings reported for each board (the GPU's own lowest observed
+ * window lowers them further, ANALYSIS.md section 6).
  */
 static const struct gpu_model table[] = {
-        {"GB200", "GB200 (B200)", 10e15, "FP4"},
-        {"B200", "B200 (HGX)", 9e15, "FP4"},
-        {"H200 NVL", "H200 NVL", 1671e12, "FP8"},
-        {"H200", "H200 SXM", 1979e12, "FP8"},
-        {"H100 NVL", "H100 NVL", 1671e12, "FP8"},
-        {"H100 PCIe", "H100 PCIe", 1513e12, "FP8"},
-        {"H100", "H100 SXM", 1979e12, "FP8"},
-        {"A100", "A100", 1248e12, "INT4"},
+        {"GB200", "GB200 (B200)", 10e15, "FP4", 100, 1000},
+        {"B200", "B200 (HGX)", 9e15, "FP4", 100, 1000},
+        {"B100", "B100 (HGX)", 0, NULL, 100, 700},
+        {"GH200", "GH200", 0, NULL, 60, 450},
+        {"H200 NVL", "H200 NVL", 1671e12, "FP8", 30, 600},
+        {"H200", "H200 SXM", 1979e12, "FP8", 60, 700},
+        {"H100 NVL", "H100 NVL", 1671e12, "FP8", 30, 400},
+        {"H100 PCIe", "H100 PCIe", 1513e12, "FP8", 30, 350},
+        {"H100", "H100 SXM", 1979e12, "FP8", 60, 700},
+        {"H800 PCIe", "H800 PCIe", 0, NULL, 30, 350},
+        {"H800", "H800 SXM", 0, NULL, 60, 700},
+        {"A100 80GB PCIe", "A100 80GB PCIe", 0, NULL, 30, 300},
+        {"A100-PCIE", "A100 PCIe", 0, NULL, 30, 250},
+        {"A100 PCIe", "A100 PCIe", 0, NULL, 30, 250},
+        {"A100", "A100", 1248e12, "INT4", 50, 400},
+        {"L40S", "L40S", 0, NULL, 30, 350},
+        {"L40", "L40", 0, NULL, 30, 300},
 };
 
 const struct gpu_model *peaks_table(unsigned *n) {
@@ -31,9 +69,11 @@ const struct gpu_model *peaks_table(unsigned *n) {
         return table;
 }
 
-static const struct gpu_model *table_find(const char *name) {
+/* The first row that name matches and that declares a peak (want_peak) or powers. */
+static const struct gpu_model *table_find(const char *name, bool want_peak) {
         for (size_t i = 0; i < ARRAY_SIZE(table); i++)
-                if (strstr(name, table[i].substring))
+                if (strstr(name, table[i].substring) &&
+                    (want_peak ? table[i].peak_flops > 0 : table[i].full_w > table[i].idle_w))
                         return &table[i];
         return NULL;
 }
@@ -48,7 +88,7 @@ bool peak_lookup(const struct rules *rs, const char *gpu_name, double *flops, ch
                         return true;
                 }
         }
-        const struct gpu_model *m = table_find(gpu_name);
+        const struct gpu_model *m = table_find(gpu_name, true);
         if (!m)
                 return false;
         *flops = m->peak_flops;
@@ -56,24 +96,12 @@ bool peak_lookup(const struct rules *rs, const char *gpu_name, double *flops, ch
         return true;
 }
 
-/*
- * The declared powers of the coverage model (proto/ANALYSIS.md §6), so that
- * check bounds hidden compute exactly as verify and report do.
- */
-static const struct {
-        const char *substring;
-        double idle_w, full_w;
-} powers[] = {
-        {"H100", 60, 700}, {"H200", 60, 700},  {"H800", 60, 700}, {"GH200", 60, 700},
-        {"B200", 100, 1000}, {"B100", 100, 1000}, {"A100", 50, 400}, {"L40", 35, 350},
-};
-
 bool power_lookup(const char *gpu_name, double *idle_w, double *full_w) {
-        for (size_t i = 0; i < ARRAY_SIZE(powers); i++)
-                if (strstr(gpu_name, powers[i].substring)) {
-                        *idle_w = powers[i].idle_w;
-                        *full_w = powers[i].full_w;
-                        return true;
-                }
-        return false;
+        const struct gpu_model *m = table_find(gpu_name, false);
+
+        if (!m)
+                return false;
+        *idle_w = m->idle_w;
+        *full_w = m->full_w;
+        return true;
 }

@@ -9,17 +9,20 @@
  * Per-model figures used by `gpuhours check` (gpuhours(1) "PEAK TABLE"):
  * the dense tensor peak of the highest-throughput precision mode (the sound
  * upper bound on operations per second), and the idle and full-load board
- * power that turn energy across an unobserved piece into hidden busy time.
- * A model matches when its name (as the node reports it) contains the
+ * power that turn energy across an unobserved piece into hidden busy time
+ * (ANALYSIS.md section 6; analyze-energy.c takes its powers from here: one
+ * table). A model matches when its name (as the node reports it) contains the
  * entry's substring; the first match wins: the rules file's peak lines in
- * file order, then the built-in table (more specific names first).
+ * file order, then the built-in table (more specific names first; a row
+ * without a peak is skipped for the peak, every row declares its powers).
  */
 
 struct gpu_model {
         const char *substring;
         const char *label;   /* "H100 SXM" */
-        double peak_flops;   /* dense, highest-throughput precision mode */
-        const char *precision; /* "FP8", "INT4", "FP4" */
+        double peak_flops;   /* dense, highest-throughput precision mode; 0: none in this row */
+        const char *precision; /* "FP8", "INT4", "FP4"; NULL without a peak */
+        double idle_w, full_w; /* declared powers (W); full_w: never above the board's maximum */
 };
 
 /* The built-in table (static, in match order) and its length. */

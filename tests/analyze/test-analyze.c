@@ -660,6 +660,63 @@ static void test_energy_defaults(void **state) {
         sim_free(&s);
 }
 
+/*
+ * The idle floor (ANALYSIS.md 6): a GPU that idles at 40 W, below the
+ * declared 60 W, in a 3600 s gap with the daemon stopped. (1) 200 s at full
+ * load (700 W): the floor is what its windows drew (40 W), so the bound is
+ * (40 x 3400 + 700 x 200 - 40 x 3600) / 660 = 200 GPU-s (the declared 60 W
+ * would give 93.75). (2) idle throughout: 0, energy-idle. (3) the driver
+ * reloaded in the gap (counter back to 0), 250 s at full load: the gap's
+ * energy (40 W x 3350 s + 700 W x 250 s - the 224 kJ of the last reading:
+ * 85 kJ) is below 0.9 x 40 W x 3600 s (129.6 kJ): the worst case, 3600 GPU-s.
+ * (With 400 s at full load the reloaded counter ends 184 kJ above the last
+ * reading and the bound is 60.6 GPU-s: the limit ANALYSIS.md 6 states.)
+ */
+static void idle_floor_case(double busy_s, bool reload, double want_gs, bool want_energy) {
+        struct sim s;
+        struct analysis an;
+        const struct finding *f;
+
+        sim_init(&s, new_an(0, 0, 0), 1, 60, (T_2026_11_26_12)*SEC);
+        s.idle_w[0] = 40.0;
+        s.marg_w[0] = 660.0;
+        s.counter_mj[0] = 40.0 * (double)(s.boot_ns / MS);
+        sim_start(&s);
+        sim_run(&s, 600 * SEC);
+        sim_stop(&s);
+        if (reload)
+                s.counter_mj[0] = 0;
+        sim_down(&s, (uint64_t)(1800 - busy_s / 2) * SEC);
+        s.load[0] = 1.0;
+        sim_down(&s, (uint64_t)busy_s * SEC);
+        s.load[0] = 0;
+        sim_down(&s, (uint64_t)(1800 - busy_s / 2) * SEC);
+        sim_start(&s);
+        sim_run(&s, 120 * SEC);
+        sim_stop(&s);
+        assert_int_equal(analyzer_finish(s.a, &an), 0);
+        f = find_kind(&an, FIND_TIME_GAP);
+        assert_non_null(f);
+        assert_int_equal(f->duration_ns, 3600 * SEC);
+        assert_true(f->has_hidden);
+        assert_true(f->has_energy == want_energy);
+        if (want_gs > 0)
+                assert_near(f->gpu_seconds, want_gs, 1e-4);
+        else
+                assert_true(f->gpu_seconds == 0);
+        assert_int_equal(count_kind(&an, FIND_ENERGY_UNACCOUNTED), want_energy && want_gs >= 1);
+        analysis_free(&an);
+        analyzer_free(s.a);
+        sim_free(&s);
+}
+
+static void test_energy_idle_floor(void **state) {
+        (void)state;
+        idle_floor_case(200, false, 200.0, true);
+        idle_floor_case(0, false, 0, true);
+        idle_floor_case(250, true, 3600.0, false);
+}
+
 /* Forward/backward clock steps with a CLOCK_STEP record: CLOCK_STEP, no TIME_GAP. */
 static void clock_step_case(int64_t delta, bool record, bool split) {
         struct sim s;
@@ -2041,6 +2098,7 @@ int main(void) {
                 cmocka_unit_test(test_energy_same_boot),
                 cmocka_unit_test(test_reboot_energy),
                 cmocka_unit_test(test_energy_defaults),
+                cmocka_unit_test(test_energy_idle_floor),
                 cmocka_unit_test(test_clock_step_forward),
                 cmocka_unit_test(test_clock_step_backward),
                 cmocka_unit_test(test_clock_step_unrecorded),

@@ -195,6 +195,26 @@ static void test_peaks(void **state) {
         double idle, full;
         assert_true(power_lookup("gpuhours simulated H100", &idle, &full));
         assert_true(idle == 60 && full == 700);
+        /* variants before their family: full power never above the board's maximum */
+        static const struct {
+                const char *name;
+                double full;
+        } boards[] = {{"NVIDIA H100 80GB HBM3", 700}, {"NVIDIA H100 PCIe", 350},
+                      {"NVIDIA H100 NVL", 400},       {"NVIDIA H200", 700},
+                      {"NVIDIA H200 NVL", 600},       {"NVIDIA GH200 480GB", 450},
+                      {"NVIDIA H800 PCIe", 350},      {"NVIDIA A100-SXM4-80GB", 400},
+                      {"NVIDIA A100-PCIE-40GB", 250}, {"NVIDIA A100 80GB PCIe", 300},
+                      {"NVIDIA L40", 300},            {"NVIDIA L40S", 350},
+                      {"NVIDIA B100", 700},           {"NVIDIA B200", 1000}};
+        for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
+                assert_true(power_lookup(boards[i].name, &idle, &full));
+                assert_true(full == boards[i].full && idle > 0 && idle < full);
+        }
+        /* a power-only row does not change a peak: GH200 keeps H200 SXM's, A100 PCIe A100's */
+        assert_true(peak_lookup(NULL, "NVIDIA GH200 480GB", &f, src, sizeof(src)) && f == 1979e12);
+        assert_true(peak_lookup(NULL, "NVIDIA A100-PCIE-40GB", &f, src, sizeof(src)) &&
+                    f == 1248e12);
+        assert_false(peak_lookup(NULL, "NVIDIA L40S", &f, src, sizeof(src)));
         assert_false(power_lookup("mystery", &idle, &full));
 }
 
