@@ -18,9 +18,28 @@ void gpu_declare_model(struct gpu_acc *g, const char *name) {
 
         memcpy(n, name, len);
         n[len] = '\0';
-        g->idle_w = g->full_w = 0;
-        if (!power_lookup(n, &g->idle_w, &g->full_w))
-                g->idle_w = g->full_w = 0;
+        double idle, full, max;
+        if (!power_lookup(n, &idle, &full, &max)) {
+                /* a name without a row: no energy bound at all (as an undeclared model) */
+                g->idle_w = g->full_w = g->max_w = 0;
+                g->declared_unknown = true;
+                return;
+        }
+        if (g->declared_unknown)
+                return;
+        if (g->full_w > 0) {
+                /* renamed (another row): the lowest idle and full, the highest maximum */
+                if (idle < g->idle_w)
+                        g->idle_w = idle;
+                if (full < g->full_w)
+                        g->full_w = full;
+                if (max > g->max_w)
+                        g->max_w = max;
+                return;
+        }
+        g->idle_w = idle;
+        g->full_w = full;
+        g->max_w = max;
 }
 
 /*
@@ -70,7 +89,7 @@ double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, doubl
         if (!(g->full_w > g->idle_w))
                 return -1;
         idle = idle_floor_w(g);
-        *implausible = e_j > ENERGY_TOL_FACTOR * g->full_w * l_s + ENERGY_TOL_J;
+        *implausible = e_j > ENERGY_TOL_FACTOR * g->max_w * l_s + ENERGY_TOL_J;
         /*
          * Less energy than the GPU's idle floor x time: the counter did not run
          * continuously (a driver reload) or the declaration is wrong; nothing

@@ -40,7 +40,8 @@ struct gpu_acc {
         uint64_t observed_ns;
         double busy_ms, occupied_ms, energy_mj;
         /* declared powers of its model (ANALYSIS.md 6); 0: model not declared */
-        double idle_w, full_w;
+        double idle_w, full_w, max_w; /* peaks.h: declared idle, full (bound), maximum */
+        bool declared_unknown;        /* a name without a row was seen: no energy bound */
         /* the lowest average power of its observed windows so far (ANALYSIS.md 6) */
         bool obs_power_valid;
         double obs_power_w;

@@ -339,7 +339,7 @@ static void hidden_between(struct analyzer *a, const struct record *r, uint32_t 
                                         "%s: %.0f J in %.3f s without records needs more than "
                                         "full load (%.0f W) the whole time",
                                         g->uuid, (double)(e->energy_start_mj - g->lw_end_mj) / 1e3,
-                                        len_s, g->full_w);
+                                        len_s, g->max_w);
                         if (eb >= 0 && a->plog) {
                                 double x;
                                 bool y;
@@ -620,7 +620,7 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                                                 "%s: %.0f J in a %.3f s window needs more than "
                                                 "full load (%.0f W) the whole time",
                                                 acc->uuid, (double)g->energy_used_mj / 1e3,
-                                                (double)len / 1e9, acc->full_w);
+                                                (double)len / 1e9, acc->max_w);
                                 if (eb >= 0) {
                                         b = eb;
                                         from_e = true;

@@ -33,6 +33,11 @@
  * variant (an operator's lower power limit is not recorded: ANALYSIS.md 6
  * "Limits"); GH200's range (450-1000 W) is for the whole module with its
  * CPU, so its row takes the bottom.
+ * Maximum power (the last column) is the other bound: the most the board
+ * can draw, the top of every range (GH200 1000 W; GB200's B200 1200 W). It
+ * is only the plausibility limit (energy beyond it at full load the whole
+ * time is IMPLAUSIBLE); one figure cannot serve both, since a plausibility
+ * limit set too low makes an honest board at its top power IMPLAUSIBLE.
  *   H100 SXM5 up to 700 W; H100 PCIe 300-350 W; H100 NVL 350-400 W (H100 data sheet);
  *   H200 SXM up to 700 W; H200 NVL up to 600 W (H200 data sheet);
  *   H800 SXM5 700 W, H800 PCIe 350 W (H800 product brief);
@@ -45,23 +50,23 @@
  * window lowers them further, ANALYSIS.md section 6).
  */
 static const struct gpu_model table[] = {
-        {"GB200", "GB200 (B200)", 10e15, "FP4", 100, 1000},
-        {"B200", "B200 (HGX)", 9e15, "FP4", 100, 1000},
-        {"B100", "B100 (HGX)", 0, NULL, 100, 700},
-        {"GH200", "GH200", 0, NULL, 60, 450},
-        {"H200 NVL", "H200 NVL", 1671e12, "FP8", 30, 600},
-        {"H200", "H200 SXM", 1979e12, "FP8", 60, 700},
-        {"H100 NVL", "H100 NVL", 1671e12, "FP8", 30, 400},
-        {"H100 PCIe", "H100 PCIe", 1513e12, "FP8", 30, 350},
-        {"H100", "H100 SXM", 1979e12, "FP8", 60, 700},
-        {"H800 PCIe", "H800 PCIe", 0, NULL, 30, 350},
-        {"H800", "H800 SXM", 0, NULL, 60, 700},
-        {"A100 80GB PCIe", "A100 80GB PCIe", 0, NULL, 30, 300},
-        {"A100-PCIE", "A100 PCIe", 0, NULL, 30, 250},
-        {"A100 PCIe", "A100 PCIe", 0, NULL, 30, 250},
-        {"A100", "A100", 1248e12, "INT4", 50, 400},
-        {"L40S", "L40S", 0, NULL, 30, 350},
-        {"L40", "L40", 0, NULL, 30, 300},
+        {"GB200", "GB200 (B200)", 10e15, "FP4", 100, 1000, 1200},
+        {"B200", "B200 (HGX)", 9e15, "FP4", 100, 1000, 1000},
+        {"B100", "B100 (HGX)", 0, NULL, 100, 700, 700},
+        {"GH200", "GH200", 0, NULL, 60, 450, 1000},
+        {"H200 NVL", "H200 NVL", 1671e12, "FP8", 30, 600, 600},
+        {"H200", "H200 SXM", 1979e12, "FP8", 60, 700, 700},
+        {"H100 NVL", "H100 NVL", 1671e12, "FP8", 30, 400, 400},
+        {"H100 PCIe", "H100 PCIe", 1513e12, "FP8", 30, 350, 350},
+        {"H100", "H100 SXM", 1979e12, "FP8", 60, 700, 700},
+        {"H800 PCIe", "H800 PCIe", 0, NULL, 30, 350, 350},
+        {"H800", "H800 SXM", 0, NULL, 60, 700, 700},
+        {"A100 80GB PCIe", "A100 80GB PCIe", 0, NULL, 30, 300, 300},
+        {"A100-PCIE", "A100 PCIe", 0, NULL, 30, 250, 250},
+        {"A100 PCIe", "A100 PCIe", 0, NULL, 30, 250, 250},
+        {"A100", "A100", 1248e12, "INT4", 50, 400, 400},
+        {"L40S", "L40S", 0, NULL, 30, 350, 350},
+        {"L40", "L40", 0, NULL, 30, 300, 300},
 };
 
 const struct gpu_model *peaks_table(unsigned *n) {
@@ -96,12 +101,14 @@ bool peak_lookup(const struct rules *rs, const char *gpu_name, double *flops, ch
         return true;
 }
 
-bool power_lookup(const char *gpu_name, double *idle_w, double *full_w) {
+bool power_lookup(const char *gpu_name, double *idle_w, double *full_w, double *max_w) {
         const struct gpu_model *m = table_find(gpu_name, false);
 
         if (!m)
                 return false;
         *idle_w = m->idle_w;
         *full_w = m->full_w;
+        if (max_w)
+                *max_w = m->max_w;
         return true;
 }

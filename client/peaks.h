@@ -23,6 +23,7 @@ struct gpu_model {
         double peak_flops;   /* dense, highest-throughput precision mode; 0: none in this row */
         const char *precision; /* "FP8", "INT4", "FP4"; NULL without a peak */
         double idle_w, full_w; /* declared powers (W); full_w: never above the board's maximum */
+        double max_w;          /* the most the board can draw (W): the plausibility limit */
 };
 
 /* The built-in table (static, in match order) and its length. */
@@ -37,4 +38,4 @@ bool peak_lookup(const struct rules *rs, const char *gpu_name, double *flops, ch
                  unsigned source_cap);
 
 /* Declared idle and full-load power (ANALYSIS.md §6) for a GPU name; false if not declared. */
-bool power_lookup(const char *gpu_name, double *idle_w, double *full_w);
+bool power_lookup(const char *gpu_name, double *idle_w, double *full_w, double *max_w);

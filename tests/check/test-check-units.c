@@ -193,7 +193,7 @@ static void test_peaks(void **state) {
         assert_true(peak_lookup(&rs, "NVIDIA H100 PCIe", &f, src, sizeof(src)) && f == 1e14);
         rules_free(&rs);
         double idle, full;
-        assert_true(power_lookup("gpuhours simulated H100", &idle, &full));
+        assert_true(power_lookup("gpuhours simulated H100", &idle, &full, NULL));
         assert_true(idle == 60 && full == 700);
         /* variants before their family: full power never above the board's maximum */
         static const struct {
@@ -207,15 +207,21 @@ static void test_peaks(void **state) {
                       {"NVIDIA L40", 300},            {"NVIDIA L40S", 350},
                       {"NVIDIA B100", 700},           {"NVIDIA B200", 1000}};
         for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
-                assert_true(power_lookup(boards[i].name, &idle, &full));
-                assert_true(full == boards[i].full && idle > 0 && idle < full);
+                double max;
+                assert_true(power_lookup(boards[i].name, &idle, &full, &max));
+                assert_true(full == boards[i].full && idle > 0 && idle < full && max >= full);
         }
         /* a power-only row does not change a peak: GH200 keeps H200 SXM's, A100 PCIe A100's */
         assert_true(peak_lookup(NULL, "NVIDIA GH200 480GB", &f, src, sizeof(src)) && f == 1979e12);
         assert_true(peak_lookup(NULL, "NVIDIA A100-PCIE-40GB", &f, src, sizeof(src)) &&
                     f == 1248e12);
         assert_false(peak_lookup(NULL, "NVIDIA L40S", &f, src, sizeof(src)));
-        assert_false(power_lookup("mystery", &idle, &full));
+        assert_false(power_lookup("mystery", &idle, &full, NULL));
+        /* the plausibility limit is the top of the range: an honest GH200 at 900 W is not
+         * impossible, though its bound takes the bottom (450 W) */
+        double max;
+        assert_true(power_lookup("NVIDIA GH200 480GB", &idle, &full, &max) && full == 450 &&
+                    max == 1000);
 }
 
 static int fleet(const char *text, struct fleet *f, char *err, size_t cap) {
