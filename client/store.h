@@ -36,7 +36,7 @@
  * Every function returns 0 or -1 with a one-line reason in err.
  */
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_LEAF_BITS 40 /* leaves per origin below 2^40 */
 #define STORE_MAX_ORIGINS (1ll << 22)
 
@@ -85,7 +85,13 @@ void store_names_free(char **names, size_t n);
 typedef int (*store_record_fn)(void *ctx, uint64_t leaf, const uint8_t *p, size_t len);
 int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, store_record_fn fn,
                   void *ctx, char *err, size_t errlen);
-/* Rows staged past the origin's size (left by an interrupted audit). */
+/*
+ * The origin's committed pages: how many, and where the last one ends
+ * (records [0, *end) are in pages; 0 when none).
+ */
+int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages, char *err,
+                    size_t errlen);
+/* Records staged for the origin and not committed (left by an interrupted audit). */
 int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
                        size_t errlen);
 
@@ -97,13 +103,16 @@ int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void
 
 /*
  * Starts an audit of origin: creates its row (size 0) if new, records url,
- * deletes rows staged past its size. *id and *size receive its state.
+ * deletes what other runs (interrupted audits) staged for it. *id and *size
+ * receive its state, *sid this audit's staging key (two audits of one
+ * origin in one run stage apart; the first to commit wins, the other's
+ * commit fails).
  */
 int store_stage_begin(struct store *st, const char *origin, const char *url, int64_t *id,
-                      uint64_t *size, char *err, size_t errlen);
-/* Stages framed records (record_frame_write format) at leaves first, first+1, … */
-int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
-                       size_t len, char *err, size_t errlen);
+                      uint64_t *size, int64_t *sid, char *err, size_t errlen);
+/* Stages framed records (record_frame_write format) at leaves first, first+1, … as one page. */
+int store_stage_frames(struct store *st, int64_t id, int64_t sid, uint64_t first,
+                       const uint8_t *frames, size_t len, char *err, size_t errlen);
 /*
  * Makes leaves [0, b->size) evidence: in one transaction, if the origin's size
  * is still old_size, sets size, root, border and note and adds the checkpoint.
@@ -123,7 +132,8 @@ struct store_frames {
         size_t len;
 };
 struct store_state_write;
-int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
+int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
+                 const struct merkle_border *b,
                  const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
                  const struct store_frames *last, const struct store_state_write *sw,
                  int64_t state_sid, char *err, size_t errlen);
@@ -185,11 +195,12 @@ void store_state_free(struct store_state *ss);
  * per audit, not per origin. Dropped with the origin's staged records
  * (store_stage_begin, store_stage_abort). 0 or -1.
  */
-int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
-                      const struct store_frames *last, const struct store_state_write *sw,
-                      int64_t *sid, char *err, size_t errlen);
-/* Deletes rows staged past the origin's size (best effort after a failed audit). */
-void store_stage_abort(struct store *st, int64_t id);
+int store_stage_state(struct store *st, int64_t id, int64_t audit, uint64_t size,
+                      const merkle_hash root, const struct store_frames *last,
+                      const struct store_state_write *sw, int64_t *sid, char *err,
+                      size_t errlen);
+/* Deletes what audit sid staged (best effort after a failed audit). */
+void store_stage_abort(struct store *st, int64_t id, int64_t sid);
 
 /* Border <-> blob (32 bytes per set bit of size, lowest first). 0 or -1 (bad length). */
 int store_border_decode(uint64_t size, const uint8_t *p, size_t len, struct merkle_border *b);
