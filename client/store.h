@@ -12,7 +12,9 @@
  * $XDG_DATA_HOME/gpuhours/store.sqlite, else ~/.local/share/gpuhours/...).
  * Per origin it holds every verified record (the bytes are the evidence),
  * every verified checkpoint note (with whatever cosignatures it carried) and
- * the Merkle border of the last verified tree. Schema (user_version 1):
+ * the Merkle border of the last verified tree. Schema (user_version 2; a
+ * version-1 store, one row per record, is migrated in place, in one
+ * transaction, when opened):
  *
  *   origin(id, name UNIQUE, url, size, root, border, note)
  *       size: verified tree size; only records [0, size) are evidence.
@@ -20,14 +22,23 @@
  *       border: 32 bytes per set bit of size, lowest bit first (merkle.h).
  *       note: the latest verified checkpoint note, exactly as signed.
  *   checkpoint(origin, size, root, note, verified_ns), key (origin, size)
- *   record(key, data): key = origin id * 2^40 + leaf index, data the record.
+ *   page(key, n, blob): records [first, first + n) of an origin, key = origin
+ *       id * 2^40 + first; blob: the pagedata row holding their frames
+ *       (record_frame_write format, n of them, nothing else). The pages of
+ *       an origin tile [0, size) exactly.
+ *   pagedata(id, data): the frames of one page (about 256 KiB).
+ *   stage(sid, first, origin, run, n, blob): pages of an audit in progress
+ *       (sid: per audit, so two sources of one origin stage apart; run: per
+ *       process, so a later run drops what an interrupted one left).
  *
- * Writes: records of an audit in progress are staged at leaves >= size, in
+ * Writes: the verified pages of an audit are staged (stage and pagedata), in
  * transactions of about 256 KiB (the last ones go with the commit); only
- * the final transaction (store_commit)
- * moves size, root, border and note, so a crash or a full disk at any point
- * leaves the verified part exactly as it was, and staged rows past size are
- * never read and are deleted when that origin is next audited. WAL journal,
+ * the final transaction (store_commit), if the audit's pages tile
+ * [old size, new size), moves them into page (small rows: the bytes are
+ * written once) and sets size, root, border and note, so a crash or a full
+ * disk at any point leaves the verified part exactly as it was, and staged
+ * pages are never read and are deleted when that origin is next audited by
+ * another run. WAL journal,
  * synchronous=NORMAL: a killed process loses no committed audit; a power
  * loss may lose the audits of the run in progress (SQLite syncs the WAL at
  * every checkpoint and when the store is closed), never what an earlier run
