@@ -766,7 +766,7 @@ out:
         return r;
 }
 
-/* Inside a transaction: frames (record_frame_write format) at leaves first, … as one staged page. */
+/* In a transaction: frames (record_frame_write format) of leaves first, … as one staged page. */
 static int stage_rows(struct store *st, int64_t id, int64_t sid, uint64_t first,
                       const uint8_t *frames, size_t len, char *err, size_t errlen) {
         struct reader rd;
@@ -1175,10 +1175,9 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
 }
 
 int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
-                 const struct merkle_border *b,
-                 const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_frames *last, const struct store_state_write *sw,
-                 int64_t state_sid, char *err, size_t errlen) {
+                 const struct merkle_border *b, const merkle_hash root, const char *note,
+                 size_t note_len, uint64_t now_ns, const struct store_frames *last,
+                 const struct store_state_write *sw, int64_t state_sid, char *err, size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)

@@ -144,10 +144,9 @@ struct store_frames {
 };
 struct store_state_write;
 int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
-                 const struct merkle_border *b,
-                 const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_frames *last, const struct store_state_write *sw,
-                 int64_t state_sid, char *err, size_t errlen);
+                 const struct merkle_border *b, const merkle_hash root, const char *note,
+                 size_t note_len, uint64_t now_ns, const struct store_frames *last,
+                 const struct store_state_write *sw, int64_t state_sid, char *err, size_t errlen);
 
 /*
  * The saved analyzer state (client/analyze-state.h) of an origin, a cache

@@ -340,8 +340,8 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
                 memcpy(sw.prev_wchain, sa->saved_wchain, sizeof(sw.prev_wchain));
                 struct store_frames last = {
                         .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
-                if (store_commit(o->store, sa->id, sa->sid, sa->old_size, &lc->border, s->cp.root, s->note,
-                                 s->note_len, wall_now_ns(), &last,
+                if (store_commit(o->store, sa->id, sa->sid, sa->old_size, &lc->border, s->cp.root,
+                                 s->note, s->note_len, wall_now_ns(), &last,
                                  sa->have_snap && !sa->snap_sid ? &sw : NULL, sa->snap_sid, err,
                                  sizeof(err)) != 0)
                         store_warn(sa, s, err);
