@@ -224,6 +224,19 @@ static int verify_origin(struct store *st, const char *name, const struct verify
                 rc = EXIT_INTEGRITY;
                 goto out;
         }
+        uint64_t end = 0, pages = 0;
+        if (store_pages_end(st, so.id, &end, &pages, err, sizeof(err)) != 0) {
+                printf("DAMAGED %s: %s\n", name, err);
+                rc = EXIT_INTEGRITY;
+                goto out;
+        }
+        if (end != so.size) {
+                printf("DAMAGED %s: a stored page ends at record %llu, past the verified size "
+                       "%llu\n",
+                       name, (unsigned long long)end, (unsigned long long)so.size);
+                rc = EXIT_INTEGRITY;
+                goto out;
+        }
         merkle_hash root;
         merkle_border_root_with(&h.b, sha256_evp_hasher(h.sha), root);
         if (sha256_evp_failed(h.sha)) {

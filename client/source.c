@@ -568,7 +568,6 @@ struct online {
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
         struct store_audit sa;
-        bool staged;         /* sa began staging for this origin (at some point) */
         bool commit_pending; /* complete: commit once the run's sources agree */
         struct merkle_border border; /* the complete tree, for that commit */
         uint64_t started_ns; /* first request, for the deadline */
@@ -785,7 +784,6 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
         }
         /* A known origin: resume from the evidence store, fetch only what is new. */
         int sr = store_audit_begin(&on->sa, s, on->o, &on->lc, &on->rem, &on->have_rem);
-        on->staged = on->sa.active;
         if (sr != 0)
                 return;
         on->next = on->lc.border.size;
@@ -876,28 +874,37 @@ static void on_records(void *ctx, struct fetch_result *res) {
 
 /*
  * After the cross-check: commit each complete node audit to the evidence
- * store, unless its source failed, its origin is held, or another source of
- * the run staged the same origin (they would share its staged records).
+ * store, unless its source failed or its origin is held. Sources of one
+ * origin stage apart (store_stage_begin): of those, the largest complete
+ * one is committed (the others agree with it, or the origin is held).
  */
 static void commit_audits(struct online *ons, size_t nurl, const struct source *srcs,
                           const bool *hold, const size_t *group, size_t n,
                           const struct verify_opts *o) {
-        size_t *staged = calloc(n ? n : 1, sizeof(*staged));
-        for (size_t i = 0; staged && i < nurl; i++)
-                if (ons[i].staged && group[ons[i].s - srcs] != SIZE_MAX)
-                        staged[group[ons[i].s - srcs]]++;
+        size_t *best = malloc((n ? n : 1) * sizeof(*best));
+        for (size_t g = 0; best && g < n; g++)
+                best[g] = SIZE_MAX;
+        for (size_t i = 0; best && i < nurl; i++) {
+                size_t k = (size_t)(ons[i].s - srcs);
+                if (!ons[i].commit_pending || hold[k] || group[k] == SIZE_MAX ||
+                    source_done(ons[i].s))
+                        continue;
+                size_t *b = &best[group[k]];
+                if (*b == SIZE_MAX || ons[i].s->cp.size > ons[*b].s->cp.size)
+                        *b = i;
+        }
         for (size_t i = 0; i < nurl; i++) {
                 struct online *on = &ons[i];
                 size_t k = (size_t)(on->s - srcs);
                 if (!on->commit_pending)
                         continue;
                 on->commit_pending = false;
-                if (!staged || hold[k] || group[k] == SIZE_MAX || staged[group[k]] > 1) {
-                        if (staged && !hold[k] && group[k] != SIZE_MAX && staged[group[k]] > 1 &&
-                            !source_done(on->s))
+                if (!best || hold[k] || group[k] == SIZE_MAX || best[group[k]] != i) {
+                        if (best && !hold[k] && group[k] != SIZE_MAX && !source_done(on->s))
                                 fprintf(stderr,
                                         PROG ": note: %s: not recorded in the evidence store: "
-                                             "another source of this run has the same origin\n",
+                                             "another source of this run has the same origin "
+                                             "(the larger one is recorded)\n",
                                         on->s->name);
                         store_audit_abort(&on->sa, o);
                         continue;
@@ -905,7 +912,7 @@ static void commit_audits(struct online *ons, size_t nurl, const struct source *
                 struct ledger_check done = {.border = on->border};
                 store_audit_end(&on->sa, on->s, o, &done);
         }
-        free(staged);
+        free(best);
 }
 
 int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {

@@ -67,6 +67,8 @@ struct store_audit {
         bool active;  /* staging into the store; commit or abort pending */
         bool failed;  /* a store write failed: the audit stands, nothing is recorded */
         int64_t id;   /* origin row */
+        int64_t sid;  /* this audit's staging key (store_stage_begin) */
+        bool wrote;   /* staged something (store_stage_abort has rows to drop) */
         uint64_t old_size;
         /* the saved analyzer state the analysis resumed from (windows [0, saved_nwins)) */
         uint64_t saved_nwins;

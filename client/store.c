@@ -20,6 +20,7 @@
 struct store {
         sqlite3 *db;
         char *path;
+        int64_t run; /* this process's staging (random; a row of another run is stale) */
         struct sha256_evp *sha; /* the saved windows' chain (made on first use) */
 };
 
@@ -38,10 +39,25 @@ static const char schema[] =
         " root BLOB NOT NULL,"
         " note TEXT NOT NULL,"
         " verified_ns INTEGER NOT NULL,"
-        " PRIMARY KEY (origin, size));"
-        "CREATE TABLE IF NOT EXISTS record (key INTEGER PRIMARY KEY, data BLOB NOT NULL);";
+        " PRIMARY KEY (origin, size));";
 
-/* Added to schema version 1 (older gpuhours ignore these tables). */
+/* Schema version 2: records in pages (store.h). */
+static const char page_schema[] =
+        "CREATE TABLE IF NOT EXISTS pagedata (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS page ("
+        " key INTEGER PRIMARY KEY,"
+        " n INTEGER NOT NULL,"
+        " blob INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS stage ("
+        " sid INTEGER NOT NULL,"
+        " first INTEGER NOT NULL,"
+        " origin INTEGER NOT NULL,"
+        " run INTEGER NOT NULL,"
+        " n INTEGER NOT NULL,"
+        " blob INTEGER NOT NULL,"
+        " PRIMARY KEY (sid, first)) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS stage_origin ON stage(origin);";
+
 static const char state_schema[] =
         "CREATE TABLE IF NOT EXISTS astate ("
         " origin INTEGER PRIMARY KEY REFERENCES origin(id),"
@@ -54,6 +70,8 @@ static const char state_schema[] =
         "CREATE TABLE IF NOT EXISTS astage ("
         " sid INTEGER PRIMARY KEY,"
         " origin INTEGER NOT NULL REFERENCES origin(id),"
+        " audit INTEGER NOT NULL,"
+        " run INTEGER NOT NULL,"
         " size INTEGER NOT NULL,"
         " root BLOB NOT NULL,"
         " first INTEGER NOT NULL,"
@@ -129,6 +147,146 @@ static int wal_checkpoint_every(struct store *st, unsigned bytes, char *err, siz
         return exec(st, sql, err, errlen);
 }
 
+/* Inside a transaction: frames of records first … first+n-1 as one page of origin id. */
+static int page_insert(struct store *st, int64_t id, uint64_t first, uint64_t n,
+                       const uint8_t *frames, size_t len, char *err, size_t errlen) {
+        sqlite3_stmt *q = NULL;
+        if (len > INT32_MAX)
+                return fail(err, errlen, "evidence store %s: page too large", st->path);
+        if (sqlite3_prepare_v2(st->db, "INSERT INTO pagedata(data) VALUES (?1)", -1, &q, NULL) !=
+            SQLITE_OK)
+                return db_fail(st, err, errlen, "writing records");
+        sqlite3_bind_blob(q, 1, frames, (int)len, SQLITE_STATIC);
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+                return db_fail(st, err, errlen, "writing records");
+        sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
+        if (sqlite3_prepare_v2(st->db, "INSERT INTO page(key, n, blob) VALUES (?1, ?2, ?3)", -1,
+                               &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "writing records");
+        sqlite3_bind_int64(q, 1, rec_key(id, first));
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)n);
+        sqlite3_bind_int64(q, 3, blob);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        return rc == SQLITE_DONE ? 0 : db_fail(st, err, errlen, "writing records");
+}
+
+#define MIGRATE_PAGE (256u << 10)
+
+/*
+ * Schema version 1 (one row per record) to 2, inside store_open's
+ * transaction: the records [0, size) of every origin become pages of about
+ * MIGRATE_PAGE bytes, each record framed as it was stored (a damaged one,
+ * empty or too long, is kept so that store verify names it; a missing one
+ * leaves a hole that it names). Rows past an origin's size (staged by an
+ * interrupted audit, never read) and the staged analysis states are not
+ * kept: the next audit of that origin would have dropped them.
+ */
+static int migrate_v1(struct store *st, char *err, size_t errlen) {
+        if (exec(st, page_schema, err, errlen) != 0 ||
+            exec(st, "DROP TABLE IF EXISTS astage", err, errlen) != 0 ||
+            exec(st, state_schema, err, errlen) != 0)
+                return -1;
+        sqlite3_stmt *o = NULL, *q = NULL;
+        uint8_t *buf = NULL;
+        size_t len = 0, cap = 0;
+        int r = -1;
+        if (sqlite3_prepare_v2(st->db, "SELECT id, size FROM origin ORDER BY id", -1, &o, NULL) !=
+                    SQLITE_OK ||
+            sqlite3_prepare_v2(st->db,
+                               "SELECT key, data FROM record WHERE key >= ?1 AND key < ?2 ORDER "
+                               "BY key",
+                               -1, &q, NULL) != SQLITE_OK) {
+                db_fail(st, err, errlen, "migrating schema version 1");
+                goto out;
+        }
+        int orc;
+        while ((orc = sqlite3_step(o)) == SQLITE_ROW) {
+                int64_t id = sqlite3_column_int64(o, 0);
+                sqlite3_int64 size = sqlite3_column_int64(o, 1);
+                if (id <= 0 || id >= STORE_MAX_ORIGINS || size < 0 ||
+                    (uint64_t)size >= (1ull << STORE_LEAF_BITS)) {
+                        fail(err, errlen,
+                             "evidence store %s: origin id %lld has size %lld; cannot migrate "
+                             "schema version 1",
+                             st->path, (long long)id, (long long)size);
+                        goto out;
+                }
+                sqlite3_reset(q);
+                sqlite3_bind_int64(q, 1, rec_key(id, 0));
+                sqlite3_bind_int64(q, 2, rec_key(id, (uint64_t)size));
+                uint64_t first = 0, n = 0;
+                len = 0;
+                int rc;
+                while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                        uint64_t leaf = (uint64_t)sqlite3_column_int64(q, 0) &
+                                        ((1ull << STORE_LEAF_BITS) - 1);
+                        const uint8_t *p = sqlite3_column_blob(q, 1);
+                        int dl = sqlite3_column_bytes(q, 1);
+                        if (n && (leaf != first + n || len >= MIGRATE_PAGE)) {
+                                if (page_insert(st, id, first, n, buf, len, err, errlen) != 0)
+                                        goto out;
+                                n = 0;
+                                len = 0;
+                        }
+                        if (!n)
+                                first = leaf;
+                        if (dl < 0 || (size_t)dl > INT32_MAX - 4 - len) {
+                                fail(err, errlen, "evidence store %s: record too large", st->path);
+                                goto out;
+                        }
+                        if (len + 4 + (size_t)dl > cap) {
+                                size_t nc = (len + 4 + (size_t)dl) * 2;
+                                uint8_t *nb = realloc(buf, nc);
+                                if (!nb) {
+                                        fail(err, errlen, "out of memory");
+                                        goto out;
+                                }
+                                buf = nb;
+                                cap = nc;
+                        }
+                        uint32_t u = (uint32_t)dl;
+                        buf[len] = (uint8_t)(u >> 24);
+                        buf[len + 1] = (uint8_t)(u >> 16);
+                        buf[len + 2] = (uint8_t)(u >> 8);
+                        buf[len + 3] = (uint8_t)u;
+                        if (dl)
+                                memcpy(buf + len + 4, p, (size_t)dl);
+                        len += 4 + (size_t)dl;
+                        n++;
+                }
+                if (rc != SQLITE_DONE) {
+                        db_fail(st, err, errlen, "migrating schema version 1");
+                        goto out;
+                }
+                if (n && page_insert(st, id, first, n, buf, len, err, errlen) != 0)
+                        goto out;
+        }
+        if (orc != SQLITE_DONE) {
+                db_fail(st, err, errlen, "migrating schema version 1");
+                goto out;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        r = exec(st, "DROP TABLE record", err, errlen);
+        if (r == 0)
+                r = exec(st, "PRAGMA user_version=2", err, errlen);
+out:
+        sqlite3_finalize(o);
+        sqlite3_finalize(q);
+        free(buf);
+        return r;
+}
+
+static int64_t random_id(void) {
+        uint64_t v = 0;
+        sqlite3_randomness((int)sizeof(v), &v);
+        v &= (uint64_t)INT64_MAX;
+        return v ? (int64_t)v : 1;
+}
+
 int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         *out = NULL;
         struct store *st = calloc(1, sizeof(*st));
@@ -165,6 +323,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
                 return -1;
         }
         sqlite3_busy_timeout(st->db, 10000);
+        st->run = random_id();
         sqlite3_extended_result_codes(st->db, 1);
         /*
          * 64 KiB pages for a new store (an existing one keeps its own): an audit
@@ -192,15 +351,19 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         if (version == 0) {
                 r = exec(st, schema, err, errlen);
                 if (r == 0)
-                        r = exec(st, "PRAGMA user_version=1", err, errlen);
+                        r = exec(st, page_schema, err, errlen);
+                if (r == 0)
+                        r = exec(st, state_schema, err, errlen);
+                if (r == 0)
+                        r = exec(st, "PRAGMA user_version=2", err, errlen);
+        } else if (version == 1) {
+                r = migrate_v1(st, err, errlen);
         } else if (version != STORE_SCHEMA_VERSION) {
                 r = fail(err, errlen,
-                         "evidence store %s has schema version %d; this gpuhours reads version "
-                         "%d only",
+                         "evidence store %s has schema version %d; this gpuhours reads versions "
+                         "1 and %d only",
                          st->path, version, STORE_SCHEMA_VERSION);
         }
-        if (r == 0)
-                r = exec(st, state_schema, err, errlen);
         if (r == 0)
                 r = exec(st, "COMMIT", err, errlen);
         if (r != 0) {
@@ -355,33 +518,69 @@ int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, stor
         if (from >= to)
                 return 0;
         sqlite3_stmt *q = NULL;
+        /* From the page holding from (the last one starting at or before it). */
         if (sqlite3_prepare_v2(st->db,
-                               "SELECT key, data FROM record WHERE key >= ?1 AND key < ?2 "
-                               "ORDER BY key",
+                               "SELECT p.key, p.n, d.data FROM page p LEFT JOIN pagedata d ON "
+                               "d.id = p.blob WHERE p.key >= coalesce((SELECT max(key) FROM page "
+                               "WHERE key >= ?1 AND key <= ?2), ?2) AND p.key < ?3 ORDER BY p.key",
                                -1, &q, NULL) != SQLITE_OK)
                 return db_fail(st, err, errlen, "reading records");
-        sqlite3_bind_int64(q, 1, rec_key(id, from));
-        sqlite3_bind_int64(q, 2, rec_key(id, to));
+        sqlite3_bind_int64(q, 1, rec_key(id, 0));
+        sqlite3_bind_int64(q, 2, rec_key(id, from));
+        sqlite3_bind_int64(q, 3, rec_key(id, to));
         uint64_t want = from;
-        int rc, r = 0;
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                uint64_t leaf = (uint64_t)sqlite3_column_int64(q, 0) & ((1ull << STORE_LEAF_BITS) - 1);
-                const uint8_t *p = sqlite3_column_blob(q, 1);
-                int len = sqlite3_column_bytes(q, 1);
-                if (leaf != want || len <= 0 || len > (int)RECORD_MAX_SIZE) {
+        int rc = SQLITE_DONE, r = 0;
+        bool first_page = true;
+        while (want < to && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                uint64_t first =
+                        (uint64_t)sqlite3_column_int64(q, 0) & ((1ull << STORE_LEAF_BITS) - 1);
+                sqlite3_int64 n = sqlite3_column_int64(q, 1);
+                const uint8_t *p = sqlite3_column_blob(q, 2);
+                int len = sqlite3_column_bytes(q, 2);
+                if (first > want || (first_page ? (n > 0 && first + (uint64_t)n <= want)
+                                                : first < want)) {
                         r = fail(err, errlen,
-                                 "evidence store %s: record %llu of origin id %lld is missing or "
-                                 "has length %d; run gpuhours store verify",
-                                 st->path, (unsigned long long)want, (long long)id,
-                                 leaf != want ? 0 : len);
+                                 "evidence store %s: origin id %lld: %s at record %llu; run "
+                                 "gpuhours store verify",
+                                 st->path, (long long)id,
+                                 first > want ? "a missing page" : "overlapping pages",
+                                 (unsigned long long)want);
                         break;
                 }
-                r = fn(ctx, leaf, p, (size_t)len);
+                first_page = false;
+                if (n <= 0 || (uint64_t)n >= (1ull << STORE_LEAF_BITS) || !p || len <= 0) {
+                        r = fail(err, errlen,
+                                 "evidence store %s: origin id %lld: the page at record %llu is "
+                                 "missing or empty; run gpuhours store verify",
+                                 st->path, (long long)id, (unsigned long long)first);
+                        break;
+                }
+                struct reader rd;
+                reader_init(&rd, p, (size_t)len);
+                uint64_t leaf = first;
+                for (; leaf < first + (uint64_t)n; leaf++) {
+                        const uint8_t *rec;
+                        size_t rl;
+                        if (record_frame_next(&rd, &rec, &rl) != 0)
+                                break;
+                        if (leaf >= want && leaf < to) {
+                                if ((r = fn(ctx, leaf, rec, rl)) != 0)
+                                        break;
+                                want = leaf + 1;
+                        }
+                }
                 if (r != 0)
                         break;
-                want++;
+                if (leaf != first + (uint64_t)n || reader_left(&rd) != 0) {
+                        r = fail(err, errlen,
+                                 "evidence store %s: origin id %lld: the page of records %llu to "
+                                 "%llu does not parse as %lld records; run gpuhours store verify",
+                                 st->path, (long long)id, (unsigned long long)first,
+                                 (unsigned long long)(first + (uint64_t)n - 1), (long long)n);
+                        break;
+                }
         }
-        if (r == 0 && rc != SQLITE_DONE)
+        if (r == 0 && want < to && rc != SQLITE_DONE)
                 r = db_fail(st, err, errlen, "reading records");
         if (r == 0 && want != to)
                 r = fail(err, errlen,
@@ -393,15 +592,37 @@ int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, stor
         return r;
 }
 
+int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages, char *err,
+                    size_t errlen) {
+        sqlite3_stmt *q = NULL;
+        *end = 0;
+        *pages = 0;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT count(*), coalesce(max(key + n), ?1) - ?1 FROM page WHERE "
+                               "key >= ?1 AND key < ?2",
+                               -1, &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "counting pages");
+        sqlite3_bind_int64(q, 1, rec_key(id, 0));
+        sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
+        int r = 0;
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                *pages = (uint64_t)sqlite3_column_int64(q, 0);
+                *end = (uint64_t)sqlite3_column_int64(q, 1);
+        } else
+                r = db_fail(st, err, errlen, "counting pages");
+        sqlite3_finalize(q);
+        return r;
+}
+
 int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
                        size_t errlen) {
+        (void)size;
         sqlite3_stmt *q = NULL;
         *n = 0;
-        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM record WHERE key >= ?1 AND key < ?2",
+        if (sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(n), 0) FROM stage WHERE origin = ?1",
                                -1, &q, NULL) != SQLITE_OK)
                 return db_fail(st, err, errlen, "counting staged records");
-        sqlite3_bind_int64(q, 1, rec_key(id, size));
-        sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
+        sqlite3_bind_int64(q, 1, id);
         int r = 0;
         if (sqlite3_step(q) == SQLITE_ROW)
                 *n = (uint64_t)sqlite3_column_int64(q, 0);
@@ -436,25 +657,36 @@ int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void
         return r;
 }
 
-static int delete_staged(struct store *st, int64_t id, uint64_t size) {
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM record WHERE key >= ?1 AND key < ?2", -1, &q,
-                               NULL) != SQLITE_OK)
-                return -1;
-        sqlite3_bind_int64(q, 1, rec_key(id, size));
-        sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
-        int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE)
-                return -1;
-        /* Analyzer states staged for this origin (left by an interrupted audit). */
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM astage WHERE origin = ?1", -1, &q, NULL) !=
-            SQLITE_OK)
-                return -1;
-        sqlite3_bind_int64(q, 1, id);
-        rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        return rc == SQLITE_DONE ? 0 : -1;
+/*
+ * Staged rows (pages and analyzer states) matching cond, "origin = ?1 AND
+ * run <> ?2" or "sid = ?1" ("audit = ?1" for astage).
+ */
+static int delete_stage_rows(struct store *st, const char *cond, const char *acond, int64_t a1,
+                             int64_t a2) {
+        char sql[3][200];
+        snprintf(sql[0], sizeof(sql[0]),
+                 "DELETE FROM pagedata WHERE id IN (SELECT blob FROM stage WHERE %s)", cond);
+        snprintf(sql[1], sizeof(sql[1]), "DELETE FROM stage WHERE %s", cond);
+        snprintf(sql[2], sizeof(sql[2]), "DELETE FROM astage WHERE %s", acond);
+        for (unsigned i = 0; i < 3; i++) {
+                sqlite3_stmt *q = NULL;
+                if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+                        return -1;
+                sqlite3_bind_int64(q, 1, a1);
+                if (sqlite3_bind_parameter_count(q) > 1)
+                        sqlite3_bind_int64(q, 2, a2);
+                int rc = sqlite3_step(q);
+                sqlite3_finalize(q);
+                if (rc != SQLITE_DONE)
+                        return -1;
+        }
+        return 0;
+}
+
+/* What other runs (interrupted audits) staged for this origin. */
+static int delete_staged(struct store *st, int64_t id) {
+        return delete_stage_rows(st, "origin = ?1 AND run <> ?2", "origin = ?1 AND run <> ?2", id,
+                                 st->run);
 }
 
 /*
@@ -467,14 +699,15 @@ static int stage_unchanged(struct store *st, const char *origin, const char *url
         sqlite3_stmt *q = NULL;
         int r = 0;
         if (sqlite3_prepare_v2(st->db,
-                               "SELECT id, size, url = ?2 AND NOT EXISTS (SELECT 1 FROM record "
-                               "WHERE key >= (id << 40) + size AND key < (id + 1) << 40) AND NOT "
-                               "EXISTS (SELECT 1 FROM astage WHERE astage.origin = origin.id) "
-                               "FROM origin WHERE name = ?1",
+                               "SELECT id, size, url = ?2 AND NOT EXISTS (SELECT 1 FROM stage "
+                               "WHERE stage.origin = origin.id AND stage.run <> ?3) AND NOT "
+                               "EXISTS (SELECT 1 FROM astage WHERE astage.origin = origin.id AND "
+                               "astage.run <> ?3) FROM origin WHERE name = ?1",
                                -1, &q, NULL) != SQLITE_OK)
                 return 0;
         sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, url ? url : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, st->run);
         if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 2) == 1) {
                 sqlite3_int64 i = sqlite3_column_int64(q, 0), sz = sqlite3_column_int64(q, 1);
                 if (i > 0 && i < STORE_MAX_ORIGINS && sz >= 0 &&
@@ -489,7 +722,8 @@ static int stage_unchanged(struct store *st, const char *origin, const char *url
 }
 
 int store_stage_begin(struct store *st, const char *origin, const char *url, int64_t *id,
-                      uint64_t *size, char *err, size_t errlen) {
+                      uint64_t *size, int64_t *sid, char *err, size_t errlen) {
+        *sid = random_id();
         if (stage_unchanged(st, origin, url, id, size) == 1)
                 return 0;
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
@@ -520,7 +754,7 @@ int store_stage_begin(struct store *st, const char *origin, const char *url, int
                 goto out;
         }
         *size = (uint64_t)sz;
-        if (delete_staged(st, *id, *size) != 0) {
+        if (delete_staged(st, *id) != 0) {
                 db_fail(st, err, errlen, "deleting staged records");
                 goto out;
         }
@@ -532,45 +766,56 @@ out:
         return r;
 }
 
-/* Inside a transaction: frames (record_frame_write format) at leaves first, first+1, … */
-static int stage_rows(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
-                      size_t len, char *err, size_t errlen) {
-        sqlite3_stmt *q = NULL;
-        int r = -1;
-        if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO record(key, data) VALUES (?1, ?2)",
-                               -1, &q, NULL) != SQLITE_OK)
-                return db_fail(st, err, errlen, "staging records");
+/* In a transaction: frames (record_frame_write format) of leaves first, … as one staged page. */
+static int stage_rows(struct store *st, int64_t id, int64_t sid, uint64_t first,
+                      const uint8_t *frames, size_t len, char *err, size_t errlen) {
         struct reader rd;
         reader_init(&rd, frames, len);
-        uint64_t leaf = first;
+        uint64_t n = 0;
         while (reader_left(&rd) > 0) {
                 const uint8_t *p;
-                size_t n;
-                if (record_frame_next(&rd, &p, &n) != 0 || leaf >= (1ull << STORE_LEAF_BITS) - 1) {
-                        fail(err, errlen, "staging records: bad framing at leaf %llu",
-                             (unsigned long long)leaf);
-                        goto out;
-                }
-                sqlite3_bind_int64(q, 1, rec_key(id, leaf));
-                sqlite3_bind_blob(q, 2, p, (int)n, SQLITE_STATIC);
-                if (sqlite3_step(q) != SQLITE_DONE) {
-                        db_fail(st, err, errlen, "staging records");
-                        goto out;
-                }
-                sqlite3_reset(q);
-                leaf++;
+                size_t rl;
+                if (record_frame_next(&rd, &p, &rl) != 0 ||
+                    first + n >= (1ull << STORE_LEAF_BITS) - 1)
+                        return fail(err, errlen, "staging records: bad framing at leaf %llu",
+                                    (unsigned long long)(first + n));
+                n++;
         }
-        r = 0;
-out:
+        if (n == 0)
+                return 0;
+        if (len > INT32_MAX)
+                return fail(err, errlen, "staging records: page too large");
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, "INSERT INTO pagedata(data) VALUES (?1)", -1, &q, NULL) !=
+            SQLITE_OK)
+                return db_fail(st, err, errlen, "staging records");
+        sqlite3_bind_blob(q, 1, frames, (int)len, SQLITE_STATIC);
+        int rc = sqlite3_step(q);
         sqlite3_finalize(q);
-        return r;
+        if (rc != SQLITE_DONE)
+                return db_fail(st, err, errlen, "staging records");
+        sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT INTO stage(sid, first, origin, run, n, blob) VALUES (?1, "
+                               "?2, ?3, ?4, ?5, ?6)",
+                               -1, &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "staging records");
+        sqlite3_bind_int64(q, 1, sid);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)first);
+        sqlite3_bind_int64(q, 3, id);
+        sqlite3_bind_int64(q, 4, st->run);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64)n);
+        sqlite3_bind_int64(q, 6, blob);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        return rc == SQLITE_DONE ? 0 : db_fail(st, err, errlen, "staging records");
 }
 
-int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
-                       size_t len, char *err, size_t errlen) {
+int store_stage_frames(struct store *st, int64_t id, int64_t sid, uint64_t first,
+                       const uint8_t *frames, size_t len, char *err, size_t errlen) {
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
                 return -1;
-        int r = stage_rows(st, id, first, frames, len, err, errlen);
+        int r = stage_rows(st, id, sid, first, frames, len, err, errlen);
         if (r == 0)
                 r = exec(st, "COMMIT", err, errlen);
         if (r != 0)
@@ -733,9 +978,10 @@ static int state_unstage(struct store *st, int64_t id, uint64_t size, const merk
         return 0;
 }
 
-int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
-                      const struct store_frames *last, const struct store_state_write *sw,
-                      int64_t *sid, char *err, size_t errlen) {
+int store_stage_state(struct store *st, int64_t id, int64_t audit, uint64_t size,
+                      const merkle_hash root, const struct store_frames *last,
+                      const struct store_state_write *sw, int64_t *sid, char *err,
+                      size_t errlen) {
         *sid = 0;
         uint8_t chain[32], hash[32];
         if (sw && (size >= (1ull << STORE_LEAF_BITS) ||
@@ -746,13 +992,13 @@ int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_
         int r = -1;
         sqlite3_stmt *q = NULL;
         if (last && last->len &&
-            stage_rows(st, id, last->first, last->frames, last->len, err, errlen) != 0)
+            stage_rows(st, id, audit, last->first, last->frames, last->len, err, errlen) != 0)
                 goto out;
         if (sw) {
                 if (sqlite3_prepare_v2(st->db,
                                        "INSERT INTO astage(origin, size, root, first, nwins, "
-                                       "wchain, hash, data, wins) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                       "?6, ?7, ?8, ?9) RETURNING sid",
+                                       "wchain, hash, data, wins, audit, run) VALUES (?1, ?2, "
+                                       "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING sid",
                                        -1, &q, NULL) != SQLITE_OK) {
                         db_fail(st, err, errlen, "staging the analysis state");
                         goto out;
@@ -768,6 +1014,8 @@ int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_
                                   SQLITE_STATIC);
                 sqlite3_bind_blob(q, 9, sw->wins_len ? sw->wins : (const uint8_t *)"",
                                   (int)sw->wins_len, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 10, audit);
+                sqlite3_bind_int64(q, 11, st->run);
                 if (sqlite3_step(q) != SQLITE_ROW) {
                         db_fail(st, err, errlen, "staging the analysis state");
                         goto out;
@@ -926,16 +1174,16 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
         return 0;
 }
 
-int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
-                 const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_frames *last, const struct store_state_write *sw,
-                 int64_t state_sid, char *err, size_t errlen) {
+int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
+                 const struct merkle_border *b, const merkle_hash root, const char *note,
+                 size_t note_len, uint64_t now_ns, const struct store_frames *last,
+                 const struct store_state_write *sw, int64_t state_sid, char *err, size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
         if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
                 return -1;
         if (last && last->len &&
-            stage_rows(st, id, last->first, last->frames, last->len, err, errlen) != 0) {
+            stage_rows(st, id, sid, last->first, last->frames, last->len, err, errlen) != 0) {
                 sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
                 return -1;
         }
@@ -970,27 +1218,68 @@ int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct m
         }
         sqlite3_finalize(q);
         q = NULL;
-        /* Every staged record is there (another gpuhours may have dropped them meanwhile). */
-        uint64_t have = 0;
-        if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM record WHERE key >= ?1 AND key < ?2",
+        /*
+         * This audit's staged pages tile [old_size, size) exactly (another
+         * gpuhours may have dropped them meanwhile): they become the origin's.
+         */
+        uint64_t have = old_size;
+        bool tiled = true;
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT first, n, origin FROM stage WHERE sid = ?1 ORDER BY first",
                                -1, &q, NULL) != SQLITE_OK) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
-        sqlite3_bind_int64(q, 1, rec_key(id, old_size));
-        sqlite3_bind_int64(q, 2, rec_key(id, b->size));
-        if (sqlite3_step(q) != SQLITE_ROW) {
+        sqlite3_bind_int64(q, 1, sid);
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                sqlite3_int64 first = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 1);
+                if (sqlite3_column_int64(q, 2) != id || first < 0 || (uint64_t)first != have ||
+                    n <= 0 || (uint64_t)n > b->size - have)
+                        tiled = false;
+                else
+                        have += (uint64_t)n;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        if (rc != SQLITE_DONE) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
-        have = (uint64_t)sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-        q = NULL;
-        if (have != b->size - old_size) {
+        if (!tiled || have != b->size) {
                 fail(err, errlen,
                      "evidence store %s: %llu of the %llu new records are staged (another "
                      "gpuhours on the same store?); not recorded",
-                     st->path, (unsigned long long)have, (unsigned long long)(b->size - old_size));
+                     st->path, (unsigned long long)(have - old_size),
+                     (unsigned long long)(b->size - old_size));
+                goto out;
+        }
+        if (sqlite3_prepare_v2(st->db,
+                               "INSERT INTO page(key, n, blob) SELECT (origin << 40) + first, n, "
+                               "blob FROM stage WHERE sid = ?1",
+                               -1, &q, NULL) != SQLITE_OK) {
+                db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        sqlite3_bind_int64(q, 1, sid);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        q = NULL;
+        if (rc != SQLITE_DONE) {
+                db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        if (sqlite3_prepare_v2(st->db, "DELETE FROM stage WHERE sid = ?1", -1, &q, NULL) !=
+            SQLITE_OK) {
+                db_fail(st, err, errlen, "committing an audit");
+                goto out;
+        }
+        sqlite3_bind_int64(q, 1, sid);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        q = NULL;
+        if (rc != SQLITE_DONE) {
+                db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
         if (sqlite3_prepare_v2(st->db,
@@ -1035,18 +1324,14 @@ out:
         return r;
 }
 
-void store_stage_abort(struct store *st, int64_t id) {
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "SELECT size FROM origin WHERE id = ?1", -1, &q, NULL) !=
-            SQLITE_OK)
+void store_stage_abort(struct store *st, int64_t id, int64_t sid) {
+        (void)id;
+        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
                 return;
-        sqlite3_bind_int64(q, 1, id);
-        sqlite3_int64 size = -1;
-        if (sqlite3_step(q) == SQLITE_ROW)
-                size = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-        if (size >= 0)
-                (void)delete_staged(st, id, (uint64_t)size);
+        if (delete_stage_rows(st, "sid = ?1", "audit = ?1", sid, 0) == 0)
+                sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+        else
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* The stored note must be a checkpoint signed by a trusted key named after the origin. */

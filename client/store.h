@@ -12,7 +12,9 @@
  * $XDG_DATA_HOME/gpuhours/store.sqlite, else ~/.local/share/gpuhours/...).
  * Per origin it holds every verified record (the bytes are the evidence),
  * every verified checkpoint note (with whatever cosignatures it carried) and
- * the Merkle border of the last verified tree. Schema (user_version 1):
+ * the Merkle border of the last verified tree. Schema (user_version 2; a
+ * version-1 store, one row per record, is migrated in place, in one
+ * transaction, when opened):
  *
  *   origin(id, name UNIQUE, url, size, root, border, note)
  *       size: verified tree size; only records [0, size) are evidence.
@@ -20,14 +22,23 @@
  *       border: 32 bytes per set bit of size, lowest bit first (merkle.h).
  *       note: the latest verified checkpoint note, exactly as signed.
  *   checkpoint(origin, size, root, note, verified_ns), key (origin, size)
- *   record(key, data): key = origin id * 2^40 + leaf index, data the record.
+ *   page(key, n, blob): records [first, first + n) of an origin, key = origin
+ *       id * 2^40 + first; blob: the pagedata row holding their frames
+ *       (record_frame_write format, n of them, nothing else). The pages of
+ *       an origin tile [0, size) exactly.
+ *   pagedata(id, data): the frames of one page (about 256 KiB).
+ *   stage(sid, first, origin, run, n, blob): pages of an audit in progress
+ *       (sid: per audit, so two sources of one origin stage apart; run: per
+ *       process, so a later run drops what an interrupted one left).
  *
- * Writes: records of an audit in progress are staged at leaves >= size, in
+ * Writes: the verified pages of an audit are staged (stage and pagedata), in
  * transactions of about 256 KiB (the last ones go with the commit); only
- * the final transaction (store_commit)
- * moves size, root, border and note, so a crash or a full disk at any point
- * leaves the verified part exactly as it was, and staged rows past size are
- * never read and are deleted when that origin is next audited. WAL journal,
+ * the final transaction (store_commit), if the audit's pages tile
+ * [old size, new size), moves them into page (small rows: the bytes are
+ * written once) and sets size, root, border and note, so a crash or a full
+ * disk at any point leaves the verified part exactly as it was, and staged
+ * pages are never read and are deleted when that origin is next audited by
+ * another run. WAL journal,
  * synchronous=NORMAL: a killed process loses no committed audit; a power
  * loss may lose the audits of the run in progress (SQLite syncs the WAL at
  * every checkpoint and when the store is closed), never what an earlier run
@@ -36,7 +47,7 @@
  * Every function returns 0 or -1 with a one-line reason in err.
  */
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_LEAF_BITS 40 /* leaves per origin below 2^40 */
 #define STORE_MAX_ORIGINS (1ll << 22)
 
@@ -85,7 +96,13 @@ void store_names_free(char **names, size_t n);
 typedef int (*store_record_fn)(void *ctx, uint64_t leaf, const uint8_t *p, size_t len);
 int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, store_record_fn fn,
                   void *ctx, char *err, size_t errlen);
-/* Rows staged past the origin's size (left by an interrupted audit). */
+/*
+ * The origin's committed pages: how many, and where the last one ends
+ * (records [0, *end) are in pages; 0 when none).
+ */
+int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages, char *err,
+                    size_t errlen);
+/* Records staged for the origin and not committed (left by an interrupted audit). */
 int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
                        size_t errlen);
 
@@ -97,13 +114,16 @@ int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void
 
 /*
  * Starts an audit of origin: creates its row (size 0) if new, records url,
- * deletes rows staged past its size. *id and *size receive its state.
+ * deletes what other runs (interrupted audits) staged for it. *id and *size
+ * receive its state, *sid this audit's staging key (two audits of one
+ * origin in one run stage apart; the first to commit wins, the other's
+ * commit fails).
  */
 int store_stage_begin(struct store *st, const char *origin, const char *url, int64_t *id,
-                      uint64_t *size, char *err, size_t errlen);
-/* Stages framed records (record_frame_write format) at leaves first, first+1, … */
-int store_stage_frames(struct store *st, int64_t id, uint64_t first, const uint8_t *frames,
-                       size_t len, char *err, size_t errlen);
+                      uint64_t *size, int64_t *sid, char *err, size_t errlen);
+/* Stages framed records (record_frame_write format) at leaves first, first+1, … as one page. */
+int store_stage_frames(struct store *st, int64_t id, int64_t sid, uint64_t first,
+                       const uint8_t *frames, size_t len, char *err, size_t errlen);
 /*
  * Makes leaves [0, b->size) evidence: in one transaction, if the origin's size
  * is still old_size, sets size, root, border and note and adds the checkpoint.
@@ -123,10 +143,10 @@ struct store_frames {
         size_t len;
 };
 struct store_state_write;
-int store_commit(struct store *st, int64_t id, uint64_t old_size, const struct merkle_border *b,
-                 const merkle_hash root, const char *note, size_t note_len, uint64_t now_ns,
-                 const struct store_frames *last, const struct store_state_write *sw,
-                 int64_t state_sid, char *err, size_t errlen);
+int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
+                 const struct merkle_border *b, const merkle_hash root, const char *note,
+                 size_t note_len, uint64_t now_ns, const struct store_frames *last,
+                 const struct store_state_write *sw, int64_t state_sid, char *err, size_t errlen);
 
 /*
  * The saved analyzer state (client/analyze-state.h) of an origin, a cache
@@ -185,11 +205,12 @@ void store_state_free(struct store_state *ss);
  * per audit, not per origin. Dropped with the origin's staged records
  * (store_stage_begin, store_stage_abort). 0 or -1.
  */
-int store_stage_state(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
-                      const struct store_frames *last, const struct store_state_write *sw,
-                      int64_t *sid, char *err, size_t errlen);
-/* Deletes rows staged past the origin's size (best effort after a failed audit). */
-void store_stage_abort(struct store *st, int64_t id);
+int store_stage_state(struct store *st, int64_t id, int64_t audit, uint64_t size,
+                      const merkle_hash root, const struct store_frames *last,
+                      const struct store_state_write *sw, int64_t *sid, char *err,
+                      size_t errlen);
+/* Deletes what audit sid staged (best effort after a failed audit). */
+void store_stage_abort(struct store *st, int64_t id, int64_t sid);
 
 /* Border <-> blob (32 bytes per set bit of size, lowest first). 0 or -1 (bad length). */
 int store_border_decode(uint64_t size, const uint8_t *p, size_t len, struct merkle_border *b);

@@ -107,8 +107,8 @@ int store_audit_begin(struct store_audit *sa, struct source *s, const struct ver
                 return 0;
         char err[600];
         uint64_t m;
-        if (store_stage_begin(o->store, s->cp.origin, s->name, &sa->id, &m, err, sizeof(err)) !=
-            0) {
+        if (store_stage_begin(o->store, s->cp.origin, s->name, &sa->id, &m, &sa->sid, err,
+                              sizeof(err)) != 0) {
                 store_warn(sa, s, err);
                 return 0; /* audit as if there were no store */
         }
@@ -208,9 +208,10 @@ out:
 static void stage_pending(struct store_audit *sa, struct source *s, const struct verify_opts *o) {
         char err[600];
         if (sa->pend_len && !sa->failed &&
-            store_stage_frames(o->store, sa->id, sa->pend_first, sa->pend, sa->pend_len, err,
-                               sizeof(err)) != 0)
+            store_stage_frames(o->store, sa->id, sa->sid, sa->pend_first, sa->pend, sa->pend_len,
+                               err, sizeof(err)) != 0)
                 store_warn(sa, s, err);
+        sa->wrote = sa->wrote || sa->pend_len;
         free(sa->pend);
         sa->pend = NULL;
         sa->pend_len = 0;
@@ -227,8 +228,9 @@ int store_audit_page(struct store_audit *sa, struct source *s, const struct veri
         if (!sa->pend_len && len >= STAGE_BATCH) {
                 /* A whole batch by itself: staged from the page, not copied first. */
                 char err[600];
-                if (store_stage_frames(o->store, sa->id, first, frames, len, err, sizeof(err)) !=
-                    0)
+                sa->wrote = true;
+                if (store_stage_frames(o->store, sa->id, sa->sid, first, frames, len, err,
+                                       sizeof(err)) != 0)
                         store_warn(sa, s, err);
                 return 0;
         }
@@ -286,8 +288,9 @@ void store_audit_snapshot(struct store_audit *sa, struct source *s, const struct
                 memcpy(sw.prev_wchain, sa->saved_wchain, sizeof(sw.prev_wchain));
                 struct store_frames last = {
                         .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
-                int r = store_stage_state(o->store, sa->id, s->cp.size, s->cp.root, &last, &sw,
-                                          &sa->snap_sid, err, sizeof(err));
+                sa->wrote = true;
+                int r = store_stage_state(o->store, sa->id, sa->sid, s->cp.size, s->cp.root,
+                                          &last, &sw, &sa->snap_sid, err, sizeof(err));
                 free(data);
                 free(sa->pend);
                 sa->pend = NULL;
@@ -337,8 +340,8 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
                 memcpy(sw.prev_wchain, sa->saved_wchain, sizeof(sw.prev_wchain));
                 struct store_frames last = {
                         .first = sa->pend_first, .frames = sa->pend, .len = sa->pend_len};
-                if (store_commit(o->store, sa->id, sa->old_size, &lc->border, s->cp.root, s->note,
-                                 s->note_len, wall_now_ns(), &last,
+                if (store_commit(o->store, sa->id, sa->sid, sa->old_size, &lc->border, s->cp.root,
+                                 s->note, s->note_len, wall_now_ns(), &last,
                                  sa->have_snap && !sa->snap_sid ? &sw : NULL, sa->snap_sid, err,
                                  sizeof(err)) != 0)
                         store_warn(sa, s, err);
@@ -355,7 +358,8 @@ void store_audit_abort(struct store_audit *sa, const struct verify_opts *o) {
         sa->pend_len = 0;
         if (!sa->active)
                 return;
-        store_stage_abort(o->store, sa->id);
+        if (sa->wrote)
+                store_stage_abort(o->store, sa->id, sa->sid);
         sa->active = false;
 }
 

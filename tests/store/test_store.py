@@ -235,7 +235,7 @@ def kill9_and_corruption(tmp):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and p.poll() is None:
             try:
-                staged = store_rows(db, "SELECT count(*) FROM record")[0][0] - 500
+                staged = store_rows(db, "SELECT coalesce(sum(n), 0) FROM stage")[0][0]
             except sqlite3.Error:
                 staged = 0
             if staged >= 300:
@@ -268,17 +268,29 @@ def kill9_and_corruption(tmp):
 
         good = open(db, "rb").read()
         cases = [
-            ("a byte of a stored record", "UPDATE record SET data = "
+            ("a byte of a stored record", "UPDATE pagedata SET data = "
              "substr(data, 1, 40) || char((unicode(substr(data, 41, 1)) + 1) % 256) || "
-             "substr(data, 42) WHERE key = (SELECT min(key) FROM record) + 777"),
+             "substr(data, 42) WHERE id = (SELECT blob FROM page ORDER BY key LIMIT 1 OFFSET 1)"),
             ("a byte of the border", "UPDATE origin SET border = "
              "x'00' || substr(border, 2)"),
             ("a byte of the latest checkpoint note", "UPDATE origin SET note = "
              "replace(note, '2000', '2001')"),
             ("an older stored checkpoint's note", "UPDATE checkpoint SET root = "
              "zeroblob(32) WHERE size = 500"),
-            ("a missing record", "DELETE FROM record WHERE key = "
-             "(SELECT min(key) FROM record) + 1234"),
+            ("a missing page", "DELETE FROM page WHERE key = "
+             "(SELECT key FROM page ORDER BY key LIMIT 1 OFFSET 1)"),
+            ("a page's bytes missing", "DELETE FROM pagedata WHERE id = "
+             "(SELECT blob FROM page ORDER BY key LIMIT 1 OFFSET 2)"),
+            ("a page holding one record fewer than it says", "UPDATE page SET n = n + 1 "
+             "WHERE key = (SELECT key FROM page ORDER BY key LIMIT 1 OFFSET 1)"),
+            ("a page cut short", "UPDATE pagedata SET data = substr(data, 1, length(data) - 3) "
+             "WHERE id = (SELECT blob FROM page ORDER BY key LIMIT 1)"),
+            ("overlapping pages", "UPDATE page SET key = key - 1 "
+             "WHERE key = (SELECT key FROM page ORDER BY key LIMIT 1 OFFSET 1)"),
+            ("a hole between pages", "UPDATE page SET key = key + 1 "
+             "WHERE key = (SELECT key FROM page ORDER BY key LIMIT 1 OFFSET 1)"),
+            ("a page past the verified size", "INSERT INTO page(key, n, blob) SELECT "
+             "(SELECT max(key + n) FROM page), n, blob FROM page ORDER BY key LIMIT 1"),
             ("a byte of the saved analysis state", "UPDATE astate SET data = "
              "substr(data, 1, 60) || x'5a' || substr(data, 62)"),
             ("a saved window", "UPDATE awin SET data = zeroblob(48) || substr(data, 49) "
@@ -355,7 +367,8 @@ def hostile_deadlines(tmp):
                    "%s with --min-page 1: stopped by --deadline 3 (exit %d in %.1f s)" %
                    (node.origin, rc, secs), diag=out + err)
         rows = store_rows(os.path.join(tmp, "hostile", "data", "gpuhours", "store.sqlite"),
-                          "SELECT count(*) FROM record")
+                          "SELECT (SELECT count(*) FROM page) + (SELECT count(*) FROM stage) + "
+                          "(SELECT count(*) FROM pagedata)")
         tap.ok(rows == [(0,)], "nothing of the hostile nodes stays in the store (%s)" % rows)
     finally:
         srv.close()
@@ -516,11 +529,152 @@ def staged_state(tmp):
         srv.close()
 
 
+def to_v1(db, staged_extra=True, drop_leaf=None):
+    """Rewrites a store in place to the schema version 1 layout (one row per record,
+    key = origin id * 2^40 + leaf), as the gpuhours before pages wrote it; with a row
+    staged past the size (an interrupted audit) and, drop_leaf, one record missing."""
+    con = sqlite3.connect(db)
+    try:
+        con.execute("CREATE TABLE record (key INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+        rows = con.execute("SELECT p.key, p.n, d.data FROM page p JOIN pagedata d "
+                           "ON d.id = p.blob ORDER BY p.key").fetchall()
+        n = 0
+        for key, count, data in rows:
+            recs = ghtest.split_frames(bytes(data))
+            assert len(recs) == count
+            for i, r in enumerate(recs):
+                if key + i != drop_leaf:
+                    con.execute("INSERT INTO record VALUES (?, ?)", (key + i, r))
+                n += 1
+        if staged_extra:
+            for oid, size in con.execute("SELECT id, size FROM origin").fetchall():
+                con.execute("INSERT INTO record VALUES (?, ?)", ((oid << 40) + size + 5,
+                                                                 b"\x01staged"))
+        con.execute("DROP TABLE page")
+        con.execute("DROP TABLE pagedata")
+        con.execute("DROP TABLE stage")
+        con.execute("DROP TABLE astage")
+        con.execute("CREATE TABLE astage (sid INTEGER PRIMARY KEY, origin INTEGER NOT NULL "
+                    "REFERENCES origin(id), size INTEGER NOT NULL, root BLOB NOT NULL, first "
+                    "INTEGER NOT NULL, nwins INTEGER NOT NULL, wchain BLOB NOT NULL, hash BLOB "
+                    "NOT NULL, data BLOB NOT NULL, wins BLOB NOT NULL)")
+        con.execute("PRAGMA user_version=1")
+        con.commit()
+        return n
+    finally:
+        con.close()
+
+
+def migrate_v1(tmp):
+    """A version-1 store (one row per record) is migrated in place on open: store verify
+    re-checks it, --offline reports from it as before, and a record missing from it is
+    named, not trusted."""
+    recs = gen(tmp, 31, 1500, 2)
+    node = ledgerserver.Node("migrate.test/gpuhours", recs, page=100)
+    srv = ledgerserver.LedgerServer([node])
+    home = os.path.join(tmp, "migrate")
+    env = cltest.client_env(home)
+    db = os.path.join(home, "data", "gpuhours", "store.sqlite")
+    key = ["--key", node.key.vkey, "--min-page", "1"]
+    try:
+        node.size = 700
+        rc, out, err, _ = cltest.run(["verify"] + key + [srv.node_url(0)], env)
+        node.size = 1500
+        rc, out, err, _ = cltest.run(["verify"] + key + [srv.node_url(0)], env)
+        tap.ok(rc in (0, 1), "migrate: two audits into a new store (exit %d)" % rc,
+               diag=out + err)
+        want_doc = verify_doc(["--offline"] + key + [node.origin], env)[1]
+        good = open(db, "rb").read()
+        n = to_v1(db)
+        tap.ok(n == 1500 and store_rows(db, "PRAGMA user_version") == [(1,)],
+               "migrate: the store rewritten to the version 1 layout (%d records)" % n)
+        rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
+        version = store_rows(db, "PRAGMA user_version")
+        tables = [t for (t,) in store_rows(db, "SELECT name FROM sqlite_master WHERE "
+                                               "type = 'table' ORDER BY name")]
+        pages = store_rows(db, "SELECT count(*), sum(n) FROM page")[0]
+        tap.ok(rc == 0 and "ok migrate.test/gpuhours: 1500 records, 2 checkpoints" in out and
+               "interrupted" not in out and version == [(2,)] and "record" not in tables and
+               pages[1] == 1500 and 1 < pages[0] < 100,
+               "migrate: opened by this gpuhours, migrated to version 2 (%r pages), store "
+               "verify passes" % (pages,), diag=out + err + str(tables))
+        rc_o, doc_o, text_o = verify_doc(["--offline"] + key + [node.origin], env)
+        tap.ok(rc_o in (0, 1) and doc_o is not None and
+               strip_volatile(doc_o) == strip_volatile(want_doc),
+               "migrate: --offline from the migrated store equals it before", diag=text_o[-800:])
+        a = cltest.run(["report", "--by", "day", "--format", "json", "--offline"] + key +
+                       [node.origin], env)
+        tap.ok(a[0] in (0, 1) and parse_json(a[1]) is not None,
+               "migrate: report --offline from the migrated store", diag=a[1][-300:] + a[2])
+        # A damaged version-1 store stays damaged: the missing record is named.
+        with open(db, "wb") as f:
+            f.write(good)
+        for ext in ("-wal", "-shm"):
+            if os.path.exists(db + ext):
+                os.unlink(db + ext)
+        oid = store_rows(db, "SELECT id FROM origin")[0][0]
+        to_v1(db, drop_leaf=(oid << 40) + 1000)
+        rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
+        rc_e, out_e, err_e, _ = cltest.run(["store", "export", node.origin, "-o",
+                                            os.path.join(tmp, "migrate.bundle")] + key[:2], env)
+        tap.ok(rc == 2 and "DAMAGED migrate.test/gpuhours" in out and "record 1000" in out and
+               rc_e == 2 and "record 1000" in err_e,
+               "migrate: a version-1 store missing a record is DAMAGED after the migration, "
+               "store export refuses it (exit %d, %d)" % (rc, rc_e), diag=out + err + err_e)
+    finally:
+        srv.close()
+
+
+def twin_sources(tmp):
+    """Two sources of one origin in one run stage apart: the larger is recorded when both
+    verify as one history, the one that verifies when the other fails."""
+    recs = gen(tmp, 41, 800, 2)
+    a = ledgerserver.Node("twin.test/gpuhours", recs, seed=b"t" * 32, page=100)
+    b = ledgerserver.Node("twin.test/gpuhours", None, seed=b"t" * 32, page=100,
+                          ledger=a.ledger)
+    srv = ledgerserver.LedgerServer([a, b], ports=2)
+    key = ["--key", a.key.vkey, "--min-page", "1"]
+    try:
+        for i, order in enumerate(((0, 1), (1, 0))):
+            home = os.path.join(tmp, "twin%d" % i)
+            env = cltest.client_env(home)
+            db = os.path.join(home, "data", "gpuhours", "store.sqlite")
+            a.size, b.size = 800, 450
+            rc, out, err, _ = cltest.run(["verify"] + key + [srv.node_url(j) for j in order],
+                                         env, timeout=120)
+            sizes = store_rows(db, "SELECT name, size FROM origin")
+            staged = store_rows(db, "SELECT count(*) FROM stage")[0][0]
+            rc2, out2, err2, _ = cltest.run(["store", "verify"] + key[:2], env)
+            tap.ok(rc in (0, 1) and sizes == [(a.origin, 800)] and staged == 0 and rc2 == 0 and
+                   "ok twin.test/gpuhours: 800 records" in out2,
+                   "two sources of one origin (sizes 800 and 450, order %r): the larger is "
+                   "recorded, nothing left staged" % (order,),
+                   diag="%r %r\n%s%s%s" % (sizes, staged, err[-800:], out2, err2))
+        # The larger source fails (its pages never come): the smaller one is recorded.
+        home = os.path.join(tmp, "twin-fail")
+        env = cltest.client_env(home)
+        db = os.path.join(home, "data", "gpuhours", "store.sqlite")
+        a.size, b.size = 800, 450
+        a.delay = 3
+        rc, out, err, _ = cltest.run(["verify"] + key + ["--deadline", "2", "--timeout", "5",
+                                                         srv.node_url(0), srv.node_url(1)],
+                                     env, timeout=120)
+        a.delay = 0
+        sizes = store_rows(db, "SELECT name, size FROM origin")
+        staged = store_rows(db, "SELECT count(*) FROM stage")[0][0]
+        tap.ok(rc == 3 and sizes == [(a.origin, 450)] and staged == 0,
+               "two sources of one origin, the larger fails: the one that verifies is recorded "
+               "(exit %d)" % rc, diag="%r %r\n%s" % (sizes, staged, out[-600:] + err[-800:]))
+    finally:
+        srv.close()
+
+
 def main():
     tmp = ghtest.tmpdir("gh-store-")
     tap.run(lambda: incremental_equals_cold(tmp), lambda: fork_and_rollback(tmp),
             lambda: kill9_and_corruption(tmp), lambda: hostile_deadlines(tmp),
-            lambda: fleet_file(tmp), lambda: staged_state(tmp))
+            lambda: fleet_file(tmp), lambda: staged_state(tmp), lambda: migrate_v1(tmp),
+            lambda: twin_sources(tmp))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,15 @@ CPU = {}  # CPU seconds (user + system) of the last run_rss, by argv[1]
 def run_rss(args, env):
     """(seconds, exit code, peak RSS in MiB, stdout, stderr) of one client run; its CPU
     seconds in CPU[args[1]] (the machine is shared: wall time includes waiting)."""
+    # Peak RSS through GNU time: a child forked from this Python process and exec'ed
+    # inherits Python's RSS high-water mark in ru_maxrss (Linux carries it across
+    # exec), so wait4's figure would be this process's, not the client's.
+    key = args[1]
+    rssf = None
+    if os.path.exists("/usr/bin/time"):
+        fd, rssf = tempfile.mkstemp(prefix="gh-bench-rss-")
+        os.close(fd)
+        args = ["/usr/bin/time", "-f", "%M", "-o", rssf] + list(args)
     t0 = time.monotonic()
     p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Drain stdout/stderr in threads so a large report cannot block the child.
@@ -55,13 +64,20 @@ def run_rss(args, env):
     tb.start()
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.monotonic() - t0
-    CPU[args[1]] = ru.ru_utime + ru.ru_stime
+    CPU[key] = ru.ru_utime + ru.ru_stime
     ta.join()
     tb.join()
     p.returncode = os.waitstatus_to_exitcode(status)
     out = (a[0] if a else b"").decode("utf-8", "replace")
     err = (b[0] if b else b"").decode("utf-8", "replace")
-    return secs, p.returncode, ru.ru_maxrss / 1024.0, out, err
+    rss = ru.ru_maxrss / 1024.0
+    if rssf:
+        try:
+            with open(rssf) as f:
+                rss = int(f.read().strip().splitlines()[-1]) / 1024.0
+        finally:
+            os.unlink(rssf)
+    return secs, p.returncode, rss, out, err
 
 
 def write_bundle(path, node, size):
