@@ -778,7 +778,7 @@ static int stage_rows(struct store *st, int64_t id, int64_t sid, uint64_t first,
                 if (record_frame_next(&rd, &p, &rl) != 0 ||
                     first + n >= (1ull << STORE_LEAF_BITS) - 1)
                         return fail(err, errlen, "staging records: bad framing at leaf %llu",
-                                    (unsigned long long)(first + n));
+                                    (unsigned long long)first + n);
                 n++;
         }
         if (n == 0)

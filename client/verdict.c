@@ -418,8 +418,11 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
         uint64_t S = (uint64_t)j->ev->period_s * NS_PER_SEC;
         if (S > r->for_ns / 2 && r->for_ns / 2 > 0)
                 S = r->for_ns / 2;
+        if (S == 0) /* no period known: one-second slots */
+                S = NS_PER_SEC;
         bool coarse = false;
-        while ((B - A) / S + 2 > CHECK_SLOTS_MAX) {
+        /* (B - A) / S + 2 > CHECK_SLOTS_MAX, without dividing by S */
+        while (S <= UINT64_MAX / 2 && S <= (B - A) / (CHECK_SLOTS_MAX - 1)) {
                 S *= 2;
                 coarse = S > r->for_ns / 2;
         }
