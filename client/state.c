@@ -166,46 +166,11 @@ static int fork_write_locked(const char *origin, const char *src_a, const char *
 
 int state_save(const char *origin, const struct checkpoint *cp, const char *note, size_t len,
                char *err, size_t errlen) {
-        _cleanup_free_ char *path = state_path(origin);
-        struct state_entry cur;
-        bool found = false;
-        int r;
-
-        if (!path)
-                return state_path_error(origin, err, errlen);
-        /*
-         * Another gpuhours may verify the same origin at the same time:
-         * compare with what is remembered now, under a lock, so that an older
-         * checkpoint never replaces a newer one.
-         */
-        int fd = state_lock(err, errlen);
-        if (fd < 0)
-                return fd;
-        r = state_entry_load(origin, &cur, &found, err, errlen);
-        if (r == 0 && found && cur.cp.size > cp->size) {
-                r = STATE_KEPT_NEWER;
-                snprintf(err, errlen,
-                         "kept the remembered checkpoint of size %llu (newer than this one, "
-                         "size %llu)",
-                         (unsigned long long)cur.cp.size, (unsigned long long)cp->size);
-        } else if (r == 0 && found && cur.cp.size == cp->size &&
-                   memcmp(cur.cp.root, cp->root, sizeof(cur.cp.root)) != 0) {
-                r = STATE_KEPT_NEWER;
-                snprintf(err, errlen,
-                         "kept the remembered checkpoint of size %llu: this one has the same "
-                         "size but another root (a fork; gpuhours state show ORIGIN)",
-                         (unsigned long long)cur.cp.size);
-                char ferr[300];
-                (void)fork_write_locked(origin, "remembered", cur.note, cur.note_len,
-                                        "this verification", note, len, ferr, sizeof(ferr));
-        } else if (r == 0) {
-                r = atomic_write_file(path, note, len, 0600);
-                if (r < 0)
-                        snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
-        }
-        state_entry_free(&cur);
-        close(fd); /* releases the lock */
-        return r;
+        struct state_save_item it = {.origin = origin, .cp = cp, .note = note, .len = len};
+        (void)state_save_many(&it, 1, err, errlen);
+        if (it.result != 0)
+                snprintf(err, errlen, "%s", it.err);
+        return it.result;
 }
 
 /* The remembered checkpoint of it->origin allows it (0), or why not (it->result set). */
@@ -236,6 +201,15 @@ static bool save_allowed(struct state_save_item *it) {
         return r == 0;
 }
 
+/* Every item failed with r for the reason why (the whole batch could not start). */
+static int save_fail_all(struct state_save_item *it, size_t n, int r, const char *why) {
+        for (size_t i = 0; i < n; i++) {
+                it[i].result = r;
+                snprintf(it[i].err, sizeof(it[i].err), "%s", why);
+        }
+        return r;
+}
+
 int state_save_many(struct state_save_item *it, size_t n, char *err, size_t errlen) {
         for (size_t i = 0; i < n; i++) {
                 it[i].result = 0;
@@ -245,24 +219,15 @@ int state_save_many(struct state_save_item *it, size_t n, char *err, size_t errl
                 return 0;
         _cleanup_free_ char *dir = state_path_in("checkpoints", NULL);
         int lock = state_lock(err, errlen);
-        if (lock < 0) {
-                for (size_t i = 0; i < n; i++) {
-                        it[i].result = lock;
-                        snprintf(it[i].err, sizeof(it[i].err), "%s", err);
-                }
-                return lock;
-        }
+        if (lock < 0)
+                return save_fail_all(it, n, lock, err);
         int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
         if (dfd < 0) {
                 int r = dir ? -errno : -ENOMEM;
                 snprintf(err, errlen, "cannot open %s: %s", dir ? dir : "the state directory",
                          strerror(-r));
-                for (size_t i = 0; i < n; i++) {
-                        it[i].result = r;
-                        snprintf(it[i].err, sizeof(it[i].err), "%s", err);
-                }
                 close(lock);
-                return r;
+                return save_fail_all(it, n, r, err);
         }
         /* 1. every allowed note into its temp file (not yet durable, not yet in place) */
         char (*tmp)[NAME_MAX + 1] = calloc(n, sizeof(*tmp));
