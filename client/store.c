@@ -867,6 +867,15 @@ static int step_done(sqlite3_stmt *q) {
         return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* One statement with a single integer parameter ?1, run to its end. 0 or -1. */
+static int exec_i64(struct store *st, const char *sql, int64_t v) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+                return -1;
+        sqlite3_bind_int64(q, 1, v);
+        return step_done(q);
+}
+
 /* sw's windows chain and state hash for origin id at size with root. 0 or -1 (bad sw). */
 static int state_seal(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
                       const struct store_state_write *sw, uint8_t chain[32], uint8_t hash[32]) {
@@ -1254,31 +1263,11 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                      (unsigned long long)(b->size - old_size));
                 goto out;
         }
-        if (sqlite3_prepare_v2(st->db,
-                               "INSERT INTO page(key, n, blob) SELECT (origin << 40) + first, n, "
-                               "blob FROM stage WHERE sid = ?1",
-                               -1, &q, NULL) != SQLITE_OK) {
-                db_fail(st, err, errlen, "committing an audit");
-                goto out;
-        }
-        sqlite3_bind_int64(q, 1, sid);
-        rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        q = NULL;
-        if (rc != SQLITE_DONE) {
-                db_fail(st, err, errlen, "committing an audit");
-                goto out;
-        }
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM stage WHERE sid = ?1", -1, &q, NULL) !=
-            SQLITE_OK) {
-                db_fail(st, err, errlen, "committing an audit");
-                goto out;
-        }
-        sqlite3_bind_int64(q, 1, sid);
-        rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        q = NULL;
-        if (rc != SQLITE_DONE) {
+        if (exec_i64(st,
+                     "INSERT INTO page(key, n, blob) SELECT (origin << 40) + first, n, blob "
+                     "FROM stage WHERE sid = ?1",
+                     sid) != 0 ||
+            exec_i64(st, "DELETE FROM stage WHERE sid = ?1", sid) != 0) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
