@@ -411,20 +411,23 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
         res->unit = "gpus";
         uint64_t A = j->ev->start_ns, B = j->ev->end_ns;
         /*
-         * Slots no longer than D / 2: a window longer than that cannot show that
+         * Slots no longer than D / 4: a window longer than that cannot show that
          * fewer GPUs were busy together for D (a GPU busy 11 h of a 24-h window is
-         * under half of it, yet may have run beside another for all 11 h).
+         * under half of it, yet may have run beside another for all 11 h). A run
+         * is certain to be counted once it lasts m slots, at most D + S, so the
+         * slot also bounds what the half-slot rule lets pass beyond D.
          */
+        uint64_t quarter = r->for_ns / 4;
         uint64_t S = (uint64_t)j->ev->period_s * NS_PER_SEC;
-        if (S > r->for_ns / 2 && r->for_ns / 2 > 0)
-                S = r->for_ns / 2;
+        if (S > quarter && quarter > 0)
+                S = quarter;
         if (S == 0) /* no period known: one-second slots */
                 S = NS_PER_SEC;
         bool coarse = false;
         /* (B - A) / S + 2 > CHECK_SLOTS_MAX, without dividing by S */
         while (S <= UINT64_MAX / 2 && S <= (B - A) / (CHECK_SLOTS_MAX - 1)) {
                 S *= 2;
-                coarse = S > r->for_ns / 2;
+                coarse = S > quarter;
         }
         uint64_t g0 = A / S * S;
         size_t n = (size_t)((B - g0 + S - 1) / S);
@@ -488,7 +491,7 @@ static int judge_concurrency(const struct judge *j, const struct rule *r,
                 res->verdict = V_UNKNOWN;
                 res->upper = HUGE_VAL;
                 snprintf(res->why, sizeof(res->why),
-                         "the interval is too long for slots of half the duration (at most %u "
+                         "the interval is too long for slots of a quarter of the duration (at most %u "
                          "slots): audit a shorter interval",
                          CHECK_SLOTS_MAX);
         } else {
