@@ -259,7 +259,11 @@ int state_save_many(struct state_save_item *it, size_t n, char *err, size_t errl
                 written[i] = true;
         }
         /* 2. one sync makes every temp durable; 3. the renames; 4. one directory fsync */
-        int sr = r == 0 && syncfs(dfd) != 0 ? -errno : r;
+        /* (no sync at all when every remembered checkpoint was kept) */
+        bool any = false;
+        for (size_t i = 0; written && i < n; i++)
+                any = any || written[i];
+        int sr = r == 0 && any && syncfs(dfd) != 0 ? -errno : r;
         for (size_t i = 0; written && i < n; i++) {
                 if (!written[i])
                         continue;
@@ -274,7 +278,7 @@ int state_save_many(struct state_save_item *it, size_t n, char *err, size_t errl
                         written[i] = false;
                 }
         }
-        if (r == 0 && sr == 0 && fsync(dfd) != 0) {
+        if (r == 0 && sr == 0 && any && fsync(dfd) != 0) {
                 int x = -errno;
                 for (size_t i = 0; i < n; i++)
                         if (written[i]) {

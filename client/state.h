@@ -61,7 +61,8 @@ int state_save(const char *origin, const struct checkpoint *cp, const char *note
  * every remembered checkpoint as it was; after, each is the old or the new
  * note, never a torn one. it[i].result: as state_save's return, with the
  * reason in it[i].err. 0, or -errno when the lock or directory failed (then
- * nothing was written and every result is that error).
+ * nothing was written and every result is that error). At most one item
+ * per origin (they would share a temp file); no sync when nothing changed.
  */
 struct state_save_item {
         const char *origin;
