@@ -18,27 +18,27 @@ void gpu_declare_model(struct gpu_acc *g, const char *name) {
 
         memcpy(n, name, len);
         n[len] = '\0';
-        double idle, full, max;
-        if (!power_lookup(n, &idle, &full, &max)) {
+        double idle, min, max;
+        if (!power_lookup(n, &idle, &min, NULL, &max)) {
                 /* a name without a row: no energy bound at all (as an undeclared model) */
-                g->idle_w = g->full_w = g->max_w = 0;
+                g->idle_w = g->min_w = g->max_w = 0;
                 g->declared_unknown = true;
                 return;
         }
         if (g->declared_unknown)
                 return;
-        if (g->full_w > 0) {
-                /* renamed (another row): the lowest idle and full, the highest maximum */
+        if (g->min_w > 0) {
+                /* renamed (another row): the lowest idle and minimum limit, the highest maximum */
                 if (idle < g->idle_w)
                         g->idle_w = idle;
-                if (full < g->full_w)
-                        g->full_w = full;
+                if (min < g->min_w)
+                        g->min_w = min;
                 if (max > g->max_w)
                         g->max_w = max;
                 return;
         }
         g->idle_w = idle;
-        g->full_w = full;
+        g->min_w = min;
         g->max_w = max;
 }
 
@@ -86,7 +86,7 @@ double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, doubl
 
         *above = 0;
         *implausible = false;
-        if (!(g->full_w > g->idle_w))
+        if (!(g->min_w > g->idle_w))
                 return -1;
         idle = idle_floor_w(g);
         *implausible = e_j > ENERGY_TOL_FACTOR * g->max_w * l_s + ENERGY_TOL_J;
@@ -101,7 +101,13 @@ double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, doubl
         *above = e_j - idle * l_s;
         if (*above <= ENERGY_TOL_J)
                 *above = 0;
-        b = *above / (g->full_w - idle);
+        /*
+         * Busy at no more than the lowest power limit the board can be set to
+         * (an operator may lower it in a gap, unrecorded): a kernel drawing
+         * less is counted at that limit's rate (ANALYSIS.md 6). idle <= the
+         * declared idle < min_w, so the divisor is positive.
+         */
+        b = *above / (g->min_w - idle);
         if (b > cap_s)
                 b = cap_s;
         return b;

@@ -40,8 +40,8 @@ struct gpu_acc {
         uint64_t observed_ns;
         double busy_ms, occupied_ms, energy_mj;
         /* declared powers of its model (ANALYSIS.md 6); 0: model not declared */
-        double idle_w, full_w, max_w; /* peaks.h: declared idle, full (bound), maximum */
-        bool declared_unknown;        /* a name without a row was seen: no energy bound */
+        double idle_w, min_w, max_w; /* peaks.h: idle, minimum power limit (bound), maximum */
+        bool declared_unknown;       /* a name without a row was seen: no energy bound */
         /* the lowest average power of its observed windows so far (ANALYSIS.md 6) */
         bool obs_power_valid;
         double obs_power_w;
@@ -331,7 +331,7 @@ uint8_t gpu_index(struct analyzer *a, const char *uuid, size_t pos, uint64_t lea
 void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
                       const struct gpu_info *gpus, uint32_t count, bool start);
 void energy_findings(struct analyzer *a);
-/* Set g's declared idle/full power from its model name (0: not declared). */
+/* Set g's declared idle power and minimum power limit from its model name (0: not declared). */
 void gpu_declare_model(struct gpu_acc *g, const char *name);
 /* One summary entry e (of record r, window length len): its average power lowers g's floor. */
 void energy_observed_window(struct analyzer *a, const struct record *r,
@@ -343,8 +343,9 @@ double idle_floor_w(const struct gpu_acc *g);
  * seconds, clamped to [0, cap_s]. -1 (the caller takes the worst case) when
  * g's model is not declared or e_j is below IDLE_TOL_FACTOR x the idle floor
  * x l_s - ENERGY_TOL_J. *above: energy above the idle floor (0 when within
- * ENERGY_TOL_J of it);
- * *implausible: more than full load.
+ * ENERGY_TOL_J of it), turned into busy seconds at the model's minimum power
+ * limit: above / (min_w - idle floor);
+ * *implausible: more than the maximum power the whole time.
  */
 double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, double cap_s,
                           double *above, bool *implausible);

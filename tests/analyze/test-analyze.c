@@ -653,7 +653,10 @@ static void test_energy_defaults(void **state) {
         f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
         assert_non_null(f);
         assert_near(f->energy_joules, 64000.0, 0.001);
-        /* marginal from the 50 % window: (380 - 60) / 0.5 = 640 W per busy second */
+        /*
+         * at H100's minimum power limit (200 W, 140 W above idle) 64 kJ is
+         * 457 GPU-s, more than the gap: the bound is its length
+         */
         assert_near(f->gpu_seconds, 100.0, 0.001);
         analysis_free(&an);
         analyzer_free(s.a);
@@ -663,14 +666,16 @@ static void test_energy_defaults(void **state) {
 /*
  * The idle floor (ANALYSIS.md 6): a GPU that idles at 40 W, below the
  * declared 60 W, in a 3600 s gap with the daemon stopped. (1) 200 s at full
- * load (700 W): the floor is what its windows drew (40 W), so the bound is
- * (40 x 3400 + 700 x 200 - 40 x 3600) / 660 = 200 GPU-s (the declared 60 W
- * would give 93.75). (2) idle throughout: 0, energy-idle. (3) the driver
+ * load (700 W): the floor is what its windows drew (40 W), so the bound, at
+ * H100's minimum power limit (200 W), is
+ * (40 x 3400 + 700 x 200 - 40 x 3600) / (200 - 40) = 825 GPU-s (the declared
+ * 60 W would give 60 kJ / 140 W = 428.6). (2) idle throughout: 0, energy-idle. (3) the driver
  * reloaded in the gap (counter back to 0), 250 s at full load: the gap's
  * energy (40 W x 3350 s + 700 W x 250 s - the 224 kJ of the last reading:
  * 85 kJ) is below 0.9 x 40 W x 3600 s (129.6 kJ): the worst case, 3600 GPU-s.
  * (With 400 s at full load the reloaded counter ends 184 kJ above the last
- * reading and the bound is 60.6 GPU-s: the limit ANALYSIS.md 6 states.)
+ * reading, 40 kJ above the floor, and the bound is 250 GPU-s: the limit
+ * ANALYSIS.md 6 states.)
  */
 static void idle_floor_case(double busy_s, bool reload, double want_gs, bool want_energy) {
         struct sim s;
@@ -712,7 +717,7 @@ static void idle_floor_case(double busy_s, bool reload, double want_gs, bool wan
 
 static void test_energy_idle_floor(void **state) {
         (void)state;
-        idle_floor_case(200, false, 200.0, true);
+        idle_floor_case(200, false, 132000.0 / 160.0, true);
         idle_floor_case(0, false, 0, true);
         idle_floor_case(250, true, 3600.0, false);
 }
@@ -1987,7 +1992,8 @@ static void test_unmeasured_sets(void **state) {
 /*
  * The ledger's first START: the counter holds energy since driver load.
  * 2 GPUs each 100 s at 100 % before the daemon was installed: 2 x 64,000 J
- * beyond idle, 200 GPU-seconds, over [START - boot, START].
+ * beyond idle, 2 x 64,000 / (200 - 60) = 914.3 GPU-seconds at H100's minimum
+ * power limit, over [START - boot, START].
  */
 static void test_energy_before_ledger(void **state) {
         struct sim s;
@@ -2009,14 +2015,14 @@ static void test_energy_before_ledger(void **state) {
         assert_int_equal(f->severity, SEV_WARNING);
         assert_true(f->has_energy);
         assert_near(f->energy_joules, 128000.0, 1e-6);
-        assert_near(f->gpu_seconds, 200.0, 1e-6);
+        assert_near(f->gpu_seconds, 128000.0 / 140.0, 1e-6);
         assert_int_equal(f->start_ns, T - 5000 * SEC); /* driver load */
         assert_int_equal(f->end_ns, T);
         assert_int_equal(f->first_leaf, 0);
         assert_int_equal(f->last_leaf, 0);
         assert_string_equal(f->detail, "128000 J beyond idle on 2 GPU(s) in 5000.000 s without "
                                        "records before the ledger began (since driver load): "
-                                       "up to 200.0 GPU-seconds of work");
+                                       "up to 914.3 GPU-seconds of work");
         assert_int_equal(count_kind(&an, FIND_RESTART_CLEAN) + count_kind(&an, FIND_REBOOT), 0);
         analysis_free(&an);
         analyzer_free(s.a);
@@ -2027,8 +2033,9 @@ static void test_energy_before_ledger(void **state) {
  * Energy integrated from power (GPU_ENERGY_UNSUPPORTED | FROM_POWER) counts
  * in the totals and in the idle/marginal estimates. The GPU idles at 100 W
  * and draws 600 W at 100 %; its counter (read at START) holds 100 W since
- * driver load plus 100 s at 100 % before the ledger: 50,000 J, 100 GPU-s
- * (the defaults, 60 W and 640 W/s, would say 250,000 J, 390.6 GPU-s).
+ * driver load plus 100 s at 100 % before the ledger: 50,000 J above its
+ * real idle (the declared 60 W idle and 200 W minimum power limit say
+ * 250,000 J, 1785.7 GPU-s).
  */
 static void test_energy_from_power(void **state) {
         struct sim s;
@@ -2055,11 +2062,11 @@ static void test_energy_from_power(void **state) {
         /*
          * Declared powers (H100: 60 W idle, 700 W full), never learned from
          * the node's data: this GPU's real idle of 100 W only makes the
-         * bound larger (550 kJ - 60 W x 5000 s = 250 kJ, / 640 W).
+         * bound larger (550 kJ - 60 W x 5000 s = 250 kJ, / (200 - 60) W).
          */
         f = find_kind(&an, FIND_ENERGY_UNACCOUNTED);
         assert_near(f->energy_joules, 250000.0, 1e-6);
-        assert_near(f->gpu_seconds, 250000.0 / 640.0, 1e-6);
+        assert_near(f->gpu_seconds, 250000.0 / 140.0, 1e-6);
         analysis_free(&an);
         analyzer_free(s.a);
         sim_free(&s);

@@ -148,6 +148,21 @@ class Crafted(unittest.TestCase):
         self.assertNotPass(rules)
         self.assertGreaterEqual(self.hidden("rt-sxm"), truth - 1e-3)
 
+    def test_capped_idle_gap_passes(self):
+        """An honest H100 SXM capped at 200 W (as in hole 3b) that idles (60 W) through a
+        1-hour gap, counter continuous: the energy is within tolerance of idle x time, so
+        it proves the GPU idle (hidden 0, energy-idle): the pause and cap 0.01 GPU-h
+        PASS. The minimum-power-limit bound must not turn an idle gap into busy time."""
+        m = self.craft("init 1\npower 60 200\nstart\nrun 5\nstop\nmark p0\ntick 3600 0\n"
+                       "mark p1\nstart\nrun 5\nstop\nwrite rt-cappedidle\n")
+        self.assertEqual(m["truth:rt-cappedidle"], 0)
+        rc, rules, _ = self.check(["rt-cappedidle"], "pause %s %s\ncap gpu-hours 0.01 from %s "
+                                  "to %s\n" % (iso(m["p0"]), iso(m["p1"]), iso(m["p0"]),
+                                               iso(m["p1"])))
+        self.assertEqual((rc, [r["verdict"] for r in rules]), (0, ["PASS", "PASS"]),
+                         self.verdicts(rules))
+        self.assertEqual(self.hidden("rt-cappedidle"), 0)
+
     def test_concurrency_short_period_fails(self):
         """Two GPUs busy together for 2 hours, 60-s windows: concurrency 1 for 1h FAILs."""
         self.craft("init 2\nstart\nrun 5\nload 1\nrun 120\nload 0\nrun 5\nstop\n"
@@ -243,14 +258,14 @@ class Crafted(unittest.TestCase):
         self.assertNotPass(rules)
         self.assertGreaterEqual(self.hidden("rt-pcie"), truth - 1e-3)
 
-    # HOLE 3b (same place; a per-variant table does not fix it): the operator lowers
-    # the power limit of an H100 SXM to 200 W (nvidia-smi -pl; 200 W is the board's
-    # minimum) while the daemon is down; the GPU runs at 100 % utilization for the
-    # 1-hour gap at 200 W: bounded at 787 GPU-s, cap 0.5 GPU-h PASS (truth 1.0 busy
-    # GPU-h). Sound: the full power of the bound must not exceed the lowest power limit
-    # the board can be set to (or a limit the daemon records on both sides of the gap
-    # and that cannot change unseen); the table's 700 W is the highest.
-    @unittest.expectedFailure
+    # HOLE 3b, CLOSED (same place; a per-variant table does not fix it): the operator
+    # lowers the power limit of an H100 SXM to 200 W (nvidia-smi -pl; 200 W is the
+    # board's minimum) while the daemon is down; the GPU runs at 100 % utilization for
+    # the 1-hour gap at 200 W. With the bound at the full power (700 W) it gave 787.5
+    # GPU-s and cap 0.5 GPU-h PASSed (truth 1.0 busy GPU-h). Fixed: the energy above
+    # idle is turned into busy time at the board's minimum power limit (client/peaks.c
+    # min_limit_w, 200 W; ANALYSIS.md section 6): (200 - 60) W x 3600 s / (200 - 60) W
+    # = 3600 GPU-s, the whole gap, and the cap is UNKNOWN.
     def test_hole_power_capped_sxm(self):
         m = self.craft("init 1\npower 60 200\nstart\nrun 5\nstop\nmark p0\nload 1\n"
                        "tick 3600 0\nload 0\nmark p1\nstart\nrun 5\nstop\nwrite rt-capped\n")

@@ -192,35 +192,57 @@ static void test_peaks(void **state) {
         assert_string_equal(src, "rules line 1");
         assert_true(peak_lookup(&rs, "NVIDIA H100 PCIe", &f, src, sizeof(src)) && f == 1e14);
         rules_free(&rs);
-        double idle, full;
-        assert_true(power_lookup("gpuhours simulated H100", &idle, &full, NULL));
-        assert_true(idle == 60 && full == 700);
-        /* variants before their family: full power never above the board's maximum */
+        double idle, minl, full;
+        assert_true(power_lookup("gpuhours simulated H100", &idle, &minl, &full, NULL));
+        assert_true(idle == 60 && minl == 200 && full == 700);
+        /*
+         * variants before their family: full power never above the board's maximum;
+         * the minimum power limit (the busy power of the energy bound) at or below the
+         * board's real one (H100/H200 SXM and B200 200 W, A100 SXM4 100 W) and at least
+         * 50 W above idle (peaks.c)
+         */
         static const struct {
                 const char *name;
-                double full;
-        } boards[] = {{"NVIDIA H100 80GB HBM3", 700}, {"NVIDIA H100 PCIe", 350},
-                      {"NVIDIA H100 NVL", 400},       {"NVIDIA H200", 700},
-                      {"NVIDIA H200 NVL", 600},       {"NVIDIA GH200 480GB", 450},
-                      {"NVIDIA H800 PCIe", 350},      {"NVIDIA A100-SXM4-80GB", 400},
-                      {"NVIDIA A100-PCIE-40GB", 250}, {"NVIDIA A100 80GB PCIe", 300},
-                      {"NVIDIA L40", 300},            {"NVIDIA L40S", 350},
-                      {"NVIDIA B100", 700},           {"NVIDIA B200", 1000}};
+                double minl, full;
+        } boards[] = {{"NVIDIA H100 80GB HBM3", 200, 700},
+                      {"NVIDIA H100 PCIe", 80, 350},
+                      {"NVIDIA H100 NVL", 80, 400},
+                      {"NVIDIA H200", 200, 700},
+                      {"NVIDIA H200 NVL", 80, 600},
+                      {"NVIDIA GH200 480GB", 110, 450},
+                      {"NVIDIA H800 PCIe", 80, 350},
+                      {"NVIDIA H800", 110, 700},
+                      {"NVIDIA A100-SXM4-80GB", 100, 400},
+                      {"NVIDIA A100-PCIE-40GB", 80, 250},
+                      {"NVIDIA A100 80GB PCIe", 80, 300},
+                      {"NVIDIA L40", 80, 300},
+                      {"NVIDIA L40S", 80, 350},
+                      {"NVIDIA B100", 150, 700},
+                      {"NVIDIA B200", 200, 1000},
+                      {"NVIDIA GB200", 150, 1000}};
         for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
                 double max;
-                assert_true(power_lookup(boards[i].name, &idle, &full, &max));
-                assert_true(full == boards[i].full && idle > 0 && idle < full && max >= full);
+                assert_true(power_lookup(boards[i].name, &idle, &minl, &full, &max));
+                assert_true(full == boards[i].full && minl == boards[i].minl);
+                assert_true(idle > 0 && idle + 50 <= minl && minl <= full && full <= max);
         }
+        /* every row of the table: idle < min limit <= full <= max, a margin of 50 W */
+        unsigned nrows;
+        const struct gpu_model *t = peaks_table(&nrows);
+        assert_true(nrows > 0);
+        for (unsigned i = 0; i < nrows; i++)
+                assert_true(t[i].idle_w > 0 && t[i].idle_w + 50 <= t[i].min_limit_w &&
+                            t[i].min_limit_w <= t[i].full_w && t[i].full_w <= t[i].max_w);
         /* a power-only row does not change a peak: GH200 keeps H200 SXM's, A100 PCIe A100's */
         assert_true(peak_lookup(NULL, "NVIDIA GH200 480GB", &f, src, sizeof(src)) && f == 1979e12);
         assert_true(peak_lookup(NULL, "NVIDIA A100-PCIE-40GB", &f, src, sizeof(src)) &&
                     f == 1248e12);
         assert_false(peak_lookup(NULL, "NVIDIA L40S", &f, src, sizeof(src)));
-        assert_false(power_lookup("mystery", &idle, &full, NULL));
+        assert_false(power_lookup("mystery", &idle, &minl, NULL, NULL));
         /* the plausibility limit is the top of the range: an honest GH200 at 900 W is not
          * impossible, though its bound takes the bottom (450 W) */
         double max;
-        assert_true(power_lookup("NVIDIA GH200 480GB", &idle, &full, &max) && full == 450 &&
+        assert_true(power_lookup("NVIDIA GH200 480GB", &idle, &minl, &full, &max) && full == 450 &&
                     max == 1000);
 }
 
