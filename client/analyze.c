@@ -71,13 +71,10 @@
  *   counter at START over the START's boot_ns (driver load to START), bounds
  *   [START.wall - START.boot, START.wall]; the detail says "before the ledger
  *   began (since driver load)" or "after a reboot". Any other GPU never read
- *   before in this boot is skipped. joules = max(0, delta - idle_W x gap);
- *   idle_W = the GPU's energy / observed time over all its recorded windows
- *   with busy_ms == 0 (else 60 W); gpu_seconds = joules / marginal, marginal
- *   = sum(energy - idle_W x observed) / sum(busy) over its windows with
- *   busy_ms > 0 (else, or when not positive, 640 W per busy second). Windows
- *   flagged GPU_UTIL_UNSUPPORTED, or GPU_ENERGY_UNSUPPORTED without
- *   GPU_ENERGY_FROM_POWER, do not feed the estimates. One finding per START,
+ *   before in this boot is skipped. joules and gpu_seconds as for a gap
+ *   (hidden_from_energy, ANALYSIS.md 6): the energy above the idle floor,
+ *   counted as busy time at the model's minimum power limit (declared
+ *   powers, never learned from the windows). One finding per START,
  *   summed over GPUs, when gpu_seconds >= 1.
  *
  * Energy from power. A summary GPU entry flagged GPU_ENERGY_UNSUPPORTED |
