@@ -114,11 +114,37 @@ double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, doubl
 }
 
 /*
+ * Whether a version 2 entry's counter_epoch breaks the counter's continuity
+ * (ANALYSIS.md 6): it is 0 (unknown), or the GPU's last version 2 entry in
+ * the same boot had another epoch. *changed: both known and different (the
+ * counter restarted: a reset). Remembers the epoch. A version 1 entry has
+ * none: false, and the remembered epoch stays.
+ */
+static bool epoch_breaks(struct gpu_acc *acc, const struct record *r, const struct gpu_info *g,
+                         bool *changed) {
+        bool same;
+
+        *changed = false;
+        if (r->version < RECORD_VERSION_EPOCH)
+                return false;
+        same = acc->ep_valid && memcmp(acc->ep_boot_id, r->boot_id, 16) == 0;
+        *changed = same && acc->ep_epoch != 0 && g->counter_epoch != 0 &&
+                   acc->ep_epoch != g->counter_epoch;
+        acc->ep_valid = true;
+        memcpy(acc->ep_boot_id, r->boot_id, 16);
+        bool brk = g->counter_epoch == 0 || (same && acc->ep_epoch != g->counter_epoch);
+        acc->ep_epoch = g->counter_epoch;
+        return brk;
+}
+
+/*
  * A START or INVENTORY reading of every GPU's counter: COUNTER_RESET when
- * lower than the last reading in the same boot; at the ledger's first START
+ * lower than the last reading in the same boot, or in another counter epoch
+ * than the GPU's last one in the same boot; at the ledger's first START
  * the energy used since driver load (ENERGY_UNACCOUNTED "before the ledger
  * began"); the readings become the new baselines, and a reading below the
- * last window's end breaks the counter's continuity for the next piece.
+ * last window's end, in another epoch or of an unknown epoch (0) breaks the
+ * counter's continuity for the next piece.
  */
 void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
                       const struct gpu_info *gpus, uint32_t count, bool start) {
@@ -132,12 +158,14 @@ void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
                 const struct gpu_info *g = &gpus[i];
                 uint8_t idx = gpu_index(a, g->uuid, i, leaf, r->wall_ns);
                 struct gpu_acc *acc = idx == GPU_NONE ? NULL : &a->gpus[idx];
-                bool same_boot;
+                bool same_boot, new_epoch = false;
 
                 if (acc) {
                         acc->inventoried = true;
                         gpu_declare_model(acc, g->name);
-                        if ((g->flags & GPU_ENERGY_UNSUPPORTED) ||
+                        bool brk = !(g->flags & GPU_ENERGY_UNSUPPORTED) &&
+                                   epoch_breaks(acc, r, g, &new_epoch);
+                        if ((g->flags & GPU_ENERGY_UNSUPPORTED) || brk ||
                             (memcmp(acc->lw_boot_id, r->boot_id, 16) == 0 &&
                              g->energy_mj < acc->lw_end_mj))
                                 acc->lw_broken = true;
@@ -146,7 +174,7 @@ void counter_readings(struct analyzer *a, const struct record *r, uint64_t leaf,
                         continue;
                 same_boot =
                         acc && acc->base_valid && memcmp(acc->base_boot_id, r->boot_id, 16) == 0;
-                if (same_boot && g->energy_mj < acc->base_mj) {
+                if (same_boot && (g->energy_mj < acc->base_mj || new_epoch)) {
                         list_append(list, sizeof(list), g->uuid, &omitted);
                         nreset++;
                         reset_leaf = u64_min(reset_leaf, acc->base_leaf);

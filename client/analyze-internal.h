@@ -53,6 +53,10 @@ struct gpu_acc {
         uint64_t lw_end_mj;
         bool lw_broken;   /* a reading since then showed a reset or re-init */
         double hidden_gs; /* hidden-compute bounds over the pieces concerning it */
+        /* the counter_epoch of its last version 2 START/INVENTORY entry, and that boot */
+        bool ep_valid;
+        uint8_t ep_boot_id[16];
+        uint64_t ep_epoch;
         /* last counter reading */
         bool base_valid;
         uint8_t base_boot_id[16];

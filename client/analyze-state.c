@@ -16,7 +16,7 @@
 #include "analyze-internal.h"
 
 /* Bump when a saved struct changes (analyze-internal.h says so next to them). */
-#define ANALYZER_STATE_LAYOUT 3u
+#define ANALYZER_STATE_LAYOUT 4u
 #define STATE_MAGIC "GHAZST01"
 #define STATE_ORDER 0x01020304u
 #define STATE_HEADER (8 + 9 * 4 + 5 * 8)

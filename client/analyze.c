@@ -49,7 +49,9 @@
  *
  * COUNTER_RESET (warning): a summary with GPU_COUNTER_RESET on any GPU, or a
  *   START/INVENTORY (same boot) where a GPU's counter is lower than the last
- *   reading of it (summary end, START or INVENTORY). One finding per record.
+ *   reading of it (summary end, START or INVENTORY), or (version 2) whose
+ *   counter_epoch differs from the GPU's last version 2 entry in that boot
+ *   (both non-zero). One finding per record.
  *
  * GPU_SET_CHANGED (warning): every INVENTORY record, and a START whose UUID
  *   set differs from the previous START/INVENTORY's. Also raised once if the

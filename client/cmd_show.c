@@ -138,11 +138,19 @@ static void show_line(FILE *out, uint64_t index, const struct record *r) {
         }
 }
 
-static void show_gpu_info(FILE *out, const struct gpu_info *g) {
+/* version 2 entries also show their counter epoch (0: unknown) */
+static void show_gpu_info(FILE *out, const struct gpu_info *g, uint8_t version) {
         fprintf(out, "  GPU %s\n    name %s, serial %s, PCI %s, MIG %s, flags ", g->uuid, g->name,
                 g->serial, g->pci_bus_id, mig_name(g->mig_mode));
         flag_names(out, g->flags, gpu_flag_names, 8);
-        fprintf(out, ", energy counter %" PRIu64 " mJ\n", g->energy_mj);
+        fprintf(out, ", energy counter %" PRIu64 " mJ", g->energy_mj);
+        if (version >= RECORD_VERSION_EPOCH) {
+                if (g->counter_epoch)
+                        fprintf(out, ", counter epoch %" PRIu64, g->counter_epoch);
+                else
+                        fputs(", counter epoch unknown", out);
+        }
+        fputc('\n', out);
 }
 
 static void show_full(FILE *out, uint64_t index, const struct record *r) {
@@ -168,7 +176,7 @@ static void show_full(FILE *out, uint64_t index, const struct record *r) {
                         s->driver_version[0] ? s->driver_version : "-",
                         s->nvml_version[0] ? s->nvml_version : "-", s->gpu_count);
                 for (uint32_t i = 0; i < s->gpu_count; i++)
-                        show_gpu_info(out, &s->gpus[i]);
+                        show_gpu_info(out, &s->gpus[i], r->version);
                 break;
         }
         case REC_SUMMARY: {
@@ -225,7 +233,7 @@ static void show_full(FILE *out, uint64_t index, const struct record *r) {
                         v->driver_version[0] ? v->driver_version : "-",
                         v->nvml_version[0] ? v->nvml_version : "-", v->gpu_count);
                 for (uint32_t i = 0; i < v->gpu_count; i++)
-                        show_gpu_info(out, &v->gpus[i]);
+                        show_gpu_info(out, &v->gpus[i], r->version);
                 break;
         }
         default:

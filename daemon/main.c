@@ -127,7 +127,9 @@ static void update_status(struct daemon *d, bool ready) {
 
 static void header(struct daemon *d, struct record *r, uint8_t kind, uint64_t wall, uint64_t boot) {
         memset(r, 0, sizeof *r);
-        r->version = RECORD_VERSION;
+        /* start and inventory carry counter epochs (version 2); the other kinds are v1 */
+        r->version = kind == REC_START || kind == REC_INVENTORY ? RECORD_VERSION_EPOCH
+                                                                : RECORD_VERSION;
         r->kind = kind;
         r->wall_ns = wall;
         r->boot_ns = boot;

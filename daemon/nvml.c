@@ -13,7 +13,12 @@
  *   energy    nvmlDeviceGetTotalEnergyConsumption deltas (mJ); backwards =
  *             new epoch (GPU_COUNTER_RESET, the new value counts as a lower
  *             bound); no counter = trapezoid integral of power, flagged;
- *   power, memory used, Xid events (event set polled with timeout 0).
+ *   power, memory used, Xid events (event set polled with timeout 0);
+ *   counter epoch  the inode number of the GPU's sysfs driver link
+ *             (/sys/bus/pci/devices/<bdf>/driver), a new kernfs node at every
+ *             driver bind: a driver reload while the daemon is down shows as a
+ *             new epoch in the next START (proto/FORMAT.md, gpu_info v2); 0
+ *             when it cannot be read.
  * Default-deny flags: every reading starts with all "unsupported" bits set
  * and a bit is cleared only when that measurement succeeded, so a failed or
  * missing call can never pass a zero off as measured.
@@ -35,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -201,6 +207,71 @@ static void copy_printable(char *dst, size_t cap, const char *src) {
                 dst[i] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
         }
         dst[i] = '\0';
+}
+
+/* The PCI devices directory of sysfs (the nvml unit test builds with its own). */
+#ifndef SYSFS_PCI_DEVICES
+#define SYSFS_PCI_DEVICES "/sys/bus/pci/devices"
+#endif
+
+static int hex_nibble(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* n hex digits at *p (moved past them) into *v; false if any is not a hex digit. */
+static bool hex_field(const char **p, size_t n, uint32_t *v) {
+        *v = 0;
+        for (size_t i = 0; i < n; i++) {
+                int d = hex_nibble((*p)[i]);
+                if (d < 0)
+                        return false;
+                *v = *v << 4 | (uint32_t)d;
+        }
+        *p += n;
+        return true;
+}
+
+/*
+ * NVML's PCI bus id "DDDDDDDD:BB:DD.F" (domain of 4 or 8 hex digits, either
+ * case) in sysfs form "dddd:bb:dd.f" (the kernel's "%04x:%02x:%02x.%u"); false
+ * when bus_id is not exactly of that form.
+ */
+static bool sysfs_bdf(const char *bus_id, char *out, size_t outlen) {
+        const char *p = bus_id;
+        size_t dlen = strcspn(bus_id, ":");
+        uint32_t dom, bus, dev, fn;
+
+        if ((dlen != 4 && dlen != 8) || !hex_field(&p, dlen, &dom) || *p++ != ':' ||
+            !hex_field(&p, 2, &bus) || *p++ != ':' || !hex_field(&p, 2, &dev) || *p++ != '.' ||
+            !hex_field(&p, 1, &fn) || *p != '\0' || dev > 0x1f || fn > 7)
+                return false;
+        int n = snprintf(out, outlen, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+        return n > 0 && (size_t)n < outlen;
+}
+
+/*
+ * The GPU's counter epoch: st_ino of its sysfs driver link (a kernfs node made
+ * when the driver bound the device: a module reload or unbind/rebind gives a
+ * new one; kernfs ids are not reused within a boot). 0: unknown.
+ */
+static uint64_t driver_epoch(const char *bus_id) {
+        char bdf[24], path[sizeof(SYSFS_PCI_DEVICES) + 40];
+        struct stat st;
+
+        if (!sysfs_bdf(bus_id, bdf, sizeof bdf))
+                return 0;
+        if (snprintf(path, sizeof path, "%s/%s/driver", SYSFS_PCI_DEVICES, bdf) >=
+            (int)sizeof path)
+                return 0;
+        if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+                return 0;
+        return (uint64_t)st.st_ino;
 }
 
 static int cmp_gpu(const void *a, const void *b) {
@@ -394,6 +465,8 @@ static int gpu_probe(struct sampler *s, struct nvml_gpu *g) {
                         copy_printable(info->pci_bus_id, REC_PCI_MAX, pci.busId);
                 }
         }
+        /* before the first energy reading, so that the reading is of this epoch */
+        info->counter_epoch = driver_epoch(info->pci_bus_id);
         info->mig_mode = MIG_UNKNOWN;
         if (a->mig_mode) {
                 unsigned cur = 0, pend = 0;
@@ -1127,8 +1200,12 @@ static int nvml_inventory(struct sampler *s, struct sampler_inventory *out) {
         memcpy(out->driver_version, s->driver, sizeof out->driver_version);
         memcpy(out->nvml_version, s->nvml, sizeof out->nvml_version);
         out->gpu_count = s->ngpus;
-        for (uint32_t i = 0; i < s->ngpus; i++)
+        for (uint32_t i = 0; i < s->ngpus; i++) {
                 out->gpus[i] = s->gpus[i].info;
+                /* rebound since the probe: the readings may span two epochs */
+                if (driver_epoch(out->gpus[i].pci_bus_id) != out->gpus[i].counter_epoch)
+                        out->gpus[i].counter_epoch = 0;
+        }
         out->reason = s->pending_reason;
         s->pending_reason = 0;
         s->changed = false;

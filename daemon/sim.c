@@ -17,9 +17,17 @@
  *             time, also while the daemon is stopped or frozen. The latest
  *             event at or before an instant, from either file, decides.
  *   energy    the counters (µJ) at the last load change, that instant, the load
- *             in force since, and which load-file and schedule events were
- *             applied; written only when the load changes (and at the first start)
+ *             in force since, which load-file and schedule events were
+ *             applied, and the counter epoch; written only when the load
+ *             changes (and at the first start and a reload)
  *   stall     test hook: while it exists, read() blocks (a hung driver)
+ *   reload    test hook, a driver reload while the daemon is stopped: create it
+ *             (any content) before the daemon starts; at that start the
+ *             counters restart at 0 from the file's modification time (the
+ *             loads run on), the counter epoch (gpu_info.counter_epoch, random,
+ *             kept in the energy file across restarts) changes, and the file
+ *             is removed. Created while the daemon runs, it waits for the
+ *             next start.
  *
  * Model: power = 60 W + util x 640 W per GPU; counter(t) = counter at the
  * last load change + power x (t - that instant), exactly, in µJ (floor). The
@@ -57,7 +65,7 @@
 #define SIM_SPAN_MW 640000u /* at 100 % */
 #define SIM_MEM_BYTES (80ull << 30)
 #define SIM_NAME "gpuhours simulated H100"
-#define SIM_STATE_MAGIC "gpuhours-sim-energy 2"
+#define SIM_STATE_MAGIC "gpuhours-sim-energy 3"
 
 struct sim_gpu {
         char uuid[REC_UUID_MAX + 1];
@@ -92,8 +100,18 @@ struct sampler {
         struct sim_event ev[SIM_SCHED_EVENTS];
         uint32_t vals[SIM_SCHED_VALUES];
         unsigned nev;
+        uint64_t epoch; /* counter epoch (never 0) */
         bool warned_state, warned_sched;
 };
+
+/* A fresh random counter epoch, never 0 and never old. */
+static uint64_t new_epoch(uint64_t old) {
+        uint64_t e;
+        do
+                randombytes_buf(&e, sizeof e);
+        while (e == 0 || e == old);
+        return e;
+}
 
 /* The host's real wall clock, past libfaketime's clock_gettime (a raw system call). */
 static uint64_t true_wall_ns(void) {
@@ -456,9 +474,9 @@ static int save_state(struct sampler *s) {
         char buf[SIM_STATE_MAX];
         int n = snprintf(buf, sizeof buf,
                          "%s\nwall_ns %" PRIu64 "\nload_file %" PRIu64 " %" PRIu64 " %" PRIu64
-                         "\nschedule_done_ns %" PRIu64 "\n",
+                         "\nschedule_done_ns %" PRIu64 "\nepoch %" PRIu64 "\n",
                          SIM_STATE_MAGIC, s->anchor_ns, s->load_id.mtime_ns, s->load_id.ino,
-                         s->load_id.size, s->sched_done_ns);
+                         s->load_id.size, s->sched_done_ns, s->epoch);
         if (n <= 0 || (size_t)n >= sizeof buf)
                 return -ENOBUFS;
         size_t len = (size_t)n;
@@ -518,11 +536,12 @@ static bool load_state(struct sampler *s) {
                 return false;
         }
         char *p = buf;
-        uint64_t wall, mt, ino, size, done, v[2][RECORD_MAX_GPUS];
+        uint64_t wall, mt, ino, size, done, epoch, v[2][RECORD_MAX_GPUS];
         if (!expect(&p, SIM_STATE_MAGIC "\nwall_ns ") || !parse_num(&p, &wall) ||
             !expect(&p, "\nload_file ") || !parse_num(&p, &mt) || !expect(&p, " ") ||
             !parse_num(&p, &ino) || !expect(&p, " ") || !parse_num(&p, &size) ||
-            !expect(&p, "\nschedule_done_ns ") || !parse_num(&p, &done) || !expect(&p, "\n"))
+            !expect(&p, "\nschedule_done_ns ") || !parse_num(&p, &done) ||
+            !expect(&p, "\nepoch ") || !parse_num(&p, &epoch) || epoch == 0 || !expect(&p, "\n"))
                 goto bad;
         for (int part = 0; part < 2; part++) {
                 for (unsigned i = 0; i < s->n; i++) {
@@ -535,6 +554,7 @@ static bool load_state(struct sampler *s) {
         if (*p)
                 goto bad;
         s->anchor_ns = wall;
+        s->epoch = epoch;
         s->load_id = (struct file_id){mt, ino, size};
         s->sched_done_ns = done;
         for (unsigned i = 0; i < s->n; i++) {
@@ -543,8 +563,8 @@ static bool load_state(struct sampler *s) {
         }
         return true;
 bad:
-        log_warn("sim: energy state file is malformed (or for another GPU count); counters "
-                 "start at 0");
+        log_warn("sim: energy state file is malformed (or for another GPU count or an older "
+                 "format); counters start at 0");
         return false;
 }
 
@@ -667,6 +687,7 @@ static int sim_open(const struct sampler_config *cfg, struct sampler **out, char
                 memset(&s->load_id, 0, sizeof s->load_id);
                 s->sched_done_ns = 0;
                 s->anchor_ns = now;
+                s->epoch = new_epoch(0);
                 for (unsigned i = 0; i < s->n; i++) {
                         s->g[i].anchor_uj = 0;
                         s->g[i].util_cp = 0;
@@ -675,6 +696,25 @@ static int sim_open(const struct sampler_config *cfg, struct sampler **out, char
         /* Energy used while nobody was looking: the loads since the anchor, in wall time. */
         s->last_read_ns = s->anchor_ns;
         uint64_t busy[RECORD_MAX_GPUS] = {0};
+        struct stat rst;
+        if (fstatat(s->dirfd, "reload", &rst, AT_SYMLINK_NOFOLLOW) == 0) {
+                /* Test hook: a driver reload at the file's mtime (within anchor..now). */
+                uint64_t t = (uint64_t)rst.st_mtim.tv_sec * 1000000000u +
+                             (uint64_t)rst.st_mtim.tv_nsec;
+                if (t < s->anchor_ns)
+                        t = s->anchor_ns;
+                if (t > now)
+                        t = now;
+                advance(s, t, busy);
+                for (unsigned i = 0; i < s->n; i++)
+                        s->g[i].anchor_uj = 0;
+                s->anchor_ns = t;
+                s->epoch = new_epoch(s->epoch);
+                restored = false; /* saved below */
+                if (unlinkat(s->dirfd, "reload", 0) != 0)
+                        log_warn("sim: cannot remove the reload file: %s", strerror(errno));
+                log_notice("sim: driver reload (test hook): counters restart at 0, new epoch");
+        }
         advance(s, now, busy);
         if (!restored)
                 save_state_or_warn(s);
@@ -699,6 +739,7 @@ static int sim_inventory(struct sampler *s, struct sampler_inventory *out) {
                 gi->mig_mode = MIG_OFF;
                 gi->flags = 0;
                 gi->energy_mj = counter_uj(s, s->order[k], true_wall_ns()) / 1000;
+                gi->counter_epoch = s->epoch;
         }
         return 0;
 }

@@ -83,6 +83,20 @@ static const struct field gpu_info_fields[] = {
 static const struct list_desc gpu_infos = {gpu_info_fields, N(gpu_info_fields),
                                            sizeof(struct gpu_info), gpu_info_valid};
 
+/* Version 2: the version 1 entry, then the counter's epoch. */
+static const struct field gpu_info_v2_fields[] = {
+        STR(struct gpu_info, uuid, REC_UUID_MAX, 1),
+        STR(struct gpu_info, serial, REC_SERIAL_MAX, 0),
+        STR(struct gpu_info, name, REC_NAME_MAX, 0),
+        STR(struct gpu_info, pci_bus_id, REC_PCI_MAX, 0),
+        U8(struct gpu_info, mig_mode),
+        U8(struct gpu_info, flags),
+        U64(struct gpu_info, energy_mj),
+        U64(struct gpu_info, counter_epoch),
+};
+static const struct list_desc gpu_infos_v2 = {gpu_info_v2_fields, N(gpu_info_v2_fields),
+                                              sizeof(struct gpu_info), gpu_info_valid};
+
 static const struct field gpu_summary_fields[] = {
         STR(struct gpu_summary, uuid, REC_UUID_MAX, 1),
         U8(struct gpu_summary, flags),
@@ -109,6 +123,16 @@ static const struct field start_v1[] = {
         STR(struct rec_start, driver_version, REC_VERSION_MAX, 0),
         STR(struct rec_start, nvml_version, REC_VERSION_MAX, 0),
         LIST(struct rec_start, gpus, gpu_count, gpu_infos),
+};
+
+static const struct field start_v2[] = {
+        STR(struct rec_start, daemon_version, REC_VERSION_MAX, 1),
+        STR(struct rec_start, backend, REC_BACKEND_MAX, 1),
+        U32(struct rec_start, period_s),
+        U32(struct rec_start, sample_interval_us),
+        STR(struct rec_start, driver_version, REC_VERSION_MAX, 0),
+        STR(struct rec_start, nvml_version, REC_VERSION_MAX, 0),
+        LIST(struct rec_start, gpus, gpu_count, gpu_infos_v2),
 };
 
 static const struct field summary_v1[] = {
@@ -138,6 +162,13 @@ static const struct field inventory_v1[] = {
         STR(struct rec_inventory, driver_version, REC_VERSION_MAX, 0),
         STR(struct rec_inventory, nvml_version, REC_VERSION_MAX, 0),
         LIST(struct rec_inventory, gpus, gpu_count, gpu_infos),
+};
+
+static const struct field inventory_v2[] = {
+        U8(struct rec_inventory, reason),
+        STR(struct rec_inventory, driver_version, REC_VERSION_MAX, 0),
+        STR(struct rec_inventory, nvml_version, REC_VERSION_MAX, 0),
+        LIST(struct rec_inventory, gpus, gpu_count, gpu_infos_v2),
 };
 
 /* --- rules beyond the field caps (all GH_E_MALFORMED when broken) --- */
@@ -188,6 +219,9 @@ static const struct kind_desc kinds[] = {
         {1, REC_STOP, "stop", stop_v1, N(stop_v1), NULL},
         {1, REC_CLOCK_STEP, "clock_step", clock_step_v1, N(clock_step_v1), clock_step_valid},
         {1, REC_INVENTORY, "inventory", inventory_v1, N(inventory_v1), inventory_valid},
+        /* version 2: start and inventory only (no row: GH_E_VERSION) */
+        {2, REC_START, "start", start_v2, N(start_v2), start_valid},
+        {2, REC_INVENTORY, "inventory", inventory_v2, N(inventory_v2), inventory_valid},
 };
 
 static const struct kind_desc *kind_desc(uint8_t version, uint8_t kind) {
@@ -387,7 +421,11 @@ static int get_list(struct reader *r, uint8_t *base, const struct field *f) {
                 uint8_t *e = base + f->off + i * d->size;
                 const char *key = (const char *)e + d->fields[0].off;
                 size_t len;
-                int rc = get_fields(r, e, d->fields, d->nfields);
+                int rc;
+
+                /* members a table does not name (version 1: counter_epoch) read as 0 */
+                memset(e, 0, d->size);
+                rc = get_fields(r, e, d->fields, d->nfields);
 
                 if (rc != 0)
                         return rc;

@@ -19,7 +19,13 @@
  * that decodes.
  */
 
+/*
+ * Version 2 exists for start and inventory only: their gpu_info entries add
+ * counter_epoch. The daemon writes version 2 for those two kinds and
+ * version 1 for the others; version 2 with any other kind is GH_E_VERSION.
+ */
 #define RECORD_VERSION 1
+#define RECORD_VERSION_EPOCH 2 /* start and inventory with gpu_info.counter_epoch */
 #define RECORD_MAX_SIZE 65536u /* hard cap on one encoded record */
 #define RECORD_MAX_GPUS 64u
 
@@ -73,6 +79,13 @@ struct gpu_info {
         uint8_t mig_mode;   /* MIG_* */
         uint8_t flags;      /* GPU_* bits known at inventory time */
         uint64_t energy_mj; /* energy counter when inventoried (0 if unsupported) */
+        /*
+         * Version 2 only (0 after decoding version 1): which run of the
+         * energy counter energy_mj belongs to; a different value in the same
+         * boot means the counter restarted (a driver reload); 0: unknown,
+         * never proof of continuity.
+         */
+        uint64_t counter_epoch;
 };
 
 /* One GPU's measurements over a summary window. */
@@ -149,7 +162,7 @@ struct rec_inventory {
 };
 
 struct record {
-        uint8_t version; /* RECORD_VERSION */
+        uint8_t version; /* RECORD_VERSION, or RECORD_VERSION_EPOCH for start / inventory */
         uint8_t kind;    /* enum record_kind */
         uint64_t wall_ns; /* CLOCK_REALTIME when the record was made */
         uint64_t boot_ns; /* CLOCK_BOOTTIME, same instant */

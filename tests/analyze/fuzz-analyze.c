@@ -7,7 +7,8 @@
  *
  * Input: 3 bytes of options (since / until / now selectors), then 16-byte
  * operations: kind, boot selector, flags, GPU mask, u32 boot advance (ms),
- * i32 wall jitter (ms), u32 value.
+ * i32 wall jitter (ms), u32 value. START/INVENTORY: flags bit 0x40 makes it
+ * version 2, the boot selector's high nibble the counter epoch.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -110,12 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         } else {
                                 r.u.inventory.reason = op[2] & INV_REASON_ALL;
                         }
+                        if (op[2] & 0x40)
+                                r.version = RECORD_VERSION_EPOCH; /* counter epochs */
                         for (unsigned g = 0; g < NGPU; g++) {
                                 if (!(op[3] & (1u << g)))
                                         continue;
                                 gpu_name(g, gi[n].uuid);
                                 gi[n].energy_mj = (uint64_t)v * (g + 1);
                                 gi[n].flags = op[2] & 1 ? GPU_ENERGY_UNSUPPORTED : 0;
+                                gi[n].counter_epoch = (uint64_t)(op[1] >> 4) * (g + 1); /* 0.. */
                                 n++;
                         }
                         if (r.kind == REC_START)

@@ -23,6 +23,11 @@
  *   mjset G MJ          GPU G's energy counter jumps to MJ (no flag)
  *   reset G             a GPU reset: counter to 0, flagged in the window; the energy
  *                       since the last observed reading is lost to the window's total
+ *   reload              a driver reload (the daemon is stopped): every counter restarts
+ *                       at 0 in a new counter epoch (start/inventory record it)
+ *   epoch0              every GPU's counter epoch becomes 0 (unknown; no reload)
+ *   v1                  START/INVENTORY records from here on are version 1 (no epoch,
+ *                       an older daemon); by default they are version 2
  *   mark NAME           prints "NAME WALL_NS" (the current wall time)
  *   write NAME          writes NAME.bundle, NAME.vkey; prints "truth NAME BUSY_S"
  */
@@ -59,6 +64,8 @@ struct craft {
         double busy_ms[MAXG], obs_ms[MAXG], pw_obs[MAXG], pw_max[MAXG], e0[MAXG], used[MAXG];
         double used_obs[MAXG]; /* used at the end of the last observed tick */
         bool reset[MAXG];      /* counter reset in the window in progress */
+        uint64_t epoch[MAXG];  /* counter epoch (START/INVENTORY version 2) */
+        bool v1;               /* START/INVENTORY as version 1 */
         uint64_t ws, bs;
         double truth_ms;
 };
@@ -94,6 +101,7 @@ static void init(struct craft *c, unsigned ng) {
         snprintf(c->model, sizeof(c->model), "NVIDIA H100 80GB HBM3");
         for (unsigned g = 0; g < ng; g++) {
                 c->mj[g] = 60.0 * 3600 * 1000;
+                c->epoch[g] = 4096 + g;
                 c->present[g] = true;
                 snprintf(c->uuid[g], sizeof(c->uuid[g]),
                          "GPU-7ed7ea00-0000-0000-0000-00000000000%u", g);
@@ -138,6 +146,7 @@ static void gpu_infos(const struct craft *c, struct gpu_info *gi, uint32_t *coun
                 snprintf(gi[n].uuid, sizeof(gi[n].uuid), "%s", c->uuid[g]);
                 snprintf(gi[n].name, sizeof(gi[n].name), "%s", c->model);
                 gi[n].energy_mj = (uint64_t)(c->mj[g] + 0.5);
+                gi[n].counter_epoch = c->epoch[g];
                 n++;
         }
         *count = n;
@@ -146,6 +155,7 @@ static void gpu_infos(const struct craft *c, struct gpu_info *gi, uint32_t *coun
 static void start(struct craft *c) {
         struct record *r = add(c, REC_START);
         struct rec_start *s = &r->u.start;
+        r->version = c->v1 ? RECORD_VERSION : RECORD_VERSION_EPOCH;
         snprintf(s->daemon_version, sizeof(s->daemon_version), "crafted");
         snprintf(s->backend, sizeof(s->backend), "sim");
         s->period_s = c->period;
@@ -156,6 +166,7 @@ static void start(struct craft *c) {
 
 static void inventory(struct craft *c, uint32_t reason) {
         struct record *r = add(c, REC_INVENTORY);
+        r->version = c->v1 ? RECORD_VERSION : RECORD_VERSION_EPOCH;
         r->u.inventory.reason = (uint8_t)reason;
         gpu_infos(c, r->u.inventory.gpus, &r->u.inventory.gpu_count);
 }
@@ -371,6 +382,17 @@ int main(int argc, char **argv) {
                         c.mj[g] = 0;
                         c.used[g] = c.used_obs[g];
                         c.reset[g] = true;
+                } else if (!strcmp(w[0], "reload")) {
+                        /* a driver reload while the daemon is stopped: new counters */
+                        for (unsigned g = 0; g < c.ng; g++) {
+                                c.mj[g] = 0;
+                                c.epoch[g] += 64;
+                        }
+                } else if (!strcmp(w[0], "epoch0")) {
+                        for (unsigned g = 0; g < c.ng; g++)
+                                c.epoch[g] = 0;
+                } else if (!strcmp(w[0], "v1")) {
+                        c.v1 = true;
                 } else if (!strcmp(w[0], "mark")) {
                         NEED(1);
                         printf("%s %llu\n", w[1], (unsigned long long)wall(&c));

@@ -82,6 +82,13 @@ def main():
                                                                      g["serial"])) in out
                                 for g in recs[0]["gpus"]),
            "show --record 0: the start record's GPUs with name and serial", diag=out)
+    # Version 2 start records: each GPU's counter epoch, kept by the sim across a restart.
+    eps = [[g["counter_epoch"] for g in recs[i]["gpus"]] for i in starts]
+    tap.ok(rc in (0, 1) and recs[0]["version"] == 2 and "start (version 2)" in out and
+           all(e and ("energy counter %d mJ, counter epoch %d\n" % (g["energy_mj"], e)) in out
+               for g, e in zip(recs[0]["gpus"], eps[0])) and len(eps) == 2 and eps[0] == eps[1],
+           "show --record 0: version 2, each GPU's counter epoch (%s), the same after a restart"
+           % eps, diag=out)
 
     rc, out, err, _ = cltest.run(["show", "--key", vkey, "--no-state", "--record",
                                   str(bsize), bundle], env)

@@ -88,7 +88,8 @@ def gpu_count(r):
     return count
 
 
-def gpu_infos(r):
+def gpu_infos(r, version):
+    """version 2 entries end with counter_epoch; a version 1 entry reads as epoch None."""
     gpus = []
     for i in range(gpu_count(r)):
         g = "gpu[%d]." % i
@@ -96,6 +97,7 @@ def gpu_infos(r):
                  name=r.string(g + "name", 96), pci_bus_id=r.string(g + "pci_bus_id", 32),
                  mig_mode=r.u8(g + "mig_mode"), flags=r.u8(g + "flags"),
                  energy_mj=r.u64(g + "energy_mj"))
+        d["counter_epoch"] = r.u64(g + "counter_epoch") if version == 2 else None
         if d["mig_mode"] > 2:
             raise Bad("mig_mode")
         gpus.append(d)
@@ -127,11 +129,13 @@ def decode(data):
         raise Bad("record over 65536 bytes")
     r = Reader(data)
     d = dict(version=r.u8("version"))
-    if d["version"] != 1:
+    if d["version"] not in (1, 2):
         raise Bad("version")
     kind = r.data[r.off] if r.off < len(data) else None
     if kind not in KINDS:
         raise Bad("kind")
+    if d["version"] == 2 and kind not in (1, 5):
+        raise Bad("version 2 exists for start and inventory only")
     r.take(1, "kind = %d (%s)" % (kind, KINDS[kind]))
     d.update(kind=KINDS[kind], wall_ns=r.u64("wall_ns"), boot_ns=r.u64("boot_ns"),
              boot_id=r.take(16, "boot_id").hex())
@@ -148,7 +152,7 @@ def decode(data):
             raise Bad("sample_interval_us")
         d["driver_version"] = r.string("driver_version", 80)
         d["nvml_version"] = r.string("nvml_version", 80)
-        d["gpus"] = gpu_infos(r)
+        d["gpus"] = gpu_infos(r, d["version"])
     elif kind == 2:
         d["period_start_ns"] = r.u64("period_start_ns")
         d["period_s"] = r.u32("period_s")
@@ -178,7 +182,7 @@ def decode(data):
             raise Bad("inventory reason")
         d["driver_version"] = r.string("driver_version", 80)
         d["nvml_version"] = r.string("nvml_version", 80)
-        d["gpus"] = gpu_infos(r)
+        d["gpus"] = gpu_infos(r, d["version"])
     if r.off != len(data):
         raise Bad("trailing bytes")
     return d, r.lines

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,6 +189,54 @@ static void test_inventory(void **state) {
         assert_int_equal(run_read(r), 0);
         assert_int_equal(r->n, 2);
         assert_string_equal(r->out[0].uuid, "GPU-aaaa");
+        run_close(r);
+}
+
+/* <fake_dir>/sysfs-pci/BDF/driver as a new symlink (a driver bind); returns its inode. */
+static uint64_t bind_driver(const char *bdf) {
+        char dir[3200], link[3300], tmp[3300];
+        struct stat st;
+        assert_true(strlen(fake_dir) < 3000 && strlen(bdf) < 32);
+        snprintf(dir, sizeof dir, "%.3000s/sysfs-pci", fake_dir);
+        (void)mkdir(dir, 0755);
+        snprintf(dir, sizeof dir, "%.3000s/sysfs-pci/%.32s", fake_dir, bdf);
+        (void)mkdir(dir, 0755);
+        snprintf(link, sizeof link, "%.3100s/driver", dir);
+        snprintf(tmp, sizeof tmp, "%.3100s/driver.new", dir);
+        (void)unlink(tmp);
+        /* made before the old one goes, so the inode number cannot be reused */
+        assert_int_equal(symlink("../../bus/pci/drivers/nvidia", tmp), 0);
+        assert_int_equal(rename(tmp, link), 0);
+        assert_int_equal(lstat(link, &st), 0);
+        return (uint64_t)st.st_ino;
+}
+
+/* The counter epoch: the inode of the GPU's sysfs driver link, 0 without one. */
+static void test_counter_epoch(void **state) {
+        (void)state;
+        const char *cfg = "gpu GPU-e1\npci 00000000:3B:00.0\n"
+                          "gpu GPU-e2\npci 00000000:5e:00.0\n"
+                          "gpu GPU-e3\npci 0000:3B:00\n"; /* not a bus id */
+        uint64_t ino = bind_driver("0000:3b:00.0");
+        struct run *r = run_open("", cfg);
+        assert_int_equal(r->inv.gpu_count, 3);
+        assert_int_equal(r->inv.gpus[0].counter_epoch, ino); /* upper-case hex, lower in sysfs */
+        assert_int_equal(r->inv.gpus[1].counter_epoch, 0);   /* no driver link */
+        assert_int_equal(r->inv.gpus[2].counter_epoch, 0);   /* malformed bus id */
+        run_close(r);
+        /* the same binding: the same epoch at the next start */
+        r = run_open("", cfg);
+        assert_int_equal(r->inv.gpus[0].counter_epoch, ino);
+        run_close(r);
+        /* rebound (a driver reload): a new epoch */
+        uint64_t ino2 = bind_driver("0000:3b:00.0");
+        assert_int_not_equal(ino2, ino);
+        r = run_open("", cfg);
+        assert_int_equal(r->inv.gpus[0].counter_epoch, ino2);
+        /* rebound while open: the inventory cannot vouch for one epoch */
+        (void)bind_driver("0000:3b:00.0");
+        assert_int_equal(sampler_nvml_ops.inventory(r->s, &r->inv), 0);
+        assert_int_equal(r->inv.gpus[0].counter_epoch, 0);
         run_close(r);
 }
 
@@ -444,6 +493,7 @@ int main(void) {
                 cmocka_unit_test(test_missing_required_symbol),
                 cmocka_unit_test(test_driver_not_loaded_at_start),
                 cmocka_unit_test(test_inventory),
+                cmocka_unit_test(test_counter_epoch),
                 cmocka_unit_test(test_no_gpus),
                 cmocka_unit_test(test_busy_from_samples),
                 cmocka_unit_test(test_busy_from_rates),

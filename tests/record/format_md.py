@@ -150,6 +150,23 @@ def check():
                 pass
         else:
             t(True, "%s: every truncation rejected" % f)
+    # Version 2 is start and inventory only; its bytes are not a version 1 record.
+    for f in recs:
+        data = open(os.path.join(vdir, f), "rb").read()
+        other = bytes([3 - data[0]]) + data[1:]
+        try:
+            decode(other)
+            t(False, "%s with version %d in its header is rejected" % (f, other[0]))
+        except Bad:
+            t(True, "%s with version %d in its header is rejected" % (f, other[0]))
+    seen = set()
+    for f in recs:
+        try:
+            d = decode(open(os.path.join(vdir, f), "rb").read())[0]
+            seen.add((d["version"], d["kind"]))
+        except Bad:
+            pass
+    t({(2, "start"), (2, "inventory")} <= seen, "version 2 start and inventory vectors committed")
     t(len(blocks) >= 2, "FORMAT.md holds vector blocks (%d)" % len(blocks))
     for name, block in blocks:
         if not name.startswith(("record-", "bundle-")):

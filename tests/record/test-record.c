@@ -127,6 +127,12 @@ static void test_round_trip_max(void **state) {
         fill_str(r->u.inventory.nvml_version, REC_VERSION_MAX, 9);
         max_gpu_infos(r->u.inventory.gpus, &r->u.inventory.gpu_count);
         round_trip(p);
+        /* version 2: the same with every epoch set */
+        r->version = RECORD_VERSION_EPOCH;
+        for (unsigned i = 0; i < RECORD_MAX_GPUS; i++)
+                r->u.inventory.gpus[i].counter_epoch = UINT64_MAX - 7 * i;
+        round_trip(p);
+        r->version = RECORD_VERSION;
 
         /* summary */
         memset(&r->u, 0, sizeof(r->u));
@@ -593,6 +599,67 @@ static void test_uuid_order(void **state) {
         free(x);
 }
 
+/*
+ * Version 2 (FORMAT.md): start and inventory with gpu_info.counter_epoch; the
+ * other kinds have no version 2 (VERSION); a version 1 record carries no epoch
+ * (it encodes without one and decodes to 0).
+ */
+static void test_version2(void **state) {
+        struct pair *p = *state;
+        void (*v1only[])(struct record *) = {golden_fill_summary, golden_fill_stop,
+                                             golden_fill_clock_step};
+        uint8_t *x, *y;
+        size_t xl, yl;
+
+        for (size_t i = 0; i < sizeof(v1only) / sizeof(v1only[0]); i++) {
+                v1only[i](&p->a);
+                x = encode_ok(&p->a, &xl);
+                x[0] = RECORD_VERSION_EPOCH;
+                assert_int_equal(record_decode(x, xl, &p->b), GH_E_VERSION);
+                p->a.version = RECORD_VERSION_EPOCH;
+                assert_encode_fails(&p->a, GH_E_VERSION);
+                free(x);
+        }
+        /* v2 start = v1 start + 8 bytes of epoch after each entry's energy_mj */
+        golden_fill_start(&p->a);
+        x = encode_ok(&p->a, &xl);
+        golden_fill_start_v2(&p->a);
+        y = encode_ok(&p->a, &yl);
+        assert_int_equal(yl, xl + 2 * 8);
+        assert_int_equal(y[0], 2);
+        assert_memory_equal(y + 1, x + 1, 34 - 1);
+        memset(&p->b, 0xa5, sizeof(p->b));
+        assert_int_equal(record_decode(y, yl, &p->b), 0);
+        assert_int_equal(p->b.u.start.gpus[0].counter_epoch, 41234);
+        assert_int_equal(p->b.u.start.gpus[1].counter_epoch, 41251);
+        /* a v1 header on v2 bytes (or the reverse) is not a record */
+        y[0] = 1;
+        assert_int_not_equal(record_decode(y, yl, &p->b), 0);
+        x[0] = 2;
+        assert_int_not_equal(record_decode(x, xl, &p->b), 0);
+        free(x);
+        free(y);
+        /* version 1 ignores counter_epoch when encoding and decodes it as 0 */
+        golden_fill_inventory(&p->a);
+        x = encode_ok(&p->a, &xl);
+        p->a.u.inventory.gpus[0].counter_epoch = 99;
+        y = encode_ok(&p->a, &yl);
+        assert_int_equal(xl, yl);
+        assert_memory_equal(x, y, xl);
+        memset(&p->b, 0xa5, sizeof(p->b));
+        assert_int_equal(record_decode(x, xl, &p->b), 0);
+        assert_int_equal(p->b.u.inventory.gpus[0].counter_epoch, 0);
+        free(x);
+        free(y);
+        /* an epoch of 0 is a valid value (unknown) */
+        golden_fill_inventory_v2(&p->a);
+        p->a.u.inventory.gpus[0].counter_epoch = 0;
+        round_trip(p);
+        p->a.u.inventory.gpus[0].counter_epoch = UINT64_MAX;
+        round_trip(p);
+        assert_string_equal(record_kind_name(REC_START), "start");
+}
+
 static void test_kind_names(void **state) {
         (void)state;
         assert_string_equal(record_kind_name(REC_START), "start");
@@ -745,6 +812,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_encode_rejects, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uuid_order, setup, teardown),
                 cmocka_unit_test(test_kind_names),
+                cmocka_unit_test_setup_teardown(test_version2, setup, teardown),
                 cmocka_unit_test(test_framing), cmocka_unit_test(test_gpu_set_diff),
                 cmocka_unit_test(test_boot_id),
         };

@@ -137,12 +137,30 @@ void golden_fill_inventory(struct record *r) {
         v->gpus[0].energy_mj = 350000000;
 }
 
+/* Version 2 (counter epochs): the start and inventory above with each GPU's epoch. */
+void golden_fill_start_v2(struct record *r) {
+        golden_fill_start(r);
+        r->version = RECORD_VERSION_EPOCH;
+        r->u.start.gpus[0].counter_epoch = 41234;
+        r->u.start.gpus[1].counter_epoch = 41251;
+}
+
+void golden_fill_inventory_v2(struct record *r) {
+        golden_fill_inventory(r);
+        r->version = RECORD_VERSION_EPOCH;
+        r->u.inventory.reason = INV_REINIT;
+        r->u.inventory.gpus[0].counter_epoch = 52007;
+        r->u.inventory.gpus[0].energy_mj = 1500;
+}
+
 const struct golden_record golden_records[] = {
         {"record-start.bin", golden_fill_start},
         {"record-summary.bin", golden_fill_summary},
         {"record-stop.bin", golden_fill_stop},
         {"record-clock-step.bin", golden_fill_clock_step},
         {"record-inventory.bin", golden_fill_inventory},
+        {"record-start-v2.bin", golden_fill_start_v2},
+        {"record-inventory-v2.bin", golden_fill_inventory_v2},
 };
 const size_t golden_record_count = sizeof(golden_records) / sizeof(golden_records[0]);
 const size_t golden_bundle_records[3] = {0, 1, 2};
@@ -215,7 +233,8 @@ int write_whole_file(const char *path, const uint8_t *p, size_t len) {
 static int gpu_info_equal(const struct gpu_info *a, const struct gpu_info *b) {
         return strcmp(a->uuid, b->uuid) == 0 && strcmp(a->serial, b->serial) == 0 &&
                strcmp(a->name, b->name) == 0 && strcmp(a->pci_bus_id, b->pci_bus_id) == 0 &&
-               a->mig_mode == b->mig_mode && a->flags == b->flags && a->energy_mj == b->energy_mj;
+               a->mig_mode == b->mig_mode && a->flags == b->flags && a->energy_mj == b->energy_mj &&
+               a->counter_epoch == b->counter_epoch;
 }
 
 static int gpu_infos_equal(const struct gpu_info *a, uint32_t na, const struct gpu_info *b,

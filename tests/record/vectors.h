@@ -32,6 +32,8 @@ void golden_fill_summary(struct record *r);
 void golden_fill_stop(struct record *r);
 void golden_fill_clock_step(struct record *r);
 void golden_fill_inventory(struct record *r);
+void golden_fill_start_v2(struct record *r);     /* version 2: counter epochs */
+void golden_fill_inventory_v2(struct record *r); /* version 2: counter epochs */
 
 /* Paths and files for tests. */
 /* $GH_SOURCE_ROOT/tests/vectors/<name> into buf (malloc'd path). */

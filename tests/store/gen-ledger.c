@@ -6,8 +6,10 @@
  * then one summary per PERIOD_S with random busy time and matching energy;
  * with SEED != 0 it adds random events: gaps (the energy counter runs on,
  * sometimes with work in it), clean restarts (stop + start) and reboots
- * (new boot ID, boot clock from zero) and driver reloads (every energy counter
- * from near zero in the same boot, then a restart). SEED 0: no events (the benchmark's
+ * (new boot ID, boot clock from zero) and driver reloads (a new counter epoch
+ * in the same boot, then a restart; every energy counter from near zero, or,
+ * the careful operator, from above its last reading). Start records are
+ * version 2 (counter epochs). SEED 0: no events (the benchmark's
  * steady ledger). proto only, so the bytes are what a daemon would sign;
  * the test signs the checkpoints itself.
  */
@@ -40,6 +42,7 @@ struct node {
         uint8_t boot_id[16];
         uint64_t energy[RECORD_MAX_GPUS]; /* mJ counters */
         unsigned load[RECORD_MAX_GPUS];   /* percent */
+        uint64_t epoch;                   /* the counters' epoch (start records, v2) */
 };
 
 static void uuid_of(char *out, size_t cap, unsigned i) {
@@ -71,6 +74,7 @@ static void header(struct record *r, const struct node *n, uint8_t kind) {
 
 static int start(FILE *f, struct record *r, const struct node *n) {
         header(r, n, REC_START);
+        r->version = RECORD_VERSION_EPOCH;
         struct rec_start *st = &r->u.start;
         snprintf(st->daemon_version, sizeof(st->daemon_version), "gen-ledger");
         snprintf(st->backend, sizeof(st->backend), "sim");
@@ -87,6 +91,7 @@ static int start(FILE *f, struct record *r, const struct node *n) {
                 snprintf(g->pci_bus_id, sizeof(g->pci_bus_id), "00000000:%02X:00.0", i + 1);
                 g->mig_mode = MIG_OFF;
                 g->energy_mj = n->energy[i];
+                g->counter_epoch = n->epoch;
         }
         return emit(f, r);
 }
@@ -154,7 +159,7 @@ int main(int argc, char **argv) {
         if (!f || !r)
                 return 1;
         rng_state = seed * 0x2545f4914f6cdd1dull + 1;
-        struct node n = {.gpus = gpus, .period = (uint32_t)period};
+        struct node n = {.gpus = gpus, .period = (uint32_t)period, .epoch = 4242};
         n.wall = 1790812800ull * S; /* 2026-10-01T00:00:00Z */
         n.boot = 100 * S;
         for (unsigned i = 0; i < 16; i++)
@@ -202,8 +207,11 @@ int main(int argc, char **argv) {
                         run_gpus(&n, away);
                         n.wall += away;
                         n.boot += away;
+                        bool careful = below(2);
                         for (unsigned i = 0; i < gpus; i++)
-                                n.energy[i] = 1000ull * below(1000);
+                                n.energy[i] = careful ? n.energy[i] /* looks continuous */
+                                                      : 1000ull * below(1000);
+                        n.epoch++;
                         rc = start(f, r, &n);
                         continue;
                 }
