@@ -16,6 +16,7 @@
 #include "sha256_evp.h"
 #include "state.h"
 #include "status.h"
+#include "store.h"
 #include "trust.h"
 #include "util.h"
 
@@ -893,6 +894,13 @@ static void commit_audits(struct online *ons, size_t nurl, const struct source *
                 if (*b == SIZE_MAX || ons[i].s->cp.size > ons[*b].s->cp.size)
                         *b = i;
         }
+        /*
+         * One transaction for all of them (each commit a savepoint in it): a
+         * fleet's audits are written and synced once, not once per node.
+         */
+        char err[600];
+        bool batch = o->store && store_batch_begin(o->store, err, sizeof(err)) == 0;
+        bool *done = calloc(nurl ? nurl : 1, sizeof(*done));
         for (size_t i = 0; i < nurl; i++) {
                 struct online *on = &ons[i];
                 size_t k = (size_t)(on->s - srcs);
@@ -909,9 +917,19 @@ static void commit_audits(struct online *ons, size_t nurl, const struct source *
                         store_audit_abort(&on->sa, o);
                         continue;
                 }
-                struct ledger_check done = {.border = on->border};
-                store_audit_end(&on->sa, on->s, o, &done);
+                struct ledger_check lc = {.border = on->border};
+                bool ok = store_audit_end(&on->sa, on->s, o, &lc);
+                if (done)
+                        done[i] = ok;
         }
+        if (batch && store_batch_end(o->store, err, sizeof(err)) != 0)
+                for (size_t i = 0; i < nurl; i++)
+                        if (!done || done[i])
+                                fprintf(stderr,
+                                        PROG ": warning: %s: not recorded in the evidence store: "
+                                             "%s\n",
+                                        ons[i].s->name, err);
+        free(done);
         free(best);
 }
 

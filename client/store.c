@@ -22,6 +22,7 @@ struct store {
         char *path;
         int64_t run; /* this process's staging (random; a row of another run is stale) */
         struct sha256_evp *sha; /* the saved windows' chain (made on first use) */
+        bool batch; /* inside store_batch_begin: commits are savepoints of its transaction */
 };
 
 static const char schema[] =
@@ -98,6 +99,48 @@ static int db_fail(struct store *st, char *err, size_t errlen, const char *what)
 static int exec(struct store *st, const char *sql, char *err, size_t errlen) {
         if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
                 return db_fail(st, err, errlen, sql);
+        return 0;
+}
+
+/*
+ * An audit's commit (and the drop of its staged rows): its own transaction,
+ * or a savepoint of the batch's (store_batch_begin), so that a failed one is
+ * undone alone and the others stay for the batch's COMMIT.
+ */
+static int audit_tx_begin(struct store *st, char *err, size_t errlen) {
+        return exec(st, st->batch ? "SAVEPOINT audit" : "BEGIN IMMEDIATE", err, errlen);
+}
+
+static int audit_tx_commit(struct store *st, char *err, size_t errlen) {
+        return exec(st, st->batch ? "RELEASE audit" : "COMMIT", err, errlen);
+}
+
+static void audit_tx_rollback(struct store *st) {
+        if (st->batch) {
+                sqlite3_exec(st->db, "ROLLBACK TO audit", NULL, NULL, NULL);
+                sqlite3_exec(st->db, "RELEASE audit", NULL, NULL, NULL);
+        } else {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+}
+
+int store_batch_begin(struct store *st, char *err, size_t errlen) {
+        if (st->batch)
+                return fail(err, errlen, "evidence store %s: nested batch", st->path);
+        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+                return -1;
+        st->batch = true;
+        return 0;
+}
+
+int store_batch_end(struct store *st, char *err, size_t errlen) {
+        if (!st->batch)
+                return 0;
+        st->batch = false;
+        if (exec(st, "COMMIT", err, errlen) != 0) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                return -1;
+        }
         return 0;
 }
 
@@ -335,6 +378,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         if (exec(st, "PRAGMA page_size=65536", err, errlen) != 0 ||
             exec(st, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
             exec(st, "PRAGMA synchronous=NORMAL", err, errlen) != 0 ||
+            exec(st, "PRAGMA temp_store=MEMORY", err, errlen) != 0 ||
             wal_checkpoint_every(st, 64u << 20, err, errlen) != 0 ||
             exec(st, "PRAGMA foreign_keys=ON", err, errlen) != 0 ||
             exec(st, "BEGIN IMMEDIATE", err, errlen) != 0) {
@@ -1189,11 +1233,11 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                  const struct store_state_write *sw, int64_t state_sid, char *err, size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
-        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        if (audit_tx_begin(st, err, errlen) != 0)
                 return -1;
         if (last && last->len &&
             stage_rows(st, id, sid, last->first, last->frames, last->len, err, errlen) != 0) {
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                audit_tx_rollback(st);
                 return -1;
         }
         uint8_t border[MERKLE_MAX_LEVELS * 32];
@@ -1305,22 +1349,22 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                 db_fail(st, err, errlen, "saving the analysis state");
                 goto out;
         }
-        r = exec(st, "COMMIT", err, errlen);
+        r = audit_tx_commit(st, err, errlen);
 out:
         sqlite3_finalize(q);
         if (r != 0)
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                audit_tx_rollback(st);
         return r;
 }
 
 void store_stage_abort(struct store *st, int64_t id, int64_t sid) {
         (void)id;
-        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        char err[200];
+        if (audit_tx_begin(st, err, sizeof(err)) != 0)
                 return;
-        if (delete_stage_rows(st, "sid = ?1", "audit = ?1", sid, 0) == 0)
-                sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-        else
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        if (delete_stage_rows(st, "sid = ?1", "audit = ?1", sid, 0) != 0 ||
+            audit_tx_commit(st, err, sizeof(err)) != 0)
+                audit_tx_rollback(st);
 }
 
 /* The stored note must be a checkpoint signed by a trusted key named after the origin. */
