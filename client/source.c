@@ -565,7 +565,7 @@ struct online {
         uint64_t next;
         uint64_t bytes;
         bool records_done;
-        bool proof_wanted, proof_done;
+        bool proof_wanted, proof_asked, proof_done;
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
         struct store_audit sa;
@@ -666,10 +666,47 @@ static void request_records(struct online *on) {
         online_get(on, path, SOURCE_PAGE_MAX_BYTES, on_records);
 }
 
+/*
+ * The records themselves prove the remembered checkpoint a prefix of the
+ * node's: the border (resumed at, or passing, the remembered size) hashes to
+ * the remembered root there and, with every new record, to the signed root.
+ */
+static bool records_prove_consistency(struct online *on) {
+        const struct ledger_check *lc = &on->lc;
+        const struct source *s = on->s;
+        if (lc->sys_err || lc->border.size != s->cp.size || !lc->have_m_root ||
+            lc->m != on->rem.size || memcmp(lc->m_root, on->rem.root, sizeof(merkle_hash)) != 0)
+                return false;
+        merkle_hash root;
+        merkle_border_root_with(&lc->border, sha256_evp_hasher(lc->sha), root);
+        return !sha256_evp_failed(lc->sha) && memcmp(root, s->cp.root, sizeof(root)) == 0;
+}
+
+static void on_proof(void *ctx, struct fetch_result *res);
+
 static void maybe_complete(struct online *on) {
         struct source *s = on->s;
-        if (source_done(s) || !on->records_done || (on->proof_wanted && !on->proof_done))
+        if (source_done(s) || !on->records_done || (on->proof_asked && !on->proof_done))
                 return;
+        /*
+         * The node's consistency proof is fetched only when the records do not
+         * prove consistency themselves: then it tells a FORK (the proof does
+         * not verify) from a ROOT_MISMATCH, as it always did.
+         */
+        if (on->proof_wanted && !on->proof_asked) {
+                if (records_prove_consistency(on)) {
+                        on->proof_wanted = false;
+                } else {
+                        char path[96];
+                        snprintf(path, sizeof(path),
+                                 API_PATH_CONSISTENCY "?" API_PARAM_OLD "=%llu&" API_PARAM_NEW
+                                                      "=%llu",
+                                 (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
+                        on->proof_asked = true;
+                        online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
+                        return;
+                }
+        }
         if (on->proof_wanted &&
             merkle_verify_consistency(on->rem.size, s->cp.size, on->rem.root, s->cp.root,
                                       (const merkle_hash *)on->proof, on->proof_len) != 0) {
@@ -788,14 +825,8 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
         if (sr != 0)
                 return;
         on->next = on->lc.border.size;
-        if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
-                char path[96];
-                snprintf(path, sizeof(path),
-                         API_PATH_CONSISTENCY "?" API_PARAM_OLD "=%llu&" API_PARAM_NEW "=%llu",
-                         (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
-                on->proof_wanted = true;
-                online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
-        }
+        /* Consistency with rem: by the records, else by the node's proof (maybe_complete). */
+        on->proof_wanted = on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size;
         if (on->next == s->cp.size)
                 on->records_done = true;
         else
