@@ -215,6 +215,51 @@ static int check_quorum(struct source *s, const struct policy *p, const char *no
 }
 
 /*
+ * The checkpoint cp of note, verified by trusted key keys[which] not named
+ * after its origin: a trusted key of the origin's name must sign it too. 0,
+ * or the source failed (the error).
+ */
+static int check_origin_key(struct source *s, const struct verify_opts *o, const char *note,
+                            size_t len, const struct checkpoint *c, size_t which) {
+        struct note_verifier *mine = malloc((o->nkeys ? o->nkeys : 1) * sizeof(*mine));
+        if (!mine) {
+                src_error(s, "out of memory");
+                return -ENOMEM;
+        }
+        size_t nmine = 0;
+        for (size_t i = 0; i < o->nkeys; i++)
+                if (strcmp(o->keys[i].name, c->origin) == 0)
+                        mine[nmine++] = o->keys[i];
+        char q[NOTE_NAME_MAX + 3], qk[NOTE_NAME_MAX + 3];
+        quote_bytes(c->origin, strlen(c->origin), q, sizeof(q));
+        quote_bytes(o->keys[which].name, strlen(o->keys[which].name), qk, sizeof(qk));
+        if (nmine == 0) {
+                free(mine);
+                src_fail(s, FIND_KEY_MISMATCH,
+                         "checkpoint of origin '%s' is signed by trusted key '%s', but no "
+                         "trusted key has the origin's name",
+                         q, qk);
+                return GH_E_NO_KEY;
+        }
+        size_t text_len = 0;
+        int r = note_verify(note, len, mine, nmine, false, &text_len, &which);
+        free(mine);
+        if (r != 0) {
+                if (r == GH_E_BAD_SIGNATURE)
+                        src_fail(s, FIND_BAD_SIGNATURE,
+                                 "the checkpoint's signature by trusted key '%s' does not verify",
+                                 q);
+                else
+                        src_fail(s, FIND_KEY_MISMATCH,
+                                 "checkpoint of origin '%s' is signed by trusted key '%s', but "
+                                 "not by a trusted key named '%s'",
+                                 q, qk, q);
+                return r;
+        }
+        return 0;
+}
+
+/*
  * Signature, checkpoint syntax and key name. strict: bundles (every
  * signature line must be a trusted key's). On success the checkpoint and a
  * copy of the note are stored in s.
@@ -286,40 +331,16 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 return r;
         }
         memcpy(s->cp.origin, cp.origin, sizeof(cp.origin));
-        /* The key that vouches for a checkpoint must be named after its origin. */
-        struct note_verifier *mine = malloc((o->nkeys ? o->nkeys : 1) * sizeof(*mine));
-        if (!mine) {
-                src_error(s, "out of memory");
-                return -ENOMEM;
-        }
-        size_t nmine = 0;
-        for (size_t i = 0; i < o->nkeys; i++)
-                if (strcmp(o->keys[i].name, cp.origin) == 0)
-                        mine[nmine++] = o->keys[i];
-        char q[NOTE_NAME_MAX + 3], qk[NOTE_NAME_MAX + 3];
-        quote_bytes(cp.origin, strlen(cp.origin), q, sizeof(q));
-        quote_bytes(o->keys[which].name, strlen(o->keys[which].name), qk, sizeof(qk));
-        if (nmine == 0) {
-                free(mine);
-                src_fail(s, FIND_KEY_MISMATCH,
-                         "checkpoint of origin '%s' is signed by trusted key '%s', but no "
-                         "trusted key has the origin's name",
-                         q, qk);
-                return GH_E_NO_KEY;
-        }
-        r = note_verify(note, len, mine, nmine, false, &text_len, &which);
-        free(mine);
-        if (r != 0) {
-                if (r == GH_E_BAD_SIGNATURE)
-                        src_fail(s, FIND_BAD_SIGNATURE,
-                                 "the checkpoint's signature by trusted key '%s' does not verify",
-                                 q);
-                else
-                        src_fail(s, FIND_KEY_MISMATCH,
-                                 "checkpoint of origin '%s' is signed by trusted key '%s', but "
-                                 "not by a trusted key named '%s'",
-                                 q, qk, q);
-                return r;
+        /*
+         * The key that vouches for a checkpoint must be named after its origin.
+         * When the key that verified is (the usual case), verifying again with
+         * the keys of that name is the same check: every signature by one of
+         * them verified, and one did.
+         */
+        if (strcmp(o->keys[which].name, cp.origin) != 0) {
+                r = check_origin_key(s, o, note, len, &cp, which);
+                if (r != 0)
+                        return r;
         }
         s->cp = cp;
         if (o->policy && check_quorum(s, o->policy, note, len, NULL) != 0)
