@@ -16,6 +16,7 @@
 #include "sha256_evp.h"
 #include "state.h"
 #include "status.h"
+#include "store.h"
 #include "trust.h"
 #include "util.h"
 
@@ -214,6 +215,51 @@ static int check_quorum(struct source *s, const struct policy *p, const char *no
 }
 
 /*
+ * The checkpoint cp of note, verified by trusted key keys[which] not named
+ * after its origin: a trusted key of the origin's name must sign it too. 0,
+ * or the source failed (the error).
+ */
+static int check_origin_key(struct source *s, const struct verify_opts *o, const char *note,
+                            size_t len, const struct checkpoint *c, size_t which) {
+        struct note_verifier *mine = malloc((o->nkeys ? o->nkeys : 1) * sizeof(*mine));
+        if (!mine) {
+                src_error(s, "out of memory");
+                return -ENOMEM;
+        }
+        size_t nmine = 0;
+        for (size_t i = 0; i < o->nkeys; i++)
+                if (strcmp(o->keys[i].name, c->origin) == 0)
+                        mine[nmine++] = o->keys[i];
+        char q[NOTE_NAME_MAX + 3], qk[NOTE_NAME_MAX + 3];
+        quote_bytes(c->origin, strlen(c->origin), q, sizeof(q));
+        quote_bytes(o->keys[which].name, strlen(o->keys[which].name), qk, sizeof(qk));
+        if (nmine == 0) {
+                free(mine);
+                src_fail(s, FIND_KEY_MISMATCH,
+                         "checkpoint of origin '%s' is signed by trusted key '%s', but no "
+                         "trusted key has the origin's name",
+                         q, qk);
+                return GH_E_NO_KEY;
+        }
+        size_t text_len = 0;
+        int r = note_verify(note, len, mine, nmine, false, &text_len, &which);
+        free(mine);
+        if (r != 0) {
+                if (r == GH_E_BAD_SIGNATURE)
+                        src_fail(s, FIND_BAD_SIGNATURE,
+                                 "the checkpoint's signature by trusted key '%s' does not verify",
+                                 q);
+                else
+                        src_fail(s, FIND_KEY_MISMATCH,
+                                 "checkpoint of origin '%s' is signed by trusted key '%s', but "
+                                 "not by a trusted key named '%s'",
+                                 q, qk, q);
+                return r;
+        }
+        return 0;
+}
+
+/*
  * Signature, checkpoint syntax and key name. strict: bundles (every
  * signature line must be a trusted key's). On success the checkpoint and a
  * copy of the note are stored in s.
@@ -285,40 +331,16 @@ int check_note(struct source *s, const struct verify_opts *o, const char *note, 
                 return r;
         }
         memcpy(s->cp.origin, cp.origin, sizeof(cp.origin));
-        /* The key that vouches for a checkpoint must be named after its origin. */
-        struct note_verifier *mine = malloc((o->nkeys ? o->nkeys : 1) * sizeof(*mine));
-        if (!mine) {
-                src_error(s, "out of memory");
-                return -ENOMEM;
-        }
-        size_t nmine = 0;
-        for (size_t i = 0; i < o->nkeys; i++)
-                if (strcmp(o->keys[i].name, cp.origin) == 0)
-                        mine[nmine++] = o->keys[i];
-        char q[NOTE_NAME_MAX + 3], qk[NOTE_NAME_MAX + 3];
-        quote_bytes(cp.origin, strlen(cp.origin), q, sizeof(q));
-        quote_bytes(o->keys[which].name, strlen(o->keys[which].name), qk, sizeof(qk));
-        if (nmine == 0) {
-                free(mine);
-                src_fail(s, FIND_KEY_MISMATCH,
-                         "checkpoint of origin '%s' is signed by trusted key '%s', but no "
-                         "trusted key has the origin's name",
-                         q, qk);
-                return GH_E_NO_KEY;
-        }
-        r = note_verify(note, len, mine, nmine, false, &text_len, &which);
-        free(mine);
-        if (r != 0) {
-                if (r == GH_E_BAD_SIGNATURE)
-                        src_fail(s, FIND_BAD_SIGNATURE,
-                                 "the checkpoint's signature by trusted key '%s' does not verify",
-                                 q);
-                else
-                        src_fail(s, FIND_KEY_MISMATCH,
-                                 "checkpoint of origin '%s' is signed by trusted key '%s', but "
-                                 "not by a trusted key named '%s'",
-                                 q, qk, q);
-                return r;
+        /*
+         * The key that vouches for a checkpoint must be named after its origin.
+         * When the key that verified is (the usual case), verifying again with
+         * the keys of that name is the same check: every signature by one of
+         * them verified, and one did.
+         */
+        if (strcmp(o->keys[which].name, cp.origin) != 0) {
+                r = check_origin_key(s, o, note, len, &cp, which);
+                if (r != 0)
+                        return r;
         }
         s->cp = cp;
         if (o->policy && check_quorum(s, o->policy, note, len, NULL) != 0)
@@ -564,7 +586,7 @@ struct online {
         uint64_t next;
         uint64_t bytes;
         bool records_done;
-        bool proof_wanted, proof_done;
+        bool proof_wanted, proof_asked, proof_done;
         merkle_hash proof[MERKLE_MAX_PROOF];
         size_t proof_len;
         struct store_audit sa;
@@ -665,10 +687,47 @@ static void request_records(struct online *on) {
         online_get(on, path, SOURCE_PAGE_MAX_BYTES, on_records);
 }
 
+/*
+ * The records themselves prove the remembered checkpoint a prefix of the
+ * node's: the border (resumed at, or passing, the remembered size) hashes to
+ * the remembered root there and, with every new record, to the signed root.
+ */
+static bool records_prove_consistency(struct online *on) {
+        const struct ledger_check *lc = &on->lc;
+        const struct source *s = on->s;
+        if (lc->sys_err || lc->border.size != s->cp.size || !lc->have_m_root ||
+            lc->m != on->rem.size || memcmp(lc->m_root, on->rem.root, sizeof(merkle_hash)) != 0)
+                return false;
+        merkle_hash root;
+        merkle_border_root_with(&lc->border, sha256_evp_hasher(lc->sha), root);
+        return !sha256_evp_failed(lc->sha) && memcmp(root, s->cp.root, sizeof(root)) == 0;
+}
+
+static void on_proof(void *ctx, struct fetch_result *res);
+
 static void maybe_complete(struct online *on) {
         struct source *s = on->s;
-        if (source_done(s) || !on->records_done || (on->proof_wanted && !on->proof_done))
+        if (source_done(s) || !on->records_done || (on->proof_asked && !on->proof_done))
                 return;
+        /*
+         * The node's consistency proof is fetched only when the records do not
+         * prove consistency themselves: then it tells a FORK (the proof does
+         * not verify) from a ROOT_MISMATCH, as it always did.
+         */
+        if (on->proof_wanted && !on->proof_asked) {
+                if (records_prove_consistency(on)) {
+                        on->proof_wanted = false;
+                } else {
+                        char path[96];
+                        snprintf(path, sizeof(path),
+                                 API_PATH_CONSISTENCY "?" API_PARAM_OLD "=%llu&" API_PARAM_NEW
+                                                      "=%llu",
+                                 (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
+                        on->proof_asked = true;
+                        online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
+                        return;
+                }
+        }
         if (on->proof_wanted &&
             merkle_verify_consistency(on->rem.size, s->cp.size, on->rem.root, s->cp.root,
                                       (const merkle_hash *)on->proof, on->proof_len) != 0) {
@@ -787,14 +846,8 @@ static void on_checkpoint(void *ctx, struct fetch_result *res) {
         if (sr != 0)
                 return;
         on->next = on->lc.border.size;
-        if (on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size) {
-                char path[96];
-                snprintf(path, sizeof(path),
-                         API_PATH_CONSISTENCY "?" API_PARAM_OLD "=%llu&" API_PARAM_NEW "=%llu",
-                         (unsigned long long)on->rem.size, (unsigned long long)s->cp.size);
-                on->proof_wanted = true;
-                online_get(on, path, SOURCE_PROOF_MAX_BYTES, on_proof);
-        }
+        /* Consistency with rem: by the records, else by the node's proof (maybe_complete). */
+        on->proof_wanted = on->have_rem && on->rem.size > 0 && on->rem.size < s->cp.size;
         if (on->next == s->cp.size)
                 on->records_done = true;
         else
@@ -893,6 +946,13 @@ static void commit_audits(struct online *ons, size_t nurl, const struct source *
                 if (*b == SIZE_MAX || ons[i].s->cp.size > ons[*b].s->cp.size)
                         *b = i;
         }
+        /*
+         * One transaction for all of them (each commit a savepoint in it): a
+         * fleet's audits are written and synced once, not once per node.
+         */
+        char err[600];
+        bool batch = o->store && store_batch_begin(o->store, err, sizeof(err)) == 0;
+        bool *done = calloc(nurl ? nurl : 1, sizeof(*done));
         for (size_t i = 0; i < nurl; i++) {
                 struct online *on = &ons[i];
                 size_t k = (size_t)(on->s - srcs);
@@ -909,9 +969,19 @@ static void commit_audits(struct online *ons, size_t nurl, const struct source *
                         store_audit_abort(&on->sa, o);
                         continue;
                 }
-                struct ledger_check done = {.border = on->border};
-                store_audit_end(&on->sa, on->s, o, &done);
+                struct ledger_check lc = {.border = on->border};
+                bool ok = store_audit_end(&on->sa, on->s, o, &lc);
+                if (done)
+                        done[i] = ok;
         }
+        if (batch && store_batch_end(o->store, err, sizeof(err)) != 0)
+                for (size_t i = 0; i < nurl; i++)
+                        if (!done || done[i])
+                                fprintf(stderr,
+                                        PROG ": warning: %s: not recorded in the evidence store: "
+                                             "%s\n",
+                                        ons[i].s->name, err);
+        free(done);
         free(best);
 }
 

@@ -109,8 +109,11 @@ int store_audit_page(struct store_audit *sa, struct source *s, const struct veri
  */
 void store_audit_snapshot(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                           const struct ledger_check *lc);
-/* After source_complete: commit when the source verified, else drop what was staged. */
-void store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
+/*
+ * After source_complete: commit when the source verified, else drop what was
+ * staged. true when committed (inside a store batch: once the batch ends).
+ */
+bool store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                      const struct ledger_check *lc);
 /* At the end of the run: drop anything still staged (a source that never completed). */
 void store_audit_abort(struct store_audit *sa, const struct verify_opts *o);

@@ -17,12 +17,57 @@
 #include "status.h"
 #include "util.h"
 
+#define STORE_STMT_CACHE 64
+
 struct store {
         sqlite3 *db;
         char *path;
         int64_t run; /* this process's staging (random; a row of another run is stale) */
         struct sha256_evp *sha; /* the saved windows' chain (made on first use) */
+        bool batch; /* inside store_batch_begin: commits are savepoints of its transaction */
+        /*
+         * Prepared statements kept for reuse (prep, unprep), by their SQL text:
+         * an audit runs a dozen statements per node, and parsing them anew
+         * each time cost more than running them.
+         */
+        struct cached_stmt {
+                char *sql;
+                sqlite3_stmt *q;
+                bool busy;
+        } cache[STORE_STMT_CACHE];
+        size_t ncache;
 };
+
+/* sqlite3_prepare_v2 of sql, reusing a cached statement that is not in use. */
+static int prep(struct store *st, const char *sql, sqlite3_stmt **q) {
+        for (size_t i = 0; i < st->ncache; i++)
+                if (!st->cache[i].busy && strcmp(st->cache[i].sql, sql) == 0) {
+                        st->cache[i].busy = true;
+                        *q = st->cache[i].q;
+                        return SQLITE_OK;
+                }
+        int rc = sqlite3_prepare_v2(st->db, sql, -1, q, NULL);
+        if (rc != SQLITE_OK || !*q || st->ncache == STORE_STMT_CACHE)
+                return rc;
+        char *copy = strdup(sql);
+        if (copy)
+                st->cache[st->ncache++] = (struct cached_stmt){.sql = copy, .q = *q, .busy = true};
+        return rc;
+}
+
+/* Done with a statement from prep: reset for reuse (bindings cleared), or finalized. */
+static void unprep(struct store *st, sqlite3_stmt *q) {
+        if (!q)
+                return;
+        for (size_t i = 0; i < st->ncache; i++)
+                if (st->cache[i].q == q) {
+                        sqlite3_reset(q);
+                        sqlite3_clear_bindings(q);
+                        st->cache[i].busy = false;
+                        return;
+                }
+        sqlite3_finalize(q);
+}
 
 static const char schema[] =
         "CREATE TABLE IF NOT EXISTS origin ("
@@ -101,6 +146,48 @@ static int exec(struct store *st, const char *sql, char *err, size_t errlen) {
         return 0;
 }
 
+/*
+ * An audit's commit (and the drop of its staged rows): its own transaction,
+ * or a savepoint of the batch's (store_batch_begin), so that a failed one is
+ * undone alone and the others stay for the batch's COMMIT.
+ */
+static int audit_tx_begin(struct store *st, char *err, size_t errlen) {
+        return exec(st, st->batch ? "SAVEPOINT audit" : "BEGIN IMMEDIATE", err, errlen);
+}
+
+static int audit_tx_commit(struct store *st, char *err, size_t errlen) {
+        return exec(st, st->batch ? "RELEASE audit" : "COMMIT", err, errlen);
+}
+
+static void audit_tx_rollback(struct store *st) {
+        if (st->batch) {
+                sqlite3_exec(st->db, "ROLLBACK TO audit", NULL, NULL, NULL);
+                sqlite3_exec(st->db, "RELEASE audit", NULL, NULL, NULL);
+        } else {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+}
+
+int store_batch_begin(struct store *st, char *err, size_t errlen) {
+        if (st->batch)
+                return fail(err, errlen, "evidence store %s: nested batch", st->path);
+        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+                return -1;
+        st->batch = true;
+        return 0;
+}
+
+int store_batch_end(struct store *st, char *err, size_t errlen) {
+        if (!st->batch)
+                return 0;
+        st->batch = false;
+        if (exec(st, "COMMIT", err, errlen) != 0) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                return -1;
+        }
+        return 0;
+}
+
 static sqlite3_int64 rec_key(int64_t id, uint64_t leaf) {
         return (sqlite3_int64)(((uint64_t)id << STORE_LEAF_BITS) | leaf);
 }
@@ -136,10 +223,10 @@ size_t store_border_encode(const struct merkle_border *b, uint8_t out[MERKLE_MAX
 static int wal_checkpoint_every(struct store *st, unsigned bytes, char *err, size_t errlen) {
         sqlite3_stmt *q = NULL;
         int page = 0;
-        if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &q, NULL) == SQLITE_OK &&
+        if (prep(st, "PRAGMA page_size", &q) == SQLITE_OK &&
             sqlite3_step(q) == SQLITE_ROW)
                 page = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (page < 512 || page > 65536)
                 return fail(err, errlen, "evidence store %s: page size %d", st->path, page);
         char sql[64];
@@ -153,23 +240,22 @@ static int page_insert(struct store *st, int64_t id, uint64_t first, uint64_t n,
         sqlite3_stmt *q = NULL;
         if (len > INT32_MAX)
                 return fail(err, errlen, "evidence store %s: page too large", st->path);
-        if (sqlite3_prepare_v2(st->db, "INSERT INTO pagedata(data) VALUES (?1)", -1, &q, NULL) !=
+        if (prep(st, "INSERT INTO pagedata(data) VALUES (?1)", &q) !=
             SQLITE_OK)
                 return db_fail(st, err, errlen, "writing records");
         sqlite3_bind_blob(q, 1, frames, (int)len, SQLITE_STATIC);
         int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (rc != SQLITE_DONE)
                 return db_fail(st, err, errlen, "writing records");
         sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
-        if (sqlite3_prepare_v2(st->db, "INSERT INTO page(key, n, blob) VALUES (?1, ?2, ?3)", -1,
-                               &q, NULL) != SQLITE_OK)
+        if (prep(st, "INSERT INTO page(key, n, blob) VALUES (?1, ?2, ?3)", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "writing records");
         sqlite3_bind_int64(q, 1, rec_key(id, first));
         sqlite3_bind_int64(q, 2, (sqlite3_int64)n);
         sqlite3_bind_int64(q, 3, blob);
         rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        unprep(st, q);
         return rc == SQLITE_DONE ? 0 : db_fail(st, err, errlen, "writing records");
 }
 
@@ -193,12 +279,11 @@ static int migrate_v1(struct store *st, char *err, size_t errlen) {
         uint8_t *buf = NULL;
         size_t len = 0, cap = 0;
         int r = -1;
-        if (sqlite3_prepare_v2(st->db, "SELECT id, size FROM origin ORDER BY id", -1, &o, NULL) !=
+        if (prep(st, "SELECT id, size FROM origin ORDER BY id", &o) !=
                     SQLITE_OK ||
-            sqlite3_prepare_v2(st->db,
+            prep(st,
                                "SELECT key, data FROM record WHERE key >= ?1 AND key < ?2 ORDER "
-                               "BY key",
-                               -1, &q, NULL) != SQLITE_OK) {
+                               "BY key", &q) != SQLITE_OK) {
                 db_fail(st, err, errlen, "migrating schema version 1");
                 goto out;
         }
@@ -268,14 +353,14 @@ static int migrate_v1(struct store *st, char *err, size_t errlen) {
                 db_fail(st, err, errlen, "migrating schema version 1");
                 goto out;
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         q = NULL;
         r = exec(st, "DROP TABLE record", err, errlen);
         if (r == 0)
                 r = exec(st, "PRAGMA user_version=2", err, errlen);
 out:
-        sqlite3_finalize(o);
-        sqlite3_finalize(q);
+        unprep(st, o);
+        unprep(st, q);
         free(buf);
         return r;
 }
@@ -335,6 +420,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         if (exec(st, "PRAGMA page_size=65536", err, errlen) != 0 ||
             exec(st, "PRAGMA journal_mode=WAL", err, errlen) != 0 ||
             exec(st, "PRAGMA synchronous=NORMAL", err, errlen) != 0 ||
+            exec(st, "PRAGMA temp_store=MEMORY", err, errlen) != 0 ||
             wal_checkpoint_every(st, 64u << 20, err, errlen) != 0 ||
             exec(st, "PRAGMA foreign_keys=ON", err, errlen) != 0 ||
             exec(st, "BEGIN IMMEDIATE", err, errlen) != 0) {
@@ -343,10 +429,10 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
         }
         sqlite3_stmt *q = NULL;
         int version = -1;
-        if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        if (prep(st, "PRAGMA user_version", &q) == SQLITE_OK &&
             sqlite3_step(q) == SQLITE_ROW)
                 version = sqlite3_column_int(q, 0);
-        sqlite3_finalize(q);
+        unprep(st, q);
         int r = 0;
         if (version == 0) {
                 r = exec(st, schema, err, errlen);
@@ -377,6 +463,11 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
 void store_close(struct store *st) {
         if (!st)
                 return;
+        for (size_t i = 0; i < st->ncache; i++) {
+                sqlite3_finalize(st->cache[i].q);
+                free(st->cache[i].sql);
+        }
+        st->ncache = 0;
         sqlite3_close(st->db);
         sha256_evp_free(st->sha);
         free(st->path);
@@ -435,7 +526,7 @@ static int origin_query(struct store *st, const char *sql, const char *key,
         *found = false;
         memset(o, 0, sizeof(*o));
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        if (prep(st, sql, &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "reading an origin");
         sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
         int rc = sqlite3_step(q), r = 0;
@@ -448,7 +539,7 @@ static int origin_query(struct store *st, const char *sql, const char *key,
         } else if (rc != SQLITE_DONE) {
                 r = db_fail(st, err, errlen, "reading an origin");
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
@@ -478,8 +569,7 @@ int store_origin_names(struct store *st, char ***names, size_t *n, char *err, si
         *names = NULL;
         *n = 0;
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "SELECT name FROM origin WHERE size > 0 ORDER BY name", -1,
-                               &q, NULL) != SQLITE_OK)
+        if (prep(st, "SELECT name FROM origin WHERE size > 0 ORDER BY name", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "listing origins");
         char **v = NULL;
         size_t k = 0, cap = 0;
@@ -503,7 +593,7 @@ int store_origin_names(struct store *st, char ***names, size_t *n, char *err, si
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = db_fail(st, err, errlen, "listing origins");
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (r != 0) {
                 store_names_free(v, k);
                 return r;
@@ -519,11 +609,10 @@ int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, stor
                 return 0;
         sqlite3_stmt *q = NULL;
         /* From the page holding from (the last one starting at or before it). */
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT p.key, p.n, d.data FROM page p LEFT JOIN pagedata d ON "
                                "d.id = p.blob WHERE p.key >= coalesce((SELECT max(key) FROM page "
-                               "WHERE key >= ?1 AND key <= ?2), ?2) AND p.key < ?3 ORDER BY p.key",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "WHERE key >= ?1 AND key <= ?2), ?2) AND p.key < ?3 ORDER BY p.key", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "reading records");
         sqlite3_bind_int64(q, 1, rec_key(id, 0));
         sqlite3_bind_int64(q, 2, rec_key(id, from));
@@ -588,7 +677,7 @@ int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, stor
                          "gpuhours store verify",
                          st->path, (long long)id, (unsigned long long)want,
                          (unsigned long long)to);
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
@@ -597,10 +686,9 @@ int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages
         sqlite3_stmt *q = NULL;
         *end = 0;
         *pages = 0;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT count(*), coalesce(max(key + n), ?1) - ?1 FROM page WHERE "
-                               "key >= ?1 AND key < ?2",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "key >= ?1 AND key < ?2", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "counting pages");
         sqlite3_bind_int64(q, 1, rec_key(id, 0));
         sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
@@ -610,7 +698,7 @@ int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages
                 *end = (uint64_t)sqlite3_column_int64(q, 1);
         } else
                 r = db_fail(st, err, errlen, "counting pages");
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
@@ -619,8 +707,7 @@ int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n,
         (void)size;
         sqlite3_stmt *q = NULL;
         *n = 0;
-        if (sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(n), 0) FROM stage WHERE origin = ?1",
-                               -1, &q, NULL) != SQLITE_OK)
+        if (prep(st, "SELECT coalesce(sum(n), 0) FROM stage WHERE origin = ?1", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "counting staged records");
         sqlite3_bind_int64(q, 1, id);
         int r = 0;
@@ -628,17 +715,16 @@ int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n,
                 *n = (uint64_t)sqlite3_column_int64(q, 0);
         else
                 r = db_fail(st, err, errlen, "counting staged records");
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
 int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void *ctx, char *err,
                       size_t errlen) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT size, root, note FROM checkpoint WHERE origin = ?1 "
-                               "ORDER BY size",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "ORDER BY size", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "reading checkpoints");
         sqlite3_bind_int64(q, 1, id);
         int rc, r = 0;
@@ -653,7 +739,7 @@ int store_checkpoints(struct store *st, int64_t id, store_checkpoint_fn fn, void
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = db_fail(st, err, errlen, "reading checkpoints");
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
@@ -670,13 +756,13 @@ static int delete_stage_rows(struct store *st, const char *cond, const char *aco
         snprintf(sql[2], sizeof(sql[2]), "DELETE FROM astage WHERE %s", acond);
         for (unsigned i = 0; i < 3; i++) {
                 sqlite3_stmt *q = NULL;
-                if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+                if (prep(st, sql[i], &q) != SQLITE_OK)
                         return -1;
                 sqlite3_bind_int64(q, 1, a1);
                 if (sqlite3_bind_parameter_count(q) > 1)
                         sqlite3_bind_int64(q, 2, a2);
                 int rc = sqlite3_step(q);
-                sqlite3_finalize(q);
+                unprep(st, q);
                 if (rc != SQLITE_DONE)
                         return -1;
         }
@@ -698,12 +784,11 @@ static int stage_unchanged(struct store *st, const char *origin, const char *url
                            uint64_t *size) {
         sqlite3_stmt *q = NULL;
         int r = 0;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT id, size, url = ?2 AND NOT EXISTS (SELECT 1 FROM stage "
                                "WHERE stage.origin = origin.id AND stage.run <> ?3) AND NOT "
                                "EXISTS (SELECT 1 FROM astage WHERE astage.origin = origin.id AND "
-                               "astage.run <> ?3) FROM origin WHERE name = ?1",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "astage.run <> ?3) FROM origin WHERE name = ?1", &q) != SQLITE_OK)
                 return 0;
         sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, url ? url : "", -1, SQLITE_STATIC);
@@ -717,7 +802,7 @@ static int stage_unchanged(struct store *st, const char *origin, const char *url
                         r = 1;
                 }
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
@@ -730,10 +815,9 @@ int store_stage_begin(struct store *st, const char *origin, const char *url, int
                 return -1;
         sqlite3_stmt *q = NULL;
         int r = -1;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "INSERT INTO origin(name, url) VALUES (?1, ?2) ON CONFLICT(name) "
-                               "DO UPDATE SET url = excluded.url RETURNING id, size",
-                               -1, &q, NULL) != SQLITE_OK) {
+                               "DO UPDATE SET url = excluded.url RETURNING id, size", &q) != SQLITE_OK) {
                 db_fail(st, err, errlen, "adding an origin");
                 goto out;
         }
@@ -745,7 +829,7 @@ int store_stage_begin(struct store *st, const char *origin, const char *url, int
         }
         *id = sqlite3_column_int64(q, 0);
         sqlite3_int64 sz = sqlite3_column_int64(q, 1);
-        sqlite3_finalize(q);
+        unprep(st, q);
         q = NULL;
         if (*id <= 0 || *id >= STORE_MAX_ORIGINS || sz < 0 ||
             (uint64_t)sz >= (1ull << STORE_LEAF_BITS)) {
@@ -760,7 +844,7 @@ int store_stage_begin(struct store *st, const char *origin, const char *url, int
         }
         r = exec(st, "COMMIT", err, errlen);
 out:
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (r != 0)
                 sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return r;
@@ -786,19 +870,18 @@ static int stage_rows(struct store *st, int64_t id, int64_t sid, uint64_t first,
         if (len > INT32_MAX)
                 return fail(err, errlen, "staging records: page too large");
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "INSERT INTO pagedata(data) VALUES (?1)", -1, &q, NULL) !=
+        if (prep(st, "INSERT INTO pagedata(data) VALUES (?1)", &q) !=
             SQLITE_OK)
                 return db_fail(st, err, errlen, "staging records");
         sqlite3_bind_blob(q, 1, frames, (int)len, SQLITE_STATIC);
         int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (rc != SQLITE_DONE)
                 return db_fail(st, err, errlen, "staging records");
         sqlite3_int64 blob = sqlite3_last_insert_rowid(st->db);
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "INSERT INTO stage(sid, first, origin, run, n, blob) VALUES (?1, "
-                               "?2, ?3, ?4, ?5, ?6)",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "?2, ?3, ?4, ?5, ?6)", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "staging records");
         sqlite3_bind_int64(q, 1, sid);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)first);
@@ -807,7 +890,7 @@ static int stage_rows(struct store *st, int64_t id, int64_t sid, uint64_t first,
         sqlite3_bind_int64(q, 5, (sqlite3_int64)n);
         sqlite3_bind_int64(q, 6, blob);
         rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        unprep(st, q);
         return rc == SQLITE_DONE ? 0 : db_fail(st, err, errlen, "staging records");
 }
 
@@ -861,19 +944,19 @@ static void state_hash(int64_t id, uint64_t size, const merkle_hash root, uint64
         h->hash2(h->ctx, head, sizeof(head), data, len, out);
 }
 
-static int step_done(sqlite3_stmt *q) {
+static int step_done(struct store *st, sqlite3_stmt *q) {
         int rc = sqlite3_step(q);
-        sqlite3_finalize(q);
+        unprep(st, q);
         return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* One statement with a single integer parameter ?1, run to its end. 0 or -1. */
 static int exec_i64(struct store *st, const char *sql, int64_t v) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        if (prep(st, sql, &q) != SQLITE_OK)
                 return -1;
         sqlite3_bind_int64(q, 1, v);
-        return step_done(q);
+        return step_done(st, q);
 }
 
 /* sw's windows chain and state hash for origin id at size with root. 0 or -1 (bad sw). */
@@ -895,12 +978,11 @@ static int state_seal(struct store *st, int64_t id, uint64_t size, const merkle_
 
 static int delete_wins(struct store *st, int64_t id, uint64_t from) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, "DELETE FROM awin WHERE key >= ?1 AND key < ?2", -1, &q,
-                               NULL) != SQLITE_OK)
+        if (prep(st, "DELETE FROM awin WHERE key >= ?1 AND key < ?2", &q) != SQLITE_OK)
                 return -1;
         sqlite3_bind_int64(q, 1, rec_key(id, from));
         sqlite3_bind_int64(q, 2, rec_key(id + 1, 0));
-        return step_done(q);
+        return step_done(st, q);
 }
 
 /* Inside the commit's transaction: replace (or, sw NULL, drop) the origin's state. */
@@ -913,25 +995,22 @@ static int state_write(struct store *st, int64_t id, uint64_t size, const merkle
         if (delete_wins(st, id, sw ? sw->first : 0) != 0)
                 return -1;
         if (!sw) {
-                if (sqlite3_prepare_v2(st->db, "DELETE FROM astate WHERE origin = ?1", -1, &q,
-                                       NULL) != SQLITE_OK)
+                if (prep(st, "DELETE FROM astate WHERE origin = ?1", &q) != SQLITE_OK)
                         return -1;
                 sqlite3_bind_int64(q, 1, id);
-                return step_done(q);
+                return step_done(st, q);
         }
         if (sw->wins_len) {
-                if (sqlite3_prepare_v2(st->db, "INSERT INTO awin(key, data) VALUES (?1, ?2)", -1,
-                                       &q, NULL) != SQLITE_OK)
+                if (prep(st, "INSERT INTO awin(key, data) VALUES (?1, ?2)", &q) != SQLITE_OK)
                         return -1;
                 sqlite3_bind_int64(q, 1, rec_key(id, sw->first));
                 sqlite3_bind_blob(q, 2, sw->wins, (int)sw->wins_len, SQLITE_STATIC);
-                if (step_done(q) != 0)
+                if (step_done(st, q) != 0)
                         return -1;
         }
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "INSERT OR REPLACE INTO astate(origin, size, nwins, wchain, hash, "
-                               "data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &q) != SQLITE_OK)
                 return -1;
         sqlite3_bind_int64(q, 1, id);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)size);
@@ -939,7 +1018,7 @@ static int state_write(struct store *st, int64_t id, uint64_t size, const merkle
         sqlite3_bind_blob(q, 4, chain, 32, SQLITE_TRANSIENT);
         sqlite3_bind_blob(q, 5, hash, 32, SQLITE_TRANSIENT);
         sqlite3_bind_blob(q, 6, sw->data, (int)sw->len, SQLITE_STATIC);
-        return step_done(q);
+        return step_done(st, q);
 }
 
 /*
@@ -950,10 +1029,9 @@ static int state_write(struct store *st, int64_t id, uint64_t size, const merkle
 static int state_unstage(struct store *st, int64_t id, uint64_t size, const merkle_hash root,
                          int64_t sid) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT first FROM astage WHERE sid = ?1 AND origin = ?2 AND "
-                               "size = ?3 AND root = ?4",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "size = ?3 AND root = ?4", &q) != SQLITE_OK)
                 return -1;
         sqlite3_bind_int64(q, 1, sid);
         sqlite3_bind_int64(q, 2, id);
@@ -961,7 +1039,7 @@ static int state_unstage(struct store *st, int64_t id, uint64_t size, const merk
         sqlite3_bind_blob(q, 4, root, MERKLE_HASH_LEN, SQLITE_STATIC);
         int rc = sqlite3_step(q);
         sqlite3_int64 first = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (rc == SQLITE_DONE)
                 return 1;
         if (rc != SQLITE_ROW || first < 0 || (uint64_t)first >= (1ull << STORE_LEAF_BITS))
@@ -976,12 +1054,12 @@ static int state_unstage(struct store *st, int64_t id, uint64_t size, const merk
                 "DELETE FROM astage WHERE sid = ?1",
         };
         for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-                if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+                if (prep(st, sql[i], &q) != SQLITE_OK)
                         return -1;
                 sqlite3_bind_int64(q, 1, sid);
                 if (i == 0)
                         sqlite3_bind_int64(q, 2, rec_key(id, (uint64_t)first));
-                if (step_done(q) != 0)
+                if (step_done(st, q) != 0)
                         return -1;
         }
         return 0;
@@ -1004,11 +1082,10 @@ int store_stage_state(struct store *st, int64_t id, int64_t audit, uint64_t size
             stage_rows(st, id, audit, last->first, last->frames, last->len, err, errlen) != 0)
                 goto out;
         if (sw) {
-                if (sqlite3_prepare_v2(st->db,
+                if (prep(st,
                                        "INSERT INTO astage(origin, size, root, first, nwins, "
                                        "wchain, hash, data, wins, audit, run) VALUES (?1, ?2, "
-                                       "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING sid",
-                                       -1, &q, NULL) != SQLITE_OK) {
+                                       "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING sid", &q) != SQLITE_OK) {
                         db_fail(st, err, errlen, "staging the analysis state");
                         goto out;
                 }
@@ -1034,13 +1111,13 @@ int store_stage_state(struct store *st, int64_t id, int64_t audit, uint64_t size
                         db_fail(st, err, errlen, "staging the analysis state");
                         goto out;
                 }
-                sqlite3_finalize(q);
+                unprep(st, q);
                 q = NULL;
                 *sid = v;
         }
         r = exec(st, "COMMIT", err, errlen);
 out:
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (r != 0) {
                 sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
                 *sid = 0;
@@ -1058,10 +1135,9 @@ int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_h
         sqlite3_stmt *q = NULL;
         memset(ss, 0, sizeof(*ss));
         *found = false;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT size, nwins, wchain, hash, data FROM astate WHERE origin "
-                               "= ?1",
-                               -1, &q, NULL) != SQLITE_OK)
+                               "= ?1", &q) != SQLITE_OK)
                 return db_fail(st, err, errlen, "reading the analysis state");
         sqlite3_bind_int64(q, 1, id);
         int rc = sqlite3_step(q), r = 0;
@@ -1107,7 +1183,7 @@ int store_state_load(struct store *st, int64_t id, uint64_t size, const merkle_h
         memcpy(ss->wchain, chain, 32);
         *found = true;
 out:
-        sqlite3_finalize(q);
+        unprep(st, q);
         return r;
 }
 
@@ -1128,10 +1204,9 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
         /* Each chunk read straight into buf (sqlite3_blob_read: no copy through SQLite). */
         sqlite3_stmt *q = NULL;
         sqlite3_blob *blob = NULL;
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "SELECT key, length(data) FROM awin WHERE key >= ?1 AND key < ?2 "
-                               "ORDER BY key",
-                               -1, &q, NULL) != SQLITE_OK) {
+                               "ORDER BY key", &q) != SQLITE_OK) {
                 free(buf);
                 return db_fail(st, err, errlen, "reading saved windows");
         }
@@ -1158,7 +1233,7 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
                 }
                 if (state_chain(st, chain, first, buf + have, (size_t)n, chain) != 0) {
                         sqlite3_blob_close(blob);
-                        sqlite3_finalize(q);
+                        unprep(st, q);
                         free(buf);
                         return fail(err, errlen, "SHA-256 failed inside libcrypto");
                 }
@@ -1166,11 +1241,11 @@ int store_state_windows(struct store *st, int64_t id, const struct store_state *
         }
         sqlite3_blob_close(blob);
         if (r == 0 && rc != SQLITE_DONE) {
-                sqlite3_finalize(q);
+                unprep(st, q);
                 free(buf);
                 return db_fail(st, err, errlen, "reading saved windows");
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (r != 0 || have != total || memcmp(chain, ss->wchain, 32) != 0) {
                 free(buf);
                 return fail(err, errlen,
@@ -1189,11 +1264,11 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                  const struct store_state_write *sw, int64_t state_sid, char *err, size_t errlen) {
         if (b->size >= (1ull << STORE_LEAF_BITS) || note_len > NOTE_MAX_SIZE)
                 return fail(err, errlen, "evidence store: tree too large to store");
-        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        if (audit_tx_begin(st, err, errlen) != 0)
                 return -1;
         if (last && last->len &&
             stage_rows(st, id, sid, last->first, last->frames, last->len, err, errlen) != 0) {
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                audit_tx_rollback(st);
                 return -1;
         }
         uint8_t border[MERKLE_MAX_LEVELS * 32];
@@ -1201,10 +1276,9 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
         sqlite3_stmt *q = NULL;
         int r = -1;
         /* Only if nobody moved this origin meanwhile (another gpuhours on the same store). */
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "UPDATE origin SET size = ?1, root = ?2, border = ?3, note = ?4 "
-                               "WHERE id = ?5 AND size = ?6",
-                               -1, &q, NULL) != SQLITE_OK) {
+                               "WHERE id = ?5 AND size = ?6", &q) != SQLITE_OK) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
@@ -1225,7 +1299,7 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                      st->path);
                 goto out;
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         q = NULL;
         /*
          * This audit's staged pages tile [old_size, size) exactly (another
@@ -1233,9 +1307,8 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
          */
         uint64_t have = old_size;
         bool tiled = true;
-        if (sqlite3_prepare_v2(st->db,
-                               "SELECT first, n, origin FROM stage WHERE sid = ?1 ORDER BY first",
-                               -1, &q, NULL) != SQLITE_OK) {
+        if (prep(st,
+                               "SELECT first, n, origin FROM stage WHERE sid = ?1 ORDER BY first", &q) != SQLITE_OK) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
@@ -1249,7 +1322,7 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                 else
                         have += (uint64_t)n;
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         q = NULL;
         if (rc != SQLITE_DONE) {
                 db_fail(st, err, errlen, "committing an audit");
@@ -1271,10 +1344,9 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
-        if (sqlite3_prepare_v2(st->db,
+        if (prep(st,
                                "INSERT OR IGNORE INTO checkpoint(origin, size, root, note, "
-                               "verified_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
-                               -1, &q, NULL) != SQLITE_OK) {
+                               "verified_ns) VALUES (?1, ?2, ?3, ?4, ?5)", &q) != SQLITE_OK) {
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
@@ -1287,7 +1359,7 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                 db_fail(st, err, errlen, "committing an audit");
                 goto out;
         }
-        sqlite3_finalize(q);
+        unprep(st, q);
         q = NULL;
         if (state_sid > 0) {
                 int u = state_unstage(st, id, b->size, root, state_sid);
@@ -1305,22 +1377,22 @@ int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                 db_fail(st, err, errlen, "saving the analysis state");
                 goto out;
         }
-        r = exec(st, "COMMIT", err, errlen);
+        r = audit_tx_commit(st, err, errlen);
 out:
-        sqlite3_finalize(q);
+        unprep(st, q);
         if (r != 0)
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                audit_tx_rollback(st);
         return r;
 }
 
 void store_stage_abort(struct store *st, int64_t id, int64_t sid) {
         (void)id;
-        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        char err[200];
+        if (audit_tx_begin(st, err, sizeof(err)) != 0)
                 return;
-        if (delete_stage_rows(st, "sid = ?1", "audit = ?1", sid, 0) == 0)
-                sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-        else
-                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        if (delete_stage_rows(st, "sid = ?1", "audit = ?1", sid, 0) != 0 ||
+            audit_tx_commit(st, err, sizeof(err)) != 0)
+                audit_tx_rollback(st);
 }
 
 /* The stored note must be a checkpoint signed by a trusted key named after the origin. */

@@ -143,6 +143,15 @@ struct store_frames {
         size_t len;
 };
 struct store_state_write;
+/*
+ * A batch: the commits (and stage drops) until store_batch_end are
+ * savepoints of one transaction, written and synced together at its end; a
+ * failed commit is undone alone. A crash before the end loses the batch's
+ * audits (none is half-recorded). store_batch_end: 0, or -1 when the
+ * batch's COMMIT failed (nothing of the batch is recorded).
+ */
+int store_batch_begin(struct store *st, char *err, size_t errlen);
+int store_batch_end(struct store *st, char *err, size_t errlen);
 int store_commit(struct store *st, int64_t id, int64_t sid, uint64_t old_size,
                  const struct merkle_border *b, const merkle_hash root, const char *note,
                  size_t note_len, uint64_t now_ns, const struct store_frames *last,

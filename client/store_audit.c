@@ -324,10 +324,11 @@ static void snapshot_free(struct store_audit *sa) {
         sa->have_snap = false;
 }
 
-void store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
+bool store_audit_end(struct store_audit *sa, struct source *s, const struct verify_opts *o,
                      const struct ledger_check *lc) {
+        bool done = false;
         if (!sa->active)
-                return;
+                return false;
         if (!sa->failed && (s->status == SRC_OK || s->status == SRC_FINDINGS) &&
             lc->border.size == s->cp.size) {
                 char err[600];
@@ -346,9 +347,10 @@ void store_audit_end(struct store_audit *sa, struct source *s, const struct veri
                                  sizeof(err)) != 0)
                         store_warn(sa, s, err);
                 else
-                        sa->active = false;
+                        sa->active = false, done = true;
         }
         store_audit_abort(sa, o);
+        return done;
 }
 
 void store_audit_abort(struct store_audit *sa, const struct verify_opts *o) {

@@ -61,6 +61,7 @@ class Node:
         self.mode = None  # None, "drip", "huge"
         self.delay = 0.0  # seconds before each records page
         self.starts = []  # start= of every records request
+        self.proof_reqs = []  # (old, new) of every consistency proof request
         if ledger is not None:
             self.use(ledger)
         else:
@@ -177,6 +178,7 @@ class LedgerServer:
             return h.reply(200, body, {"X-Gpuhours-Range": "%d-%d" % (start, end)})
         if route == "/v1/proof/consistency":
             m, n = int(q.get("old", 0)), int(q.get("new", 0))
+            node.proof_reqs.append((m, n))
             if not (0 < m <= n <= node.size):
                 return h.reply(400, b"error: bad sizes\n")
             return h.reply(200, node.proof(m, n))

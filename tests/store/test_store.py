@@ -93,6 +93,7 @@ def incremental_equals_cold(tmp):
                        set(straddle.values()))
         same = True
         fetched_only_new = True
+        no_proof = True  # the new records extend the stored border to the signed root
         resumed = True
         diag = "events split by an audit boundary (kind: first size after it): %r\n" % straddle
         prev = 0
@@ -100,8 +101,12 @@ def incremental_equals_cold(tmp):
             for n in sizes:
                 node.size = n
                 node.starts = []
+                node.proof_reqs = []
                 rc_i, doc_i, text_i = verify_doc(key + [url], env)
                 starts = list(node.starts)
+                if node.proof_reqs:
+                    no_proof = False
+                    diag += "size %d: consistency proofs asked %r\n" % (n, node.proof_reqs)
                 # The state was saved with the records, and the next audit resumes from it.
                 saved = store_rows(db, "SELECT size FROM astate")
                 if saved != [(n,)] or "re-analysing" in text_i:
@@ -144,6 +149,8 @@ def incremental_equals_cold(tmp):
                "(exit, findings, totals, JSON, reports)" % (seed, len(recs), sizes), diag=diag)
         tap.ok(fetched_only_new, "seed %d: each incremental audit fetched only records after "
                "the stored size" % seed, diag=diag)
+        tap.ok(no_proof, "seed %d: no incremental audit of the grown node asked for a "
+               "consistency proof (its new records prove it)" % seed, diag=diag)
         tap.ok(resumed and len(straddle) >= 2,
                "seed %d: every audit saved the analysis state and the next resumed from it, "
                "across %s" % (seed, ", ".join(sorted(straddle)) or "no events"), diag=diag)
@@ -169,9 +176,13 @@ def fork_and_rollback(tmp):
         for f in os.listdir(statedir):
             os.unlink(os.path.join(statedir, f))
         rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
-        tap.ok(rc == 2 and "FORK" in out + err,
-               "history rewritten between two incremental audits: FORK, exit %d" % rc,
-               diag=out + err)
+        # The new records do not extend the stored border to the signed root: the
+        # node's consistency proof (fetched only then) tells FORK from ROOT_MISMATCH.
+        tap.ok(rc == 2 and "FORK" in out + err and "ROOT_MISMATCH" not in out + err and
+               "consistency proof from the checkpoint verified before (size 150) to size 200 "
+               "does not verify" in out + err,
+               "history rewritten between two incremental audits: FORK by the node's "
+               "consistency proof, exit %d" % rc, diag=out + err)
         rows = store_rows(os.path.join(tmp, "fork", "data", "gpuhours", "store.sqlite"),
                           "SELECT size FROM origin")
         tap.ok(rows == [(150,)], "the forked audit recorded nothing (store size %s)" % rows)

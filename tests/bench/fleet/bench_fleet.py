@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 """Fleet benchmark (tests/bench/run fleet; not part of tools/check).
 
-GH_BENCH_NODES nodes (default 1000) behind one ledgerserver.py process on
-127.0.0.1 (the real node API: /checkpoint, /v1/records, consistency
-proofs), each serving GH_BENCH_DAYS days (default 30) of 5-minute records
+GH_BENCH_NODES nodes (default 1000) behind one server on 127.0.0.1
+(fastserver.py: ledgerserver.py's nodes and node API, /checkpoint,
+/v1/records, consistency proofs, on one thread with keep-alive; the
+server's CPU seconds are printed with each audit), each serving GH_BENCH_DAYS days (default 30) of 5-minute records
 with 8 GPUs, made by gen-ledger with proto (seed 0: deterministic, the same
 record bytes on every node, each node with its own Ed25519 key and origin).
 Figures:
@@ -26,6 +27,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ["GH_SOURCE_ROOT"], "tests", "store"))
 import ledgerserver  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fastserver  # noqa: E402
 from ledgerserver import cltest, ghtest  # noqa: E402
 
 NODES = int(os.environ.get("GH_BENCH_NODES", "1000"))
@@ -36,6 +39,7 @@ HOUR = 3600 // PERIOD
 
 
 CPU = {}  # CPU seconds (user + system) of the last run_rss, by argv[1]
+SRV = {}  # this process's CPU seconds meanwhile (the node server's thread), by argv[1]
 
 
 def run_rss(args, env):
@@ -50,6 +54,8 @@ def run_rss(args, env):
         fd, rssf = tempfile.mkstemp(prefix="gh-bench-rss-")
         os.close(fd)
         args = ["/usr/bin/time", "-f", "%M", "-o", rssf] + list(args)
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Drain stdout/stderr in threads so a large report cannot block the child.
@@ -65,6 +71,8 @@ def run_rss(args, env):
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.monotonic() - t0
     CPU[key] = ru.ru_utime + ru.ru_stime
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    SRV[key] = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
     ta.join()
     tb.join()
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -104,7 +112,7 @@ def main():
             nodes.append(n)
         ledger.cps[count] = ghtest.merkle_root(ledger.leaves[:count])
         ledger.cps[count + HOUR] = ghtest.merkle_root(ledger.leaves[:count + HOUR])
-        srv = ledgerserver.LedgerServer(nodes, ports=32)
+        srv = fastserver.FastLedgerServer(nodes, ports=32)
         per_node = sum(len(f) for f in ledger.frames[:count])
         print("fleet: %d nodes x %d records (%.1f days, %d GPUs, %d s period), %.1f MB per node, "
               "%.2f GB in all; server ready in %.1f s"
@@ -151,10 +159,13 @@ def main():
         print("cold audit of %d nodes: %.2f s, exit %d, peak RSS %.1f MiB"
               % (tenth, s10, rc10, rss10))
 
+        req0 = srv.requests
         cold, rc, rss, out, err = run_rss([client, "verify", "--fleet", full] + common, env)
         rate = NODES * count / cold
         print("cold audit of %d nodes: %.2f s, exit %d, %.0f records/s, %.1f MB/s, "
-              "peak RSS %.1f MiB" % (NODES, cold, rc, rate, NODES * per_node / cold / 1e6, rss))
+              "peak RSS %.1f MiB; client CPU %.2f s, server CPU %.2f s, %d requests"
+              % (NODES, cold, rc, rate, NODES * per_node / cold / 1e6, rss, CPU["verify"],
+                 SRV["verify"], srv.requests - req0))
         print("  " + err.strip().splitlines()[-1] if err.strip() else "  (no summary)")
         cpu_rate = NODES * count / CPU["verify"]
         print("ratio cold audit / bare EVP SHA-256 loop: %.2f by wall time (goal >= 0.5); "
@@ -169,11 +180,14 @@ def main():
             n.size = count + HOUR
             n.starts = []
         cold_cpu = CPU["verify"]
+        req0 = srv.requests
         warm, rcw, rssw, _, errw = run_rss([client, "verify", "--fleet", full] + common, env)
         fetched = sum(len(n.starts) for n in nodes)
         print("warm audit after one more hour (%d records) on every node: %.2f s, exit %d, "
-              "%d records requests, peak RSS %.1f MiB (goal < 10 s for 1,000 nodes)"
-              % (HOUR, warm, rcw, fetched, rssw))
+              "%d requests (%d for records), peak RSS %.1f MiB; client CPU %.2f s, server CPU "
+              "%.2f s (goal < 10 s for 1,000 nodes)"
+              % (HOUR, warm, rcw, srv.requests - req0, fetched, rssw, CPU["verify"],
+                 SRV["verify"]))
         print("ratio cold / warm: %.1f by wall time (goal >= 50); by client CPU time: "
               "%.2f / %.2f s = %.1f" % (cold / warm, cold_cpu, CPU["verify"],
                                          cold_cpu / max(CPU["verify"], 1e-9)))
