@@ -42,13 +42,20 @@ struct ev_gpu {
         double hidden_s; /* sum of the pieces' hidden-compute bounds (absent time included) */
 };
 
-enum node_state { NODE_OK, NODE_FAILED, NODE_MISSING };
+/*
+ * NODE_SAME_ORIGIN: a verified source of an origin that another source of
+ * this run stands for (sources_judged_as: the largest of one history): its
+ * records are a prefix of that one's, judged once, from that one.
+ */
+enum node_state { NODE_OK, NODE_FAILED, NODE_MISSING, NODE_SAME_ORIGIN };
 
 struct ev_node {
         const char *name; /* the source as given */
         char origin[256];
         enum node_state state;
         char error[512]; /* NODE_FAILED / NODE_MISSING: why */
+        size_t judged_as; /* NODE_SAME_ORIGIN: the node judged for this origin */
+        uint64_t size;    /* its verified checkpoint's size (0: none) */
         uint64_t first_ns, last_ns; /* records */
         uint32_t period_s; /* smallest summary period seen (0: none) */
         bool overflow;     /* more GPUs than the analyzer's table: the rest are unknown */

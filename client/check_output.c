@@ -31,6 +31,18 @@ static void fmt_t(uint64_t ns, char *out, size_t cap) {
 }
 
 /* Does piece/GPU evidence in [s, e) matter to a rule that is not PASS? */
+/* Why a NODE_SAME_ORIGIN source is not judged on its own (text and JSON). */
+static void same_origin_detail(const struct evidence *ev, const struct ev_node *nd, char *buf,
+                               size_t cap) {
+        const struct ev_node *rep = &ev->nodes[nd->judged_as];
+        snprintf(buf, cap,
+                 "the same origin %.256s as %.512s: one node, judged once, from %.512s (size "
+                 "%llu); this tree (size %llu) is %s",
+                 nd->origin, rep->name, rep->name, (unsigned long long)rep->size,
+                 (unsigned long long)nd->size,
+                 nd->size == rep->size ? "the same tree" : "a prefix of that one");
+}
+
 static bool overlaps(uint64_t s, uint64_t e, const struct rule_result *r) {
         return s < r->end_ns && e > r->start_ns;
 }
@@ -67,7 +79,7 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
         } while (0)
         for (size_t i = 0; i < ev->nnodes; i++) {
                 const struct ev_node *nd = &ev->nodes[i];
-                if (nd->state == NODE_OK)
+                if (nd->state == NODE_OK || nd->state == NODE_SAME_ORIGIN)
                         continue;
                 HEADER();
                 fprintf(out, "  %s %s: %s: %s\n", nd->name, nd->origin[0] ? nd->origin : "-",
@@ -144,6 +156,17 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                              "this audit's time: its wall clock runs ahead\n",
                         nd->name, nd->origin, t1, nd->ahead_s);
         }
+        for (size_t i = 0; i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                char detail[1600];
+                if (nd->state != NODE_SAME_ORIGIN)
+                        continue;
+                if (!fh)
+                        fputs("\nfindings:\n", out);
+                fh = true;
+                same_origin_detail(ev, nd, detail, sizeof(detail));
+                fprintf(out, "  info SAME_ORIGIN %s: %s\n", nd->name, detail);
+        }
 }
 
 /* --- JSON --- */
@@ -156,11 +179,17 @@ static json_t *jnum(double v) {
 /* The timeline of one node (the source object's "evidence"). */
 static json_t *node_evidence(const struct evidence *ev, size_t i, bool *bad) {
         const struct ev_node *nd = &ev->nodes[i];
-        static const char *const st[] = {"ok", "failed", "missing"};
+        static const char *const st[] = {"ok", "failed", "missing", "same-origin"};
         json_t *o = json_object();
         jout_set(o, "state", json_string(st[nd->state]), bad);
-        jout_set(o, "error", nd->state != NODE_OK ? json_string(nd->error) : json_null(), bad);
+        bool err = nd->state == NODE_FAILED || nd->state == NODE_MISSING;
+        jout_set(o, "error", err ? json_string(nd->error) : json_null(), bad);
         jout_set(o, "last_record", nd->state == NODE_OK ? jout_time(nd->last_ns) : json_null(), bad);
+        jout_set(o, "judged_as",
+                 nd->state == NODE_SAME_ORIGIN
+                         ? jout_quoted(ev->nodes[nd->judged_as].name, 4096)
+                         : json_null(),
+                 bad);
         json_t *gpus = json_array();
         for (size_t k = 0; gpus && k < ev->ngpus; k++) {
                 const struct ev_gpu *g = &ev->gpus[k];
@@ -304,6 +333,23 @@ int check_write_json(FILE *out, const struct evidence *ev, const struct rule_res
                 if (json_array_append_new(cf, o) != 0)
                         bad = true;
         }
+        for (size_t i = 0; cf && i < ev->nnodes; i++) {
+                const struct ev_node *nd = &ev->nodes[i];
+                char detail[1600];
+                if (nd->state != NODE_SAME_ORIGIN)
+                        continue;
+                same_origin_detail(ev, nd, detail, sizeof(detail));
+                json_t *o = json_object();
+                jout_set(o, "kind", json_string("SAME_ORIGIN"), &bad);
+                jout_set(o, "severity", json_string("info"), &bad);
+                jout_set(o, "sources",
+                         json_pack("[oo]", jout_quoted(nd->name, 4096),
+                                   jout_quoted(ev->nodes[nd->judged_as].name, 4096)),
+                         &bad);
+                jout_set(o, "detail", jout_quoted(detail, sizeof(detail)), &bad);
+                if (json_array_append_new(cf, o) != 0)
+                        bad = true;
+        }
         jout_set(doc, "findings", cf, &bad);
         return jout_write(out, doc, bad);
 }
@@ -372,7 +418,8 @@ int check_metrics_text(const struct evidence *ev, const struct rule_result *r, s
         for (size_t i = 0; i < ev->nnodes; i++) {
                 fputs("gpuhours_check_source_up{source=\"", f);
                 label(f, ev->nodes[i].name);
-                fprintf(f, "\"} %d\n", ev->nodes[i].state == NODE_OK);
+                fprintf(f, "\"} %d\n",
+                        ev->nodes[i].state == NODE_OK || ev->nodes[i].state == NODE_SAME_ORIGIN);
         }
         fputs("# HELP gpuhours_check_evidence_age_seconds Seconds from the source's last record "
               "to this run.\n# TYPE gpuhours_check_evidence_age_seconds gauge\n",

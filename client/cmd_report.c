@@ -148,6 +148,14 @@ int cmd_report(int argc, char **argv) {
         rc = o.offline ? EXIT_VERIFIED : sources_exit_code(srcs, n);
         bool csv_header = true, json_oom = false;
         struct report_totals total = {0};
+        /* Two sources of one origin are one node: in the total once, from the larger tree.
+         * (--offline verifies as it goes: its sources are the store's, one tree per origin.) */
+        size_t *rep = o.offline ? NULL : malloc((n ? n : 1) * sizeof(*rep));
+        if (!o.offline && (!rep || sources_judged_as(srcs, n, rep) != 0)) {
+                fprintf(stderr, PROG " report: out of memory\n");
+                rc = EXIT_INCOMPLETE;
+                goto out_srcs;
+        }
         /* JSON: each source's "buckets" made as it comes, its analyzer freed (jout_report) */
         json_t **jbk = fmt == FMT_JSON ? calloc(n ? n : 1, sizeof(*jbk)) : NULL;
         if (fmt == FMT_JSON && !jbk) {
@@ -190,7 +198,13 @@ int cmd_report(int argc, char **argv) {
                                                           csv_header)
                                        : report_write(stdout, &s->an, b, nb, by, fmt);
                 csv_header = false;
-                report_totals_add(&total, &s->an, b, nb, by);
+                if (rep && rep[i] != SIZE_MAX && rep[i] != i)
+                        fprintf(stderr,
+                                PROG " report: %s: the same origin as %s: one node, in the total "
+                                     "once, from %s\n",
+                                s->name, srcs[rep[i]].name, srcs[rep[i]].name);
+                else
+                        report_totals_add(&total, &s->an, b, nb, by);
                 if (r != 0) {
                         fprintf(stderr, PROG " report: cannot write the report\n");
                         rc = EXIT_INCOMPLETE;
@@ -210,6 +224,7 @@ int cmd_report(int argc, char **argv) {
                 json_decref(jbk[i]);
         free(jbk);
 out_srcs:
+        free(rep);
         for (size_t i = 0; i < n; i++)
                 source_free(&srcs[i]);
         free(srcs);

@@ -25,8 +25,10 @@ static const char store_help[] =
         "  verify  re-hash every stored record of each ORIGIN (default: all) to the Merkle\n"
         "          border and the signed root, decode every record, and check every stored\n"
         "          checkpoint's signature by a trusted key and its root against the\n"
-        "          records, and re-analyse the records against the saved analysis state.\n"
-        "          Exit 0 all intact, 2 some origin damaged, 3 could not check.\n"
+        "          records, and re-analyse the records against the saved analysis state;\n"
+        "          then the tables against each other (orphaned or missing page data, rows\n"
+        "          of an origin not in the store): 'DAMAGED store PATH: N WHAT'.\n"
+        "          Exit 0 all intact, 2 some origin or the tables damaged, 3 could not check.\n"
         "  export  write ORIGIN's records and latest checkpoint as a standard offline\n"
         "          bundle (what '" PROG " fetch' writes), after the same checks.\n"
         "  list    one line per origin: name, records, last URL.\n";
@@ -312,6 +314,10 @@ out:
         return rc;
 }
 
+static void print_problem(void *ctx, uint64_t rows, const char *what) {
+        printf("DAMAGED store %s: %llu %s\n", (const char *)ctx, (unsigned long long)rows, what);
+}
+
 struct frames {
         struct writer *w;
 };
@@ -463,8 +469,21 @@ int cmd_store(int argc, char **argv) {
                         if (r > rc)
                                 rc = r;
                 }
-                printf("store %s: %zu origins checked, %zu damaged\n", store_path(c.store), total,
+                /* The tables against each other: whatever origins were named. */
+                unsigned bad = 0;
+                if (store_check_references(c.store, print_problem, (void *)store_path(c.store),
+                                           &bad, err, sizeof(err)) != 0) {
+                        printf("DAMAGED store %s: %s\n", store_path(c.store), err);
+                        bad = 1;
+                }
+                if (bad)
+                        rc = rc > EXIT_INTEGRITY ? rc : EXIT_INTEGRITY;
+                printf("store %s: %zu origins checked, %zu damaged", store_path(c.store), total,
                        damaged);
+                if (bad)
+                        printf("; %u inconsistenc%s between its tables", bad,
+                               bad == 1 ? "y" : "ies");
+                printf("\n");
         }
         store_names_free(all, nall);
         if (fflush(stdout) != 0 && rc < EXIT_INCOMPLETE)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,14 +199,24 @@ static int scan_node(struct ev_node *nd, const struct source *s, struct record *
         return 0;
 }
 
-static int add_node(struct evidence *ev, const struct source *s, struct record *rec) {
+/* rep: the source judged for s's origin (sources_judged_as). */
+static int add_node(struct evidence *ev, const struct source *s, size_t rep, struct record *rec) {
+        size_t i = ev->nnodes;
         struct ev_node *nd = &ev->nodes[ev->nnodes++];
         memset(nd, 0, sizeof(*nd));
         nd->name = s->name;
+        nd->judged_as = i;
         snprintf(nd->origin, sizeof(nd->origin), "%s", s->cp.origin);
         if (s->status == SRC_ERROR || s->status == SRC_FAILED || !s->have_checkpoint) {
                 nd->state = s->status == SRC_FAILED ? NODE_FAILED : NODE_MISSING;
                 snprintf(nd->error, sizeof(nd->error), "%s", s->error);
+                return 0;
+        }
+        nd->size = s->cp.size;
+        if (rep != SIZE_MAX && rep != i) {
+                /* one node shown twice: judged once, from the larger tree */
+                nd->state = NODE_SAME_ORIGIN;
+                nd->judged_as = rep;
                 return 0;
         }
         int r = scan_node(nd, s, rec, NULL, NULL);
@@ -364,9 +375,11 @@ int evidence_build(struct evidence *ev, const struct source *srcs, size_t n, uin
                 free(rec);
                 return -ENOMEM;
         }
-        int r = 0;
+        size_t *rep = malloc((n ? n : 1) * sizeof(*rep));
+        int r = rep ? sources_judged_as(srcs, n, rep) : -ENOMEM;
         for (size_t i = 0; i < n && r == 0; i++)
-                r = add_node(ev, &srcs[i], rec);
+                r = add_node(ev, &srcs[i], rep[i], rec);
+        free(rep);
         uint64_t first = 0, last = 0;
         bool live = false;
         for (size_t i = 0; r == 0 && i < ev->nnodes; i++) {

@@ -180,7 +180,13 @@ int check_html(const struct evidence *ev, const struct rule_result *r, size_t n,
         }
         fputs("</table>\n", f);
         for (size_t i = 0; i < ev->nnodes; i++)
-                if (ev->nodes[i].state != NODE_OK) {
+                if (ev->nodes[i].state == NODE_SAME_ORIGIN) {
+                        fputs("<p><b>", f);
+                        esc(f, ev->nodes[i].name);
+                        fputs("</b>: the same origin as ", f);
+                        esc(f, ev->nodes[ev->nodes[i].judged_as].name);
+                        fputs(": one node, judged once, from the larger tree</p>\n", f);
+                } else if (ev->nodes[i].state != NODE_OK) {
                         fputs("<p><b>", f);
                         esc(f, ev->nodes[i].name);
                         fputs(ev->nodes[i].state == NODE_FAILED ? "</b>: integrity failure: "

@@ -162,6 +162,29 @@ json_t *jout_source_head(const char *name, const char *origin, const char *statu
         return o;
 }
 
+/*
+ * A FORK between two sources of one run: [this source's note, the other's],
+ * each {from: "source", name, size, note} (JSON.md 5). NULL out of memory.
+ */
+static json_t *source_fork_notes_json(const struct source *s, const struct source *u) {
+        json_t *a = json_array();
+        bool bad = a == NULL;
+        const struct source *two[2] = {s, u};
+        for (int i = 0; i < 2 && !bad; i++) {
+                json_t *o = json_object();
+                jout_set(o, "from", json_string("source"), &bad);
+                jout_set(o, "name", jout_quoted(two[i]->name, 4096), &bad);
+                jout_set(o, "size", json_integer((json_int_t)two[i]->cp.size), &bad);
+                jout_set(o, "note", json_stringn(two[i]->note, two[i]->note_len), &bad);
+                jout_append(a, o, &bad);
+        }
+        if (bad) {
+                json_decref(a);
+                return NULL;
+        }
+        return a;
+}
+
 json_t *jout_source(const struct source *s, bool *bad) {
         const struct analysis *an = s->have_analysis ? &s->an : NULL;
         json_t *o = jout_source_head(s->name, s->cp.origin, source_status_name(s->status),
@@ -176,6 +199,8 @@ json_t *jout_source(const struct source *s, bool *bad) {
                 /* A FORK against a witness carries the two signed notes (JSON.md 5). */
                 if (f && s->fork_notes && j == s->fork_notes_at)
                         jout_set(f, "notes", witness_fork_notes_json(s->fork_notes), bad);
+                else if (f && s->fork_with && j == s->fork_with_at)
+                        jout_set(f, "notes", source_fork_notes_json(s, s->fork_with), bad);
                 jout_append(fs, f, bad);
         }
         jout_set(o, "findings", fs, bad);
@@ -227,7 +252,7 @@ int jout_verify(FILE *out, const struct source *srcs, size_t n, uint64_t now_ns)
 
 /* The fleet total of a report: sums of the reported sources' own numbers. */
 struct fleet_total {
-        size_t reported, unreported;
+        size_t reported, unreported, same_origin;
         double busy_h, occupied_h, energy_j, interval_s, observed_s, gap_s, step_s, hidden_s;
 };
 
@@ -248,6 +273,7 @@ static json_t *total_json(const struct fleet_total *t, bool *bad) {
         double len = t->observed_s + t->gap_s;
         jout_set(o, "sources", json_integer((json_int_t)t->reported), bad);
         jout_set(o, "unreported_sources", json_integer((json_int_t)t->unreported), bad);
+        jout_set(o, "same_origin_sources", json_integer((json_int_t)t->same_origin), bad);
         jout_set(o, "gpu_hours", json_real(t->busy_h), bad);
         jout_set(o, "occupied_gpu_hours", json_real(t->occupied_h), bad);
         jout_set(o, "energy_joules", json_real(t->energy_j), bad);
@@ -269,15 +295,23 @@ int jout_report(FILE *out, const struct source *srcs, size_t n, enum report_by b
         jout_set(doc, "by", json_string(report_by_name(by)), &bad);
         json_t *arr = json_array();
         struct fleet_total t = {0};
-        for (size_t i = 0; arr && i < n; i++) {
+        /* two sources of one origin are one node: summed once, from the larger tree */
+        size_t *rep = malloc((n ? n : 1) * sizeof(*rep));
+        if (!rep || sources_judged_as(srcs, n, rep) != 0)
+                bad = true;
+        for (size_t i = 0; arr && rep && i < n; i++) {
                 const struct source *s = &srcs[i];
                 json_t *o = jout_source(s, &bad);
                 json_t *bk = json_null();
+                bool once = rep[i] == SIZE_MAX || rep[i] == i;
+                if (!once && ((buckets && buckets[i]) || (!buckets && source_reported(s))))
+                        t.same_origin++;
                 if (buckets && buckets[i]) {
                         json_decref(bk);
                         bk = buckets[i];
                         buckets[i] = NULL;
-                        total_add(&t, &s->an);
+                        if (once)
+                                total_add(&t, &s->an);
                 } else if (!buckets && source_reported(s)) {
                         struct bucket *b = NULL;
                         size_t nb = 0;
@@ -286,13 +320,15 @@ int jout_report(FILE *out, const struct source *srcs, size_t n, enum report_by b
                                      ? report_buckets_json(b, nb, by)
                                      : NULL;
                         free(b);
-                        total_add(&t, &s->an);
+                        if (once)
+                                total_add(&t, &s->an);
                 } else {
                         t.unreported++;
                 }
                 jout_set(o, "buckets", bk, &bad);
                 jout_append(arr, o, &bad);
         }
+        free(rep);
         jout_set(doc, "sources", arr, &bad);
         jout_set(doc, "total", total_json(&t, &bad), &bad);
         jout_set(doc, "findings", json_array(), &bad);

@@ -73,6 +73,13 @@ struct source {
          */
         struct witness_fork_notes *fork_notes;
         size_t fork_notes_at;
+        /*
+         * A FORK against another source of this run (source_cross.c): that
+         * source (of the same array, alive as long as this one), whose verified
+         * note and this one's are integrity[fork_with_at]'s notes in --json.
+         */
+        const struct source *fork_with;
+        size_t fork_with_at;
         struct writer bundle; /* keep_bundle: header + frames once verified */
         uint8_t *bundle_data;
         size_t bundle_len;
@@ -89,6 +96,17 @@ void source_free(struct source *s);
  * disagree. 0 or -ENOMEM / -EIO (fetch engine).
  */
 int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o);
+
+/*
+ * rep[i]: the source that stands for srcs[i]'s origin in a judgement over
+ * the run (check's evidence, report's total): among the verified sources of
+ * that origin (status ok or findings, with a checkpoint; sources_verify has
+ * proven them one history, else they are FORK or not verified), the
+ * largest tree, the first in order among equals. rep[i] == i when it is
+ * that one; SIZE_MAX when srcs[i] is not verified. Two sources of one
+ * origin are one node, never two. One sort: 0 or -ENOMEM.
+ */
+int sources_judged_as(const struct source *srcs, size_t n, size_t *rep);
 
 /* 0 ok, 1 findings above info, 2 integrity failure, 3 could not complete. */
 int source_exit_code(const struct source *s);

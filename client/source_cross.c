@@ -79,23 +79,34 @@ static int cmp_participant(const void *a, const void *b) {
         return i < j ? -1 : i > j;
 }
 
-/* A FORK finding on s, whatever else already failed it (the status then stays). */
-static void add_fork(struct source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_fork(struct source *s, const char *fmt, ...) {
+/*
+ * A FORK finding on s against source u, whatever else already failed s (the
+ * status then stays). The finding carries both signed notes in --json (the
+ * first FORK of s that has none from a witness).
+ */
+static void add_fork(struct source *s, const struct source *u, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void add_fork(struct source *s, const struct source *u, const char *fmt, ...) {
         char buf[sizeof(s->error) - 32];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
+        size_t before = s->nintegrity;
         if (!source_done(s)) {
                 src_fail(s, FIND_FORK, "%s", buf);
-                return;
+        } else {
+                struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
+                if (!f)
+                        return;
+                s->integrity = f;
+                f[s->nintegrity++] = finding_make(FIND_FORK, "%s", buf);
         }
-        struct finding *f = realloc(s->integrity, (s->nintegrity + 1) * sizeof(*f));
-        if (!f)
-                return;
-        s->integrity = f;
-        f[s->nintegrity++] = finding_make(FIND_FORK, "%s", buf);
+        if (s->nintegrity == before + 1 && s->integrity[before].kind == FIND_FORK &&
+            !s->fork_with && !s->fork_notes && u->note && s->note) {
+                s->fork_with = u;
+                s->fork_with_at = before;
+        }
 }
 
 /* The empty tree is a prefix of every tree, if its root is the empty tree's. */
@@ -380,7 +391,7 @@ static void check_origin(struct source *srcs, const size_t *ord, size_t m,
                         continue;
                 char a[100];
                 const struct tree *U = &trees[first];
-                add_fork(s,
+                add_fork(s, &srcs[U->src],
                          "this tree (size %llu) and the one from %s (size %llu) are not "
                          "consistent: the origin's key signed two histories%s%s (both signed "
                          "notes: standard error)",
@@ -467,6 +478,46 @@ int sources_cross_check(struct source *srcs, size_t n, const struct verify_opts 
                         check_origin(srcs, ord + i, j - i, o, hold);
                 g++;
                 i = j;
+        }
+        free(ord);
+        return 0;
+}
+
+static bool judged(const struct source *s) {
+        return (s->status == SRC_OK || s->status == SRC_FINDINGS) && s->have_checkpoint;
+}
+
+/* origin, then size descending, then command-line order */
+static int cmp_judged(const void *a, const void *b) {
+        size_t i = *(const size_t *)a, j = *(const size_t *)b;
+        const struct source *x = &g_srcs[i], *y = &g_srcs[j];
+        int c = strcmp(x->cp.origin, y->cp.origin);
+        if (c != 0)
+                return c;
+        if (x->cp.size != y->cp.size)
+                return x->cp.size > y->cp.size ? -1 : 1;
+        return i < j ? -1 : i > j;
+}
+
+int sources_judged_as(const struct source *srcs, size_t n, size_t *rep) {
+        size_t *ord = malloc((n ? n : 1) * sizeof(*ord));
+        if (!ord)
+                return -ENOMEM;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+                rep[i] = SIZE_MAX;
+                if (judged(&srcs[i]))
+                        ord[m++] = i;
+        }
+        g_srcs = srcs;
+        qsort(ord, m, sizeof(*ord), cmp_judged);
+        for (size_t k = 0; k < m; k++) {
+                size_t first = k > 0 && rep[ord[k - 1]] != SIZE_MAX &&
+                                               strcmp(srcs[ord[k - 1]].cp.origin,
+                                                      srcs[ord[k]].cp.origin) == 0
+                                       ? rep[ord[k - 1]]
+                                       : ord[k];
+                rep[ord[k]] = first;
         }
         free(ord);
         return 0;

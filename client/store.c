@@ -702,6 +702,58 @@ int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages
         return r;
 }
 
+int store_check_references(struct store *st, store_problem_fn fn, void *ctx, unsigned *found,
+                           char *err, size_t errlen) {
+        /* origin of a page or window key: key >> STORE_LEAF_BITS (rec_key) */
+        static const struct {
+                const char *sql, *what;
+        } checks[] = {
+                {"SELECT count(*) FROM pagedata WHERE id NOT IN (SELECT blob FROM page) AND "
+                 "id NOT IN (SELECT blob FROM stage)",
+                 "pagedata rows that no page and no staged page references (orphaned records' "
+                 "bytes)"},
+                {"SELECT count(*) FROM page WHERE blob NOT IN (SELECT id FROM pagedata)",
+                 "pages whose pagedata row is missing"},
+                {"SELECT count(*) FROM stage WHERE blob NOT IN (SELECT id FROM pagedata)",
+                 "staged pages whose pagedata row is missing"},
+                {"SELECT count(*) FROM (SELECT blob FROM (SELECT blob FROM page UNION ALL "
+                 "SELECT blob FROM stage) GROUP BY blob HAVING count(*) > 1)",
+                 "pagedata rows referenced by more than one page or staged page"},
+                {"SELECT count(*) FROM page WHERE (key >> 40) NOT IN (SELECT id FROM origin)",
+                 "pages of an origin that is not in the store"},
+                {"SELECT count(*) FROM awin WHERE (key >> 40) NOT IN (SELECT id FROM origin)",
+                 "saved analyzer windows of an origin that is not in the store"},
+                {"SELECT count(*) FROM checkpoint WHERE origin NOT IN (SELECT id FROM origin)",
+                 "checkpoints of an origin that is not in the store"},
+                {"SELECT count(*) FROM astate WHERE origin NOT IN (SELECT id FROM origin)",
+                 "saved analyzer states of an origin that is not in the store"},
+                {"SELECT count(*) FROM astage WHERE origin NOT IN (SELECT id FROM origin)",
+                 "staged analyzer states of an origin that is not in the store"},
+                {"SELECT count(*) FROM stage WHERE origin NOT IN (SELECT id FROM origin)",
+                 "staged pages of an origin that is not in the store"},
+                {"SELECT (SELECT count(*) FROM page WHERE n <= 0) + "
+                 "(SELECT count(*) FROM stage WHERE n <= 0)",
+                 "pages or staged pages of no records"},
+        };
+        _Static_assert(STORE_LEAF_BITS == 40, "the queries' key >> 40");
+        *found = 0;
+        for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+                sqlite3_stmt *q = NULL;
+                if (sqlite3_prepare_v2(st->db, checks[i].sql, -1, &q, NULL) != SQLITE_OK)
+                        return db_fail(st, err, errlen, "checking the tables' references");
+                int rc = sqlite3_step(q);
+                sqlite3_int64 rows = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+                sqlite3_finalize(q);
+                if (rc != SQLITE_ROW)
+                        return db_fail(st, err, errlen, "checking the tables' references");
+                if (rows > 0) {
+                        (*found)++;
+                        fn(ctx, (uint64_t)rows, checks[i].what);
+                }
+        }
+        return 0;
+}
+
 int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
                        size_t errlen) {
         (void)size;

@@ -102,6 +102,21 @@ int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, stor
  */
 int store_pages_end(struct store *st, int64_t id, uint64_t *end, uint64_t *pages, char *err,
                     size_t errlen);
+/*
+ * The tables against each other, for the whole store (store verify): fn is
+ * called once per kind of inconsistency found, with how many rows and what
+ * they are (one line, no newline). Checked: pagedata rows that no page and
+ * no staged page references (orphans: bytes no audit accounts for); pages
+ * and staged pages whose pagedata row is missing; a pagedata row referenced
+ * twice (dropping a stale staged page would delete a committed page's
+ * bytes); pages, saved windows (awin), checkpoints, saved and staged
+ * analyzer states and staged pages of an origin that is not in the store;
+ * pages or staged pages of no records. *found: how many kinds. 0 or -1.
+ */
+typedef void (*store_problem_fn)(void *ctx, uint64_t rows, const char *what);
+int store_check_references(struct store *st, store_problem_fn fn, void *ctx, unsigned *found,
+                           char *err, size_t errlen);
+
 /* Records staged for the origin and not committed (left by an interrupted audit). */
 int store_staged_count(struct store *st, int64_t id, uint64_t size, uint64_t *n, char *err,
                        size_t errlen);

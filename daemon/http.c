@@ -29,6 +29,7 @@
 
 /* Limits; daemon/API.md documents each one. */
 #define HTTP_CONNECTION_TIMEOUT_S 10u
+#define HTTP_DRAIN_MS 2000u /* at stop: the longest wait for accepted connections to finish */
 #define HTTP_CONNECTION_LIMIT 256u
 #define HTTP_PER_IP_LIMIT 16u
 #define HTTP_MEMORY_LIMIT (64u * 1024u)
@@ -71,6 +72,8 @@ struct http_server {
         pthread_t sweeper;
         bool sweeper_running, stopping;
         pthread_cond_t stop_cond; /* with guard_lock */
+        size_t conns;              /* connections MHD accepted and has not closed (guard_lock) */
+        pthread_cond_t drain_cond; /* with guard_lock: conns reached 0 */
 
         pthread_mutex_t log_lock; /* guards the log rate limit */
         uint64_t log_second;
@@ -712,6 +715,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 pthread_mutex_lock(&h->guard_lock);
                 long idx = connguard_add(&h->guard, fi ? fi->connect_fd : -1, sa, len,
                                          now_ns(CLOCK_BOOTTIME));
+                h->conns++;
                 pthread_mutex_unlock(&h->guard_lock);
                 *socket_context = idx >= 0 ? (void *)(intptr_t)(idx + 1) : NULL;
         } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -719,6 +723,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 pthread_mutex_lock(&h->guard_lock);
                 if (*socket_context)
                         connguard_remove(&h->guard, (long)(intptr_t)*socket_context - 1);
+                if (h->conns > 0 && --h->conns == 0)
+                        pthread_cond_broadcast(&h->drain_cond);
                 pthread_mutex_unlock(&h->guard_lock);
                 *socket_context = NULL;
         }
@@ -861,6 +867,7 @@ static void server_free(struct http_server *h) {
         }
         connguard_free(&h->guard);
         pthread_cond_destroy(&h->stop_cond);
+        pthread_cond_destroy(&h->drain_cond);
         pthread_mutex_destroy(&h->guard_lock);
         pthread_mutex_destroy(&h->inv_lock);
         pthread_mutex_destroy(&h->log_lock);
@@ -885,6 +892,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, char *er
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&h->stop_cond, &ca);
+        pthread_cond_init(&h->drain_cond, &ca);
         pthread_condattr_destroy(&ca);
         h->ledger = cfg->ledger;
         h->stats = cfg->stats;
@@ -981,8 +989,31 @@ void http_stop(struct http_server *h) {
         if (!h)
                 return;
         /* Stop accepting; the listening socket is ours (closed below) or systemd's (kept). */
-        if (MHD_quiesce_daemon(h->mhd) == MHD_INVALID_SOCKET)
+        bool quiet = MHD_quiesce_daemon(h->mhd) != MHD_INVALID_SOCKET;
+        if (!quiet)
                 h->own_fd = -1; /* not quiesced: MHD_stop_daemon closes the socket itself */
+        /*
+         * Let the connections already accepted finish (MHD_stop_daemon would close
+         * them unanswered: behind a socket that outlives the daemon, a request made
+         * just before the stop would be reset instead of waiting in the backlog for
+         * the next daemon), for at most HTTP_DRAIN_MS: a client that keeps an idle
+         * or slow connection open cannot hold the stop longer.
+         */
+        if (quiet) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += HTTP_DRAIN_MS / 1000u;
+                ts.tv_nsec += (long)(HTTP_DRAIN_MS % 1000u) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_mutex_lock(&h->guard_lock);
+                while (h->conns > 0 &&
+                       pthread_cond_timedwait(&h->drain_cond, &h->guard_lock, &ts) != ETIMEDOUT)
+                        ;
+                pthread_mutex_unlock(&h->guard_lock);
+        }
         MHD_stop_daemon(h->mhd);
         server_free(h);
 }

@@ -35,7 +35,8 @@
  * libfaketime in the daemon does not reach it, and a time namespace does
  * not move it): a test that knows when it wrote which load knows the truth.
  * Busy time of a reading: the load averaged over real time since the
- * previous reading, times the daemon's interval.
+ * previous reading, times the daemon's interval; its power, likewise, the
+ * average since the previous reading (the counter's movement over that span).
  */
 
 #include <errno.h>
@@ -73,6 +74,7 @@ struct sim_gpu {
         char pci[REC_PCI_MAX + 1];
         uint64_t anchor_uj; /* energy counter at the anchor instant, µJ */
         uint64_t last_mj;   /* counter reported by the previous read */
+        uint64_t last_uj;   /* the counter at the previous read, µJ (the power's average) */
         uint32_t util_cp;   /* load in force since the anchor, hundredths of a percent */
 };
 
@@ -459,6 +461,27 @@ static uint32_t power_mw(uint32_t util_cp) {
         return SIM_IDLE_MW + (uint32_t)((uint64_t)SIM_SPAN_MW * util_cp / 10000u);
 }
 
+/*
+ * The power a reading reports: the average since the previous reading, what
+ * the counter moved by over that span (as hardware that averages its power
+ * reading shows it), so that a window's energy never exceeds its largest
+ * power reading times its length (the analyzer's plausibility check, B5). An
+ * instantaneous value would not do: a load that drops just after a window's
+ * first reading leaves every reading of the window at the new, lower power
+ * while the energy still holds the old load's part of that interval. Without
+ * a span (the first read), the load in force.
+ */
+static uint32_t avg_power_mw(uint64_t uj, uint64_t span_ns, uint32_t util_cp) {
+        if (span_ns == 0)
+                return power_mw(util_cp);
+        double mw = (double)uj * 1e6 / (double)span_ns + 0.5; /* µJ/ns x 1e6 = mW */
+        if (mw < SIM_IDLE_MW)
+                return SIM_IDLE_MW;
+        if (mw > SIM_IDLE_MW + SIM_SPAN_MW)
+                return SIM_IDLE_MW + SIM_SPAN_MW;
+        return (uint32_t)mw;
+}
+
 /* µJ that mw uses in dt_ns (floor), without overflow for any dt. */
 static uint64_t energy_uj(uint32_t mw, uint64_t dt_ns) {
         return (uint64_t)mw * (dt_ns / 1000000u) + (uint64_t)mw * (dt_ns % 1000000u) / 1000000u;
@@ -718,8 +741,10 @@ static int sim_open(const struct sampler_config *cfg, struct sampler **out, char
         advance(s, now, busy);
         if (!restored)
                 save_state_or_warn(s);
-        for (unsigned i = 0; i < s->n; i++)
-                s->g[i].last_mj = counter_uj(s, i, now) / 1000;
+        for (unsigned i = 0; i < s->n; i++) {
+                s->g[i].last_uj = counter_uj(s, i, now);
+                s->g[i].last_mj = s->g[i].last_uj / 1000;
+        }
         *out = s;
         return 0;
 }
@@ -764,7 +789,7 @@ static int sim_read(struct sampler *s, uint64_t dt_us, struct gpu_reading out[RE
                 struct gpu_reading *r = &out[k];
                 memset(r, 0, sizeof *r);
                 snprintf(r->uuid, sizeof r->uuid, "%s", g->uuid);
-                uint64_t mj = counter_uj(s, i, now) / 1000;
+                uint64_t uj = counter_uj(s, i, now), mj = uj / 1000;
                 r->energy_mj = mj;
                 r->energy_used_mj = mj - g->last_mj;
                 g->last_mj = mj;
@@ -772,7 +797,8 @@ static int sim_read(struct sampler *s, uint64_t dt_us, struct gpu_reading out[RE
                 uint64_t avg_cp = span ? busy_cp_ns[i] / span : g->util_cp;
                 r->busy_us = avg_cp * dt_us / 10000u;
                 r->occupied_us = avg_cp > 0 ? dt_us : 0;
-                r->power_mw = power_mw(g->util_cp);
+                r->power_mw = avg_power_mw(uj - g->last_uj, span, g->util_cp);
+                g->last_uj = uj;
                 r->mem_used_bytes = SIM_MEM_BYTES / 10000u * g->util_cp;
                 r->procs = g->util_cp > 0 ? 1 : 0;
         }

@@ -73,6 +73,46 @@ def verify_json(a, sources, extra=()):
     return rc, doc, err
 
 
+def fork_notes_ok(doc, srcs, vkey):
+    """Every source has a FORK finding with both signed notes: its own, then the other
+    source's ({from: "source", name, size, note}), each verifying on its own. (A FORK
+    against the fork remembered from an earlier run comes first, without notes.)"""
+    by = {x["source"]: x for x in doc["sources"]} if doc else {}
+    for s in srcs:
+        src = by.get(s)
+        forks = [f for f in (src or {}).get("findings", []) if f["kind"] == "FORK" and
+                 "notes" in f]
+        if len(forks) != 1:
+            return False, "%s: %d FORK findings with notes" % (s, len(forks))
+        n = forks[0]["notes"]
+        if (len(n) != 2 or any(x.get("from") != "source" for x in n) or n[0]["name"] != s or
+                n[1]["name"] == s or n[1]["name"] not in srcs or n[0]["size"] != src["tree_size"] or
+                n[1]["size"] != by[n[1]["name"]]["tree_size"] or n[0]["note"] == n[1]["note"] or
+                list(forks[0].keys())[-1] != "notes"):
+            return False, "%s: notes %r" % (s, n)
+        for x in n:
+            try:
+                ghtest.verify_checkpoint(x["note"], vkey)
+            except Exception as e:  # noqa: BLE001 (any failure to verify is a failure)
+                return False, "%s: a note does not verify (%s): %r" % (s, e, x["note"])
+            if not x["note"].startswith("%s\n%d\n" % (ORIGIN, x["size"])):
+                return False, "%s: a note is not of its size: %r" % (s, x)
+    return True, ""
+
+
+def check_json(a, sources, tmp):
+    rules = os.path.join(tmp, "rules-same-origin")
+    with open(rules, "w") as f:
+        f.write("cap gpu-hours 1000\n")
+    rc, out, err, _ = cltest.run(["check", "--no-state", "--json", "--rules", rules] + sources,
+                                 a.env, timeout=60)
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = None
+    return rc, doc, out + err
+
+
 def fetch(env, url, path):
     rc, out, err, _ = cltest.run(["fetch", "--no-state", "--no-store", url, "-o", path], env)
     if rc not in (0, 1):
@@ -116,6 +156,17 @@ def main():
         tap.ok(ca["root_b64"] in err and cb["root_b64"] in err and err.count(ORIGIN + "\n4\n") >= 2,
                "%s: both signed notes are printed as evidence" % label, diag=err[-1500:])
         tap.ok(au.state() is None, "%s: neither checkpoint is remembered" % label)
+        good, why = fork_notes_ok(doc, srcs, vkey)
+        tap.ok(good, "%s: --json: each FORK carries both signed notes" % label, diag=why)
+
+    # check judges a fork as an integrity failure, never as one GPU on two nodes.
+    au = Auditor(tmp, vkey)
+    rc, doc, out = check_json(au, [a4, b4], tmp)
+    good, why = fork_notes_ok(doc, [a4, b4], vkey)
+    tap.ok(rc == 2 and doc and doc["verdict"] == "FAIL" and good and
+           not [f for f in doc["findings"] if f["kind"] == "GPU_ON_TWO_NODES"],
+           "check of the original's and the clone's bundles: FAIL by FORK, both notes in --json "
+           "(exit %d)" % rc, diag=(why, out[-2000:]))
 
     # report and fetch go through the same check: nothing reported, nothing written.
     au = Auditor(tmp, vkey)
@@ -168,6 +219,8 @@ def main():
         tap.ok(rc == 2 and all("FORK" in ks.get(s, []) for s in srcs),
                "size 4 not a prefix of size 7, %s: FORK on both, exit %d" % (label, rc),
                diag=(ks, err[-1500:]))
+        good, why = fork_notes_ok(doc, srcs, vkey)
+        tap.ok(good, "size 4 not a prefix of size 7, %s: --json: both notes" % label, diag=why)
         tap.ok(rc0 in (0, 1) and before is not None and au.state() == before,
                "%s: the remembered checkpoint is unchanged (byte for byte)" % label)
 
@@ -212,6 +265,52 @@ def main():
         tap.ok(st.startswith(("%s\n%d\n%s\n" % (ORIGIN, ca7["size"], ca7["root_b64"])).encode()),
                "consistent: the newest checkpoint (size %d) is remembered" % ca7["size"],
                diag=st[:200])
+
+    # check and report: two consistent sources of one origin are one node, judged once
+    # from the larger tree, never one GPU on two nodes (nor counted twice).
+    a7 = fetch(op, a.url, os.path.join(tmp, "a7.bundle"))
+    for srcs, big in (([a4, a.url], a.url), ([a.url, a4], a.url), ([a4, a7], a7),
+                      ([a7, base1, a4], a7), ([a7, a7], a7)):
+        au = Auditor(tmp, vkey)
+        rc, doc, out = check_json(au, srcs, tmp)
+        fs = (doc or {}).get("findings", [])
+        same = [f for f in fs if f["kind"] == "SAME_ORIGIN"]
+        ev = [x.get("evidence") or {} for x in (doc or {}).get("sources", [])]
+        first = srcs.index(big)
+        others = [i for i in range(len(srcs)) if i != first]
+        tap.ok(rc in (0, 1) and not [f for f in fs if f["kind"] == "GPU_ON_TWO_NODES"] and
+               len(same) == len(others) and
+               all(f["severity"] == "info" and f["sources"][1] == big for f in same) and
+               len(ev) == len(srcs) and ev[first].get("state") == "ok" and ev[first]["gpus"] and
+               all(ev[i].get("state") == "same-origin" and ev[i].get("judged_as") == big and
+                   ev[i].get("gpus") == [] for i in others),
+               "check %s: one node, judged from %s (exit %d)" % (" ".join(
+                   os.path.basename(s) for s in srcs), os.path.basename(big), rc),
+               diag=out[-2500:])
+        rc, out, err, _ = cltest.run(["check", "--no-state", "--rules",
+                                      os.path.join(tmp, "rules-same-origin")] + srcs,
+                                     au.env, timeout=60)
+        tap.ok(rc in (0, 1) and "GPU_ON_TWO_NODES" not in out and
+               out.count("info SAME_ORIGIN") == len(others),
+               "check (text) %d sources of one origin: one info SAME_ORIGIN line per extra "
+               "source (exit %d)" % (len(srcs), rc), diag=(out + err)[-2000:])
+    au = Auditor(tmp, vkey)
+    rc, out, err, _ = cltest.run(["report", "--no-state", "--format", "json", a4, a.url],
+                                 au.env, timeout=60)
+    try:
+        rep = json.loads(out)
+    except ValueError:
+        rep = None
+    one = [s for s in (rep or {}).get("sources", []) if s["source"] == a.url]
+    tap.ok(rc in (0, 1) and rep and rep["total"]["sources"] == 1 and
+           rep["total"]["same_origin_sources"] == 1 and one and
+           abs(rep["total"]["gpu_hours"] - one[0]["gpu_hours"]) < 1e-9,
+           "report --format json of a bundle and the live node: the total counts the origin "
+           "once, from the larger tree", diag=(out + err)[-2000:])
+    rc, out, err, _ = cltest.run(["report", "--no-state", a4, a.url], au.env, timeout=60)
+    tap.ok(rc in (0, 1) and "# total (1 source" in out and "the same origin as" in err,
+           "report (table) of a bundle and the live node: '# total (1 source)', said on "
+           "stderr", diag=(out + err)[-2000:])
 
     # 6. Both live nodes at size 7 with different roots, with the evidence store on.
     au = Auditor(tmp, vkey)

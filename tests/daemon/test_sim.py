@@ -4,8 +4,11 @@
 time, while the daemon runs and while it is down; the load file is in force
 from its mtime; a bad schedule line is reported once and it and the lines
 after it are ignored; the energy file is written only when the load
-changes."""
+changes; a reading's power is the average since the previous one, so that
+no window's energy exceeds its largest power reading times its length (the
+client's plausibility check B5), however a load change falls."""
 
+import math
 import os
 import sys
 import time
@@ -114,4 +117,45 @@ def main():
     tap.ok(d.stop() == 0, "clean stop")
 
 
-tap.run(main)
+
+def drops_after_baseline():
+    """A load that drops just after a window's first reading (its baseline): every
+    reading of the window comes after the drop. An instantaneous power reading then
+    says 60 W while the energy still holds the 700 W part of the first interval: the
+    window looks implausible (energy above max power x time + 10 % + 1 J) and the
+    client fails an honest node. The drops are placed from the windows' own phase."""
+    tmp = ghtest.tmpdir("gh-sim-drop-")
+    d = ghtest.Daemon(tmp, gpus=1, period=1, interval=0.1)
+    os.makedirs(d.sim_dir)
+    sched = Schedule(os.path.join(d.sim_dir, "schedule"))
+    sched.add(time.time() - 10, 100)
+    d.start()
+    d.wait_size(5, timeout=30)
+    sums = [r for r in records_live(d) if r["kind"] == "summary"]
+    phase = sums[-1]["obs_start_wall_ns"] % 10**9 / 1e9  # the baseline reading's offset
+    t0 = math.ceil(time.time()) + 1
+    drops = []
+    for k, off in enumerate((0.02, 0.04, 0.06, 0.08)):
+        t = t0 + 2 * k + phase + off
+        sched.add(t, 0)
+        sched.add(t0 + 2 * k + 1.5, 100)
+        drops.append(t)
+    while time.time() < drops[-1] + 2.5:
+        time.sleep(0.2)
+    sums = [r for r in records_live(d) if r["kind"] == "summary"]
+    bad, hit = [], 0
+    for s in sums:
+        ln = (s["obs_end_boot_ns"] - s["obs_start_boot_ns"]) / 1e9
+        a, b = s["obs_start_wall_ns"] / 1e9, s["obs_end_wall_ns"] / 1e9
+        hit += any(a < t < b for t in drops)
+        for g in s["gpus"]:
+            if g["energy_used_mj"] / 1e3 > 1.1 * g["power_max_mw"] / 1e3 * ln + 1.0:
+                bad.append((round(a, 3), round(ln, 3), g["energy_used_mj"], g["power_max_mw"]))
+    tap.ok(hit == len(drops) and not bad,
+           "load drops just after a window's first reading: every window's energy within its "
+           "largest power reading x length (%d drops in %d windows)" % (hit, len(sums)),
+           diag=bad[:5])
+    tap.ok(d.stop() == 0, "clean stop")
+
+
+tap.run(main, drops_after_baseline)

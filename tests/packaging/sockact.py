@@ -184,6 +184,25 @@ def part_restart(tmp):
         tap.ok(True, "daemon 1 serves on the passed socket (tree size %d)" % size1)
         prober.start()
         time.sleep(0.5)
+        # A request in progress when the daemon is told to stop: the daemon finishes the
+        # connections it accepted (for a bounded time) instead of closing them unanswered.
+        half = socket.create_connection(("127.0.0.1", port), timeout=20)
+        half.sendall(b"GET /checkpoint HTTP/1.0\r\n")
+        time.sleep(0.3)
+        d1.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.8)
+        try:
+            half.sendall(b"Host: 127.0.0.1\r\n\r\n")
+            st, body = read_response(half)
+        except OSError as e:
+            st, body = None, repr(e).encode()
+        half.close()
+        tap.ok(st == 200, "a request in progress at SIGTERM is answered, not reset (HTTP %s)" % st,
+               diag=body[:200])
+        try:
+            d1.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
         rc = d1.stop()
         tap.ok(rc == 0, "daemon 1 exits 0 on SIGTERM", diag=d1.log_tail())
         # No daemon now: the connection must still be accepted by the kernel...

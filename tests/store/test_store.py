@@ -341,6 +341,56 @@ def kill9_and_corruption(tmp):
                        "differs from the analysis of the stored records" in out,
                        "forged analysis state: store verify re-derives it and says so",
                        diag=out + err + text_o[-800:])
+        # The tables against each other (store-wide, whatever origins are named): rows no
+        # page accounts for, pages pointing at nothing, rows of an origin not in the store.
+        other = "(SELECT max(id) + 1 FROM origin)"
+        wide = [
+            ("an orphaned pagedata row", "INSERT INTO pagedata(id, data) VALUES "
+             "((SELECT max(id) + 1 FROM pagedata), x'00')",
+             "1 pagedata rows that no page and no staged page references"),
+            ("a committed page's pagedata also staged", "INSERT INTO stage(sid, first, origin, "
+             "run, n, blob) SELECT 7, 0, (SELECT id FROM origin), 7, n, blob FROM page "
+             "ORDER BY key LIMIT 1", "1 pagedata rows referenced by more than one page"),
+            ("a staged page without its pagedata", "INSERT INTO stage(sid, first, origin, run, "
+             "n, blob) VALUES (7, 0, (SELECT id FROM origin), 7, 1, "
+             "(SELECT max(id) + 1 FROM pagedata))", "1 staged pages whose pagedata row is missing"),
+            ("a page of an origin not in the store", "INSERT INTO pagedata(id, data) SELECT "
+             "(SELECT max(id) + 1 FROM pagedata), data FROM pagedata LIMIT 1; "
+             "INSERT INTO page(key, n, blob) SELECT (%s << 40), n, (SELECT max(id) FROM "
+             "pagedata) FROM page ORDER BY key LIMIT 1" % other,
+             "1 pages of an origin that is not in the store"),
+            ("a checkpoint of an origin not in the store", "INSERT INTO checkpoint SELECT "
+             "%s, size, root, note, verified_ns FROM checkpoint LIMIT 1" % other,
+             "1 checkpoints of an origin that is not in the store"),
+            ("a saved analyzer window of an origin not in the store", "INSERT INTO awin(key, "
+             "data) SELECT (%s << 40), data FROM awin LIMIT 1" % other,
+             "1 saved analyzer windows of an origin that is not in the store"),
+        ]
+        for what, sql, line in wide:
+            with open(db, "wb") as f:
+                f.write(good)
+            for ext in ("-wal", "-shm"):
+                if os.path.exists(db + ext):
+                    os.unlink(db + ext)
+            con = sqlite3.connect(db)
+            con.executescript(sql)
+            con.commit()
+            con.close()
+            for named in ([], [node.origin]):
+                rc, out, err, _ = cltest.run(["store", "verify"] + key[:2] + named, env)
+                tap.ok(rc == 2 and out.count("DAMAGED store ") == 1 and line in out and
+                       "1 inconsistency between its tables" in out,
+                       "store verify%s, %s: exit %d, one DAMAGED store line" % (
+                           " ORIGIN" if named else "", what, rc), diag=out + err)
+        with open(db, "wb") as f:
+            f.write(good)
+        for ext in ("-wal", "-shm"):
+            if os.path.exists(db + ext):
+                os.unlink(db + ext)
+        rc, out, err, _ = cltest.run(["store", "verify"] + key[:2], env)
+        tap.ok(rc == 0 and "DAMAGED" not in out, "the intact store again: store verify exit %d"
+               % rc, diag=out + err)
+
         # The border or note damaged: audits refuse the store instead of trusting it.
         with open(db, "wb") as f:
             f.write(good)
