@@ -198,6 +198,70 @@ class Crafted(Base):
             self.assertEqual(v[0][1], want, (rules, extra, v))
 
 
+class Incremental(Base):
+    """Incremental audits equal cold ones at every audit boundary, on the crafted events
+    the earlier red teams found holes in (a counter reset inside a window, a driver
+    reload in a gap, reboots with the clock moved both ways, a GPU leaving the set and a
+    renamed GPU, a long window, energy below the declared idle power)."""
+
+    LEDGERS = {
+        "winreset": "init 1\nstart\nrun 3\ntick 10 1\nload 1\ntick 49 0\nreset 0\nload 0\n"
+                    "tick 1 1\nsummary\nrun 3\nstop\n",
+        "reload": "init 1\nstart\nrun 3\nstop\nmjset 0 0\nload 1\ntick 60 0\nload 0\n"
+                  "tick 540 0\nstart\nrun 3\nstop\n",
+        "reboot": "init 2\nstart\nrun 2\nload 1\nrun 2\nreboot -200\nrun 2\nload 0\n"
+                  "reboot 500\nrun 2\nstop\n",
+        "inventory": "init 3\nstart\nrun 2\npresent 1 0\ninventory 2\nload 1\nrun 2\n"
+                     "load 0\npresent 1 1\ninventory 1\nrun 1\nmodel NVIDIA A100-SXM4-80GB\n"
+                     "inventory 8\nrun 1\nstop\n",
+        "idle40": "init 1\npower 40 700\nperiod 3600\nstart\nrun 2\ntick 1200 1\nload 1\n"
+                  "tick 30 1\nload 0\ntick 2370 1\nsummary\nstop\ntick 1700 0\nload 1\n"
+                  "tick 100 0\nload 0\ntick 1800 0\nstart\nrun 2\nstop\n",
+    }
+
+    @staticmethod
+    def strip(doc):
+        """STALE and "generated" depend on 'now', "source" on how the node was named."""
+        doc.pop("generated", None)
+        for s in doc.get("sources", []):
+            s.pop("source", None)
+            s["findings"] = [f for f in s.get("findings", []) if f.get("kind") != "STALE"]
+        return doc
+
+    def test_incremental_equals_cold_at_every_size(self):
+        srv = ledgerserver.LedgerServer([])
+        try:
+            diffs = []
+            for name, script in self.LEDGERS.items():
+                self.craft(script + "write inc-%s\n" % name)
+                recs = self.records("inc-" + name)
+                n = ledgerserver.Node("inc-%s.example/gpuhours" % name, recs, page=4)
+                srv.nodes.append(n)
+                url = srv.node_url(len(srv.nodes) - 1)
+                inc, cold = self.env(), self.env()
+                key = ["--key", n.key.vkey, "--min-page", "1"]
+                for size in range(1, len(recs) + 1):
+                    n.size = size
+                    rc_i, doc_i, _ = self.json_doc(["verify", "--json"] + key + [url], inc)
+                    rc_c, doc_c, _ = self.json_doc(["verify", "--json", "--no-store"] + key +
+                                                   [url], cold)
+                    if rc_i != rc_c or self.strip(doc_i) != self.strip(doc_c):
+                        diffs.append((name, size, rc_i, rc_c))
+                rc_o, doc_o, err = self.json_doc(["verify", "--json", "--offline"] + key[:2] +
+                                                 [n.origin], inc)
+                doc_o, doc_c = self.strip(doc_o), self.strip(doc_c)
+                for d in (doc_o, doc_c):  # offline has no 'now': no STALE, so no status from it
+                    d.pop("verdict", None)
+                    d.pop("exit", None)
+                    for s in d["sources"]:
+                        s.pop("status", None)
+                if doc_o != doc_c:
+                    diffs.append((name, "offline", rc_o, err[-300:]))
+            self.assertEqual(diffs, [])
+        finally:
+            srv.close()
+
+
 class Served(Base):
     """Crafted ledgers behind ledgerserver.py: audits recorded in the evidence store."""
 
@@ -350,6 +414,33 @@ class Served(Base):
                                          envs[0])
         self.assertTrue(rc == 3 or (hours and hours[0] >= m["truth:st-busy"] / 3600 - 1e-3),
                         (rc, hours, err))
+
+    def test_fleet_node_serves_another_origin(self):
+        """A fleet file names node B's URL with B's key, but B's URL serves node A's ledger
+        (a proxy, so that B's own GPUs are never audited), or the same node is listed twice
+        under two spellings of its URL: B fails its pin (KEY_MISMATCH), check FAILs; the
+        duplicate is refused when the file is read (exit 3)."""
+        self.craft("init 1\nstart\nrun 10\nstop\nwrite fl-a\n")
+        self.craft("init 1\nuuid 0 GPU-fl-b\nstart\nload 1\nrun 10\nstop\nwrite fl-b\n")
+        a = self.node("fl-a.example/gpuhours", "fl-a")
+        b = self.node("fl-b.example/gpuhours", "fl-b")
+        ua = self.srv.node_url(self.serve(a))
+        ub = self.srv.node_url(self.serve(a))  # B's URL, A's ledger
+        fleet = os.path.join(self.tmp, "fleet-proxy")
+        with open(fleet, "w") as f:
+            f.write("%s %s\n%s %s\n" % (ua, a.key.vkey, ub, b.key.vkey))
+        rules = os.path.join(self.tmp, "rules-fleet")
+        with open(rules, "w") as f:
+            f.write("cap gpu-hours 100\n")
+        rc, doc, err = self.json_doc(["check", "--json", "--rules", rules, "--fleet", fleet],
+                                     self.env())
+        self.assertEqual((rc, doc["rules"][0]["verdict"]), (2, "FAIL"), doc["rules"])
+        self.assertIn("KEY_MISMATCH", json.dumps(doc["sources"]))
+        with open(fleet, "w") as f:
+            f.write("%s %s\n%s/ %s\n" % (ua, a.key.vkey, ua, a.key.vkey))
+        rc, out, err = self.run_client(["check", "--rules", rules, "--fleet", fleet], self.env())
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("duplicate origin", err)
 
     def test_key_rotated_between_audits(self):
         """The node's key changes between two audits (same origin) and the auditor is given
