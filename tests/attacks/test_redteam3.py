@@ -478,6 +478,42 @@ class Served(Base):
         self.assertEqual(rc, 2, out + err)
         self.assertIn("FORK", out + err)
 
+    def test_store_rolled_back_then_fork(self):
+        """The operator, with access to the auditor's disk, restores an old copy of the
+        evidence store (10 records) after an audit of 30, then serves a history that agrees
+        with the first 16 records only (consistent with the restored store, not with the
+        audit of 30): the state file still remembers the checkpoint of 30, FORK (exit 2);
+        never the new history."""
+        self.craft("init 1\nstart\nrun 40\nstop\nwrite rb-a\n")
+        self.craft("init 1\nstart\nrun 15\nload 1\nrun 25\nstop\nwrite rb-b\n")
+        a, b = self.node("rb.example/gpuhours", "rb-a"), self.node("rb.example/gpuhours", "rb-b")
+        b.key = a.key
+        self.assertEqual(a.records[:16], b.records[:16])
+        i = self.serve(a)
+        url = self.srv.node_url(i)
+        env = self.env()
+        key = ["--key", a.key.vkey]
+        db = env["GH_TEST_DB"]
+        a.size = 10
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+        old = sqlite3.connect(db)
+        backup = os.path.join(self.tmp, "store-backup.sqlite")
+        dst = sqlite3.connect(backup)
+        old.backup(dst)
+        dst.close()
+        old.close()
+        a.size = 30
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+        for ext in ("-wal", "-shm"):
+            if os.path.exists(db + ext):
+                os.unlink(db + ext)
+        with open(backup, "rb") as f, open(db, "wb") as g:
+            g.write(f.read())
+        self.srv.nodes[i] = b
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK", out + err)
+
     def test_partial_audit_then_offline(self):
         """An audit with --since (no saved state) records the records; the --offline report
         afterwards equals a cold audit of the whole ledger (nothing of the partial audit's
