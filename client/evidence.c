@@ -407,8 +407,11 @@ int evidence_build(struct evidence *ev, const struct source *srcs, size_t n, uin
                 ev->period_s = 60;
         ev->start_ns = since_ns ? since_ns : first ? first : now_ns;
         ev->end_ns = until_ns ? until_ns : live || !last ? now_ns : last;
-        if (ev->end_ns <= ev->start_ns)
+        if (ev->end_ns <= ev->start_ns) {
+                /* e.g. bundles whose records end before --since: no evidence of it at all */
+                ev->empty = true;
                 ev->end_ns = ev->start_ns + 1;
+        }
         for (size_t i = 0; r == 0 && i < ev->nnodes; i++)
                 if (ev->nodes[i].state == NODE_OK)
                         r = analyze_node(ev, i, &srcs[i], rec, rs);
