@@ -197,6 +197,41 @@ class Crafted(Base):
             rc, v = self.check(["rwin"], rules, extra)
             self.assertEqual(v[0][1], want, (rules, extra, v))
 
+    # HOLE 4, FIXED (client/evidence.c evidence_build, client/verdict.c; proto/VERDICTS.md
+    # section 1, "If B <= A, B = A + 1 ns"): the auditor checks December,
+    # `check --since 2026-12-01 node.bundle`, and the operator's bundle was fetched before
+    # the training run (its records end in November). B defaults to the latest record,
+    # B <= A, and the rules were judged on [A, A + 1 ns): `cap gpu-hours 0.01` PASS (exit
+    # 0, "the upper bound is within the cap"), `concurrency 0 for 1m` PASS, on no evidence
+    # at all; likewise `--until` before the earliest record. Sound (now): the interval is
+    # empty of evidence, every rule at best UNKNOWN ("no record lies in the audited
+    # interval").
+    def test_hole_bundle_ends_before_since(self):
+        m = self.craft("init 1\nstart\nload 1\nrun 10\nload 0\nrun 10\nmark b\nstop\n"
+                       "write before\n")
+        hour = 3600 * 10**9
+        for extra in (["--since", iso(m["b"] + 5 * hour)],
+                      ["--until", iso(m["b"] - 5 * hour)]):
+            rc, v = self.check(["before"], "cap gpu-hours 0.01\nconcurrency 0 for 1m\n"
+                               "cap gpu-hours 0.01 per day\n", extra)
+            self.assertEqual([x[1] for x in v], ["UNKNOWN"] * 3, (extra, v))
+            self.assertIn("no record lies in the audited interval", v[0][4])
+
+    def test_gap_clipped_by_since_keeps_its_bound(self):
+        """A 2-hour gap whose energy shows 30 min of full load, audited from its last 30
+        min only: the whole bound (1800 GPU-s) may lie there, not a prorated quarter:
+        verify hidden >= 1800, check cap 0.4 GPU-h UNKNOWN, pause UNKNOWN."""
+        m = self.craft("init 1\nstart\nrun 5\nstop\ntick 5400 0\nmark g1\nload 1\n"
+                       "tick 1800 0\nload 0\nmark g2\nstart\nrun 5\nstop\nwrite gapclip\n")
+        since = ["--since", iso(m["g1"]), "--until", iso(m["g2"])]
+        rc, doc, _ = self.json_doc(["verify", "--json", "--no-state", "--key",
+                                    self.key("gapclip"), self.bundle("gapclip")] + since,
+                                   self.env())
+        self.assertGreaterEqual(doc["sources"][0]["hidden_gpu_seconds"], 1800 - 1e-3)
+        rc, v = self.check(["gapclip"], "cap gpu-hours 0.4\npause %s %s\n"
+                           % (iso(m["g1"]), iso(m["g2"])), since)
+        self.assertEqual([x[1] for x in v], ["UNKNOWN", "UNKNOWN"], v)
+
 
 class Incremental(Base):
     """Incremental audits equal cold ones at every audit boundary, on the crafted events
