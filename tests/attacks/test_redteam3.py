@@ -549,6 +549,34 @@ class Served(Base):
         self.assertEqual(rc, 2, out + err)
         self.assertIn("FORK", out + err)
 
+    # HOLE 5, OPEN (client/store_audit.c store_audit_end: only audits that verified are
+    # recorded; gpuhours(1) EVIDENCE STORE): the store keeps the last good checkpoint and
+    # forgets that the node was later caught equivocating. Audit 1 records 10 records; the
+    # node then signs a history of 40 that is not an extension of them (FORK, exit 2: a
+    # signed proof of a rewritten past). A later `report --offline ORIGIN` (the archive
+    # the auditor reports from) says VERIFIED, exit 0, on the 10 stored records, with no
+    # trace of the FORK. Sound: the failing checkpoint note (the signed proof) is stored
+    # with the origin, and every later use of it (offline, incremental) fails with FORK
+    # (exit 2) until the auditor resolves it; likewise ROLLBACK.
+    @unittest.expectedFailure
+    def test_hole_offline_forgets_fork(self):
+        self.craft("init 1\nstart\nrun 40\nstop\nwrite fg-a\n")
+        self.craft("init 1\nstart\nload 1\nrun 40\nstop\nwrite fg-b\n")
+        a, b = self.node("fg.example/gpuhours", "fg-a"), self.node("fg.example/gpuhours", "fg-b")
+        b.key = a.key
+        a.size = 10
+        i = self.serve(a)
+        url = self.srv.node_url(i)
+        env = self.env()
+        key = ["--key", a.key.vkey]
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+        self.srv.nodes[i] = b
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK", out + err)
+        rc, out, err = self.run_client(["report", "--offline"] + key + [a.origin], env)
+        self.assertEqual(rc, 2, "after a FORK, --offline: exit %d\n%s" % (rc, out + err))
+
     def test_partial_audit_then_offline(self):
         """An audit with --since (no saved state) records the records; the --offline report
         afterwards equals a cold audit of the whole ledger (nothing of the partial audit's
