@@ -74,6 +74,7 @@ struct ev_conflict { /* one UUID on two nodes at the same time */
 
 struct evidence {
         uint64_t start_ns, end_ns; /* the audited interval */
+        bool empty; /* the interval asked for held nothing (B <= A; end_ns = start_ns + 1) */
         uint64_t now_ns;
         struct ev_node *nodes;
         size_t nnodes;

@@ -7,6 +7,7 @@
  * and runs the analyzer over each source on that interval: its per-GPU
  * pieces (ANALYSIS.md section 10) are the only timeline the verdicts use.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -304,10 +305,30 @@ out:
         return r;
 }
 
+/*
+ * UUIDs compared as the same GPU (GPU_ON_TWO_NODES): letters and digits only,
+ * letters in lower case, so that a node cannot dodge the check by spelling
+ * another node's GPU "GPU-7ED7..." or without its hyphens (NVML's UUIDs are
+ * hex digits in a fixed layout; no two GPUs differ in case or punctuation).
+ */
+static int uuid_canon_cmp(const char *a, const char *b) {
+        for (;;) {
+                while (*a && !isalnum((unsigned char)*a))
+                        a++;
+                while (*b && !isalnum((unsigned char)*b))
+                        b++;
+                int x = tolower((unsigned char)*a), y = tolower((unsigned char)*b);
+                if (x != y || !x)
+                        return x - y;
+                a++;
+                b++;
+        }
+}
+
 static const struct evidence *sort_ev; /* qsort has no context argument in POSIX */
 static int uuid_cmp(const void *a, const void *b) {
         size_t x = *(const size_t *)a, y = *(const size_t *)b;
-        int c = strcmp(sort_ev->gpus[x].uuid, sort_ev->gpus[y].uuid);
+        int c = uuid_canon_cmp(sort_ev->gpus[x].uuid, sort_ev->gpus[y].uuid);
         return c ? c : (x < y ? -1 : x > y);
 }
 
@@ -346,7 +367,7 @@ static int find_conflicts(struct evidence *ev) {
         for (size_t i = 0; i + 1 < ev->ngpus && r == 0; i++) {
                 for (size_t j = i + 1; j < ev->ngpus && r == 0; j++) {
                         const struct ev_gpu *a = &ev->gpus[idx[i]], *b = &ev->gpus[idx[j]];
-                        if (strcmp(a->uuid, b->uuid) != 0)
+                        if (uuid_canon_cmp(a->uuid, b->uuid) != 0)
                                 break;
                         uint64_t s = 0, e = 0;
                         if (a->node == b->node || !overlap(a, b, &s, &e))
@@ -399,8 +420,11 @@ int evidence_build(struct evidence *ev, const struct source *srcs, size_t n, uin
                 ev->period_s = 60;
         ev->start_ns = since_ns ? since_ns : first ? first : now_ns;
         ev->end_ns = until_ns ? until_ns : live || !last ? now_ns : last;
-        if (ev->end_ns <= ev->start_ns)
+        if (ev->end_ns <= ev->start_ns) {
+                /* e.g. bundles whose records end before --since: no evidence of it at all */
+                ev->empty = true;
                 ev->end_ns = ev->start_ns + 1;
+        }
         for (size_t i = 0; r == 0 && i < ev->nnodes; i++)
                 if (ev->nodes[i].state == NODE_OK)
                         r = analyze_node(ev, i, &srcs[i], rec, rs);

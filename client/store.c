@@ -553,6 +553,37 @@ int store_origin_load(struct store *st, const char *origin, struct store_origin 
 
 int store_origin_by_url(struct store *st, const char *url, struct store_origin *o, bool *found,
                         char *err, size_t errlen) {
+        /* Two origins audited at one URL (a node reinstalled with a new key, or another
+         * node behind the address): which one the URL means is not recorded, and the
+         * older one's evidence must not stand for the newer one's. */
+        sqlite3_stmt *q = NULL;
+        *found = false;
+        memset(o, 0, sizeof(*o));
+        if (sqlite3_prepare_v2(st->db,
+                               "SELECT name FROM origin WHERE url = ?1 AND size > 0 ORDER BY id "
+                               "LIMIT 2",
+                               -1, &q, NULL) != SQLITE_OK)
+                return db_fail(st, err, errlen, "reading an origin");
+        sqlite3_bind_text(q, 1, url, -1, SQLITE_STATIC);
+        char names[2][NOTE_NAME_MAX + 3] = {"", ""};
+        int rc, rows = 0;
+        while (rows < 2 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                const char *name = (const char *)sqlite3_column_text(q, 0);
+                if (name)
+                        quote_bytes(name, strlen(name), names[rows], sizeof(names[rows]));
+                rows++;
+        }
+        sqlite3_finalize(q);
+        if (rows == 2) {
+                char qu[300];
+                quote_bytes(url, strlen(url), qu, sizeof(qu));
+                return fail(err, errlen,
+                            "evidence store %s: more than one origin was audited at %s ('%s', "
+                            "'%s'): name the origin instead of the URL",
+                            st->path, qu, names[0], names[1]);
+        }
+        if (rows == 0 && rc != SQLITE_DONE)
+                return db_fail(st, err, errlen, "reading an origin");
         return origin_query(st,
                             "SELECT id, name, url, size, root, border, note FROM origin WHERE "
                             "url = ?1 AND size > 0 ORDER BY id LIMIT 1",

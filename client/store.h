@@ -72,7 +72,7 @@ const char *store_path(const struct store *st);
 /* *found false (and o untouched but zeroed) when the origin is unknown or has size 0. */
 int store_origin_load(struct store *st, const char *origin, struct store_origin *o, bool *found,
                       char *err, size_t errlen);
-/* The origin last audited at url. */
+/* The one origin audited at url; an error when more than one was (never the older). */
 int store_origin_by_url(struct store *st, const char *url, struct store_origin *o, bool *found,
                         char *err, size_t errlen);
 void store_origin_free(struct store_origin *o);

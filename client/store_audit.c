@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "analyze-state.h"
+#include "merkle.h"
 #include "record.h"
+#include "sha256_evp.h"
 #include "source_internal.h"
 #include "state.h"
 #include "status.h"
@@ -20,14 +22,59 @@
 struct replay {
         struct ledger_check *lc;
         struct writer *bundle; /* NULL: no bundle */
+        struct sha256_evp *sha;
+        struct merkle_border b; /* of the records replayed */
 };
 
 static int replay_one(void *ctx, uint64_t leaf, const uint8_t *p, size_t len) {
         struct replay *rp = ctx;
+        const struct gh_sha256 *hs = sha256_evp_hasher(rp->sha);
+        merkle_hash lh;
+        merkle_leaf_hash_with(hs, p, len, lh);
+        if (merkle_border_append_with(&rp->b, hs, lh) != 0)
+                return -1;
         ledger_check_record(rp->lc, leaf, p, len);
         if (rp->bundle)
                 record_frame_write(rp->bundle, p, len);
         return rp->lc->sys_err ? -1 : 0;
+}
+
+/*
+ * Replays so's m stored records into lc (and the bundle), hashing them: the
+ * records analysed must be the ones the stored root commits to, or someone
+ * changed the store's bytes since they were verified (the stored note, root
+ * and border still verify; only the records give them away). 0, or -1 with
+ * the source in error.
+ */
+static int replay_stored(struct store *st, const struct store_origin *so, uint64_t m,
+                         struct ledger_check *lc, struct writer *bundle, struct source *s) {
+        char err[600];
+        struct replay rp = {.lc = lc, .bundle = bundle, .sha = sha256_evp_new()};
+        merkle_border_init(&rp.b);
+        if (!rp.sha) {
+                src_error(s, "out of memory (SHA-256)");
+                return -1;
+        }
+        int r = store_records(st, so->id, 0, m, replay_one, &rp, err, sizeof(err));
+        merkle_hash root;
+        if (r == 0)
+                merkle_border_root_with(&rp.b, sha256_evp_hasher(rp.sha), root);
+        bool failed = sha256_evp_failed(rp.sha);
+        sha256_evp_free(rp.sha);
+        if (r != 0 || failed) {
+                src_error(s, "%s", lc->sys_err || failed ? "out of memory" : err);
+                return -1;
+        }
+        if (rp.b.size != m || memcmp(root, so->root, MERKLE_HASH_LEN) != 0) {
+                src_error(s,
+                          "the evidence store %s is damaged: the %llu stored records of origin "
+                          "'%s' do not give its stored root (changed after they were verified): "
+                          "refusing to use it (gpuhours store verify; or audit with --store "
+                          "NEW-PATH)",
+                          store_path(st), (unsigned long long)m, so->name);
+                return -1;
+        }
+        return 0;
 }
 
 struct cp_lookup {
@@ -187,11 +234,8 @@ int store_audit_begin(struct store_audit *sa, struct source *s, const struct ver
                 r = 0;
                 goto out;
         }
-        struct replay rp = {.lc = lc, .bundle = o->keep_bundle ? &s->bundle : NULL};
-        if (store_records(o->store, so.id, 0, m, replay_one, &rp, err, sizeof(err)) != 0) {
-                src_error(s, "%s", lc->sys_err ? "out of memory" : err);
+        if (replay_stored(o->store, &so, m, lc, o->keep_bundle ? &s->bundle : NULL, s) != 0)
                 goto out;
-        }
         r = 0;
 out:
         store_origin_free(&so);
@@ -402,11 +446,8 @@ static void offline_source(struct source *s, const struct verify_opts *o) {
                 source_complete(s, o, &lc, &none, false, false);
                 goto out;
         }
-        struct replay rp = {.lc = &lc, .bundle = NULL};
-        if (store_records(o->store, so.id, 0, so.size, replay_one, &rp, err, sizeof(err)) != 0) {
-                src_error(s, "%s", lc.sys_err ? "out of memory" : err);
+        if (replay_stored(o->store, &so, so.size, &lc, NULL, s) != 0)
                 goto out;
-        }
         struct checkpoint none = {0};
         source_complete(s, o, &lc, &none, false, false);
 out:

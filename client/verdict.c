@@ -139,7 +139,7 @@ static void rule_window(const struct judge *j, const struct rule *r, struct rule
         res->start_ns = r->from_ns ? r->from_ns : A;
         res->end_ns = r->to_ns ? r->to_ns : B;
         *future = res->end_ns > j->ev->now_ns;
-        *outside = res->start_ns < A || res->end_ns > B;
+        *outside = res->start_ns < A || res->end_ns > B || j->ev->empty;
 }
 
 static void missing_in(const struct judge *j, struct rule_result *res, uint64_t s, uint64_t e) {
@@ -156,6 +156,11 @@ static void fmt_time(uint64_t ns, char *out, size_t cap) {
 /* Why a result is not PASS, from the general conditions; false if none applies. */
 static bool general_unknown(const struct judge *j, bool outside, bool future, char *why,
                             size_t cap) {
+        if (j->ev->empty) {
+                snprintf(why, cap, "no record lies in the audited interval (the records end "
+                                   "before --since or begin after --until)");
+                return true;
+        }
         if (future) {
                 snprintf(why, cap, "the window reaches into the future");
                 return true;
@@ -261,7 +266,8 @@ static void judge_cap(const struct judge *j, const struct rule *r, struct rule_r
                  * audited interval, whatever R clips it to (R defaults to [A, B), so the
                  * first and last days would otherwise be judged on their audited part).
                  */
-                bool out_here = r->per == PER_NONE ? s < A || e > B : ps < A || pe > B;
+                bool out_here = j->ev->empty ||
+                                (r->per == PER_NONE ? s < A || e > B : ps < A || pe > B);
                 if (out_here || unknown_peak || j->missing_node)
                         hi = HUGE_VAL;
                 enum verdict v = lo > r->n ? V_FAIL : hi > r->n ? V_UNKNOWN : V_PASS;
@@ -520,10 +526,10 @@ static void judge_coverage(const struct judge *j, const struct rule *r, struct r
                 res->verdict = V_FAIL;
                 snprintf(res->why, sizeof(res->why), "observed %.1f of %.1f GPU-seconds", obs,
                          total);
-        } else if (j->missing_node || total == 0) {
+        } else if (j->missing_node || total == 0 || j->ev->empty) {
                 res->verdict = V_UNKNOWN;
-                snprintf(res->why, sizeof(res->why), "%s",
-                         total == 0 ? "no GPU in the evidence" : "a node gave no evidence");
+                if (!general_unknown(j, false, false, res->why, sizeof(res->why)))
+                        snprintf(res->why, sizeof(res->why), "no GPU in the evidence");
         } else {
                 res->verdict = V_PASS;
                 snprintf(res->why, sizeof(res->why), "observed %.1f of %.1f GPU-seconds", obs,
