@@ -157,7 +157,12 @@ class Crafted(Base):
         rc, doc, _ = self.json_doc(["check", "--json", "--no-state", "--rules", path, "--key",
                                     self.key("twin"), self.bundle("twin"),
                                     self.bundle("twin")], self.env())
-        self.assertEqual((rc, doc["rules"][0]["verdict"]), (2, "FAIL"), doc["rules"])
+        # one origin given twice is one node (VERDICTS 4): judged once, never double
+        # evidence and never a false GPU_ON_TWO_NODES; a proxy under another origin is
+        # KEY_MISMATCH (test_fleet_proxy)
+        self.assertEqual((rc, doc["rules"][0]["verdict"]), (0, "PASS"), doc["rules"])
+        self.assertIn("SAME_ORIGIN", json.dumps(doc))
+        self.assertNotIn("GPU_ON_TWO_NODES", json.dumps(doc))
 
     def test_gpu_absent_from_set_while_busy(self):
         """The operator drops a GPU from the node's set (INVENTORY) for an hour while it
