@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "text.h"
 #include "log.h"
 #include "nvml_types.h"
 #include "sampler.h"
@@ -214,21 +215,11 @@ static void copy_printable(char *dst, size_t cap, const char *src) {
 #define SYSFS_PCI_DEVICES "/sys/bus/pci/devices"
 #endif
 
-static int hex_nibble(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* n hex digits at *p (moved past them) into *v; false if any is not a hex digit. */
 static bool hex_field(const char **p, size_t n, uint32_t *v) {
         *v = 0;
         for (size_t i = 0; i < n; i++) {
-                int d = hex_nibble((*p)[i]);
+                int d = hex_digit_value((*p)[i]);
                 if (d < 0)
                         return false;
                 *v = *v << 4 | (uint32_t)d;

@@ -147,21 +147,11 @@ static ssize_t read_small(int dirfd, const char *name, char *buf, size_t cap) {
         return (ssize_t)len;
 }
 
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Exactly 32 hex digits, then a newline or the end of the string. */
 static bool parse_hex16(const char *s, uint8_t out[16]) {
         for (int i = 0; i < 16; i++) {
-                int hi = hex_digit(s[2 * i]);
-                int lo = hi < 0 ? -1 : hex_digit(s[2 * i + 1]);
+                int hi = hex_digit_value(s[2 * i]);
+                int lo = hi < 0 ? -1 : hex_digit_value(s[2 * i + 1]);
                 if (lo < 0)
                         return false;
                 out[i] = (uint8_t)(hi << 4 | lo);

@@ -166,16 +166,6 @@ void signer_verifier(const struct signer *s, struct note_verifier *out) {
         memcpy(out->pk, s->pk, sizeof(out->pk));
 }
 
-static int hex_digit(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int vkey_parse(const char *s, size_t len, struct note_verifier *out) {
         struct note_verifier v;
         const char *plus;
@@ -194,7 +184,7 @@ int vkey_parse(const char *s, size_t len, struct note_verifier *out) {
             !note_name_valid(s, name_len))
                 return GH_E_MALFORMED;
         for (size_t i = 0; i < 8; i++) {
-                int d = hex_digit(s[name_len + 1 + i]);
+                int d = hex_digit_value(s[name_len + 1 + i]);
 
                 if (d < 0)
                         return GH_E_MALFORMED;
@@ -641,7 +631,7 @@ bool nonce_parse_hex(const char *s, size_t len, uint8_t out[32]) {
         if (s == NULL || len != 64)
                 return false;
         for (size_t i = 0; i < 32; i++) {
-                int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+                int hi = hex_digit_value(s[2 * i]), lo = hex_digit_value(s[2 * i + 1]);
 
                 if (hi < 0 || lo < 0)
                         return false;

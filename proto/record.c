@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "status.h"
+#include "text.h"
 
 #define NS_PER_S 1000000000ull
 #define SUMMARY_FLAGS_ALL 0x01u
@@ -532,16 +533,6 @@ void record_frame_write(struct writer *w, const uint8_t *rec, size_t len) {
 
 /* --- boot id --- */
 
-static int hex_val(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 bool boot_id_parse(const char *s, size_t len, uint8_t out[16]) {
         uint8_t tmp[16];
         size_t j = 0;
@@ -559,8 +550,8 @@ bool boot_id_parse(const char *s, size_t len, uint8_t out[16]) {
                         i++;
                         continue;
                 }
-                hi = hex_val(s[i]);
-                lo = hex_val(s[i + 1]);
+                hi = hex_digit_value(s[i]);
+                lo = hex_digit_value(s[i + 1]);
                 if (hi < 0 || lo < 0)
                         return false;
                 tmp[j++] = (uint8_t)(hi << 4 | lo);

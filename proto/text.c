@@ -115,3 +115,13 @@ void time_format_iso(uint64_t ns, bool millis, char *out, size_t cap) {
                 snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d,
                          rem / 3600, rem / 60 % 60, rem % 60);
 }
+
+int hex_digit_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}

@@ -36,6 +36,9 @@ void quote_bytes(const void *p, size_t len, char *out, size_t cap);
  */
 bool text_next_line(const char *buf, size_t len, size_t *pos, const char **line, size_t *n);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit_value(char c);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
 int64_t date_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* The date of a day number (inverse of date_days_from_civil). */
