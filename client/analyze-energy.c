@@ -118,15 +118,21 @@ double hidden_from_energy(const struct gpu_acc *g, double e_j, double l_s, doubl
  * (ANALYSIS.md 6): it is 0 (unknown), or the GPU's last version 2 entry in
  * the same boot had another epoch. *changed: both known and different (the
  * counter restarted: a reset). Remembers the epoch. A version 1 entry has
- * none: false, and the remembered epoch stays.
+ * none, so it proves nothing either (a careful driver reload between two
+ * version 1 STARTs leaves no trace in the records): true, and the
+ * remembered epoch becomes unknown (0).
  */
 static bool epoch_breaks(struct gpu_acc *acc, const struct record *r, const struct gpu_info *g,
                          bool *changed) {
         bool same;
 
         *changed = false;
-        if (r->version < RECORD_VERSION_EPOCH)
-                return false;
+        if (r->version < RECORD_VERSION_EPOCH) {
+                acc->ep_valid = true;
+                memcpy(acc->ep_boot_id, r->boot_id, 16);
+                acc->ep_epoch = 0;
+                return true;
+        }
         same = acc->ep_valid && memcmp(acc->ep_boot_id, r->boot_id, 16) == 0;
         *changed = same && acc->ep_epoch != 0 && g->counter_epoch != 0 &&
                    acc->ep_epoch != g->counter_epoch;

@@ -92,8 +92,12 @@ static void sim_init(struct sim *s, struct analyzer *a, unsigned ngpus, uint32_t
         s->off = wall0 - s->boot_ns;
         s->present = (uint8_t)((1u << ngpus) - 1);
         memset(s->boot_id, 0xb0, sizeof(s->boot_id));
+        /* a version 2 daemon, one counter epoch per GPU (a version 1 entry never
+           proves the counter continuous: epoch_case) */
+        s->v2 = true;
         /* idle (60 W) since driver load at boot: nothing before the ledger */
         for (unsigned g = 0; g < ngpus; g++) {
+                s->epoch[g] = 0x5eed00u + g;
                 s->idle_w[g] = 60.0;
                 s->marg_w[g] = 640.0;
                 s->counter_mj[g] = 60.0 * (double)(s->boot_ns / MS);
@@ -734,8 +738,8 @@ static void test_energy_idle_floor(void **state) {
  * then idles: 8550 s of work in a 3-hour gap after 25 h 23 min idle since
  * driver load; E = 636 kJ against idle x gap = 648 kJ). Version 2 with another epoch after
  * the gap: COUNTER_RESET, the gap is the worst case; the same epoch: the
- * energy bound; epoch 0: the worst case without COUNTER_RESET; version 1: the
- * limit (hidden 0). split: the analysis is saved and resumed (analyze-state.c)
+ * energy bound; epoch 0: the worst case without COUNTER_RESET; version 1 (no
+ * epoch, nothing tells a reload): the worst case, reload or not. split: the analysis is saved and resumed (analyze-state.c)
  * between the two STARTs, and must give the same.
  */
 static void epoch_case(bool v2, uint64_t e1, uint64_t e2, bool reload, bool split,
@@ -799,7 +803,8 @@ static void test_counter_epoch(void **state) {
                 epoch_case(true, 41234, 41234, false, split, 0, 0);      /* same epoch, idle */
                 epoch_case(true, 41234, 0, false, split, 10800.0, 0);    /* unknown epoch */
                 epoch_case(true, 0, 0, false, split, 10800.0, 0);        /* 0 never proves */
-                epoch_case(false, 41234, 52007, true, split, 0, 0);      /* v1: the limit */
+                epoch_case(false, 41234, 52007, true, split, 10800.0, 0); /* v1: never proves */
+                epoch_case(false, 41234, 41234, false, split, 10800.0, 0); /* v1, idle too */
         }
 }
 

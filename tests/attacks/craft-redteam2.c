@@ -28,6 +28,8 @@
  *   epoch0              every GPU's counter epoch becomes 0 (unknown; no reload)
  *   v1                  START/INVENTORY records from here on are version 1 (no epoch,
  *                       an older daemon); by default they are version 2
+ *   v2                  START/INVENTORY records from here on are version 2 again
+ *                       (the daemon upgraded in place)
  *   mark NAME           prints "NAME WALL_NS" (the current wall time)
  *   write NAME          writes NAME.bundle, NAME.vkey; prints "truth NAME BUSY_S"
  */
@@ -393,6 +395,8 @@ int main(int argc, char **argv) {
                                 c.epoch[g] = 0;
                 } else if (!strcmp(w[0], "v1")) {
                         c.v1 = true;
+                } else if (!strcmp(w[0], "v2")) {
+                        c.v1 = false;
                 } else if (!strcmp(w[0], "mark")) {
                         NEED(1);
                         printf("%s %llu\n", w[1], (unsigned long long)wall(&c));

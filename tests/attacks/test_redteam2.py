@@ -334,11 +334,10 @@ class Crafted(unittest.TestCase):
         self.assertEqual([r["verdict"] for r in rules], ["UNKNOWN"], self.verdicts(rules))
         self.assertGreaterEqual(self.hidden("rt-epoch0"), 10800 - 1e-3)
 
-    # HOLE 4c, OPEN FOR VERSION 1 LEDGERS (proto/ANALYSIS.md section 6 "Limits"): hole 4b
-    # on a ledger of a daemon that writes version 1 START/INVENTORY records (no counter
-    # epoch): nothing in the records tells the reload, hidden 0. Stays open by design
-    # (old ledgers); an auditor can require version 2 records.
-    @unittest.expectedFailure
+    # HOLE 4c, FIXED (proto/ANALYSIS.md section 6): hole 4b on a ledger of a daemon that
+    # writes version 1 START/INVENTORY records (no counter epoch): nothing in the records
+    # tells the reload, so it was hidden 0, pause PASS. A version 1 entry now never proves
+    # the counter continuous: the gap is the worst case.
     def test_hole_driver_reload_careful_v1(self):
         m = self.craft("init 1\nv1\nperiod 3600\nstart\nrun 24\nstop\nmark p0\nreload\nload 1\n"
                        "tick 8400 0\nload 0\ntick 2400 0\nmark p1\nstart\nrun 2\nstop\n"
@@ -347,6 +346,29 @@ class Crafted(unittest.TestCase):
                                   % (iso(m["p0"]), iso(m["p1"]), iso(m["p0"]), iso(m["p1"])))
         self.assertNotPass(rules)
         self.assertGreaterEqual(self.hidden("rt-reload2v1"), m["truth:rt-reload2v1"] - 1e-3)
+
+    def test_v1_restart_is_worst_case(self):
+        """Control for 4c: the idle gap of test_same_epoch_restart_keeps_energy_bound on a
+        version 1 ledger: its energy cannot prove the GPU idle (a reload would look the
+        same): pause UNKNOWN, the gap the worst case."""
+        m = self.craft("init 1\nv1\nperiod 3600\nstart\nrun 24\nstop\nmark p0\n"
+                       "tick 10800 0\nmark p1\nstart\nrun 2\nstop\nwrite rt-v1idle\n")
+        rc, rules, _ = self.check(["rt-v1idle"], "pause %s %s\n" % (iso(m["p0"]), iso(m["p1"])))
+        self.assertEqual([r["verdict"] for r in rules], ["UNKNOWN"], self.verdicts(rules))
+        self.assertGreaterEqual(self.hidden("rt-v1idle"), 10800 - 1e-3)
+
+    def test_hole_v1_to_v2_upgrade_reload(self):
+        """Hole 4b across an in-place upgrade in one boot: version 1 records before the
+        gap, the driver reloaded and the daemon upgraded in it, version 2 after. The first
+        version 2 epoch has nothing to differ from; it must not prove continuity."""
+        m = self.craft("init 1\nv1\nperiod 3600\nstart\nrun 24\nstop\nmark p0\nreload\n"
+                       "load 1\ntick 8400 0\nload 0\ntick 2400 0\nmark p1\nv2\nstart\nrun 2\n"
+                       "stop\nwrite rt-upgrade\n")
+        rc, rules, _ = self.check(["rt-upgrade"], "pause %s %s\ncap gpu-hours 1 from %s to %s\n"
+                                  % (iso(m["p0"]), iso(m["p1"]), iso(m["p0"]), iso(m["p1"])))
+        self.assertEqual([r["verdict"] for r in rules], ["UNKNOWN", "UNKNOWN"],
+                         self.verdicts(rules))
+        self.assertGreaterEqual(self.hidden("rt-upgrade"), m["truth:rt-upgrade"] - 1e-3)
 
     # HOLE 5 (client/verdict.c judge_concurrency; proto/VERDICTS.md section 5,
     # concurrency): the slot is the smallest summary period in the fleet, which the
