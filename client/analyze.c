@@ -611,14 +611,24 @@ static void do_summary(struct analyzer *a, const struct record *r, uint64_t leaf
                         bool from_e = false;
                         /* a counter reset in the window loses energy: no bound from it */
                         if (acc && !(g->flags & (GPU_ENERGY_UNSUPPORTED | GPU_COUNTER_RESET))) {
-                                double eb = hidden_from_energy(acc, (double)g->energy_used_mj / 1e3,
+                                /*
+                                 * A counter's window energy is at least its end less its
+                                 * start: a daemon that lost a read's delta from
+                                 * energy_used_mj must not shrink the bound (ANALYSIS.md 6).
+                                 */
+                                uint64_t e_mj = g->energy_used_mj;
+                                if (!(g->flags & GPU_ENERGY_FROM_POWER) &&
+                                    g->energy_end_mj >= g->energy_start_mj &&
+                                    g->energy_end_mj - g->energy_start_mj > e_mj)
+                                        e_mj = g->energy_end_mj - g->energy_start_mj;
+                                double eb = hidden_from_energy(acc, (double)e_mj / 1e3,
                                                                (double)len / 1e9, b, &above, &bad);
                                 if (bad)
                                         rule_implausible(
                                                 a, ws, we, leaf, leaf,
                                                 "%s: %.0f J in a %.3f s window needs more than "
                                                 "full load (%.0f W) the whole time",
-                                                acc->uuid, (double)g->energy_used_mj / 1e3,
+                                                acc->uuid, (double)e_mj / 1e3,
                                                 (double)len / 1e9, acc->max_w);
                                 if (eb >= 0) {
                                         b = eb;
