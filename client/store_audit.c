@@ -217,10 +217,12 @@ static bool fork_kind(enum finding_kind k) {
 /*
  * After an online run's checks, before its commits: every source that
  * failed with FORK or ROLLBACK and has a verified note leaves the evidence
- * in the store (store_fork_record), in its own transaction. The note it
- * conflicts with: a witness's, another source's, the store's checkpoint,
- * else the remembered one, the first that store_fork_check accepts (both
- * signed by the origin's trusted key, and conflicting).
+ * in the store (store_fork_record), in its own transaction. The notes:
+ * the state file's fork evidence for the origin (both its notes), else the
+ * node's note and the one it conflicts with: a witness's, another source's,
+ * the store's checkpoint, else the remembered one; the first pair that
+ * store_fork_check accepts (both signed by the origin's trusted key, and
+ * conflicting).
  */
 void store_record_forks(struct source *srcs, size_t n, const struct verify_opts *o) {
         if (!o->store || o->offline)
@@ -241,9 +243,22 @@ void store_record_forks(struct source *srcs, size_t n, const struct verify_opts 
                 if (store_origin_load(o->store, s->cp.origin, &so, &have_so, err, sizeof(err)) !=
                     0)
                         have_so = false;
-                const char *cand[4] = {NULL};
-                size_t clen[4] = {0};
-                const char *cfrom[4] = {NULL};
+                const char *cand[5] = {NULL}, *candb[5] = {NULL};
+                size_t clen[5] = {0}, clenb[5] = {0};
+                const char *cfrom[5] = {NULL};
+                /* A fork the state file proved: its own two notes (this node shows one). */
+                struct state_fork sf;
+                bool have_sf = false;
+                if (!o->no_state &&
+                    state_fork_load(s->cp.origin, &sf, &have_sf, err, sizeof(err)) != 0)
+                        have_sf = false;
+                if (have_sf) {
+                        cand[4] = sf.note[0];
+                        clen[4] = sf.note_len[0];
+                        candb[4] = sf.note[1];
+                        clenb[4] = sf.note_len[1];
+                        cfrom[4] = "the fork evidence of the state file";
+                }
                 if (s->fork_notes) {
                         cand[0] = s->fork_notes->note[0];
                         clen[0] = s->fork_notes->len[0];
@@ -269,18 +284,23 @@ void store_record_forks(struct source *srcs, size_t n, const struct verify_opts 
                 snprintf(f.detail, sizeof(f.detail), "%s", fd->detail);
                 f.note[1] = s->note;
                 f.note_len[1] = s->note_len;
-                int c = 0;
-                for (; c < 4; c++) {
+                static const int order[5] = {4, 0, 1, 2, 3};
+                int c = -1;
+                for (int k = 0; k < 5; k++) {
                         struct checkpoint cp[2];
+                        c = order[k];
                         if (!cand[c])
                                 continue;
                         f.note[0] = (char *)cand[c];
                         f.note_len[0] = clen[c];
+                        f.note[1] = candb[c] ? (char *)candb[c] : s->note;
+                        f.note_len[1] = candb[c] ? clenb[c] : s->note_len;
                         if (store_fork_check(s->cp.origin, &f, o->keys, o->nkeys, cp, why,
                                              sizeof(why)) == 0)
                                 break;
+                        c = -1;
                 }
-                if (c < 4) {
+                if (c >= 0) {
                         bool kept = false;
                         snprintf(f.source, sizeof(f.source), "%s (against %s)", s->name,
                                  cfrom[c]);
@@ -299,6 +319,8 @@ void store_record_forks(struct source *srcs, size_t n, const struct verify_opts 
                 }
                 if (have_so)
                         store_origin_free(&so);
+                if (have_sf)
+                        state_fork_free(&sf);
         }
 }
 
