@@ -555,15 +555,16 @@ class Served(Base):
         self.assertEqual(rc, 2, out + err)
         self.assertIn("FORK", out + err)
 
-    # HOLE 5, OPEN (client/store_audit.c store_audit_end: only audits that verified are
-    # recorded; gpuhours(1) EVIDENCE STORE): the store keeps the last good checkpoint and
+    # HOLE 5, FIXED (client/store_audit.c store_record_forks, fork_recorded; store.h fork
+    # table, schema 3; gpuhours(1) EVIDENCE STORE "Fork evidence"): only audits that
+    # verified were recorded, so the store kept the last good checkpoint and
     # forgets that the node was later caught equivocating. Audit 1 records 10 records; the
     # node then signs a history of 40 that is not an extension of them (FORK, exit 2: a
     # signed proof of a rewritten past). A later `report --offline ORIGIN` (the archive
     # the auditor reports from) says VERIFIED, exit 0, on the 10 stored records, with no
-    # trace of the FORK. Sound: the failing checkpoint note (the signed proof) is stored
-    # with the origin, and every later use of it (offline, incremental) fails with FORK
-    # (exit 2) until the auditor resolves it; likewise ROLLBACK.
+    # trace of the FORK. Sound (now): both signed notes are stored with the origin, and
+    # every later use of it (offline, incremental) fails with FORK (exit 2) until
+    # `gpuhours store forget-fork ORIGIN`; likewise ROLLBACK (tests below).
     def test_hole_offline_forgets_fork(self):
         self.craft("init 1\nstart\nrun 40\nstop\nwrite fg-a\n")
         self.craft("init 1\nstart\nload 1\nrun 40\nstop\nwrite fg-b\n")
