@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "analyze-state.h"
 #include "bundle.h"
@@ -19,6 +20,7 @@ static const char store_help[] =
         "usage: " PROG " store verify [ORIGIN...] [--store PATH] [--key VKEY]...\n"
         "       " PROG " store export ORIGIN -o FILE [--store PATH] [--key VKEY]...\n"
         "       " PROG " store list [--store PATH]\n"
+        "       " PROG " store forget-fork ORIGIN... [--store PATH]\n"
         "\n"
         "The evidence store (default $XDG_DATA_HOME/gpuhours/store.sqlite) holds every\n"
         "record, checkpoint and Merkle border that verify, report and fetch verified.\n"
@@ -27,11 +29,17 @@ static const char store_help[] =
         "          checkpoint's signature by a trusted key and its root against the\n"
         "          records, and re-analyse the records against the saved analysis state;\n"
         "          then the tables against each other (orphaned or missing page data, rows\n"
-        "          of an origin not in the store): 'DAMAGED store PATH: N WHAT'.\n"
-        "          Exit 0 all intact, 2 some origin or the tables damaged, 3 could not check.\n"
+        "          of an origin not in the store): 'DAMAGED store PATH: N WHAT'. An origin\n"
+        "          with fork evidence (a FORK or ROLLBACK an audit proved: both signed\n"
+        "          notes, re-verified) is reported 'FORK ORIGIN: ...' or 'ROLLBACK ...'.\n"
+        "          Exit 0 all intact, 2 some origin forked or damaged or the tables\n"
+        "          damaged, 3 could not check.\n"
         "  export  write ORIGIN's records and latest checkpoint as a standard offline\n"
-        "          bundle (what '" PROG " fetch' writes), after the same checks.\n"
-        "  list    one line per origin: name, records, last URL.\n";
+        "          bundle (what '" PROG " fetch' writes), after the same checks; refused\n"
+        "          for an origin with fork evidence.\n"
+        "  list    one line per origin: name, records, last URL (and FORK or ROLLBACK).\n"
+        "  forget-fork  delete the fork evidence of each ORIGIN, so that audits of it\n"
+        "          from the store verify again (its records are kept).\n";
 
 #define STORE_CHECKPOINTS_MAX 10000000u
 
@@ -314,6 +322,62 @@ out:
         return rc;
 }
 
+/*
+ * The fork evidence of one origin: 0 none, 2 reported (the line printed:
+ * 'FORK ORIGIN: ...', or DAMAGED when its notes do not verify), 3 could not
+ * check.
+ */
+static int verify_fork(struct store *st, const char *name, const struct verify_opts *o) {
+        char err[600], why[300];
+        struct store_fork f;
+        bool found;
+        if (store_fork_load(st, name, &f, &found, err, sizeof(err)) != 0) {
+                printf("DAMAGED %s: %s\n", name, err);
+                return EXIT_INTEGRITY;
+        }
+        if (!found)
+                return EXIT_VERIFIED;
+        struct checkpoint cp[2];
+        if (store_fork_check(name, &f, o->keys, o->nkeys, cp, why, sizeof(why)) != 0) {
+                printf("DAMAGED %s: %s\n", name, why);
+        } else {
+                char when[32] = "?";
+                time_t tt = (time_t)(f.detected_ns / 1000000000);
+                struct tm tm;
+                if (gmtime_r(&tt, &tm) == NULL ||
+                    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                        snprintf(when, sizeof(when), "?");
+                printf("%s %s: recorded %s: signed checkpoints of %llu and %llu records that "
+                       "conflict (both notes verify; gpuhours store forget-fork clears it)\n",
+                       f.kind, name, when, (unsigned long long)cp[0].size,
+                       (unsigned long long)cp[1].size);
+        }
+        store_fork_free(&f);
+        return EXIT_INTEGRITY;
+}
+
+static int forget_forks(struct store *st, const char **names, size_t n) {
+        int rc = EXIT_VERIFIED;
+        for (size_t i = 0; i < n; i++) {
+                char err[600];
+                bool had;
+                if (store_fork_clear(st, names[i], &had, err, sizeof(err)) != 0) {
+                        fprintf(stderr, PROG " store forget-fork: %s\n", err);
+                        rc = EXIT_INCOMPLETE;
+                } else if (had) {
+                        fprintf(stderr,
+                                PROG " store forget-fork: '%s': fork evidence deleted from %s; "
+                                     "its audits from the store verify again\n",
+                                names[i], store_path(st));
+                } else {
+                        fprintf(stderr, PROG " store forget-fork: '%s': no fork evidence in %s\n",
+                                names[i], store_path(st));
+                        rc = rc > EXIT_FINDINGS ? rc : EXIT_FINDINGS;
+                }
+        }
+        return rc;
+}
+
 static void print_problem(void *ctx, uint64_t rows, const char *what) {
         printf("DAMAGED store %s: %llu %s\n", (const char *)ctx, (unsigned long long)rows, what);
 }
@@ -347,6 +411,20 @@ static int export_origin(struct store *st, const char *name, const char *outpath
         if (store_origin_check(&so, o->keys, o->nkeys, why, sizeof(why)) != 0) {
                 fprintf(stderr, PROG " store export: '%s': %s (gpuhours store verify)\n", name,
                         why);
+                goto out;
+        }
+        struct store_fork fk;
+        bool forked;
+        if (store_fork_load(st, so.name, &fk, &forked, err, sizeof(err)) != 0) {
+                fprintf(stderr, PROG " store export: %s\n", err);
+                goto out;
+        }
+        if (forked) {
+                fprintf(stderr,
+                        PROG " store export: '%s': the store holds %s evidence for it (gpuhours "
+                             "store verify); not exported as a clean bundle\n",
+                        name, fk.kind[0] ? fk.kind : "fork");
+                store_fork_free(&fk);
                 goto out;
         }
         bundle_write_header(&w, so.note, so.note_len, so.size);
@@ -387,8 +465,13 @@ static int list_origins(struct store *st, char **names, size_t n) {
                         printf("%s\tDAMAGED: %s\n", names[i], err);
                         continue;
                 }
-                printf("%s\t%llu records\t%s\n", so.name, (unsigned long long)so.size,
-                       so.url[0] ? so.url : "-");
+                struct store_fork fk;
+                bool forked = false;
+                if (store_fork_load(st, so.name, &fk, &forked, err, sizeof(err)) != 0)
+                        snprintf(fk.kind, sizeof(fk.kind), "DAMAGED"), forked = true;
+                printf("%s\t%llu records\t%s%s%s\n", so.name, (unsigned long long)so.size,
+                       so.url[0] ? so.url : "-", forked ? "\t" : "", forked ? fk.kind : "");
+                store_fork_free(&fk);
                 store_origin_free(&so);
         }
         return EXIT_VERIFIED;
@@ -428,9 +511,14 @@ int cmd_store(int argc, char **argv) {
         bool verify = action && strcmp(action, "verify") == 0;
         bool export = action && strcmp(action, "export") == 0;
         bool list = action && strcmp(action, "list") == 0;
-        if (!verify && !export && !list) {
-                fprintf(stderr, PROG " store: expected verify, export or list (see " PROG
-                                " store --help)\n");
+        bool forget = action && strcmp(action, "forget-fork") == 0;
+        if (!verify && !export && !list && !forget) {
+                fprintf(stderr, PROG " store: expected verify, export, list or forget-fork (see "
+                                PROG " store --help)\n");
+                goto out;
+        }
+        if (forget && n == 0) {
+                fprintf(stderr, PROG " store forget-fork: need one ORIGIN or more\n");
                 goto out;
         }
         if (export && (n != 1 || !outpath)) {
@@ -450,6 +538,10 @@ int cmd_store(int argc, char **argv) {
                 rc = export_origin(c.store, names[0], outpath, &o);
                 goto out;
         }
+        if (forget) {
+                rc = forget_forks(c.store, names, n);
+                goto out;
+        }
         char **all = NULL;
         size_t nall = 0;
         char err[600];
@@ -463,12 +555,38 @@ int cmd_store(int argc, char **argv) {
         } else {
                 rc = EXIT_VERIFIED;
                 size_t damaged = 0, total = n ? n : nall;
+                size_t forked = 0;
                 for (size_t i = 0; i < total; i++) {
-                        int r = verify_origin(c.store, n ? names[i] : all[i], &o);
+                        const char *name = n ? names[i] : all[i];
+                        int r = verify_origin(c.store, name, &o);
                         damaged += r == EXIT_INTEGRITY;
+                        int fr = verify_fork(c.store, name, &o);
+                        forked += fr == EXIT_INTEGRITY;
                         if (r > rc)
                                 rc = r;
+                        if (fr > rc)
+                                rc = fr;
                 }
+                /* Fork evidence of origins with no records (every origin: none named). */
+                char **fnames = NULL;
+                size_t nf = 0;
+                if (!n && store_fork_names(c.store, &fnames, &nf, err, sizeof(err)) != 0) {
+                        printf("DAMAGED store %s: %s\n", store_path(c.store), err);
+                        rc = rc > EXIT_INTEGRITY ? rc : EXIT_INTEGRITY;
+                }
+                for (size_t i = 0; i < nf; i++) {
+                        bool listed = false;
+                        for (size_t k = 0; k < nall && !listed; k++)
+                                listed = strcmp(all[k], fnames[i]) == 0;
+                        if (listed)
+                                continue;
+                        int fr = verify_fork(c.store, fnames[i], &o);
+                        forked += fr == EXIT_INTEGRITY;
+                        total++;
+                        if (fr > rc)
+                                rc = fr;
+                }
+                store_names_free(fnames, nf);
                 /* The tables against each other: whatever origins were named. */
                 unsigned bad = 0;
                 if (store_check_references(c.store, print_problem, (void *)store_path(c.store),
@@ -480,6 +598,8 @@ int cmd_store(int argc, char **argv) {
                         rc = rc > EXIT_INTEGRITY ? rc : EXIT_INTEGRITY;
                 printf("store %s: %zu origins checked, %zu damaged", store_path(c.store), total,
                        damaged);
+                if (forked)
+                        printf(", %zu with fork evidence", forked);
                 if (bad)
                         printf("; %u inconsistenc%s between its tables", bad,
                                bad == 1 ? "y" : "ies");

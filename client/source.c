@@ -1044,6 +1044,8 @@ int sources_verify(struct source *srcs, size_t n, const struct verify_opts *o) {
                 fprintf(stderr, PROG ": out of memory checking the sources against each other; "
                                 "nothing remembered\n");
         }
+        /* Proven equivocation is kept, in its own transaction, though its audit failed. */
+        store_record_forks(srcs, n, o);
         commit_audits(ons, nurl, srcs, hold, group, n, o);
         for (size_t i = 0; i < nurl; i++)
                 store_audit_abort(&ons[i].sa, o); /* nothing, if it was committed */

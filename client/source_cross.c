@@ -32,6 +32,7 @@
 #include "source_internal.h"
 #include "state.h"
 #include "util.h"
+#include "witness.h"
 
 #define MAX_HEADS 64      /* heads tracked per origin (bits of a uint64_t) */
 #define MAX_EVIDENCE 8    /* conflicting pairs printed per origin */
@@ -101,6 +102,12 @@ static void add_fork(struct source *s, const struct source *u, const char *fmt, 
                         return;
                 s->integrity = f;
                 f[s->nintegrity++] = finding_make(FIND_FORK, "%s", buf);
+        }
+        /* This run's pair of notes rather than the evidence store's older one. */
+        if (s->nintegrity == before + 1 && s->integrity[before].kind == FIND_FORK &&
+            !s->fork_with && s->fork_notes && s->fork_notes->from_store && u->note && s->note) {
+                witness_fork_notes_free(s->fork_notes);
+                s->fork_notes = NULL;
         }
         if (s->nintegrity == before + 1 && s->integrity[before].kind == FIND_FORK &&
             !s->fork_with && !s->fork_notes && u->note && s->note) {

@@ -117,5 +117,7 @@ bool store_audit_end(struct store_audit *sa, struct source *s, const struct veri
                      const struct ledger_check *lc);
 /* At the end of the run: drop anything still staged (a source that never completed). */
 void store_audit_abort(struct store_audit *sa, const struct verify_opts *o);
+/* Records the FORK and ROLLBACK evidence of the run's sources in the store (store_audit.c). */
+void store_record_forks(struct source *srcs, size_t n, const struct verify_opts *o);
 /* --offline: every source from the store alone. 0 or -ENOMEM. */
 int store_sources_verify(struct source *srcs, size_t n, const struct verify_opts *o);

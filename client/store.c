@@ -86,6 +86,20 @@ static const char schema[] =
         " verified_ns INTEGER NOT NULL,"
         " PRIMARY KEY (origin, size));";
 
+/*
+ * Schema version 3: the fork evidence of an origin (store.h), one row per
+ * origin name (the first kept), whether or not the origin has records.
+ */
+static const char fork_schema[] =
+        "CREATE TABLE IF NOT EXISTS fork ("
+        " name TEXT PRIMARY KEY,"
+        " kind TEXT NOT NULL,"
+        " detected_ns INTEGER NOT NULL,"
+        " source TEXT NOT NULL,"
+        " detail TEXT NOT NULL,"
+        " note_a TEXT NOT NULL,"
+        " note_b TEXT NOT NULL);";
+
 /* Schema version 2: records in pages (store.h). */
 static const char page_schema[] =
         "CREATE TABLE IF NOT EXISTS pagedata (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
@@ -356,8 +370,6 @@ static int migrate_v1(struct store *st, char *err, size_t errlen) {
         unprep(st, q);
         q = NULL;
         r = exec(st, "DROP TABLE record", err, errlen);
-        if (r == 0)
-                r = exec(st, "PRAGMA user_version=2", err, errlen);
 out:
         unprep(st, o);
         unprep(st, q);
@@ -441,13 +453,20 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen) {
                 if (r == 0)
                         r = exec(st, state_schema, err, errlen);
                 if (r == 0)
-                        r = exec(st, "PRAGMA user_version=2", err, errlen);
-        } else if (version == 1) {
-                r = migrate_v1(st, err, errlen);
+                        r = exec(st, fork_schema, err, errlen);
+                if (r == 0)
+                        r = exec(st, "PRAGMA user_version=3", err, errlen);
+        } else if (version == 1 || version == 2) {
+                /* 1 -> 2: records in pages; 2 -> 3: the fork table (nothing else changes). */
+                r = version == 1 ? migrate_v1(st, err, errlen) : 0;
+                if (r == 0)
+                        r = exec(st, fork_schema, err, errlen);
+                if (r == 0)
+                        r = exec(st, "PRAGMA user_version=3", err, errlen);
         } else if (version != STORE_SCHEMA_VERSION) {
                 r = fail(err, errlen,
                          "evidence store %s has schema version %d; this gpuhours reads versions "
-                         "1 and %d only",
+                         "1 to %d only",
                          st->path, version, STORE_SCHEMA_VERSION);
         }
         if (r == 0)
@@ -1515,3 +1534,203 @@ int store_origin_check(const struct store_origin *so, const struct note_verifier
         return 0;
 }
 
+
+/* --- fork evidence (store.h) --- */
+
+void store_fork_free(struct store_fork *f) {
+        free(f->note[0]);
+        free(f->note[1]);
+        f->note[0] = f->note[1] = NULL;
+}
+
+int store_fork_record(struct store *st, const char *origin, const struct store_fork *f,
+                      bool *kept_older, char *err, size_t errlen) {
+        *kept_older = false;
+        if (f->note_len[0] > NOTE_MAX_SIZE || f->note_len[1] > NOTE_MAX_SIZE)
+                return fail(err, errlen, "evidence store %s: fork note too large", st->path);
+        /* Its own transaction, outside any batch: the audit that found it failed. */
+        if (st->batch)
+                return fail(err, errlen, "evidence store %s: fork evidence inside a batch",
+                            st->path);
+        if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+                return -1;
+        sqlite3_stmt *q = NULL;
+        if (prep(st,
+                 "INSERT OR IGNORE INTO fork(name, kind, detected_ns, source, detail, note_a, "
+                 "note_b) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 &q) != SQLITE_OK) {
+                db_fail(st, err, errlen, "recording fork evidence");
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                return -1;
+        }
+        sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, f->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)f->detected_ns);
+        sqlite3_bind_text(q, 4, f->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, f->detail, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 6, f->note[0], (int)f->note_len[0], SQLITE_STATIC);
+        sqlite3_bind_text(q, 7, f->note[1], (int)f->note_len[1], SQLITE_STATIC);
+        int rc = sqlite3_step(q);
+        unprep(st, q);
+        if (rc != SQLITE_DONE) {
+                db_fail(st, err, errlen, "recording fork evidence");
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+                return -1;
+        }
+        *kept_older = sqlite3_changes(st->db) == 0;
+        return exec(st, "COMMIT", err, errlen);
+}
+
+static int fork_text(sqlite3_stmt *q, int col, char **out, size_t *len) {
+        const char *t = (const char *)sqlite3_column_text(q, col);
+        int n = sqlite3_column_bytes(q, col);
+        if (!t || n < 0 || (size_t)n > NOTE_MAX_SIZE)
+                return -1;
+        *out = malloc((size_t)n + 1);
+        if (!*out)
+                return -1;
+        memcpy(*out, t, (size_t)n);
+        (*out)[n] = '\0';
+        *len = (size_t)n;
+        return 0;
+}
+
+int store_fork_load(struct store *st, const char *origin, struct store_fork *f, bool *found,
+                    char *err, size_t errlen) {
+        memset(f, 0, sizeof(*f));
+        *found = false;
+        sqlite3_stmt *q = NULL;
+        if (prep(st,
+                 "SELECT kind, detected_ns, source, detail, note_a, note_b FROM fork WHERE "
+                 "name = ?1",
+                 &q) != SQLITE_OK)
+                return db_fail(st, err, errlen, "reading fork evidence");
+        sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(q), r = 0;
+        if (rc == SQLITE_ROW) {
+                const char *kind = (const char *)sqlite3_column_text(q, 0);
+                const char *src = (const char *)sqlite3_column_text(q, 2);
+                const char *detail = (const char *)sqlite3_column_text(q, 3);
+                snprintf(f->kind, sizeof(f->kind), "%s", kind ? kind : "");
+                f->detected_ns = sqlite3_column_int64(q, 1);
+                snprintf(f->source, sizeof(f->source), "%s", src ? src : "");
+                snprintf(f->detail, sizeof(f->detail), "%s", detail ? detail : "");
+                *found = true;
+                if (fork_text(q, 4, &f->note[0], &f->note_len[0]) != 0 ||
+                    fork_text(q, 5, &f->note[1], &f->note_len[1]) != 0) {
+                        store_fork_free(f);
+                        /* found, with no notes: the caller's check calls it damaged */
+                }
+        } else if (rc != SQLITE_DONE) {
+                r = db_fail(st, err, errlen, "reading fork evidence");
+        }
+        unprep(st, q);
+        return r;
+}
+
+int store_fork_clear(struct store *st, const char *origin, bool *had, char *err,
+                     size_t errlen) {
+        *had = false;
+        sqlite3_stmt *q = NULL;
+        if (prep(st, "DELETE FROM fork WHERE name = ?1", &q) != SQLITE_OK)
+                return db_fail(st, err, errlen, "clearing fork evidence");
+        sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(q);
+        unprep(st, q);
+        if (rc != SQLITE_DONE)
+                return db_fail(st, err, errlen, "clearing fork evidence");
+        *had = sqlite3_changes(st->db) > 0;
+        return 0;
+}
+
+int store_fork_names(struct store *st, char ***names, size_t *n, char *err, size_t errlen) {
+        *names = NULL;
+        *n = 0;
+        sqlite3_stmt *q = NULL;
+        if (prep(st, "SELECT name FROM fork ORDER BY name", &q) != SQLITE_OK)
+                return db_fail(st, err, errlen, "listing fork evidence");
+        char **v = NULL;
+        size_t k = 0, cap = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (k == cap) {
+                        cap = cap ? 2 * cap : 16;
+                        char **nv = cap <= STORE_MAX_ORIGINS ? realloc(v, cap * sizeof(*v)) : NULL;
+                        if (!nv) {
+                                r = fail(err, errlen, "out of memory");
+                                break;
+                        }
+                        v = nv;
+                }
+                const char *s = (const char *)sqlite3_column_text(q, 0);
+                if (!(v[k] = strdup(s ? s : ""))) {
+                        r = fail(err, errlen, "out of memory");
+                        break;
+                }
+                k++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = db_fail(st, err, errlen, "listing fork evidence");
+        unprep(st, q);
+        if (r != 0) {
+                store_names_free(v, k);
+                return r;
+        }
+        *names = v;
+        *n = k;
+        return 0;
+}
+
+int store_fork_check(const char *origin, const struct store_fork *f,
+                     const struct note_verifier *keys, size_t nkeys, struct checkpoint cp[2],
+                     char *why, size_t whylen) {
+        bool fork = strcmp(f->kind, "FORK") == 0, rollback = strcmp(f->kind, "ROLLBACK") == 0;
+        if (!fork && !rollback) {
+                snprintf(why, whylen, "its fork evidence is of unknown kind");
+                return -1;
+        }
+        struct note_verifier *mine = malloc((nkeys ? nkeys : 1) * sizeof(*mine));
+        if (!mine) {
+                snprintf(why, whylen, "out of memory");
+                return -1;
+        }
+        size_t nmine = 0;
+        for (size_t i = 0; i < nkeys; i++)
+                if (strcmp(keys[i].name, origin) == 0)
+                        mine[nmine++] = keys[i];
+        int r = 0;
+        for (int i = 0; i < 2 && r == 0; i++) {
+                size_t text_len = 0, which = 0;
+                if (!f->note[i]) {
+                        snprintf(why, whylen, "its fork evidence has a damaged note");
+                        r = -1;
+                        break;
+                }
+                int vr = nmine ? note_verify(f->note[i], f->note_len[i], mine, nmine, false,
+                                             &text_len, &which)
+                               : GH_E_NO_KEY;
+                if (vr != 0) {
+                        snprintf(why, whylen,
+                                 "a note of its fork evidence is not signed by a trusted key of "
+                                 "the origin (%s)",
+                                 gh_strerror(vr));
+                        r = -1;
+                } else if (checkpoint_parse(f->note[i], text_len, &cp[i]) != 0 ||
+                           strcmp(cp[i].origin, origin) != 0) {
+                        snprintf(why, whylen,
+                                 "a note of its fork evidence is not a checkpoint of the origin");
+                        r = -1;
+                }
+        }
+        free(mine);
+        if (r != 0)
+                return -1;
+        bool same = cp[0].size == cp[1].size &&
+                    memcmp(cp[0].root, cp[1].root, MERKLE_HASH_LEN) == 0;
+        if (same || (rollback && cp[0].size <= cp[1].size)) {
+                snprintf(why, whylen, "the two notes of its %s evidence do not conflict",
+                         f->kind);
+                return -1;
+        }
+        return 0;
+}

@@ -6,15 +6,17 @@
 #include <stdint.h>
 
 #include "merkle.h"
+#include "note.h"
 
 /*
  * The auditor's evidence store: one SQLite file (default
  * $XDG_DATA_HOME/gpuhours/store.sqlite, else ~/.local/share/gpuhours/...).
  * Per origin it holds every verified record (the bytes are the evidence),
  * every verified checkpoint note (with whatever cosignatures it carried) and
- * the Merkle border of the last verified tree. Schema (user_version 2; a
- * version-1 store, one row per record, is migrated in place, in one
- * transaction, when opened):
+ * the Merkle border of the last verified tree, and the fork evidence of
+ * origins caught equivocating (below). Schema (user_version 3; a version-1
+ * store, one row per record, or a version-2 one, without the fork table,
+ * is migrated in place, in one transaction, when opened):
  *
  *   origin(id, name UNIQUE, url, size, root, border, note)
  *       size: verified tree size; only records [0, size) are evidence.
@@ -47,7 +49,7 @@
  * Every function returns 0 or -1 with a one-line reason in err.
  */
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_LEAF_BITS 40 /* leaves per origin below 2^40 */
 #define STORE_MAX_ORIGINS (1ll << 22)
 
@@ -81,7 +83,7 @@ void store_origin_free(struct store_origin *o);
  * keys named after the origin, with the stored size and root, and the stored
  * border hashes to that root. 0, or -1 with the reason in why.
  */
-struct note_verifier;
+
 int store_origin_check(const struct store_origin *so, const struct note_verifier *keys,
                        size_t nkeys, char *why, size_t whylen);
 /* Names of every origin with size > 0, sorted (malloc'd array of malloc'd strings). */
@@ -237,5 +239,50 @@ int store_stage_state(struct store *st, int64_t id, int64_t audit, uint64_t size
 void store_stage_abort(struct store *st, int64_t id, int64_t sid);
 
 /* Border <-> blob (32 bytes per set bit of size, lowest first). 0 or -1 (bad length). */
+/*
+ * Fork evidence (schema version 3):
+ *
+ *   fork(name PRIMARY KEY, kind, detected_ns, source, detail, note_a, note_b)
+ *       name: the origin (whether or not it has records in the store);
+ *       kind: "FORK" or "ROLLBACK"; note_a: the checkpoint it conflicts
+ *       with (the store's, the remembered one, another source's or a
+ *       witness's), note_b: the one the node served (from source), both
+ *       exactly as signed; detail: the audit's finding.
+ *
+ * Written by the audit that found it, in its own transaction, although that
+ * audit fails and commits nothing else. One row per origin: the first kept
+ * (a node cannot replace it nor flood the table). While it is there every
+ * audit of the origin from the store (--offline, incremental) fails with it;
+ * store forget-fork clears it.
+ */
+struct store_fork {
+        char kind[16];
+        int64_t detected_ns;
+        char source[512];
+        char detail[512];
+        char *note[2]; /* malloc'd, NUL-terminated; NULL when damaged */
+        size_t note_len[2];
+};
+/* *kept_older: a record of the origin existed already (kept; this one dropped). */
+int store_fork_record(struct store *st, const char *origin, const struct store_fork *f,
+                      bool *kept_older, char *err, size_t errlen);
+/* *found false when none; notes NULL (found) when the row is damaged. */
+int store_fork_load(struct store *st, const char *origin, struct store_fork *f, bool *found,
+                    char *err, size_t errlen);
+void store_fork_free(struct store_fork *f);
+int store_fork_clear(struct store *st, const char *origin, bool *had, char *err,
+                     size_t errlen);
+/* Origins with fork evidence, sorted (store_names_free). */
+int store_fork_names(struct store *st, char ***names, size_t *n, char *err, size_t errlen);
+/*
+ * The evidence is sound: both notes are checkpoints of origin signed by one
+ * of keys named after it, they differ, and for ROLLBACK note_a's tree is the
+ * larger. cp: the two checkpoints. 0, or -1 with the reason in why.
+ */
+
+int store_fork_check(const char *origin, const struct store_fork *f,
+                     const struct note_verifier *keys, size_t nkeys, struct checkpoint cp[2],
+                     char *why, size_t whylen);
+
 int store_border_decode(uint64_t size, const uint8_t *p, size_t len, struct merkle_border *b);
 size_t store_border_encode(const struct merkle_border *b, uint8_t out[MERKLE_MAX_LEVELS * 32]);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "analyze-state.h"
 #include "merkle.h"
@@ -18,6 +19,7 @@
 #include "status.h"
 #include "store.h"
 #include "util.h"
+#include "witness.h"
 
 struct replay {
         struct ledger_check *lc;
@@ -140,6 +142,188 @@ static bool resume_state(const struct store_origin *so, const struct verify_opts
         return r == 0;
 }
 
+/* --- fork evidence --- */
+
+static void fork_when(int64_t ns, char *when, size_t len) {
+        time_t tt = (time_t)(ns / 1000000000);
+        struct tm tm;
+        if (gmtime_r(&tt, &tm) == NULL || strftime(when, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(when, len, "?");
+}
+
+/*
+ * The fork evidence the store holds for origin: the source fails with it
+ * (its kind, both notes on stderr and in --json) and 1 is returned; 0 when
+ * there is none. Evidence that does not verify is damage: an error, 1.
+ */
+static int fork_recorded(struct source *s, const struct verify_opts *o, const char *origin) {
+        char err[600], why[300];
+        struct store_fork f;
+        bool found;
+        if (store_fork_load(o->store, origin, &f, &found, err, sizeof(err)) != 0) {
+                src_error(s, "%s", err);
+                return 1;
+        }
+        if (!found)
+                return 0;
+        struct checkpoint cp[2];
+        char q[NOTE_NAME_MAX + 3];
+        quote_bytes(origin, strlen(origin), q, sizeof(q));
+        if (store_fork_check(origin, &f, o->keys, o->nkeys, cp, why, sizeof(why)) != 0) {
+                src_error(s,
+                          "the evidence store %s holds fork evidence for origin '%s' but %s: "
+                          "refusing to use it (gpuhours store verify)",
+                          store_path(o->store), q, why);
+                store_fork_free(&f);
+                return 1;
+        }
+        char when[32];
+        fork_when(f.detected_ns, when, sizeof(when));
+        bool rollback = strcmp(f.kind, "ROLLBACK") == 0;
+        src_fail(s, rollback ? FIND_ROLLBACK : FIND_FORK,
+                 "%s evidence recorded %s in the evidence store: the origin's key signed a "
+                 "checkpoint of %llu records %s one of %llu; none verifies from the store "
+                 "until gpuhours store forget-fork '%s'",
+                 f.kind, when, (unsigned long long)cp[1].size,
+                 rollback ? "after" : "that contradicts", (unsigned long long)cp[0].size, q);
+        fprintf(stderr,
+                PROG ": %s evidence (evidence store): the checkpoint it conflicts with:\n%s" PROG
+                     ": %s evidence (evidence store): the checkpoint served by %s:\n%s",
+                f.kind, f.note[0], f.kind, f.source, f.note[1]);
+        struct witness_fork_notes *n = calloc(1, sizeof(*n));
+        if (n && s->fork_notes == NULL && s->nintegrity > 0 &&
+            s->integrity[s->nintegrity - 1].kind == (rollback ? FIND_ROLLBACK : FIND_FORK)) {
+                n->from_store = true;
+                snprintf(n->source, sizeof(n->source), "%s", f.source);
+                for (int i = 0; i < 2; i++) {
+                        n->note[i] = f.note[i];
+                        n->len[i] = f.note_len[i];
+                        n->size[i] = cp[i].size;
+                        f.note[i] = NULL;
+                }
+                s->fork_notes = n;
+                s->fork_notes_at = s->nintegrity - 1;
+        } else {
+                free(n);
+        }
+        store_fork_free(&f);
+        return 1;
+}
+
+static bool fork_kind(enum finding_kind k) {
+        return k == FIND_FORK || k == FIND_ROLLBACK;
+}
+
+/*
+ * After an online run's checks, before its commits: every source that
+ * failed with FORK or ROLLBACK and has a verified note leaves the evidence
+ * in the store (store_fork_record), in its own transaction. The notes:
+ * the state file's fork evidence for the origin (both its notes), else the
+ * node's note and the one it conflicts with: a witness's, another source's,
+ * the store's checkpoint, else the remembered one; the first pair that
+ * store_fork_check accepts (both signed by the origin's trusted key, and
+ * conflicting).
+ */
+void store_record_forks(struct source *srcs, size_t n, const struct verify_opts *o) {
+        if (!o->store || o->offline)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                struct source *s = &srcs[i];
+                if (!s->have_checkpoint || !s->note || (s->fork_notes && s->fork_notes->from_store))
+                        continue;
+                size_t j = 0;
+                while (j < s->nintegrity && !fork_kind(s->integrity[j].kind))
+                        j++;
+                if (j == s->nintegrity)
+                        continue;
+                const struct finding *fd = &s->integrity[j];
+                char err[600], why[300];
+                struct store_origin so;
+                bool have_so = false;
+                if (store_origin_load(o->store, s->cp.origin, &so, &have_so, err, sizeof(err)) !=
+                    0)
+                        have_so = false;
+                const char *cand[5] = {NULL}, *candb[5] = {NULL};
+                size_t clen[5] = {0}, clenb[5] = {0};
+                const char *cfrom[5] = {NULL};
+                /* A fork the state file proved: its own two notes (this node shows one). */
+                struct state_fork sf;
+                bool have_sf = false;
+                if (!o->no_state &&
+                    state_fork_load(s->cp.origin, &sf, &have_sf, err, sizeof(err)) != 0)
+                        have_sf = false;
+                if (have_sf) {
+                        cand[4] = sf.note[0];
+                        clen[4] = sf.note_len[0];
+                        candb[4] = sf.note[1];
+                        clenb[4] = sf.note_len[1];
+                        cfrom[4] = "the fork evidence of the state file";
+                }
+                if (s->fork_notes) {
+                        cand[0] = s->fork_notes->note[0];
+                        clen[0] = s->fork_notes->len[0];
+                        cfrom[0] = "a witness";
+                }
+                if (s->fork_with && s->fork_with->note) {
+                        cand[1] = s->fork_with->note;
+                        clen[1] = s->fork_with->note_len;
+                        cfrom[1] = "another source of the run";
+                }
+                if (have_so) {
+                        cand[2] = so.note;
+                        clen[2] = so.note_len;
+                        cfrom[2] = "the evidence store";
+                }
+                if (s->rem_note) {
+                        cand[3] = s->rem_note;
+                        clen[3] = s->rem_note_len;
+                        cfrom[3] = "the remembered checkpoint";
+                }
+                struct store_fork f = {.detected_ns = (int64_t)wall_now_ns()};
+                snprintf(f.kind, sizeof(f.kind), "%s", finding_kind_name(fd->kind));
+                snprintf(f.detail, sizeof(f.detail), "%s", fd->detail);
+                f.note[1] = s->note;
+                f.note_len[1] = s->note_len;
+                static const int order[5] = {4, 0, 1, 2, 3};
+                int c = -1;
+                for (int k = 0; k < 5; k++) {
+                        struct checkpoint cp[2];
+                        c = order[k];
+                        if (!cand[c])
+                                continue;
+                        f.note[0] = (char *)cand[c];
+                        f.note_len[0] = clen[c];
+                        f.note[1] = candb[c] ? (char *)candb[c] : s->note;
+                        f.note_len[1] = candb[c] ? clenb[c] : s->note_len;
+                        if (store_fork_check(s->cp.origin, &f, o->keys, o->nkeys, cp, why,
+                                             sizeof(why)) == 0)
+                                break;
+                        c = -1;
+                }
+                if (c >= 0) {
+                        bool kept = false;
+                        snprintf(f.source, sizeof(f.source), "%s (against %s)", s->name,
+                                 cfrom[c]);
+                        if (store_fork_record(o->store, s->cp.origin, &f, &kept, err,
+                                              sizeof(err)) != 0)
+                                fprintf(stderr, PROG ": warning: %s: %s evidence not recorded: %s\n",
+                                        s->name, f.kind, err);
+                        else
+                                fprintf(stderr,
+                                        PROG ": %s: %s evidence %s in the evidence store %s; "
+                                             "'%s' does not verify from it until gpuhours store "
+                                             "forget-fork\n",
+                                        s->name, f.kind,
+                                        kept ? "of an earlier audit is kept" : "recorded",
+                                        store_path(o->store), s->cp.origin);
+                }
+                if (have_so)
+                        store_origin_free(&so);
+                if (have_sf)
+                        state_fork_free(&sf);
+        }
+}
+
 static void store_warn(struct store_audit *sa, const struct source *s, const char *err) {
         if (!sa->failed)
                 fprintf(stderr, PROG ": warning: %s: not recorded in the evidence store: %s\n",
@@ -161,6 +345,8 @@ int store_audit_begin(struct store_audit *sa, struct source *s, const struct ver
         }
         sa->active = true;
         sa->old_size = m;
+        if (fork_recorded(s, o, s->cp.origin) != 0)
+                return -1;
         if (m == 0)
                 return 0;
         struct store_origin so;
@@ -435,6 +621,8 @@ static void offline_source(struct source *s, const struct verify_opts *o) {
         }
         /* Signature, key name and checkpoint syntax exactly as online. */
         if (check_note(s, o, so.note, so.note_len, false) != 0)
+                goto out_so;
+        if (fork_recorded(s, o, so.name) != 0)
                 goto out_so;
         if (ledger_check_init(&lc, o, 0, 0) != 0) {
                 src_error(s, "out of memory");

@@ -268,10 +268,14 @@ json_t *witness_fork_notes_json(const struct witness_fork_notes *n) {
         for (int i = 0; i < 2 && !bad; i++) {
                 char q[POLICY_NAME_MAX + 4];
                 json_t *o = json_object();
+                char qs[sizeof(n->source) + 4];
                 quote_bytes(n->witness, strlen(n->witness), q, sizeof(q));
-                bad = o == NULL ||
-                      json_object_set_new(o, "from", json_string(i == 0 ? "witness" : "node")) ||
-                      json_object_set_new(o, "name", i == 0 ? json_string(q) : json_null()) ||
+                quote_bytes(n->source, strlen(n->source), qs, sizeof(qs));
+                const char *from = n->from_store ? "store" : i == 0 ? "witness" : "node";
+                json_t *name = n->from_store ? (i == 1 ? json_string(qs) : json_null())
+                                             : (i == 0 ? json_string(q) : json_null());
+                bad = o == NULL || json_object_set_new(o, "from", json_string(from)) ||
+                      json_object_set_new(o, "name", name) ||
                       json_object_set_new(o, "size", json_integer((json_int_t)n->size[i])) ||
                       json_object_set_new(o, "note", json_stringn(n->note[i], n->len[i]));
                 if (bad)

@@ -53,6 +53,12 @@ struct witness_fork_notes {
         char *note[2];                     /* NUL-terminated */
         size_t len[2];
         uint64_t size[2];
+        /*
+         * Fork evidence from the evidence store (store.h) instead: note[0] the
+         * checkpoint it conflicts with, note[1] the one served by source.
+         */
+        bool from_store;
+        char source[512];
 };
 void witness_fork_notes_free(struct witness_fork_notes *n);
 

@@ -16,6 +16,7 @@ Run by meson as: test_redteam3.py CRAFT-REDTEAM2-BINARY."""
 
 import json
 import os
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -554,16 +555,16 @@ class Served(Base):
         self.assertEqual(rc, 2, out + err)
         self.assertIn("FORK", out + err)
 
-    # HOLE 5, OPEN (client/store_audit.c store_audit_end: only audits that verified are
-    # recorded; gpuhours(1) EVIDENCE STORE): the store keeps the last good checkpoint and
+    # HOLE 5, FIXED (client/store_audit.c store_record_forks, fork_recorded; store.h fork
+    # table, schema 3; gpuhours(1) EVIDENCE STORE "Fork evidence"): only audits that
+    # verified were recorded, so the store kept the last good checkpoint and
     # forgets that the node was later caught equivocating. Audit 1 records 10 records; the
     # node then signs a history of 40 that is not an extension of them (FORK, exit 2: a
     # signed proof of a rewritten past). A later `report --offline ORIGIN` (the archive
     # the auditor reports from) says VERIFIED, exit 0, on the 10 stored records, with no
-    # trace of the FORK. Sound: the failing checkpoint note (the signed proof) is stored
-    # with the origin, and every later use of it (offline, incremental) fails with FORK
-    # (exit 2) until the auditor resolves it; likewise ROLLBACK.
-    @unittest.expectedFailure
+    # trace of the FORK. Sound (now): both signed notes are stored with the origin, and
+    # every later use of it (offline, incremental) fails with FORK (exit 2) until
+    # `gpuhours store forget-fork ORIGIN`; likewise ROLLBACK (tests below).
     def test_hole_offline_forgets_fork(self):
         self.craft("init 1\nstart\nrun 40\nstop\nwrite fg-a\n")
         self.craft("init 1\nstart\nload 1\nrun 40\nstop\nwrite fg-b\n")
@@ -581,6 +582,233 @@ class Served(Base):
         self.assertIn("FORK", out + err)
         rc, out, err = self.run_client(["report", "--offline"] + key + [a.origin], env)
         self.assertEqual(rc, 2, "after a FORK, --offline: exit %d\n%s" % (rc, out + err))
+
+    def forked_store(self, tag):
+        """Audit 1 records 10 records of A; the node then serves B (40 records, another
+        history, same key): FORK. Returns (env, key args, origin, url, a, b, index)."""
+        self.craft("init 1\nstart\nrun 40\nstop\nwrite %s-a\n" % tag)
+        self.craft("init 1\nstart\nload 1\nrun 40\nstop\nwrite %s-b\n" % tag)
+        origin = "%s.example/gpuhours" % tag
+        a, b = self.node(origin, tag + "-a"), self.node(origin, tag + "-b")
+        b.key = a.key
+        a.size = 10
+        i = self.serve(a)
+        url = self.srv.node_url(i)
+        env = self.env()
+        key = ["--key", a.key.vkey]
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(rc, 1, out + err)
+        self.srv.nodes[i] = b
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK evidence recorded in the evidence store", err)
+        return env, key, origin, url, a, b, i
+
+    def fork_rows(self, env):
+        con = sqlite3.connect(env["GH_TEST_DB"])
+        try:
+            return con.execute("SELECT name, kind, detected_ns, note_a, note_b FROM fork "
+                               "ORDER BY name").fetchall()
+        finally:
+            con.close()
+
+    def test_fork_evidence_kept_until_forgotten(self):
+        """The FORK of HOLE 5: both notes are in the store, every later use of the origin
+        from the store (offline verify and report; an online verify or check of the
+        honest node again) fails with FORK and its notes (JSON), store verify reports it, store export
+        refuses; after store forget-fork, --offline verifies again from the records."""
+        env, key, origin, url, a, b, i = self.forked_store("fk")
+        rows = self.fork_rows(env)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0][:2], (origin, "FORK"))
+        self.assertEqual(rows[0][3].split("\n")[1], "10")
+        self.assertEqual(rows[0][4].split("\n")[1], str(b.size))
+        rules = os.path.join(self.tmp, "rules-fk")
+        with open(rules, "w") as f:
+            f.write("cap gpu-hours 1000\n")
+        for cmd in (["verify", "--offline"], ["report", "--offline"]):
+            rc, out, err = self.run_client(cmd + key + [origin], env)
+            self.assertEqual(rc, 2, "%s: exit %d\n%s" % (cmd, rc, out + err))
+            self.assertIn("FORK", out + err)
+        rc, doc, err = self.json_doc(["verify", "--offline", "--json"] + key + [origin], env)
+        self.assertEqual(rc, 2, err)
+        fs = [f for f in doc["sources"][0]["findings"] if f["kind"] == "FORK"]
+        self.assertEqual(len(fs), 1, doc)
+        notes = fs[0].get("notes")
+        self.assertEqual([n["from"] for n in notes], ["store", "store"], notes)
+        self.assertEqual([n["size"] for n in notes], [10, b.size], notes)
+        self.assertEqual([n["note"] for n in notes], [rows[0][3], rows[0][4]])
+        # the honest history again, online: still FORK (incremental audit from the store)
+        self.srv.nodes[i] = a
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK evidence recorded", out + err)
+        rc, out, err = self.run_client(["check", "--rules", rules] + key + [url], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK evidence recorded", out + err)
+        # a flood of further forks cannot replace the first record
+        self.srv.nodes[i] = b
+        self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(self.fork_rows(env), rows)
+        # survives a re-open; store verify re-verifies both notes and reports it
+        rc, out, err = self.run_client(["store", "verify"] + key, env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK %s: recorded" % origin, out)
+        self.assertIn("ok %s: 10 records" % origin, out)
+        out_bundle = os.path.join(self.tmp, "fk-export.bundle")
+        rc, out, err = self.run_client(["store", "export", origin, "-o", out_bundle] + key, env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("FORK evidence", err)
+        self.assertFalse(os.path.exists(out_bundle))
+        # explicit clearing, one line on stderr; then offline works from the records
+        rc, out, err = self.run_client(["store", "forget-fork", origin], env)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("fork evidence deleted", err)
+        rc, out, err = self.run_client(["report", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = self.run_client(["store", "verify"] + key, env)
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = self.run_client(["store", "forget-fork", origin], env)
+        self.assertEqual(rc, 1, out + err)
+
+    def test_damaged_fork_evidence(self):
+        """A fork row whose note does not verify under the origin's key is damage: store
+        verify says DAMAGED (exit 2), --offline refuses the origin (exit 3), and it does not
+        verify as clean."""
+        env, key, origin, url, a, b, i = self.forked_store("fd")
+        con = sqlite3.connect(env["GH_TEST_DB"])
+        con.execute("UPDATE fork SET note_b = replace(note_b, ?, ?)",
+                    ("\n%d\n" % b.size, "\n%d\n" % (b.size - 1)))
+        con.commit()
+        con.close()
+        rc, out, err = self.run_client(["store", "verify"] + key, env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("DAMAGED %s: a note of its fork evidence is not signed" % origin, out)
+        rc, out, err = self.run_client(["report", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("fork evidence", out + err)
+
+    def test_fork_needs_the_origin_key(self):
+        """A node with its own key that serves another origin's name with a conflicting
+        history leaves no fork evidence for that origin: its note is not under the
+        origin's trusted key."""
+        self.craft("init 1\nstart\nrun 20\nstop\nwrite fo-a\n")
+        self.craft("init 1\nstart\nload 1\nrun 20\nstop\nwrite fo-b\n")
+        origin = "fo.example/gpuhours"
+        a, evil = self.node(origin, "fo-a"), self.node(origin, "fo-b")
+        a.size = 10
+        i = self.serve(a)
+        url = self.srv.node_url(i)
+        env = self.env()
+        key = ["--key", a.key.vkey]
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+        self.srv.nodes[i] = evil
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertNotEqual(rc, 0, out + err)
+        self.assertEqual(self.fork_rows(env), [])
+        rc, out, err = self.run_client(["report", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_rollback_then_offline(self):
+        """The node serves 40 records, then a checkpoint of 10 (ROLLBACK, exit 2): recorded;
+        --offline then fails with ROLLBACK until store forget-fork."""
+        self.craft("init 1\nstart\nrun 40\nstop\nwrite rb\n")
+        origin = "rb.example/gpuhours"
+        n = self.node(origin, "rb")
+        i = self.serve(n)
+        url = self.srv.node_url(i)
+        env = self.env()
+        key = ["--key", n.key.vkey]
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+        small = self.node(origin, "rb")
+        small.key = n.key
+        small.size = 10
+        self.srv.nodes[i] = small
+        rc, out, err = self.run_client(["verify"] + key + [url], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("ROLLBACK", out + err)
+        rows = self.fork_rows(env)
+        self.assertEqual([r[1] for r in rows], ["ROLLBACK"], rows)
+        rc, out, err = self.run_client(["verify", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("ROLLBACK", out + err)
+        rc, out, err = self.run_client(["store", "verify"] + key, env)
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("ROLLBACK %s: recorded" % origin, out)
+        self.run_client(["store", "forget-fork", origin], env)
+        rc, out, err = self.run_client(["verify", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("VERIFIED", out)
+
+    def test_schema_2_store_migrated(self):
+        """A store of schema version 2 (no fork table) is migrated in place to 3 when
+        opened: its records still verify offline, and a fork is then recorded."""
+        self.craft("init 1\nstart\nrun 40\nstop\nwrite mg-a\n")
+        self.craft("init 1\nstart\nload 1\nrun 40\nstop\nwrite mg-b\n")
+        origin = "mg.example/gpuhours"
+        a, b = self.node(origin, "mg-a"), self.node(origin, "mg-b")
+        b.key = a.key
+        a.size = 10
+        i = self.serve(a)
+        url = self.srv.node_url(i)
+        env = self.env()
+        key = ["--key", a.key.vkey]
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+        con = sqlite3.connect(env["GH_TEST_DB"])
+        con.execute("DROP TABLE fork")
+        con.execute("PRAGMA user_version=2")
+        con.commit()
+        con.close()
+        rc, out, err = self.run_client(["report", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 0, out + err)
+        con = sqlite3.connect(env["GH_TEST_DB"])
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 3)
+        con.close()
+        rc, out, err = self.run_client(["store", "verify"] + key, env)
+        self.assertEqual(rc, 0, out + err)
+        self.srv.nodes[i] = b
+        self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 2)
+        self.assertEqual(len(self.fork_rows(env)), 1)
+        rc, out, err = self.run_client(["report", "--offline"] + key + [origin], env)
+        self.assertEqual(rc, 2, out + err)
+
+    def test_kill9_while_recording_fork(self):
+        """kill -9 at points around the fork's recording: the store stays consistent
+        (store verify passes, or reports exactly the fork), and --offline is then
+        VERIFIED or FORK, never anything else."""
+        self.craft("init 1\nstart\nrun 400\nstop\nwrite kf-a\n")
+        self.craft("init 1\nstart\nload 1\nrun 400\nstop\nwrite kf-b\n")
+        origin = "kf.example/gpuhours"
+        outcomes = set()
+        for delay in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
+            a, b = self.node(origin, "kf-a"), self.node(origin, "kf-b")
+            b.key = a.key
+            a.size = 100
+            i = self.serve(a)
+            url = self.srv.node_url(i)
+            env = self.env()
+            key = ["--key", a.key.vkey]
+            self.assertEqual(self.run_client(["verify"] + key + [url], env)[0], 1)
+            self.srv.nodes[i] = b
+            p = subprocess.Popen([ghtest.client_bin(), "verify"] + key + [url], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            rows = self.fork_rows(env)
+            self.assertLessEqual(len(rows), 1)
+            rc, out, err = self.run_client(["store", "verify"] + key, env)
+            if rows:
+                self.assertEqual(rc, 2, out + err)
+                self.assertIn("FORK %s: recorded" % origin, out)
+                self.assertNotIn("DAMAGED", out)
+            else:
+                self.assertEqual(rc, 0, out + err)
+            rc, out, err = self.run_client(["verify", "--offline"] + key + [origin], env)
+            self.assertEqual(rc, 2 if rows else 0, out + err)
+            outcomes.add(bool(rows))
+        self.assertIn(True, outcomes, "no kill came after the fork was recorded")
 
     def test_partial_audit_then_offline(self):
         """An audit with --since (no saved state) records the records; the --offline report

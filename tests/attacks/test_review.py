@@ -177,6 +177,13 @@ def fork_then_hide(tmp):
     tap.ok(rc == 0 and "fork evidence" in out, "state forget removes the evidence (exit %d)" % rc,
            diag=(out + err)[-400:])
     rc, out, err, _ = cltest.run(["verify", b.url], env, timeout=60)
+    tap.ok(rc == 2 and "store forget-fork" in out + err,
+           "the evidence store still holds the FORK (exit %d)" % rc, diag=(out + err)[-600:])
+    rc, out, err, _ = cltest.run(["store", "forget-fork", origin], env)
+    tap.ok(rc == 0 and "fork evidence deleted" in err,
+           "store forget-fork removes the store's evidence (exit %d)" % rc,
+           diag=(out + err)[-400:])
+    rc, out, err, _ = cltest.run(["verify", b.url], env, timeout=60)
     tap.ok(rc in (0, 1) and os.path.exists(state),
            "after forget: the clone verifies as a first sight (exit %d)" % rc,
            diag=(out + err)[-600:])

@@ -186,11 +186,25 @@ def fork_and_rollback(tmp):
         rows = store_rows(os.path.join(tmp, "fork", "data", "gpuhours", "store.sqlite"),
                           "SELECT size FROM origin")
         tap.ok(rows == [(150,)], "the forked audit recorded nothing (store size %s)" % rows)
+        db = os.path.join(tmp, "fork", "data", "gpuhours", "store.sqlite")
+
+        def forget(kind):
+            """The fork evidence the last audit left (kind, sizes 150 and the node's),
+            then store forget-fork: the next audit is judged afresh."""
+            ev = store_rows(db, "SELECT kind, note_a, note_b FROM fork")
+            sizes = [int(n.split("\n")[1]) for n in ev[0][1:]] if len(ev) == 1 else None
+            tap.ok(len(ev) == 1 and ev[0][0] == kind and sizes == [150, node.size],
+                   "%s evidence recorded with both notes (sizes %s)" % (kind, sizes))
+            rc, out, err, _ = cltest.run(["store", "forget-fork", node.origin], env)
+            tap.ok(rc == 0 and store_rows(db, "SELECT count(*) FROM fork") == [(0,)],
+                   "store forget-fork clears it (exit %d)" % rc, diag=out + err)
+        forget("FORK")
         # Same size, different root.
         node.size = 150
         rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
-        tap.ok(rc == 2 and "FORK" in out + err, "same size, another root: FORK, exit %d" % rc,
-               diag=out + err)
+        tap.ok(rc == 2 and "FORK" in out + err and "evidence store" in out + err,
+               "same size, another root: FORK, exit %d" % rc, diag=out + err)
+        forget("FORK")
         node.set_records(recs)
         node.size = 100
         for f in os.listdir(statedir):
@@ -198,6 +212,7 @@ def fork_and_rollback(tmp):
         rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
         tap.ok(rc == 2 and "ROLLBACK" in out + err, "tree shrunk below the stored size: "
                "ROLLBACK, exit %d" % rc, diag=out + err)
+        forget("ROLLBACK")
         node.size = 300
         rc, out, err, _ = cltest.run(["verify"] + key + [url], env)
         tap.ok(rc in (0, 1), "the honest history grows on: verified (exit %d)" % rc,
@@ -655,9 +670,10 @@ def migrate_v1(tmp):
                                                "type = 'table' ORDER BY name")]
         pages = store_rows(db, "SELECT count(*), sum(n) FROM page")[0]
         tap.ok(rc == 0 and "ok migrate.test/gpuhours: 1500 records, 2 checkpoints" in out and
-               "interrupted" not in out and version == [(2,)] and "record" not in tables and
+               "interrupted" not in out and version == [(3,)] and "record" not in tables and
+               "fork" in tables and
                pages[1] == 1500 and 1 < pages[0] < 100,
-               "migrate: opened by this gpuhours, migrated to version 2 (%r pages), store "
+               "migrate: opened by this gpuhours, migrated to version 3 (%r pages), store "
                "verify passes" % (pages,), diag=out + err + str(tables))
         rc_o, doc_o, text_o = verify_doc(["--offline"] + key + [node.origin], env)
         tap.ok(rc_o in (0, 1) and doc_o is not None and
