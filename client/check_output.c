@@ -104,6 +104,26 @@ void check_write_text(FILE *out, const struct evidence *ev, const struct rule_re
                 fprintf(out, "  %s (line %u): %.1f GPU-seconds unobserved, up to %.1f busy "
                              "GPU-seconds hidden\n",
                         r[i].rule->text, r[i].rule->line, r[i].missing_gpu_s, r[i].hidden_gpu_s);
+                if (!ev->empty && r[i].end_ns > r[i].start_ns) {
+                        /* what no record can cover: before or after the audited interval */
+                        uint64_t lo = r[i].start_ns < ev->start_ns
+                                              ? (r[i].end_ns < ev->start_ns ? r[i].end_ns
+                                                                            : ev->start_ns) -
+                                                        r[i].start_ns
+                                              : 0;
+                        uint64_t hi = r[i].end_ns > ev->end_ns
+                                              ? r[i].end_ns - (r[i].start_ns > ev->end_ns
+                                                                       ? r[i].start_ns
+                                                                       : ev->end_ns)
+                                              : 0;
+                        if (lo + hi > 0)
+                                fprintf(out,
+                                        "    and %.3f s of the window lie outside the audited "
+                                        "interval (%.3f s before it, %.3f s after it): no "
+                                        "evidence there\n",
+                                        (double)(lo + hi) / 1e9, (double)lo / 1e9,
+                                        (double)hi / 1e9);
+                }
                 size_t listed = 0, more = 0;
                 for (size_t k = 0; k < ev->ngpus; k++) {
                         const struct ev_gpu *g = &ev->gpus[k];

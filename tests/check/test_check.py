@@ -13,6 +13,7 @@ The evidence is fetched as bundles (gpuhours fetch --fleet) and judged over
 whole seconds inside it, so every expected number is computed here by hand
 from the records (an independent decoder, tests/lib/ghtest.py)."""
 
+import calendar
 import datetime
 import json
 import math
@@ -184,6 +185,17 @@ def test_pause():
     tap.ok(r.get(4, {}).get("verdict") == "UNKNOWN" and "future" in r[4]["why"],
            "pause reaching into the future: UNKNOWN, not PASS", diag=r.get(4))
     tap.ok(rc == 2, "exit 2 when some rule FAILs (got %d)" % rc)
+    # The text names the part of a window no record can cover (here: after --until).
+    path = os.path.join(W.tmp, "rules-future")
+    with open(path, "w") as f:
+        f.write("pause %s 2099-01-01 max-busy 50%%\n" % iso(W.until - 10**9))
+    rc4, out4, err4 = check(["--rules", path, "--since", iso(W.since), "--until", iso(W.until)]
+                            + W.bundles)
+    after = (calendar.timegm((2099, 1, 1, 0, 0, 0)) * 10**9 - W.until) / 1e9
+    want = "and %.3f s of the window lie outside the audited interval (0.000 s before it, " \
+           "%.3f s after it): no evidence there" % (after, after)
+    tap.ok(rc4 == 1 and want in out4, "text: UNKNOWN says how much of the window has no "
+           "evidence (%s)" % want, diag=(out4 + err4)[-1500:])
     # The same evidence with the energy-idle gap only: PASS alone exits 0.
     rc, doc, out = check_json("pause %s %s\n" % (iso(gb0), iso(gb1)), name="rules-pass")
     tap.ok(rc == 0 and doc and doc["verdict"] == "PASS", "a PASS-only rules file exits 0 (%d)" % rc,
