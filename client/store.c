@@ -615,12 +615,14 @@ void store_names_free(char **names, size_t n) {
         free(names);
 }
 
-int store_origin_names(struct store *st, char ***names, size_t *n, char *err, size_t errlen) {
+/* The text column of every row of sql (a list, at most STORE_MAX_ORIGINS long). */
+static int store_name_list(struct store *st, const char *sql, const char *what, char ***names,
+                           size_t *n, char *err, size_t errlen) {
         *names = NULL;
         *n = 0;
         sqlite3_stmt *q = NULL;
-        if (prep(st, "SELECT name FROM origin WHERE size > 0 ORDER BY name", &q) != SQLITE_OK)
-                return db_fail(st, err, errlen, "listing origins");
+        if (prep(st, sql, &q) != SQLITE_OK)
+                return db_fail(st, err, errlen, what);
         char **v = NULL;
         size_t k = 0, cap = 0;
         int rc, r = 0;
@@ -642,7 +644,7 @@ int store_origin_names(struct store *st, char ***names, size_t *n, char *err, si
                 k++;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(st, err, errlen, "listing origins");
+                r = db_fail(st, err, errlen, what);
         unprep(st, q);
         if (r != 0) {
                 store_names_free(v, k);
@@ -651,6 +653,11 @@ int store_origin_names(struct store *st, char ***names, size_t *n, char *err, si
         *names = v;
         *n = k;
         return 0;
+}
+
+int store_origin_names(struct store *st, char ***names, size_t *n, char *err, size_t errlen) {
+        return store_name_list(st, "SELECT name FROM origin WHERE size > 0 ORDER BY name",
+                               "listing origins", names, n, err, errlen);
 }
 
 int store_records(struct store *st, int64_t id, uint64_t from, uint64_t to, store_record_fn fn,
@@ -1644,41 +1651,8 @@ int store_fork_clear(struct store *st, const char *origin, bool *had, char *err,
 }
 
 int store_fork_names(struct store *st, char ***names, size_t *n, char *err, size_t errlen) {
-        *names = NULL;
-        *n = 0;
-        sqlite3_stmt *q = NULL;
-        if (prep(st, "SELECT name FROM fork ORDER BY name", &q) != SQLITE_OK)
-                return db_fail(st, err, errlen, "listing fork evidence");
-        char **v = NULL;
-        size_t k = 0, cap = 0;
-        int rc, r = 0;
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                if (k == cap) {
-                        cap = cap ? 2 * cap : 16;
-                        char **nv = cap <= STORE_MAX_ORIGINS ? realloc(v, cap * sizeof(*v)) : NULL;
-                        if (!nv) {
-                                r = fail(err, errlen, "out of memory");
-                                break;
-                        }
-                        v = nv;
-                }
-                const char *s = (const char *)sqlite3_column_text(q, 0);
-                if (!(v[k] = strdup(s ? s : ""))) {
-                        r = fail(err, errlen, "out of memory");
-                        break;
-                }
-                k++;
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = db_fail(st, err, errlen, "listing fork evidence");
-        unprep(st, q);
-        if (r != 0) {
-                store_names_free(v, k);
-                return r;
-        }
-        *names = v;
-        *n = k;
-        return 0;
+        return store_name_list(st, "SELECT name FROM fork ORDER BY name", "listing fork evidence",
+                               names, n, err, errlen);
 }
 
 int store_fork_check(const char *origin, const struct store_fork *f,
