@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Red team, wave 4: the analyzer's clock-ahead judgement across incremental
 (store-backed) audits, version 1 / version 2 records mixed in one boot, and a
-GPU whose UUID is respelled across a daemon restart, on correctly signed
+GPU whose UUID is respelled across a daemon restart, many short restarts at
+full load, rule edges exactly at a window's boundaries, on correctly signed
 ledgers crafted by craft-redteam2.c (served over HTTP by tests/store/
 ledgerserver.py where an evidence store is involved), judged by the real
 client.
@@ -96,6 +97,44 @@ class Crafted(rt3.Base):
         self.assertGreaterEqual(v[1][3], m["truth:respell"] / 3600 - 1e-6, v)
         self.assertGreaterEqual(self.verify("respell")["hidden_gpu_seconds"],
                                 m["truth:respell"] - 1e-3)
+
+    def test_many_short_restarts_at_full_load(self):
+        """The daemon is restarted 100 times, each time down 2 s while the GPU runs at full
+        load (counter continuous, same epoch): every restart gap's energy bounds it at its
+        whole length, so the hidden bound covers the truth (200 GPU-s) and a cap of 0.05
+        GPU-h (180 s) over the hour is UNKNOWN, never PASS (ANALYSIS.md 6: the 1 J slack
+        per piece cannot add up to hide a gap)."""
+        script = "init 1\nstart\nrun 2\nmark p0\n"
+        script += "stop\nload 1\ntick 2 0\nload 0\nstart\ntick 10 1\nsummary\n" * 100
+        script += "mark p1\nrun 2\nstop\nwrite restarts\n"
+        m = self.craft(script)
+        rc, v = self.check(["restarts"], "cap gpu-hours 0.05 from %s to %s\n"
+                           % (iso(m["p0"]), iso(m["p1"])))
+        self.assertEqual(v[0][1], "UNKNOWN", v)
+        self.assertGreaterEqual(v[0][3], m["truth:restarts"] / 3600 - 1e-6, v)
+        self.assertGreaterEqual(self.verify("restarts")["hidden_gpu_seconds"],
+                                m["truth:restarts"] - 1e-3)
+
+    def test_rule_edges_at_window_boundaries(self):
+        """Rule windows whose edges are exactly a busy window's start and end: a pause
+        [ws, we) of a window at full load FAILs; a pause ending exactly at its start PASSes
+        (every second observed; labels can only be early, so the window cannot lie before
+        them); a pause beginning exactly at its end is UNKNOWN, not PASS: the bundle is
+        judged days after its last record, so the boot's labels may be that much early
+        (ANALYSIS.md 10, repay capacity; VERDICTS.md 5, pause) and the busy window may lie
+        in the pause; a cap from its start to its end has the truth as lower bound."""
+        m = self.craft("init 1\nstart\nrun 5\nmark ws\nload 1\nrun 1\nload 0\nmark we\n"
+                       "run 5\nstop\nwrite edges\n")
+        ws, we = m["ws"], m["we"]
+        cases = [("pause %s %s\n" % (iso(ws), iso(we)), "FAIL"),
+                 ("pause %s %s\n" % (iso(ws - 240 * 10**9), iso(ws)), "PASS"),
+                 ("pause %s %s\n" % (iso(we), iso(we + 240 * 10**9)), "UNKNOWN"),
+                 ("cap gpu-hours 0.01 from %s to %s\n" % (iso(ws), iso(we)), "FAIL")]
+        for rules, want in cases:
+            rc, v = self.check(["edges"], rules)
+            self.assertEqual(v[0][1], want, (rules, v))
+        rc, v = self.check(["edges"], "cap gpu-hours 1 from %s to %s\n" % (iso(ws), iso(we)))
+        self.assertAlmostEqual(v[0][2], m["truth:edges"] / 3600, places=4)
 
 
 class Served(rt3.Base):
