@@ -134,10 +134,13 @@ struct analyzer {
 
         /* clock offset judge (ANALYSIS.md 5), per boot */
         bool ck_valid;
-        bool ck_ahead; /* CLOCK_AHEAD raised for this boot (in padding: the saved state's size stays) */
         uint8_t ck_boot_id[16];
         int64_t ck_off0, ck_accounted;
         uint64_t ck_last_wall, ck_last_leaf;
+        /* the latest-labelled reading of the clock judge (CLOCK_AHEAD, ANALYSIS.md 5.1: judged
+         * at analyzer_finish against that audit's anchor, so a saved state holds no anchor) */
+        bool ah_have;
+        uint64_t ah_wall, ah_leaf;
         /* previous record of the same boot (B2) */
         uint64_t prev_boot_ns;
         uint64_t prev_boot_leaf;

@@ -18,9 +18,10 @@
 /*
  * Bump when a saved struct changes (analyze-internal.h says so next to them),
  * or when a rule changes what a saved state means (5: a version 1 START or
- * INVENTORY breaks the energy counter's continuity, ANALYSIS.md 6).
+ * INVENTORY breaks the energy counter's continuity, ANALYSIS.md 6; 6: CLOCK_AHEAD
+ * is judged at analyzer_finish from the latest-labelled reading, ANALYSIS.md 5.1).
  */
-#define ANALYZER_STATE_LAYOUT 5u
+#define ANALYZER_STATE_LAYOUT 6u
 #define STATE_MAGIC "GHAZST01"
 #define STATE_ORDER 0x01020304u
 #define STATE_HEADER (8 + 9 * 4 + 5 * 8)

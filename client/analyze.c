@@ -371,7 +371,6 @@ static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_
                           uint64_t boot, uint64_t leaf) {
         int64_t off = (int64_t)wall - (int64_t)boot, drift, tol = (int64_t)step_tolerance(a);
 
-        uint64_t anchor = pl_anchor(a);
         bool new_boot = !a->ck_valid || memcmp(a->ck_boot_id, boot_id, 16) != 0;
 
         if (new_boot) {
@@ -379,7 +378,6 @@ static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_
                 memcpy(a->ck_boot_id, boot_id, 16);
                 a->ck_off0 = off;
                 a->ck_accounted = 0;
-                a->ck_ahead = false;
         } else {
                 drift = off - a->ck_off0 - a->ck_accounted;
                 if (drift > tol || drift < -tol) {
@@ -390,9 +388,10 @@ static void clock_reading(struct analyzer *a, const uint8_t boot_id[16], uint64_
         }
         a->ck_last_wall = wall;
         a->ck_last_leaf = leaf;
-        if (anchor && !a->ck_ahead && wall > anchor && wall - anchor > (uint64_t)tol) {
-                a->ck_ahead = true;
-                rule_clock_ahead(a, wall, anchor, leaf);
+        if (!a->ah_have || wall > a->ah_wall) {
+                a->ah_have = true;
+                a->ah_wall = wall;
+                a->ah_leaf = leaf;
         }
         pl_reading(a, new_boot, wall);
 }
@@ -938,6 +937,17 @@ int analyzer_finish(struct analyzer *a, struct analysis *out) {
         if (a->o.now_ns && a->have_prev)
                 rule_stale(a);
 
+        /*
+         * CLOCK_AHEAD (ANALYSIS.md 5.1), against this audit's anchor: judged here, not as
+         * the readings come, so that an incremental audit resumed from a state saved by an
+         * earlier one (another anchor) says what a cold one says.
+         */
+        {
+                uint64_t anchor = pl_anchor(a);
+                if (anchor && a->ah_have && a->ah_wall > anchor &&
+                    a->ah_wall - anchor > step_tolerance(a))
+                        rule_clock_ahead(a, a->ah_wall, anchor, a->ah_leaf);
+        }
         for (size_t k = 0; k < FIND__COUNT; k++) {
                 if (!a->suppressed[k])
                         continue;

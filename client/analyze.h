@@ -55,7 +55,8 @@ enum finding_kind {
          * A record or window labelled after the audit's anchor time
          * (analyzer_pieces_anchor, else the online now_ns) plus tol_step: the node's wall
          * clock runs ahead of real time (proto/ANALYSIS.md section 5.1).
-         * Analyzer finding (warning), one per boot, kept outside --until.
+         * Analyzer finding (warning), one per source at its latest-labelled reading,
+         * judged at analyzer_finish (no saved state holds an anchor), kept outside --until.
          */
         FIND_CLOCK_AHEAD,
         FIND__COUNT

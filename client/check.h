@@ -61,7 +61,7 @@ struct ev_node {
         bool overflow;     /* more GPUs than the analyzer's table: the rest are unknown */
         /* the analyzer's node totals over the audited interval (verify's numbers) */
         double interval_s, observed_s, busy_s;
-        /* CLOCK_AHEAD (ANALYSIS.md 5.1): the first record labelled after the audit's time */
+        /* CLOCK_AHEAD (ANALYSIS.md 5.1): the latest-labelled reading, after the audit's time */
         bool ahead;
         uint64_t ahead_ns;
         double ahead_s;

@@ -1237,7 +1237,10 @@ static void test_repay_capacity(void **state) {
         sim_free(&s);
 }
 
-/* A wall clock 1 h ahead of the anchor: one CLOCK_AHEAD per boot; pieces open earlier. */
+/*
+ * A wall clock 1 h ahead of the anchor: one CLOCK_AHEAD, at the latest-labelled reading (the
+ * STOP, 300 s after the first: 3600 s ahead); pieces open earlier.
+ */
 static void test_clock_ahead(void **state) {
         struct sim s;
         struct analysis an;
@@ -1257,8 +1260,8 @@ static void test_clock_ahead(void **state) {
         assert_int_equal(count_kind(&an, FIND_CLOCK_AHEAD), 1);
         for (size_t i = 0; i < an.nfindings; i++)
                 if (an.findings[i].kind == FIND_CLOCK_AHEAD) {
-                        assert_int_equal(an.findings[i].start_ns, t0);
-                        assert_near(an.findings[i].step_seconds, 3300.0, 1e-9);
+                        assert_int_equal(an.findings[i].start_ns, t0 + 300 * SEC);
+                        assert_near(an.findings[i].step_seconds, 3600.0, 1e-9);
                         assert_int_equal(an.findings[i].severity, SEV_WARNING);
                 }
         assert_string_equal(finding_kind_name(FIND_CLOCK_AHEAD), "CLOCK_AHEAD");
