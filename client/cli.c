@@ -339,8 +339,13 @@ const char **common_names(const char *cmd, const struct common_opts *c, const ch
                 free(names);
                 return NULL;
         }
+        /*
+         * --offline: the store is searched by the origin the line pins (its key's
+         * name), not by the URL, at which more than one origin may have been
+         * audited (store_origin_by_url refuses that); the pin is checked as online.
+         */
         for (size_t i = 0; i < c->fleet.n; i++)
-                nn[(*n)++] = c->fleet.nodes[i].url;
+                nn[(*n)++] = c->offline ? c->fleet.nodes[i].key.name : c->fleet.nodes[i].url;
         return nn;
 }
 

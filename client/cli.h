@@ -18,7 +18,8 @@ struct verify_opts;
         "  --store PATH      the evidence store (default $XDG_DATA_HOME/gpuhours/store.sqlite)\n" \
         "  --no-store        neither read nor write the evidence store (--no-state implies it)\n" \
         "  --offline         from the evidence store alone; SOURCE is an origin or a URL it\n"    \
-        "                    was audited at (none: every stored origin)\n"                        \
+        "                    was audited at (none: every stored origin); a --fleet line is\n"     \
+        "                    the origin its key names\n"                                          \
         "  --deadline SECONDS overall limit per node URL (default 600)\n"                         \
         "  --min-page N      records every page but the last must hold (default 100)\n"
 

@@ -353,6 +353,16 @@ class Served(Base):
         rc, hours, err = self.busy_hours(["--offline"] + keys + [new.origin], env)
         self.assertEqual(rc, 0, err)
         self.assertAlmostEqual(hours[0], busy, places=3)
+        # A fleet file pins the origin of each URL: --offline --fleet takes the pinned
+        # origin's evidence (not refused as ambiguous, and never the other origin's).
+        for origin, key, want in ((new.origin, new.key.vkey, busy), (old.origin, old.key.vkey, 0.0)):
+            fleet = os.path.join(self.tmp, "fleet-two-origins")
+            with open(fleet, "w") as f:
+                f.write("%s %s\n" % (url, key))
+            rc, hours, err = self.busy_hours(["--offline", "--fleet", fleet], env)
+            self.assertEqual(rc, 0, "%s: %s" % (origin, err))
+            self.assertEqual(len(hours), 1, err)
+            self.assertAlmostEqual(hours[0], want, places=3)
 
     def test_offline_url_one_origin(self):
         """Control for hole 2: a URL with one origin is reported offline by its URL."""
