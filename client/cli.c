@@ -339,22 +339,32 @@ const char **common_names(const char *cmd, const struct common_opts *c, const ch
                 free(names);
                 return NULL;
         }
-        /*
-         * --offline: the store is searched by the origin the line pins (its key's
-         * name), not by the URL, at which more than one origin may have been
-         * audited (store_origin_by_url refuses that); the pin is checked as online.
-         */
         for (size_t i = 0; i < c->fleet.n; i++)
-                nn[(*n)++] = c->offline ? c->fleet.nodes[i].key.name : c->fleet.nodes[i].url;
+                nn[(*n)++] = c->fleet.nodes[i].url;
         return nn;
 }
 
 struct source *common_sources_new(const char *cmd, const struct common_opts *c,
                                   const char **names, size_t n, const struct verify_opts *o) {
-        struct source *srcs = sources_new(cmd, names, n, o);
-        if (srcs && c->fleet.n <= n)
+        struct source *srcs = calloc(n, sizeof(*srcs));
+        if (!srcs) {
+                fprintf(stderr, PROG " %s: out of memory\n", cmd);
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                source_init(&srcs[i], names[i]);
+        if (c->fleet.n <= n)
+                common_pin_origins(c, srcs, n);
+        if (sources_verify(srcs, n, o) != 0)
+                fprintf(stderr, PROG " %s: the transfer engine failed\n", cmd);
+        if (c->fleet.n <= n)
                 fleet_pin_sources(srcs + (n - c->fleet.n), &c->fleet);
         return srcs;
+}
+
+void common_pin_origins(const struct common_opts *c, struct source *srcs, size_t n) {
+        for (size_t i = 0; c->fleet.n <= n && i < c->fleet.n; i++)
+                srcs[n - c->fleet.n + i].pin_origin = c->fleet.nodes[i].key.name;
 }
 
 int source_arg(const char *cmd, const char *arg, const char **names, size_t *n) {
@@ -372,18 +382,4 @@ int sources_count_check(const char *cmd, size_t n) {
         fprintf(stderr, PROG " %s: %s (see " PROG " %s --help)\n", cmd,
                 n ? "too many sources" : "no SOURCE given", cmd);
         return -1;
-}
-
-struct source *sources_new(const char *cmd, const char **names, size_t n,
-                           const struct verify_opts *o) {
-        struct source *srcs = calloc(n, sizeof(*srcs));
-        if (!srcs) {
-                fprintf(stderr, PROG " %s: out of memory\n", cmd);
-                return NULL;
-        }
-        for (size_t i = 0; i < n; i++)
-                source_init(&srcs[i], names[i]);
-        if (sources_verify(srcs, n, o) != 0)
-                fprintf(stderr, PROG " %s: the transfer engine failed\n", cmd);
-        return srcs;
 }

@@ -105,9 +105,11 @@ int common_finish_sources(const char *cmd, struct common_opts *c, struct verify_
 const char **common_names(const char *cmd, const struct common_opts *c, const char **names,
                           size_t *n);
 /*
- * sources_new, then the fleet pin: each fleet node's source (the last
- * c->fleet.n of names) must carry a checkpoint of the node's origin signed
- * by the node's own vkey, else it fails with KEY_MISMATCH (exit 2).
+ * Sources for names[0..n), verified with o (each fleet node's source, the
+ * last c->fleet.n of names, reads its pinned origin with --offline), then the
+ * fleet pin: each must carry a checkpoint of the node's origin signed by the
+ * node's own vkey, else it fails with KEY_MISMATCH (exit 2). NULL (message
+ * printed) if out of memory.
  */
 /* fetch --fleet FILE -o DIR (fleet_fetch.c): exit code. */
 int fleet_fetch(struct common_opts *c, const char *dir);
@@ -126,6 +128,8 @@ int fetch_write_bundle(const char *dir, const struct source *s, const char *suff
 int output_target_ok(const char *path, char *why, size_t len);
 struct source *common_sources_new(const char *cmd, const struct common_opts *c,
                                   const char **names, size_t n, const struct verify_opts *o);
+/* The --fleet lines' pinned origins onto their sources (the last c->fleet.n of srcs[0..n)). */
+void common_pin_origins(const struct common_opts *c, struct source *srcs, size_t n);
 
 /*
  * A SOURCE argument of verify or report: appended to names (*n counts them), or -1 (message
@@ -134,6 +138,4 @@ struct source *common_sources_new(const char *cmd, const struct common_opts *c,
 int source_arg(const char *cmd, const char *arg, const char **names, size_t *n);
 /* 0 if between 1 and MAX_SOURCES SOURCE arguments were given, else -1 (message printed). */
 int sources_count_check(const char *cmd, size_t n);
-/* Sources for names[0..n), verified with o; NULL (message printed) if out of memory. */
-struct source *sources_new(const char *cmd, const char **names, size_t n,
-                           const struct verify_opts *o);
+

@@ -141,6 +141,8 @@ int cmd_report(int argc, char **argv) {
          */
         struct source *srcs = o.offline ? offline_sources_new(list, n)
                                         : common_sources_new("report", &c, list, n, &o);
+        if (srcs && o.offline)
+                common_pin_origins(&c, srcs, n);
         if (!srcs)
                 goto out;
         if (!quiet && !o.offline)

@@ -51,6 +51,12 @@ struct witness_fork_notes;
 
 struct source {
         const char *name; /* as given on the command line, a URL's password as "***" */
+        /*
+         * The origin a --fleet line pins (its key's name; not owned), or NULL.
+         * --offline reads that origin's evidence, not the URL's (at which more
+         * than one origin may have been audited); fleet_pin_sources checks it.
+         */
+        const char *pin_origin;
         char *url;        /* a URL with its password, for fetching only (malloc'd), or NULL */
         bool is_url;
         enum source_status status;

@@ -601,15 +601,23 @@ static void offline_source(struct source *s, const struct verify_opts *o) {
         char err[600];
         struct store_origin so;
         bool found;
-        int r = s->is_url ? store_origin_by_url(o->store, s->name, &so, &found, err, sizeof(err))
-                          : store_origin_load(o->store, s->name, &so, &found, err, sizeof(err));
+        /* a --fleet line: the origin it pins (fleet_pin_sources checks the key after) */
+        const char *by_name = s->pin_origin ? s->pin_origin : s->is_url ? NULL : s->name;
+        int r = by_name ? store_origin_load(o->store, by_name, &so, &found, err, sizeof(err))
+                        : store_origin_by_url(o->store, s->name, &so, &found, err, sizeof(err));
         if (r != 0) {
                 src_error(s, "%s", err);
                 return;
         }
         if (!found) {
-                src_error(s, "'%s' is not in the evidence store %s (audit it online first)",
-                          s->name, store_path(o->store));
+                if (s->pin_origin)
+                        src_error(s,
+                                  "origin '%s' (the fleet file's for this node) is not in the "
+                                  "evidence store %s (audit it online first)",
+                                  s->pin_origin, store_path(o->store));
+                else
+                        src_error(s, "'%s' is not in the evidence store %s (audit it online first)",
+                                  s->name, store_path(o->store));
                 return;
         }
         struct ledger_check lc;
