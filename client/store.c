@@ -1504,20 +1504,30 @@ void store_stage_abort(struct store *st, int64_t id, int64_t sid) {
                 audit_tx_rollback(st);
 }
 
+/* The keys of keys[0..nkeys) named name (malloc'd, *n of them), or NULL: out of memory. */
+static struct note_verifier *keys_named(const struct note_verifier *keys, size_t nkeys,
+                                        const char *name, size_t *n) {
+        struct note_verifier *mine = malloc((nkeys ? nkeys : 1) * sizeof(*mine));
+        *n = 0;
+        if (!mine)
+                return NULL;
+        for (size_t i = 0; i < nkeys; i++)
+                if (strcmp(keys[i].name, name) == 0)
+                        mine[(*n)++] = keys[i];
+        return mine;
+}
+
 /* The stored note must be a checkpoint signed by a trusted key named after the origin. */
 int store_origin_check(const struct store_origin *so, const struct note_verifier *keys,
                        size_t nkeys, char *why, size_t whylen) {
         struct checkpoint cp;
         size_t text_len = 0, which = 0;
-        struct note_verifier *mine = malloc((nkeys ? nkeys : 1) * sizeof(*mine));
+        size_t nmine;
+        struct note_verifier *mine = keys_named(keys, nkeys, so->name, &nmine);
         if (!mine) {
                 snprintf(why, whylen, "out of memory");
                 return -1;
         }
-        size_t nmine = 0;
-        for (size_t i = 0; i < nkeys; i++)
-                if (strcmp(keys[i].name, so->name) == 0)
-                        mine[nmine++] = keys[i];
         int r = nmine ? note_verify(so->note, so->note_len, mine, nmine, false, &text_len, &which)
                       : GH_E_NO_KEY;
         free(mine);
@@ -1663,15 +1673,12 @@ int store_fork_check(const char *origin, const struct store_fork *f,
                 snprintf(why, whylen, "its fork evidence is of unknown kind");
                 return -1;
         }
-        struct note_verifier *mine = malloc((nkeys ? nkeys : 1) * sizeof(*mine));
+        size_t nmine;
+        struct note_verifier *mine = keys_named(keys, nkeys, origin, &nmine);
         if (!mine) {
                 snprintf(why, whylen, "out of memory");
                 return -1;
         }
-        size_t nmine = 0;
-        for (size_t i = 0; i < nkeys; i++)
-                if (strcmp(keys[i].name, origin) == 0)
-                        mine[nmine++] = keys[i];
         int r = 0;
         for (int i = 0; i < 2 && r == 0; i++) {
                 size_t text_len = 0, which = 0;
