@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "analyze-state.h"
 #include "bundle.h"
@@ -341,12 +340,9 @@ static int verify_fork(struct store *st, const char *name, const struct verify_o
         if (store_fork_check(name, &f, o->keys, o->nkeys, cp, why, sizeof(why)) != 0) {
                 printf("DAMAGED %s: %s\n", name, why);
         } else {
-                char when[32] = "?";
-                time_t tt = (time_t)(f.detected_ns / 1000000000);
-                struct tm tm;
-                if (gmtime_r(&tt, &tm) == NULL ||
-                    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                        snprintf(when, sizeof(when), "?");
+                char when[40];
+                time_format_iso(f.detected_ns > 0 ? (uint64_t)f.detected_ns : 0, false, when,
+                                sizeof(when));
                 printf("%s %s: recorded %s: signed checkpoints of %llu and %llu records that "
                        "conflict (both notes verify; gpuhours store forget-fork clears it)\n",
                        f.kind, name, when, (unsigned long long)cp[0].size,

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "analyze-state.h"
 #include "merkle.h"
@@ -144,13 +143,6 @@ static bool resume_state(const struct store_origin *so, const struct verify_opts
 
 /* --- fork evidence --- */
 
-static void fork_when(int64_t ns, char *when, size_t len) {
-        time_t tt = (time_t)(ns / 1000000000);
-        struct tm tm;
-        if (gmtime_r(&tt, &tm) == NULL || strftime(when, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(when, len, "?");
-}
-
 /*
  * The fork evidence the store holds for origin: the source fails with it
  * (its kind, both notes on stderr and in --json) and 1 is returned; 0 when
@@ -177,8 +169,8 @@ static int fork_recorded(struct source *s, const struct verify_opts *o, const ch
                 store_fork_free(&f);
                 return 1;
         }
-        char when[32];
-        fork_when(f.detected_ns, when, sizeof(when));
+        char when[40];
+        time_format_iso(f.detected_ns > 0 ? (uint64_t)f.detected_ns : 0, false, when, sizeof(when));
         bool rollback = strcmp(f.kind, "ROLLBACK") == 0;
         src_fail(s, rollback ? FIND_ROLLBACK : FIND_FORK,
                  "%s evidence recorded %s in the evidence store: the origin's key signed a "
